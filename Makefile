@@ -1,0 +1,73 @@
+# p2v: `make demo` and `make check` work on a fresh Debian 12 as root:
+# both install what they need first (tools/install-deps.sh).
+
+VERSION  := 0.1.0
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_FILE_OFFSET_BITS=64 -D_DEFAULT_SOURCE -Wall -Wextra -Werror \
+            -DP2V_VERSION='"$(VERSION)"' $(shell pkg-config --cflags fuse3 uuid 2>/dev/null)
+LDLIBS   += $(shell pkg-config --libs fuse3 uuid 2>/dev/null) -lpthread
+SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer
+
+# Everything but main() goes into a library the unit tests link too.
+LIB_SRC  := $(wildcard core/*.c snapshot/*.c vhdwriter/*.c fixup/*.c fs/*.c) \
+            $(filter-out tools/p2v.c,$(wildcard tools/*.c))
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+
+B        ?= build
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
+UNITS    := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+
+.PHONY: all deps deps-build check unit integration demo bench asan check-asan valgrind clean
+all: $(B)/p2v
+
+deps:
+	@sh tools/install-deps.sh all
+deps-build:
+	@sh tools/install-deps.sh build
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/libp2v.a: $(LIB_OBJ)
+	$(AR) rcs $@ $^
+
+$(B)/p2v: $(B)/obj/tools/p2v.o $(B)/libp2v.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+$(B)/tests/%: tests/unit/%.c $(B)/libp2v.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS) -lcmocka
+
+unit: $(UNITS)
+	@set -e; for t in $(UNITS); do echo "== $$t"; $$t; done
+
+integration: $(B)/p2v
+	@bash tests/run-integration.sh $(B)/p2v
+
+check:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory integration
+
+# The whole suite under AddressSanitizer and UBSan, in a build tree of its own.
+asan:
+	@$(MAKE) --no-print-directory B=build/asan CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" all $(UNITS:build/%=build/asan/%)
+check-asan: deps
+	@$(MAKE) --no-print-directory B=build/asan CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" all unit integration
+
+valgrind: deps all $(UNITS)
+	@set -e; for t in $(UNITS); do valgrind -q --error-exitcode=1 --leak-check=full $$t; done
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@bash tools/demo.sh $(B)/p2v
+
+bench: deps all
+	@bash tools/bench.sh $(B)/p2v
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(B)/obj/tools/p2v.d

@@ -1,0 +1,18 @@
+/* Messages for the user.  Before a mount goes to the background they go to
+ * stderr; a daemonised mount sends them to syslog or to --log FILE. */
+#ifndef P2V_LOG_H
+#define P2V_LOG_H
+
+#include <stdarg.h>
+
+enum p2v_log_target { P2V_LOG_STDERR, P2V_LOG_SYSLOG, P2V_LOG_FILE };
+
+/* Switch targets; path is used for P2V_LOG_FILE.  0 or -errno. */
+int p2v_log_target(enum p2v_log_target t, const char *path);
+void p2v_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void p2v_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void p2v_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Silences p2v_note (not warnings or errors). */
+void p2v_log_quiet(int quiet);
+
+#endif

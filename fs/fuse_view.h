@@ -1,0 +1,38 @@
+/* The FUSE view: a directory of read-only files, each the top of a layer
+ * stack (disk.vhd, disk.raw).  Low-level libfuse API, multithreaded, no
+ * lock on the read path. */
+#ifndef P2V_FUSE_VIEW_H
+#define P2V_FUSE_VIEW_H
+
+#include "../core/layer.h"
+
+#include <sys/types.h>
+#include <time.h>
+
+struct p2v_view_file {
+    const char *name;
+    struct p2v_layer *layer;
+};
+
+struct p2v_view_opts {
+    const char *mountpoint;       /* absolute */
+    int foreground;
+    int allow_other;
+    int debug;
+    const char *const *fuse_opts; /* extra -o options, NULL-terminated */
+    struct timespec mtime;        /* shown on every entry: fixed, for rsync */
+    const char *log_path;         /* NULL: syslog once in the background */
+};
+
+/* Checks that a mount can be made there: exists, is a directory, is not a
+ * mount point already, and /dev/fuse can be opened.  0 or -errno, with a
+ * message. */
+int p2v_view_preflight(const char *mountpoint);
+
+/* Mounts, goes to the background unless foreground, serves until
+ * unmounted.  Returns 0 after a clean unmount, or -errno if the mount
+ * could not be made (nothing is left mounted then). */
+int p2v_view_serve(const struct p2v_view_file *files, int nfiles,
+                   const struct p2v_view_opts *opts);
+
+#endif

@@ -1,0 +1,32 @@
+/* The bottom layer: a raw disk image file or a block device, read-only.
+ * Reads are plain pread(2) on one descriptor, so any number of threads can
+ * read at once without a lock. */
+#ifndef P2V_SOURCE_H
+#define P2V_SOURCE_H
+
+#include "../core/layer.h"
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#define P2V_SECTOR 512u
+
+struct p2v_source_info {
+    char path[4096];          /* canonical (realpath) */
+    int is_blockdev;
+    uint64_t real_size;       /* bytes the source really has */
+    uint64_t size;            /* size of the layer (real_size, padded with --pad) */
+    uint32_t logical_sector;  /* 512 for files; the device's for block devices */
+    uint32_t physical_sector;
+    struct timespec mtime;
+    dev_t rdev;
+};
+
+enum { P2V_SOURCE_PAD = 1 };  /* zero-pad a size that is not a multiple of 512 */
+
+/* Opens and checks path; prints a clear message on failure.  0 or -errno. */
+int p2v_source_open(const char *path, unsigned flags, struct p2v_layer **out,
+                    struct p2v_source_info *info);
+
+#endif

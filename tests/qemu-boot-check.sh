@@ -1,0 +1,48 @@
+#!/bin/bash
+# qemu-boot-check.sh IMAGE FORMAT
+#
+# Boot IMAGE (raw, vpc or vhdx) in QEMU/TCG with the serial console on stdio
+# and check that the guest printed both markers written by mkbootdisk.sh:
+#   P2V-GRUB-BOOT-OK  - GRUB's core image ran (MBR + post-MBR gap intact)
+#   P2V-NTFS-FILE-OK  - GRUB read hello.txt from the NTFS partition
+# GRUB halts the VM itself; `timeout` is only a safety net for hangs.
+set -eu
+
+[ $# -eq 2 ] || { echo "usage: $0 IMAGE FORMAT(raw|vpc|vhdx)" >&2; exit 2; }
+img=$1
+fmt=$2
+case $fmt in raw|vpc|vhdx) ;; *) echo "$0: unsupported format $fmt" >&2; exit 2 ;; esac
+[ -r "$img" ] || { echo "$0: cannot read $img" >&2; exit 2; }
+case $img in *,*) echo "$0: image path must not contain ',' (QEMU -drive syntax)" >&2; exit 2 ;; esac
+
+log=${QEMU_BOOT_LOG:-$(mktemp "${TMPDIR:-/tmp}/qemu-boot.XXXXXX.log")}
+limit=${QEMU_BOOT_TIMEOUT:-180}
+
+start=$(date +%s%N)
+rc=0
+# QEMU's ide-hd refuses read-only block nodes ("Block node is read-only"),
+# so readonly=on cannot be used with if=ide; snapshot=on sends guest writes
+# to a throw-away overlay instead, leaving IMAGE untouched.
+# stdin from /dev/null: nothing can be typed into GRUB and QEMU leaves the
+# caller's terminal alone. TCG is forced so results do not depend on KVM.
+timeout "$limit" qemu-system-x86_64 -nographic -no-reboot -m 128 \
+    -accel tcg \
+    -drive "file=$img,format=$fmt,snapshot=on,if=ide" \
+    </dev/null >"$log" 2>&1 || rc=$?
+elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+
+fail=""
+[ "$rc" -eq 124 ] && fail="timed out after ${limit}s"
+[ -z "$fail" ] && [ "$rc" -ne 0 ] && fail="qemu exited with status $rc"
+for m in P2V-GRUB-BOOT-OK P2V-NTFS-FILE-OK; do
+    grep -q "$m" "$log" || fail="${fail:+$fail; }marker $m missing"
+done
+
+if [ -z "$fail" ]; then
+    echo "PASS: $img ($fmt) booted, both markers seen in ${elapsed_ms} ms (log: $log)"
+    exit 0
+fi
+echo "FAIL: $img ($fmt): $fail (after ${elapsed_ms} ms, log: $log)"
+echo "---- last 40 lines of $log ----"
+tail -n 40 "$log" | tr -d '\033' | cat -v
+exit 1

@@ -1,0 +1,17 @@
+/* Subcommands of the p2v binary.  Each returns the process exit status:
+ * 0 success, 1 failure, 2 bad usage. */
+#ifndef P2V_COMMANDS_H
+#define P2V_COMMANDS_H
+
+#include <stdio.h>
+
+int cmd_mount(int argc, char **argv);
+int cmd_umount(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+
+/* Writes s as a JSON string literal, quotes included. */
+void json_string(FILE *f, const char *s);
+/* Parses "dynamic" or "fixed"; -1 if neither. */
+int parse_type(const char *s);
+
+#endif

@@ -1,0 +1,45 @@
+/* p2v: physical-to-virtual conversion bridge.  Git-style subcommands. */
+#include "commands.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    int (*run)(int, char **);
+    const char *summary;
+} commands[] = {
+    { "mount", cmd_mount, "mount SOURCE as a synthetic VHD on MOUNTPOINT" },
+    { "umount", cmd_umount, "unmount a p2v view" },
+    { "info", cmd_info, "describe SOURCE and the image it would give" },
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: p2v COMMAND [OPTIONS] ARGS\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'p2v COMMAND --help' describes a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        puts("p2v " P2V_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "p2v: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

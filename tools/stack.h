@@ -1,0 +1,27 @@
+/* Builds the data path for one source:
+ *   source -> allocation map (disk.raw) -> VHD encoder (disk.vhd)
+ * and derives the image's identity (UUIDv5, timestamp) from the source. */
+#ifndef P2V_STACK_H
+#define P2V_STACK_H
+
+#include "../core/layer.h"
+#include "../snapshot/source.h"
+
+struct p2v_stack_opts {
+    int dynamic;
+    unsigned source_flags;  /* P2V_SOURCE_* */
+    int quiet;              /* no progress output */
+};
+
+struct p2v_stack {
+    struct p2v_source_info src;
+    struct p2v_layer *disk;  /* the virtual disk as plain bytes */
+    struct p2v_layer *vhd;   /* the image file; owns the layers below */
+    uint8_t unique_id[16];
+    uint32_t timestamp;
+};
+
+int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2v_stack *s);
+void p2v_stack_close(struct p2v_stack *s);
+
+#endif

@@ -1,0 +1,278 @@
+#include "vhd.h"
+
+#include "vhd_format.h"
+#include "../core/bytes.h"
+#include "../core/log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Dynamic layout: footer copy @0, header @512, BAT @1536, then one slot per
+ * allocated block.  A slot is 4 KiB + 2 MiB: 3584 bytes of padding, the
+ * 512-byte sector bitmap, then the data, so every block's data starts on a
+ * 4 KiB boundary (the "aligned" VHD of Windows 8 and later).  The first
+ * slot's padding overlaps the end of the BAT area and is cut short. */
+#define SLOT_PAD 3584u
+#define SLOT_HEAD 4096u
+#define SLOT_STRIDE ((uint64_t)SLOT_HEAD + VHD_BLOCK_SIZE)
+
+enum piece_kind { P_FOOTER, P_HEADER, P_BAT, P_ZERO, P_BITMAP, P_DATA };
+
+struct piece {
+    enum piece_kind kind;
+    uint64_t start, len;  /* in the file */
+    uint64_t vofs;        /* P_DATA: disk offset of the piece's first byte */
+};
+
+struct vhd {
+    struct p2v_layer l;
+    int dynamic;
+    uint8_t footer[VHD_FOOTER_SIZE];
+    uint8_t header[VHD_DYNHDR_SIZE];
+    uint32_t nblocks, nalloc;
+    uint8_t *bat;           /* nblocks big-endian u32 */
+    uint32_t *alloc;        /* slot k -> block index */
+    uint64_t bat_end;       /* BAT padded to 512 */
+    uint64_t data0;         /* data offset of slot 0 */
+    uint64_t footer_off;
+};
+
+static void locate(const struct vhd *v, uint64_t off, struct piece *p)
+{
+    if (!v->dynamic) {
+        uint64_t disk = v->footer_off;
+        *p = off < disk ? (struct piece){ P_DATA, 0, disk, 0 }
+                        : (struct piece){ P_FOOTER, disk, VHD_FOOTER_SIZE, 0 };
+        return;
+    }
+    if (off < VHD_FOOTER_SIZE)
+        *p = (struct piece){ P_FOOTER, 0, VHD_FOOTER_SIZE, 0 };
+    else if (off < VHD_TABLE_OFFSET)
+        *p = (struct piece){ P_HEADER, VHD_FOOTER_SIZE, VHD_DYNHDR_SIZE, 0 };
+    else if (off < v->bat_end)
+        *p = (struct piece){ P_BAT, VHD_TABLE_OFFSET, v->bat_end - VHD_TABLE_OFFSET, 0 };
+    else if (off >= v->footer_off)
+        *p = (struct piece){ P_FOOTER, v->footer_off, VHD_FOOTER_SIZE, 0 };
+    else if (off < v->data0 - VHD_FOOTER_SIZE)
+        *p = (struct piece){ P_ZERO, v->bat_end, v->data0 - VHD_FOOTER_SIZE - v->bat_end, 0 };
+    else {
+        uint64_t base = v->data0 - SLOT_HEAD;
+        uint64_t k = (off - base) / SLOT_STRIDE;
+        uint64_t slot = base + k * SLOT_STRIDE;
+        uint64_t rel = off - slot;
+        if (rel < SLOT_PAD)
+            *p = (struct piece){ P_ZERO, slot, SLOT_PAD, 0 };
+        else if (rel < SLOT_HEAD)
+            *p = (struct piece){ P_BITMAP, slot + SLOT_PAD, VHD_FOOTER_SIZE, 0 };
+        else
+            *p = (struct piece){ P_DATA, slot + SLOT_HEAD, VHD_BLOCK_SIZE,
+                                 (uint64_t)v->alloc[k] * VHD_BLOCK_SIZE };
+    }
+}
+
+/* Reads disk bytes [vofs, vofs+len); bytes past the disk's end (the tail
+ * of a partial last block) are zeros. */
+static int read_disk(struct vhd *v, uint8_t *buf, size_t len, uint64_t vofs)
+{
+    uint64_t size = v->l.below->size;
+    size_t have = vofs >= size ? 0 : (size - vofs < len ? (size_t)(size - vofs) : len);
+    memset(buf + have, 0, len - have);
+    return have ? p2v_layer_read(v->l.below, buf, have, vofs) : 0;
+}
+
+static int vhd_read(struct p2v_layer *l, void *buf, size_t len, uint64_t off)
+{
+    struct vhd *v = (struct vhd *)l;
+    uint8_t *out = buf;
+    while (len > 0) {
+        struct piece p;
+        locate(v, off, &p);
+        uint64_t rel = off - p.start;
+        size_t n = p.len - rel < len ? (size_t)(p.len - rel) : len;
+        int r = 0;
+        switch (p.kind) {
+        case P_FOOTER: memcpy(out, v->footer + rel, n); break;
+        case P_HEADER: memcpy(out, v->header + rel, n); break;
+        case P_ZERO: memset(out, 0, n); break;
+        case P_BITMAP: memset(out, 0xFF, n); break;  /* every sector present */
+        case P_BAT: {
+            uint64_t bat_bytes = (uint64_t)v->nblocks * 4;
+            size_t from_bat = rel >= bat_bytes ? 0
+                              : (bat_bytes - rel < n ? (size_t)(bat_bytes - rel) : n);
+            memcpy(out, v->bat + rel, from_bat);
+            memset(out + from_bat, 0xFF, n - from_bat);  /* padding: unused entries */
+            break;
+        }
+        case P_DATA: r = read_disk(v, out, n, p.vofs + rel); break;
+        }
+        if (r < 0)
+            return r;
+        out += n;
+        off += n;
+        len -= n;
+    }
+    return 0;
+}
+
+struct shift {
+    p2v_extent_fn fn;
+    void *ctx;
+    uint64_t delta;  /* file offset - disk offset */
+};
+
+static int shifted(void *ctx, uint64_t off, uint64_t len, int is_data)
+{
+    struct shift *s = ctx;
+    return s->fn(s->ctx, off + s->delta, len, is_data);
+}
+
+static int vhd_extents(struct p2v_layer *l, uint64_t off, uint64_t len,
+                       p2v_extent_fn fn, void *ctx)
+{
+    struct vhd *v = (struct vhd *)l;
+    uint64_t end = off + len;
+    while (off < end) {
+        struct piece p;
+        locate(v, off, &p);
+        uint64_t rel = off - p.start;
+        uint64_t n = p.len - rel < end - off ? p.len - rel : end - off;
+        int r;
+        if (p.kind == P_DATA) {
+            uint64_t size = l->below->size, vofs = p.vofs + rel;
+            uint64_t have = vofs >= size ? 0 : (size - vofs < n ? size - vofs : n);
+            struct shift s = { fn, ctx, off - vofs };
+            r = have ? p2v_layer_extents(l->below, vofs, have, shifted, &s) : 0;
+            if (r == 0 && have < n)
+                r = fn(ctx, off + have, n - have, 0);
+        } else {
+            r = fn(ctx, off, n, p.kind != P_ZERO);
+        }
+        if (r)
+            return r;
+        off += n;
+    }
+    return 0;
+}
+
+static void vhd_close(struct p2v_layer *l)
+{
+    struct vhd *v = (struct vhd *)l;
+    free(v->bat);
+    free(v->alloc);
+    free(v);
+}
+
+static const struct p2v_layer_ops vhd_ops = {
+    .name = "vhd",
+    .read = vhd_read,
+    .extents = vhd_extents,
+    .close = vhd_close,
+};
+
+int p2v_vhd_check_size(uint64_t size)
+{
+    if (size > VHD_MAX_SIZE) {
+        p2v_err("the disk is %llu bytes, over the VHD limit of 2040 GiB (%llu bytes); "
+                "VHD cannot hold it (VHDX can: it is planned as --format vhdx)",
+                (unsigned long long)size, (unsigned long long)VHD_MAX_SIZE);
+        return -EFBIG;
+    }
+    if (size < VHD_MIN_SIZE) {
+        p2v_err("the disk is %llu bytes, under the VHD minimum of 3 MiB (%llu bytes) "
+                "that Windows accepts", (unsigned long long)size,
+                (unsigned long long)VHD_MIN_SIZE);
+        return -EINVAL;
+    }
+    if (size % 512) {
+        p2v_err("the disk is %llu bytes, not a multiple of 512", (unsigned long long)size);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int mark_block(void *ctx, uint64_t off, uint64_t len, int is_data)
+{
+    uint8_t *used = ctx;
+    if (is_data)
+        for (uint64_t b = off / VHD_BLOCK_SIZE; b <= (off + len - 1) / VHD_BLOCK_SIZE; b++)
+            used[b] = 1;
+    return 0;
+}
+
+static int build_bat(struct vhd *v)
+{
+    uint8_t *used = calloc(v->nblocks, 1);
+    v->bat = malloc((size_t)v->nblocks * 4);
+    v->alloc = malloc((size_t)v->nblocks * sizeof *v->alloc);
+    if (!used || !v->bat || !v->alloc) {
+        free(used);
+        return -ENOMEM;
+    }
+    int r = p2v_layer_extents(v->l.below, 0, v->l.below->size, mark_block, used);
+    if (r < 0) {
+        free(used);
+        return r;
+    }
+    v->bat_end = VHD_TABLE_OFFSET + round_up((uint64_t)v->nblocks * 4, 512);
+    /* First bitmap sector: the first 512-byte slot after the BAT whose end
+     * falls on a 4 KiB boundary. */
+    v->data0 = round_up(v->bat_end + VHD_FOOTER_SIZE, SLOT_HEAD);
+    for (uint32_t b = 0; b < v->nblocks; b++) {
+        uint32_t entry = UINT32_MAX;
+        if (used[b]) {
+            uint64_t bitmap = v->data0 - VHD_FOOTER_SIZE + v->nalloc * SLOT_STRIDE;
+            entry = (uint32_t)(bitmap / 512);
+            v->alloc[v->nalloc++] = b;
+        }
+        put_be32(v->bat + (size_t)b * 4, entry);
+    }
+    free(used);
+    v->footer_off = v->nalloc ? v->data0 + (v->nalloc - 1) * SLOT_STRIDE + VHD_BLOCK_SIZE
+                              : v->bat_end;
+    return 0;
+}
+
+int p2v_vhd_open(struct p2v_layer *below, const struct p2v_vhd_params *p,
+                 struct p2v_layer **out)
+{
+    int r = p2v_vhd_check_size(below->size);
+    if (r < 0)
+        return r;
+    struct vhd *v = calloc(1, sizeof *v);
+    if (!v)
+        return -ENOMEM;
+    v->l.ops = &vhd_ops;
+    v->l.below = below;
+    v->dynamic = p->dynamic;
+    v->nblocks = (uint32_t)((below->size + VHD_BLOCK_SIZE - 1) / VHD_BLOCK_SIZE);
+    struct vhd_footer_params fp = {
+        .size = below->size,
+        .disk_type = p->dynamic ? VHD_TYPE_DYNAMIC : VHD_TYPE_FIXED,
+        .timestamp = p->timestamp,
+    };
+    memcpy(fp.unique_id, p->unique_id, 16);
+    vhd_build_footer(v->footer, &fp);
+    if (p->dynamic) {
+        vhd_build_dynamic_header(v->header, v->nblocks);
+        r = build_bat(v);
+        if (r < 0) {
+            vhd_close(&v->l);
+            return r;
+        }
+    } else {
+        v->footer_off = below->size;
+        v->nalloc = v->nblocks;
+    }
+    v->l.size = v->footer_off + VHD_FOOTER_SIZE;
+    *out = &v->l;
+    return 0;
+}
+
+void p2v_vhd_describe(const struct p2v_layer *l, struct p2v_vhd_layout *out)
+{
+    const struct vhd *v = (const struct vhd *)l;
+    out->file_size = l->size;
+    out->blocks_total = v->nblocks;
+    out->blocks_allocated = v->nalloc;
+}
