@@ -15,6 +15,9 @@ case $fmt in raw|vpc|vhdx) ;; *) echo "$0: unsupported format $fmt" >&2; exit 2 
 [ -r "$img" ] || { echo "$0: cannot read $img" >&2; exit 2; }
 case $img in *,*) echo "$0: image path must not contain ',' (QEMU -drive syntax)" >&2; exit 2 ;; esac
 
+# QEMU_BOOT_LOG=path keeps the serial log there; otherwise a temp log is
+# used and removed on PASS (kept on FAIL for inspection).
+keep_log=${QEMU_BOOT_LOG:+1}
 log=${QEMU_BOOT_LOG:-$(mktemp "${TMPDIR:-/tmp}/qemu-boot.XXXXXX.log")}
 limit=${QEMU_BOOT_TIMEOUT:-180}
 
@@ -39,7 +42,12 @@ for m in P2V-GRUB-BOOT-OK P2V-NTFS-FILE-OK; do
 done
 
 if [ -z "$fail" ]; then
-    echo "PASS: $img ($fmt) booted, both markers seen in ${elapsed_ms} ms (log: $log)"
+    if [ -n "$keep_log" ]; then
+        echo "PASS: $img ($fmt) booted, both markers seen in ${elapsed_ms} ms (log: $log)"
+    else
+        rm -f "$log"
+        echo "PASS: $img ($fmt) booted, both markers seen in ${elapsed_ms} ms"
+    fi
     exit 0
 fi
 echo "FAIL: $img ($fmt): $fail (after ${elapsed_ms} ms, log: $log)"

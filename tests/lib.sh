@@ -1,0 +1,72 @@
+# Shared helpers for the integration scripts.  Source it; it expects $P2V
+# (the binary) and gives each script its own scratch directory, a cleanup
+# that unmounts whatever the script mounted, and counted assertions.
+set -u
+
+P2V=${P2V:?set P2V to the p2v binary}
+case $P2V in /*) ;; *) P2V=$PWD/$P2V ;; esac
+T=$(mktemp -d /tmp/p2v-it.XXXXXX)
+PASSED=0
+FAILED=0
+MOUNTS=()
+
+cleanup() {
+    for m in "${MOUNTS[@]}"; do
+        mountpoint -q "$m" 2>/dev/null && { fusermount3 -u "$m" 2>/dev/null || umount -l "$m"; }
+    done
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+ok() { PASSED=$((PASSED + 1)); echo "  ok   $*"; }
+bad() { FAILED=$((FAILED + 1)); echo "  FAIL $*"; }
+check() {  # check "description" command...
+    local what=$1; shift
+    if "$@" >"$T/.out" 2>&1; then ok "$what"; else bad "$what"; sed 's/^/       | /' "$T/.out" | tail -n 20; fi
+}
+check_eq() {  # check_eq "description" expected actual
+    if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: expected '$2', got '$3'"; fi
+}
+check_fails() {  # check_fails "description" pattern command...: non-zero exit, message matches
+    local what=$1 pat=$2; shift 2
+    if "$@" >"$T/.out" 2>&1; then
+        bad "$what: succeeded, should have failed"
+    elif grep -qiE -- "$pat" "$T/.out"; then
+        ok "$what: $(grep -iE -m1 -- "$pat" "$T/.out")"
+    else
+        bad "$what: message does not match /$pat/:"; sed 's/^/       | /' "$T/.out"
+    fi
+}
+
+# p2v_mount SOURCE MNT [options]: mounts in the background and registers
+# the mount point for cleanup.  p2v mount returns once the mount is live.
+p2v_mount() {
+    local src=$1 mnt=$2; shift 2
+    mkdir -p "$mnt"
+    MOUNTS+=("$mnt")
+    "$P2V" mount -q "$@" "$src" "$mnt"
+}
+p2v_umount() { "$P2V" umount "$1"; }
+not_mounted() { ! mountpoint -q "$1"; }
+
+hash_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+# make_mixed FILE BLOCKS SEED: BLOCKS 2 MiB blocks, every third random,
+# the rest zero (block 0 is random, so a disk never starts blank).
+make_mixed() {
+    python3 - "$1" "$2" "$3" <<'PY'
+import random, sys
+path, n, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rnd = random.Random(seed)
+zero = bytes(2 << 20)
+with open(path, "wb") as f:
+    for i in range(n):
+        f.write(rnd.randbytes(2 << 20) if i % 3 == 0 else zero)
+PY
+}
+
+finish() {
+    echo "$(basename "$0"): $PASSED passed, $FAILED failed"
+    echo "$PASSED $FAILED" >"${RESULT_FILE:-/dev/null}"
+    [ "$FAILED" -eq 0 ]
+}
