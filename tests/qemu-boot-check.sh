@@ -23,14 +23,13 @@ limit=${QEMU_BOOT_TIMEOUT:-180}
 
 start=$(date +%s%N)
 rc=0
-# QEMU's ide-hd refuses read-only block nodes ("Block node is read-only"),
-# so readonly=on cannot be used with if=ide; snapshot=on sends guest writes
-# to a throw-away overlay instead, leaving IMAGE untouched.
+# A truly read-only attach, as users must attach p2v's image: QEMU's ide-hd
+# refuses read-only nodes, virtio-blk takes them and SeaBIOS boots from it.
 # stdin from /dev/null: nothing can be typed into GRUB and QEMU leaves the
 # caller's terminal alone. TCG is forced so results do not depend on KVM.
 timeout "$limit" qemu-system-x86_64 -nographic -no-reboot -m 128 \
     -accel tcg \
-    -drive "file=$img,format=$fmt,snapshot=on,if=ide" \
+    -drive "file=$img,format=$fmt,readonly=on,if=virtio" \
     </dev/null >"$log" 2>&1 || rc=$?
 elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 
