@@ -3,11 +3,16 @@
 
 VERSION  := 0.1.0
 CC       ?= cc
-CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -D_FILE_OFFSET_BITS=64 -D_DEFAULT_SOURCE -Wall -Wextra -Werror \
-            -DP2V_VERSION='"$(VERSION)"' $(shell pkg-config --cflags fuse3 uuid 2>/dev/null)
+OPT      ?= -O2 -g
+SAN      ?=
+# User CFLAGS/LDFLAGS are added, never replace the project's own flags.
+P2V_CFLAGS := $(OPT) $(SAN) -std=c11 -D_FILE_OFFSET_BITS=64 -D_DEFAULT_SOURCE \
+            -Wall -Wextra -Werror -DP2V_VERSION='"$(VERSION)"' \
+            $(shell pkg-config --cflags fuse3 uuid 2>/dev/null) $(CFLAGS)
+P2V_LDFLAGS := $(SAN) $(LDFLAGS)
 LDLIBS   += $(shell pkg-config --libs fuse3 uuid 2>/dev/null) -lpthread
-SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer
+SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer
+ASAN_MAKE = $(MAKE) --no-print-directory B=build/asan OPT="-O1 -g" SAN="$(SANITIZE)"
 
 # Everything but main() goes into a library the unit tests link too.
 LIB_SRC  := $(wildcard core/*.c snapshot/*.c vhdwriter/*.c fixup/*.c fs/*.c) \
@@ -28,17 +33,17 @@ deps-build:
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(P2V_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(B)/libp2v.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
 $(B)/p2v: $(B)/obj/tools/p2v.o $(B)/libp2v.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(CC) $(P2V_CFLAGS) -o $@ $^ $(P2V_LDFLAGS) $(LDLIBS)
 
 $(B)/tests/%: tests/unit/%.c $(B)/libp2v.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS) -lcmocka
+	$(CC) $(P2V_CFLAGS) -o $@ $^ $(P2V_LDFLAGS) $(LDLIBS) -lcmocka
 
 unit: $(UNITS)
 	@set -e; for t in $(UNITS); do echo "== $$t"; $$t; done
@@ -53,9 +58,15 @@ check:
 
 # The whole suite under AddressSanitizer and UBSan, in a build tree of its own.
 asan:
-	@$(MAKE) --no-print-directory B=build/asan CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" all $(UNITS:build/%=build/asan/%)
+	@$(ASAN_MAKE) all $(UNITS:build/%=build/asan/%)
+# Reports go to files, so the background mounts' findings are not lost.
 check-asan: deps
-	@$(MAKE) --no-print-directory B=build/asan CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" all unit integration
+	@mkdir -p build/asan && rm -f build/asan/report.*
+	@ASAN_OPTIONS=log_path=$(CURDIR)/build/asan/report \
+	 UBSAN_OPTIONS=log_path=$(CURDIR)/build/asan/report:print_stacktrace=1 \
+	 $(ASAN_MAKE) all unit integration
+	@if ls build/asan/report.* >/dev/null 2>&1; then \
+	    cat build/asan/report.*; echo "check-asan: sanitizer reports above"; exit 1; fi
 
 valgrind: deps all $(UNITS)
 	@set -e; for t in $(UNITS); do valgrind -q --error-exitcode=1 --leak-check=full $$t; done

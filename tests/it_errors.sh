@@ -36,6 +36,12 @@ check_fails "unreadable source (as an unprivileged user)" "cannot open source .*
 check_fails "unknown --type" "must be dynamic or fixed" "$P2V" mount --type sparse "$good" "$mnt"
 check_fails "info on a missing source" "No such file" "$P2V" info "$T/nope.img"
 
+check_fails "an unknown -o option" "unknown option" "$P2V" mount -o no_such_option "$good" "$mnt"
+check "unknown -o option: nothing mounted" not_mounted "$mnt"
+p2v_mount "$good" "$mnt" -o max_read=131072
+check "-o options reach the mount" grep -q " $mnt .*max_read=131072" /proc/self/mountinfo
+p2v_umount "$mnt"
+
 # --pad serves the odd-sized source with its last sector zero-filled.
 p2v_mount "$T/odd.img" "$mnt" --pad
 check_eq "--pad: disk.raw is rounded up to a whole sector" $(((4 << 20) + 512)) "$(stat -c %s "$mnt/disk.raw")"

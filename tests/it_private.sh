@@ -1,0 +1,49 @@
+#!/bin/bash
+# Private by default: a view mounted by an ordinary user is readable by that
+# user only -- not by other users, not even by root; files are 0400 and owned
+# by the mounting user.  --allow-other opens it to others, and
+# default_permissions still holds them to the 0400 mode.
+#
+# Runs in a private mount namespace: there /dev/fuse is replaced by a 0666
+# node (Debian's default mode; this machine's is 0600) and /etc/fuse.conf by
+# one with user_allow_other, so that nothing on the host is changed.
+. "$(dirname "$0")/lib.sh"
+
+U=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+chmod 755 "$T"
+mkdir -p "$T/mnt" "$T/dev"
+head -c $((4 << 20)) /dev/urandom >"$T/src.img"
+chown -R 65534:65534 "$T/src.img" "$T/mnt"
+before=$(hash_of "$T/src.img")
+printf 'user_allow_other\n' >"$T/fuse.conf"
+
+cat >"$T/inner.sh" <<INNER
+set -u
+mount -t tmpfs none "$T/dev" && mknod -m 666 "$T/dev/fuse" c 10 229 \
+    && mount --bind "$T/dev/fuse" /dev/fuse && mount --bind "$T/fuse.conf" /etc/fuse.conf \
+    || { echo "setup failed"; exit 1; }
+say() { echo "\$1=\$2"; }
+${U[*]} "$P2V" mount -q "$T/src.img" "$T/mnt"; say mount \$?
+say owner "\$(${U[*]} stat -c '%u %a' "$T/mnt/disk.vhd")"
+${U[*]} cmp -s "$T/mnt/disk.raw" "$T/src.img"; say user_reads \$?
+cat "$T/mnt/disk.raw" >/dev/null 2>&1; say root_reads \$?
+${U[*]} "$P2V" umount "$T/mnt"; say umount \$?
+${U[*]} "$P2V" mount -q --allow-other "$T/src.img" "$T/mnt"; say mount_ao \$?
+cmp -s "$T/mnt/disk.raw" "$T/src.img"; say root_reads_ao \$?
+setpriv --reuid=65533 --regid=65533 --clear-groups cat "$T/mnt/disk.raw" >/dev/null 2>&1; say other_reads_ao \$?
+${U[*]} "$P2V" umount "$T/mnt"; say umount_ao \$?
+INNER
+out=$(unshare -m --propagation private bash "$T/inner.sh" 2>&1)
+val() { sed -n "s/^$1=//p" <<<"$out"; }
+check_eq "an ordinary user mounts a view" 0 "$(val mount)"
+check_eq "files are owned by that user, mode 0400" "65534 400" "$(val owner)"
+check_eq "that user reads the disk" 0 "$(val user_reads)"
+check_eq "root cannot read another user's view" 1 "$(val root_reads)"
+check_eq "the user unmounts it (fusermount3)" 0 "$(val umount)"
+check_eq "--allow-other mount" 0 "$(val mount_ao)"
+check_eq "--allow-other: root reads it" 0 "$(val root_reads_ao)"
+check_eq "--allow-other: other users are still held to mode 0400" 1 "$(val other_reads_ao)"
+check_eq "unmounted again" 0 "$(val umount_ao)"
+[ "$FAILED" -eq 0 ] || echo "$out" | sed 's/^/       | /'
+check_eq "source unchanged" "$before" "$(hash_of "$T/src.img")"
+finish

@@ -1,0 +1,155 @@
+#!/bin/bash
+# make bench: cold-cache sequential read throughput of a source disk, of
+# p2v's fixed and dynamic VHD views of it, and of xmount's VHD of it.
+# Usage: tools/bench.sh [--json] [BUILD/p2v]
+# Env: BENCH_SIZE_MIB (default 2048), BENCH_RUNS (3), BENCH_DIR (/var/tmp/p2v-bench)
+# Root only: dropping the page cache is what makes every run cold.
+set -eu
+shopt -s inherit_errexit   # a failed mount in run_once stops the bench
+
+json=0
+[ "${1:-}" = --json ] && { json=1; shift; }
+P2V=$(realpath "${1:-build/p2v}")
+size_mib=${BENCH_SIZE_MIB:-2048}
+runs=${BENCH_RUNS:-3}
+dir=${BENCH_DIR:-/var/tmp/p2v-bench}   # /var/tmp: on disk, not tmpfs
+src=$dir/source.img
+pmnt=$dir/p2v
+xmnt=$dir/xmount
+
+say() { echo "$*" >&2; }   # progress on stderr keeps stdout for the results
+die() { say "bench: $*"; exit 1; }
+[ "$(id -u)" = 0 ] || die "needs root (drop_caches, FUSE mounts)"
+[ -x "$P2V" ] || die "$P2V: not built (run make)"
+command -v xmount >/dev/null || die "xmount missing (make deps)"
+
+# Never leave anything mounted, whatever way we exit.
+unmount_all() {
+    if mountpoint -q "$pmnt"; then "$P2V" umount "$pmnt" || umount -l "$pmnt"; fi
+    if mountpoint -q "$xmnt"; then fusermount -u "$xmnt" || umount -l "$xmnt"; fi
+}
+trap unmount_all EXIT
+trap 'exit 130' INT TERM
+mkdir -p "$pmnt" "$xmnt"
+unmount_all   # leftovers of an interrupted run
+
+[ "$(stat -f -c %T "$dir")" != tmpfs ] || die "$dir is on tmpfs; set BENCH_DIR"
+
+# Source: random data with 1 in 4 of the 2 MiB blocks zero (at random,
+# fixed seed), so the dynamic VHD has blocks to leave out.  Built under a
+# temporary name and reused when the size matches: it takes a while.
+bytes=$((size_mib * 1024 * 1024))
+if [ "$(stat -c %s "$src" 2>/dev/null || echo 0)" != "$bytes" ]; then
+    say "creating $size_mib MiB source $src"
+    python3 - "$src.tmp" "$bytes" <<'EOF'
+import os, random, sys
+path, size = sys.argv[1], int(sys.argv[2])
+blk, rng = 2 << 20, random.Random(2)
+with open(path, "wb") as f:
+    for off in range(0, size, blk):
+        n = min(blk, size - off)
+        f.write(bytes(n) if rng.random() < 0.25 else os.urandom(n))
+    os.fsync(f.fileno())
+EOF
+    mv "$src.tmp" "$src"
+fi
+
+cold() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+
+# Prints "BYTES SECONDS" for one 1 MiB-block sequential read of $1.
+timed_read() {
+    LC_ALL=C dd if="$1" of=/dev/null bs=1M 2>&1 | awk '/copied/ { print $1, $(NF-3) }'
+}
+
+# One run of a stack: mount (timed), cold cache, read, unmount.  Mounting
+# anew each run means no FUSE page cache (keep_cache) survives between runs.
+# Prints "BYTES SECONDS MOUNT_SECONDS".
+run_once() {
+    local t0 t1 file
+    t0=$(date +%s.%N)
+    case $1 in
+        source) file=$src ;;
+        fixed|dynamic) "$P2V" mount -q --type "$1" "$src" "$pmnt"; file=$pmnt/disk.vhd ;;
+        xmount)
+            xmount --in raw "$src" --out vhd "$xmnt" >/dev/null
+            file=$(ls "$xmnt"/*.vhd) ;;
+    esac
+    t1=$(date +%s.%N)
+    cold
+    echo "$(timed_read "$file") $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')"
+    unmount_all
+}
+
+median() { sort -g | awk '{ v[NR] = $1 } END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+env_kernel=$(uname -r)
+env_cpus=$(nproc)
+env_cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+env_mem=$(awk '/^MemTotal/ { t = $2 } /^MemAvailable/ { a = $2 } END { printf "%.1f GiB total, %.1f GiB available", t / 1048576, a / 1048576 }' /proc/meminfo)
+env_fs="$(stat -f -c %T "$dir") on $(df --output=source "$dir" | tail -1)"
+if [ $json = 0 ]; then
+    echo "date:    $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "kernel:  $env_kernel"
+    echo "cpus:    $env_cpus ($env_cpu)"
+    echo "memory:  $env_mem"
+    echo "source:  $src, $size_mib MiB on $env_fs"
+    echo "p2v:     $("$P2V" --version 2>/dev/null || echo "$P2V")"
+    echo "xmount:  $(xmount --version 2>&1 | head -1 | awk '{ print $2 }')"
+    echo "method:  cold cache (drop_caches after mount), dd bs=1M, median of $runs runs"
+    echo
+fi
+
+declare -A mbs secs mnts nbytes all
+for stack in source fixed dynamic xmount; do
+    list="" ts="" ms=""
+    for i in $(seq "$runs"); do
+        # $(...) waits for run_once, unmount included, before the next run.
+        out=$(run_once $stack)
+        read -r b s m <<<"$out"
+        [ -n "$m" ] || die "$stack: read failed"
+        r=$(awk -v b="$b" -v s="$s" 'BEGIN { printf "%.1f", b / s / 1e6 }')
+        say "$stack run $i: $r MB/s ($b bytes in $s s, mount $m s)"
+        list="$list $r" ts="$ts $s" ms="$ms $m"
+    done
+    mbs[$stack]=$(echo $list | tr ' ' '\n' | median)
+    secs[$stack]=$(echo $ts | tr ' ' '\n' | median)
+    mnts[$stack]=$(echo $ms | tr ' ' '\n' | median)
+    nbytes[$stack]=$b
+    all[$stack]=$(echo $list | tr ' ' ',')
+done
+
+ratio() { awk -v a="${mbs[$1]}" -v b="${mbs[$2]}" 'BEGIN { printf "%.2f", a / b }'; }
+met() { awk -v r="$1" -v t="$2" 'BEGIN { print (r >= t ? "met" : "NOT met") }'; }
+fs=$(ratio fixed source) ds=$(ratio dynamic source)
+fx=$(ratio fixed xmount) dx=$(ratio dynamic xmount)
+
+if [ $json = 1 ]; then
+    printf '{"env": {"kernel": "%s", "cpus": %s, "memory": "%s"},\n' "$env_kernel" "$env_cpus" "$env_mem"
+    printf ' "size_mib": %s, "runs": %s, "stacks": {\n' "$size_mib" "$runs"
+    sep=""
+    for stack in source fixed dynamic xmount; do
+        printf '%s  "%s": {"mb_s": %s, "runs_mb_s": [%s], "bytes": %s, "seconds": %s, "mount_seconds": %s}' \
+            "$sep" "$stack" "${mbs[$stack]}" "${all[$stack]}" "${nbytes[$stack]}" \
+            "${secs[$stack]}" "${mnts[$stack]}"
+        sep=$',\n'
+    done
+    printf '},\n "ratios": {"fixed/source": %s, "dynamic/source": %s, "fixed/xmount": %s, "dynamic/xmount": %s},\n' \
+        "$fs" "$ds" "$fx" "$dx"
+    printf ' "targets": {"fixed/source>=0.9": %s, "fixed/xmount>=1.3": %s}}\n' \
+        "$(awk -v r="$fs" 'BEGIN { print (r >= 0.9 ? "true" : "false") }')" \
+        "$(awk -v r="$fx" 'BEGIN { print (r >= 1.3 ? "true" : "false") }')"
+    exit 0
+fi
+
+# MB/s counts the bytes of the file read; the dynamic VHD is smaller than
+# the others since its zero blocks are left out.
+printf '%-8s %10s %8s %12s %9s  %s\n' stack "MB/s" "read s" "bytes" "mount s" "runs (MB/s)"
+for stack in source fixed dynamic xmount; do
+    printf '%-8s %10s %8.3f %12s %9s  %s\n' "$stack" "${mbs[$stack]}" "${secs[$stack]}" \
+        "${nbytes[$stack]}" "${mnts[$stack]}" "${all[$stack]}"
+done
+echo
+echo "fixed/source   $fs   (target >= 0.9: $(met "$fs" 0.9))"
+echo "dynamic/source $ds"
+echo "fixed/xmount   $fx   (target >= 1.3: $(met "$fx" 1.3))"
+echo "dynamic/xmount $dx"
