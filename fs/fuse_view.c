@@ -26,6 +26,8 @@ struct view {
     uid_t uid;
     gid_t gid;
     struct timespec mtime;
+    unsigned max_read;   /* from -o max_read=N: init must repeat it */
+    int initialized;
 };
 
 static pthread_key_t buf_key;
@@ -73,7 +75,10 @@ static void fill_attr(struct view *v, fuse_ino_t ino, struct stat *st)
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
-    (void)userdata;
+    struct view *v = userdata;
+    v->initialized = 1;
+    if (v->max_read)
+        conn->max_read = v->max_read;
     /* Many 1 MiB readahead requests in flight; the default of 12 starves
      * the worker threads. */
     conn->max_background = 64;
@@ -317,11 +322,41 @@ static void raise_readahead(const char *mountpoint)
         p2v_warn("could not raise readahead in %s; reads stay at 128 KiB", path);
 }
 
+/* libfuse insists that init() repeat a max_read given as a mount option. */
+static unsigned find_max_read(const char *const *opts)
+{
+    unsigned found = 0;
+    for (; opts && *opts; opts++) {
+        for (const char *p = *opts; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+            if (strncmp(p, "max_read=", 9) == 0)
+                found = (unsigned)strtoul(p + 9, NULL, 10);
+        }
+    }
+    return found;
+}
+
+/* Handles the kernel's INIT request before going to the background, so a
+ * failure there is reported by `p2v mount` itself and, once it returns,
+ * the view is ready. */
+static int first_request(struct fuse_session *se, struct view *v)
+{
+    struct fuse_buf buf = { 0 };
+    int n = fuse_session_receive_buf(se, &buf);
+    if (n > 0)
+        fuse_session_process_buf(se, &buf);
+    free(buf.mem);
+    if (n <= 0 || !v->initialized || fuse_session_exited(se)) {
+        p2v_err("the kernel's FUSE initialisation failed (see the message above)");
+        return -EPROTO;
+    }
+    return 0;
+}
+
 int p2v_view_serve(const struct p2v_view_file *files, int nfiles,
                    const struct p2v_view_opts *o)
 {
     struct view v = { .files = files, .n = nfiles, .uid = getuid(), .gid = getgid(),
-                      .mtime = o->mtime };
+                      .mtime = o->mtime, .max_read = find_max_read(o->fuse_opts) };
     v.blocks = calloc((size_t)nfiles, sizeof *v.blocks);
     if (!v.blocks)
         return -ENOMEM;
@@ -365,6 +400,9 @@ int p2v_view_serve(const struct p2v_view_file *files, int nfiles,
         p2v_err("mounting on %s failed (see the message above)", o->mountpoint);
         goto out_signals;
     }
+    r = first_request(se, &v);
+    if (r < 0)
+        goto out_unmount;
     raise_readahead(o->mountpoint);
     if (!o->foreground) {
         r = p2v_log_target(o->log_path ? P2V_LOG_FILE : P2V_LOG_SYSLOG, o->log_path);
