@@ -404,6 +404,12 @@ int p2v_view_serve(const struct p2v_view_file *files, int nfiles,
     if (r < 0)
         goto out_unmount;
     raise_readahead(o->mountpoint);
+    /* The line scripts can wait for: the view answers from now on. */
+    char list[512] = "";
+    for (int i = 0, at = 0; i < nfiles && at < (int)sizeof list; i++)
+        at += snprintf(list + at, sizeof list - (size_t)at, "%s%s %llu bytes", i ? ", " : "",
+                       files[i].name, (unsigned long long)files[i].layer->size);
+    p2v_note("ready: %s: %s", o->mountpoint, list);
     if (!o->foreground) {
         r = p2v_log_target(o->log_path ? P2V_LOG_FILE : P2V_LOG_SYSLOG, o->log_path);
         if (r < 0) {
@@ -422,7 +428,8 @@ int p2v_view_serve(const struct p2v_view_file *files, int nfiles,
     }
     fuse_loop_cfg_set_max_threads(cfg, 16);
     fuse_loop_cfg_set_idle_threads(cfg, 8);
-    r = fuse_session_loop_mt(se, cfg) == 0 ? 0 : -EIO;
+    /* A positive result is the signal that ended the loop: a clean stop. */
+    r = fuse_session_loop_mt(se, cfg) < 0 ? -EIO : 0;
     fuse_loop_cfg_destroy(cfg);
 out_unmount:
     fuse_session_unmount(se);
