@@ -70,6 +70,7 @@ check-asan: deps
 
 valgrind: deps all $(UNITS)
 	@set -e; for t in $(UNITS); do valgrind -q --error-exitcode=1 --leak-check=full $$t; done
+	@bash tests/run-integration.sh $(B)/p2v tests/it_valgrind.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all
