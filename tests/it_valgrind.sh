@@ -4,6 +4,10 @@
 # no leaks.
 . "$(dirname "$0")/lib.sh"
 
+if ldd "$P2V" | grep -q libasan; then
+    echo "  skip: $P2V is built with AddressSanitizer, which cannot run under valgrind"
+    finish; exit
+fi
 VG=(valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect)
 src=$T/src.img
 make_mixed "$src" 8 5
