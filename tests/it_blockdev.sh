@@ -1,0 +1,35 @@
+#!/bin/bash
+# A block device as the source: a read-only loop device over an image.
+# Its size and sector size come from the device; a 4Kn device is refused
+# with a message naming the sector size.
+. "$(dirname "$0")/lib.sh"
+
+if ! losetup -f >/dev/null 2>&1; then
+    echo "  skip: no loop devices available here"; finish; exit
+fi
+img=$T/disk.img
+make_mixed "$img" 12 9
+before=$(hash_of "$img")
+LOOPS=()
+trap 'for l in "${LOOPS[@]}"; do losetup -d "$l"; done; cleanup' EXIT
+
+dev=$(losetup -r -f --show "$img") && LOOPS+=("$dev")
+json=$("$P2V" info --json "$dev")
+field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$json" "$1"; }
+check_eq "info: kind" "block device" "$(field kind)"
+check_eq "info: size from the device" "$(stat -c %s "$img")" "$(field size)"
+check_eq "info: logical sector size from the device" 512 "$(field logical_sector_size)"
+check_eq "info: zero blocks found on the device too" 4 "$(field blocks_allocated)"
+for type in dynamic fixed; do
+    p2v_mount "$dev" "$T/mnt" --type "$type"
+    check "$type from $dev: qemu-img compare identical" qemu-img compare -q -f raw -F vpc "$img" "$T/mnt/disk.vhd"
+    p2v_umount "$T/mnt"
+done
+
+dev4k=$(losetup -r -f --show --sector-size 4096 "$img") && LOOPS+=("$dev4k")
+mkdir -p "$T/mnt"
+check_fails "a 4Kn device is refused" "4096-byte logical sectors.*VHD supports only 512" \
+    "$P2V" mount "$dev4k" "$T/mnt"
+check "4Kn: nothing mounted" not_mounted "$T/mnt"
+check_eq "image unchanged" "$before" "$(hash_of "$img")"
+finish
