@@ -11,19 +11,22 @@ static FILE *logfile;
 static int quiet;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
-int p2v_log_target(enum p2v_log_target t, const char *path)
+int p2v_log_open_file(const char *path)
 {
-    if (t == P2V_LOG_FILE) {
-        FILE *f = fopen(path, "ae");
-        if (!f)
-            return -errno;
-        setvbuf(f, NULL, _IOLBF, 0);
-        logfile = f;
-    } else if (t == P2V_LOG_SYSLOG) {
-        openlog("p2v", LOG_PID, LOG_DAEMON);
-    }
-    target = t;
+    FILE *f = fopen(path, "ae");
+    if (!f)
+        return -errno;
+    setvbuf(f, NULL, _IOLBF, 0);
+    logfile = f;
     return 0;
+}
+
+void p2v_log_target(enum p2v_log_target t)
+{
+    if (t == P2V_LOG_SYSLOG)
+        openlog("p2v", LOG_PID, LOG_DAEMON);
+    if (t != P2V_LOG_FILE || logfile)
+        target = t;
 }
 
 void p2v_log_quiet(int q)

@@ -7,8 +7,11 @@
 
 enum p2v_log_target { P2V_LOG_STDERR, P2V_LOG_SYSLOG, P2V_LOG_FILE };
 
-/* Switch targets; path is used for P2V_LOG_FILE.  0 or -errno. */
-int p2v_log_target(enum p2v_log_target t, const char *path);
+/* Opens the log file now, so a bad path fails before anything is mounted;
+ * messages keep going to stderr until p2v_log_target(P2V_LOG_FILE). */
+int p2v_log_open_file(const char *path);
+/* Switch targets (P2V_LOG_FILE needs p2v_log_open_file first). */
+void p2v_log_target(enum p2v_log_target t);
 void p2v_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void p2v_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void p2v_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

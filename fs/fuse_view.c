@@ -277,7 +277,11 @@ int p2v_view_preflight(const char *mountpoint)
     struct stat st;
     if (stat(mountpoint, &st) < 0) {
         int e = errno;
-        p2v_err("mount point %s: %s; create it with mkdir first", mountpoint, strerror(e));
+        if (e == ENOTCONN)
+            p2v_err("mount point %s: a p2v view that was mounted there has died; "
+                    "clear it with: p2v umount %s", mountpoint, mountpoint);
+        else
+            p2v_err("mount point %s: %s; create it with mkdir first", mountpoint, strerror(e));
         return -e;
     }
     if (!S_ISDIR(st.st_mode)) {
@@ -410,13 +414,8 @@ int p2v_view_serve(const struct p2v_view_file *files, int nfiles,
         at += snprintf(list + at, sizeof list - (size_t)at, "%s%s %llu bytes", i ? ", " : "",
                        files[i].name, (unsigned long long)files[i].layer->size);
     p2v_note("ready: %s: %s", o->mountpoint, list);
-    if (!o->foreground) {
-        r = p2v_log_target(o->log_path ? P2V_LOG_FILE : P2V_LOG_SYSLOG, o->log_path);
-        if (r < 0) {
-            p2v_err("cannot open log file %s: %s", o->log_path, strerror(-r));
-            goto out_unmount;
-        }
-    }
+    if (!o->foreground)
+        p2v_log_target(o->log_to_file ? P2V_LOG_FILE : P2V_LOG_SYSLOG);
     if (fuse_daemonize(o->foreground) != 0) {
         r = -ECHILD;
         goto out_unmount;

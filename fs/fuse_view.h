@@ -21,7 +21,8 @@ struct p2v_view_opts {
     int debug;
     const char *const *fuse_opts; /* extra -o options, NULL-terminated */
     struct timespec mtime;        /* shown on every entry: fixed, for rsync */
-    const char *log_path;         /* NULL: syslog once in the background */
+    int log_to_file;              /* in the background: the file opened by
+                                     p2v_log_open_file, else syslog */
 };
 
 /* Checks that a mount can be made there: exists, is a directory, is not a

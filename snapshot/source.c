@@ -21,6 +21,22 @@ struct source {
     char path[4096];
 };
 
+/* A failed multi-sector read names the first sector that really fails,
+ * so the user learns the bad LBA, not just the request that hit it. */
+static uint64_t first_bad_sector(int fd, uint64_t off, size_t len)
+{
+    uint8_t sector[P2V_SECTOR];
+    for (uint64_t o = off; o < off + len; o += P2V_SECTOR) {
+        ssize_t n;
+        do
+            n = pread(fd, sector, sizeof sector, (off_t)o);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+            return o;
+    }
+    return off;  /* the error did not repeat: name the request */
+}
+
 static int source_read(struct p2v_layer *l, void *buf, size_t len, uint64_t off)
 {
     struct source *s = (struct source *)l;
@@ -38,9 +54,11 @@ static int source_read(struct p2v_layer *l, void *buf, size_t len, uint64_t off)
             continue;
         if (n < 0) {
             int e = errno;
-            p2v_err("source %s: read of %zu bytes at byte offset %llu (LBA %llu) failed: %s",
-                    s->path, len, (unsigned long long)off,
-                    (unsigned long long)(off / P2V_SECTOR), strerror(e));
+            uint64_t bad = e == EIO ? first_bad_sector(s->fd, off, len) : off;
+            p2v_err("source %s: read error at byte offset %llu (LBA %llu): %s "
+                    "(a read of %zu bytes at %llu)", s->path, (unsigned long long)bad,
+                    (unsigned long long)(bad / P2V_SECTOR), strerror(e), len,
+                    (unsigned long long)off);
             return -EIO;
         }
         if (n == 0) {
@@ -69,6 +87,15 @@ static int source_extents(struct p2v_layer *l, uint64_t off, uint64_t len,
         uint64_t data = off, hole = real_end;
         if (s->is_file) {
             off_t d = lseek(s->fd, (off_t)off, SEEK_DATA);
+            struct stat st;
+            if (d < 0 && errno == ENXIO && fstat(s->fd, &st) == 0 &&
+                (uint64_t)st.st_size < real_end) {
+                /* Not a hole: the file shrank.  Say so rather than serve zeros. */
+                p2v_err("source %s: now %lld bytes, shorter than the %llu it had when "
+                        "opened; remount it", s->path, (long long)st.st_size,
+                        (unsigned long long)s->real_size);
+                return -EIO;
+            }
             if (d < 0 && errno == ENXIO)
                 data = real_end;
             else if (d < 0)
@@ -146,7 +173,15 @@ int p2v_source_open(const char *path, unsigned flags, struct p2v_layer **out,
         p2v_err("cannot resolve source path %s: %s", path, strerror(e));
         return -e;
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* An exclusive open of a block device fails while a filesystem on it is
+     * mounted; holding it keeps anyone from mounting it under our feet. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | (S_ISBLK(st.st_mode) ? O_EXCL : 0));
+    if (fd < 0 && errno == EBUSY) {
+        p2v_warn("source %s is in use (mounted, or held by another program): if it is "
+                 "written while p2v reads it, the image mixes old and new data; unmount "
+                 "it or convert a snapshot of it", path);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    }
     if (fd < 0) {
         int e = errno;
         p2v_err("cannot open source %s for reading: %s%s", path, strerror(e),

@@ -11,7 +11,7 @@ img=$T/disk.img
 make_mixed "$img" 12 9
 before=$(hash_of "$img")
 LOOPS=()
-trap 'for l in "${LOOPS[@]}"; do losetup -d "$l"; done; cleanup' EXIT
+trap 'umount "$T/fsmnt" 2>/dev/null; for l in "${LOOPS[@]}"; do losetup -d "$l"; done; cleanup' EXIT
 
 dev=$(losetup -r -f --show "$img") && LOOPS+=("$dev")
 json=$("$P2V" info --json "$dev")
@@ -25,6 +25,32 @@ for type in dynamic fixed; do
     check "$type from $dev: qemu-img compare identical" qemu-img compare -q -f raw -F vpc "$img" "$T/mnt/disk.vhd"
     p2v_umount "$T/mnt"
 done
+
+# Identity of a device comes from the disk, not the node: another image on
+# the same loop device gets another id; the same image again, the same id.
+uid() { "$P2V" info --json -q "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["unique_id"])'; }
+id1=$(uid "$dev")
+other=$T/other.img
+make_mixed "$other" 12 10
+losetup -d "$dev"
+dev=$(losetup -r -f --show "$other") && LOOPS[0]=$dev
+id2=$(uid "$dev")
+losetup -d "$dev"
+dev=$(losetup -r -f --show "$img") && LOOPS[0]=$dev
+check "another disk behind the same device node gets another unique id" test "$id1" != "$id2"
+check_eq "the same disk again gets the same unique id" "$id1" "$(uid "$dev")"
+
+# A device with a mounted filesystem: p2v warns that it is in use.
+fsimg=$T/fs.img
+truncate -s 64M "$fsimg"
+mkfs.ext4 -q -F "$fsimg"
+fsdev=$(losetup -f --show "$fsimg") && LOOPS+=("$fsdev")
+mkdir -p "$T/fsmnt"
+mount "$fsdev" "$T/fsmnt"
+check_eq "a mounted device is reported as in use" 1 \
+    "$("$P2V" info -q "$fsdev" 2>&1 >/dev/null | grep -c "is in use.*unmount it or convert a snapshot")"
+umount "$T/fsmnt"
+check_eq "once unmounted, no warning" 0 "$("$P2V" info -q "$fsdev" 2>&1 >/dev/null | grep -c "in use")"
 
 dev4k=$(losetup -r -f --show --sector-size 4096 "$img") && LOOPS+=("$dev4k")
 mkdir -p "$T/mnt"

@@ -16,11 +16,11 @@ head -c $((2 << 20)) /dev/urandom >"$T/small.img"
 head -c $(((4 << 20) + 100)) /dev/urandom >"$T/odd.img"
 mkfifo "$T/fifo"
 
-expect_refused() {  # what pattern args...
+expect_refused() {  # what pattern args... (the last one is the mount point)
     local what=$1 pat=$2; shift 2
     check_fails "$what" "$pat" "$P2V" mount "$@"
     check_eq "$what: one line of explanation" 1 "$(wc -l <"$T/.out")"
-    check "$what: nothing mounted" not_mounted "$mnt"
+    check "$what: nothing mounted" not_mounted "${@: -1}"
 }
 expect_refused "missing source" "cannot open source .*No such file" "$T/nope.img" "$mnt"
 expect_refused "empty source" "is empty" "$T/empty.img" "$mnt"
@@ -58,10 +58,29 @@ p2v_umount "$mnt"
 check_fails "umount of something not mounted" "is not mounted" "$P2V" umount "$mnt"
 check_fails "umount refuses a non-p2v mount" "not a p2v view" "$P2V" umount /proc
 
-# No /dev/fuse: hide /dev in a private mount namespace.
+# No /dev/fuse: hide /dev in a private mount namespace, and look for a
+# mount inside that namespace, where one would have been made.
 check_fails "no /dev/fuse" "cannot open /dev/fuse.*modprobe fuse" \
-    unshare -m sh -c "mount -t tmpfs none /dev && exec \"\$0\" mount \"\$1\" \"\$2\"" "$P2V" "$good" "$mnt"
-check "no /dev/fuse: nothing mounted" not_mounted "$mnt"
+    unshare -m sh -c 'mount -t tmpfs none /dev && "$0" mount "$1" "$2"; rc=$?
+                      ! mountpoint -q "$2" || echo "MOUNTED ANYWAY"; exit $rc' "$P2V" "$good" "$mnt"
+check "no /dev/fuse: nothing mounted in the namespace" bash -c "! grep -q 'MOUNTED ANYWAY' $T/.out"
+
+# A log file that cannot be opened is refused before anything is mounted
+# or announced as ready.
+check_fails "unwritable --log" "cannot open log file .*/nodir/p2v.log" \
+    "$P2V" mount --log "$T/nodir/p2v.log" "$good" "$mnt"
+check "unwritable --log: no ready line" bash -c "! grep -q ready $T/.out"
+check "unwritable --log: nothing mounted" not_mounted "$mnt"
+
+# A view whose daemon died leaves a dead mount point: the message says so
+# and how to clear it, and p2v umount clears it.
+p2v_mount "$good" "$mnt"
+pkill -KILL -f "p2v mount -q $good $mnt"
+check_fails "dead view: clear message" "view that was mounted there has died.*p2v umount" \
+    "$P2V" mount "$good" "$mnt"
+check "dead view: p2v umount clears it" "$P2V" umount "$mnt"
+check "dead view: mounting works again" p2v_mount "$good" "$mnt"
+p2v_umount "$mnt"
 
 # A read error in the source during a FUSE read: shrink a copy of the
 # source under the mount; the reader gets EIO and the log the offset.

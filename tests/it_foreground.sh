@@ -41,5 +41,20 @@ check_eq "SIGTERM: clean exit" 0 "$rc"
 check "SIGTERM: nothing left mounted" not_mounted "$mnt"
 exec 3<&-
 
+# With -d every FUSE request is logged: buffered 1 MiB reads arrive as
+# 1 MiB READ requests (1048576 bytes + the 16-byte reply header), and
+# parallel readers are served by several worker threads.
+start_fg -d --type fixed
+cat <&3 >"$T/debug.log" &
+drain=$!
+dd if="$mnt/disk.vhd" of=/dev/null bs=1M status=none
+python3 tests/parallel_read.py "$mnt/disk.raw" "$src" 4 100 5 >/dev/null
+threads=$(ls /proc/"$PID"/task | wc -l)
+check "parallel readers are served by several threads ($threads)" test "$threads" -ge 3
+p2v_umount "$mnt"
+wait "$PID" "$drain"
+exec 3<&-
+check "READ requests of 1 MiB" grep -q "outsize: 1048592" "$T/debug.log"
+
 check_eq "source unchanged" "$before" "$(hash_of "$src")"
 finish

@@ -22,5 +22,31 @@ p2v_umount "$T/mnt"
 json=$("$P2V" info --json --type fixed "$src")
 check_eq "fixed image size" $(((30 << 21) + 512)) "$(field image_size)"
 check "human output names the size" grep -q "disk size: *$((30 << 21)) bytes" <("$P2V" info "$src")
+
+# Timestamps come from the source: the footer's is its mtime in VHD epoch
+# seconds, and the view shows the same time; a new mtime is a new identity.
+touch -d '2024-03-01 12:00:00 UTC' "$src"
+mtime=$(stat -c %Y "$src")
+old_id=$("$P2V" info --json "$src" | python3 -c 'import json,sys; print(json.load(sys.stdin)["unique_id"])')
+p2v_mount "$src" "$T/mnt"
+check_eq "footer timestamp = source mtime - 946684800" $((mtime - 946684800)) \
+    "$((16#$(tail -c 512 "$T/mnt/disk.vhd" | dd bs=1 skip=24 count=4 status=none | xxd -p)))"
+check_eq "the view's files show the source's mtime" "$mtime $mtime" \
+    "$(stat -c %Y "$T/mnt/disk.vhd") $(stat -c %Y "$T/mnt/disk.raw")"
+p2v_umount "$T/mnt"
+touch -d '2024-03-02 12:00:00 UTC' "$src"
+new_id=$("$P2V" info --json "$src" | python3 -c 'import json,sys; print(json.load(sys.stdin)["unique_id"])')
+check "a changed mtime gives a new unique id" test "$old_id" != "$new_id"
+check_eq "the type is part of the identity" 1 \
+    "$("$P2V" info --json --type fixed "$src" | grep -c -v "$new_id")"
+
+# Output that cannot be written is an error; odd bytes in a path still
+# give valid JSON.
+check_fails "info to a full device fails" "writing the output failed" \
+    bash -c '"$0" info "$1" >/dev/full' "$P2V" "$src"
+odd=$T/$'disk\xff\xc3\xa9.img'
+cp "$src" "$odd"
+check "--json stays valid for a path that is not UTF-8" \
+    python3 -c 'import json,sys; json.loads(sys.stdin.buffer.read())' < <("$P2V" info --json "$odd")
 check_eq "source unchanged" "$before" "$(hash_of "$src")"
 finish

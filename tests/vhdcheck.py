@@ -78,6 +78,9 @@ def main():
                     errors.append("block %d at sector %d runs past the footer" % (i, e))
                 if (start + bitmap) % 4096:
                     errors.append("block %d data not 4 KiB aligned" % i)
+                f.seek(start)
+                if f.read(bitmap) != b"\xff" * bitmap:
+                    errors.append("block %d sector bitmap is not all ones" % i)
                 used.append((start, end))
             print("allocated blocks: %d" % (len(used) - 3))
             used.sort()

@@ -73,7 +73,11 @@ int cmd_mount(int argc, char **argv)
                 snprintf(logpath, sizeof logpath, "%s/%s", cwd, optarg);
             else
                 return 1;
-            vo.log_path = logpath;
+            if ((vo.log_to_file = p2v_log_open_file(logpath)) < 0) {
+                p2v_err("cannot open log file %s: %s", logpath, strerror(-vo.log_to_file));
+                return 1;
+            }
+            vo.log_to_file = 1;
             break;
         }
         case 'q': so.quiet = 1; p2v_log_quiet(1); break;
@@ -104,7 +108,7 @@ int cmd_mount(int argc, char **argv)
     };
     vo.mountpoint = mnt;
     vo.fuse_opts = fuse_opts;
-    vo.mtime = st.src.mtime;
+    vo.mtime = st.mtime;
     int r = p2v_view_serve(files, 2, &vo);
     p2v_stack_close(&st);
     return r < 0 ? 1 : 0;

@@ -1,6 +1,7 @@
 /* p2v: physical-to-virtual conversion bridge.  Git-style subcommands. */
 #include "commands.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -36,9 +37,17 @@ int main(int argc, char **argv)
         puts("p2v " P2V_VERSION);
         return 0;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        if (!strcmp(argv[1], commands[i].name))
-            return commands[i].run(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
+        if (strcmp(argv[1], commands[i].name) != 0)
+            continue;
+        int rc = commands[i].run(argc - 1, argv + 1);
+        /* Output that never arrived is a failure (a full disk, a closed pipe). */
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            fprintf(stderr, "p2v: error: writing the output failed: %s\n", strerror(errno));
+            return 1;
+        }
+        return rc;
+    }
     fprintf(stderr, "p2v: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

@@ -9,20 +9,107 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 
-/* The identity covers what determines the bytes: where the source is, its
- * size and last modification, and the output options.  An unchanged
- * source mounted again gets the same UniqueId, so copies resume. */
-static void derive_identity(struct p2v_stack *s, const struct p2v_stack_opts *o)
+/* A block device's own name and times say nothing about the disk in it:
+ * /dev/sdb can be another disk tomorrow, and its node's mtime is when the
+ * node was made.  So it is known by its hardware identifier where sysfs has
+ * one, else by its path, plus a sample of its content. */
+static void device_id(dev_t rdev, const char *path, char *out, size_t len)
 {
-    char name[4096 + 128];
-    int n = snprintf(name, sizeof name, "p2v-vhd-1|%s|%llu|%lld.%09ld|%llu|%s",
-                     s->src.path, (unsigned long long)s->src.size,
-                     (long long)s->src.mtime.tv_sec, s->src.mtime.tv_nsec,
-                     (unsigned long long)s->src.rdev, o->dynamic ? "dynamic" : "fixed");
-    p2v_uuid5(s->unique_id, name, n > 0 && (size_t)n < sizeof name ? (size_t)n : sizeof name - 1);
-    s->timestamp = vhd_timestamp((int64_t)s->src.mtime.tv_sec);
+    static const char *const keys[] = {
+        "device/wwid", "wwid", "device/serial", "serial", "dm/uuid",
+        "loop/backing_file", "../device/wwid", "../wwid", "../device/serial",
+    };
+    char f[128];
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        snprintf(f, sizeof f, "/sys/dev/block/%u:%u/%s", major(rdev), minor(rdev), keys[i]);
+        FILE *fp = fopen(f, "re");
+        if (!fp)
+            continue;
+        char *got = fgets(out, (int)len, fp);
+        fclose(fp);
+        if (got && out[0] && out[0] != '\n') {
+            out[strcspn(out, "\n")] = 0;
+            /* A partition: the disk's identifier plus the partition number. */
+            snprintf(f, sizeof f, "/sys/dev/block/%u:%u/partition", major(rdev), minor(rdev));
+            if ((fp = fopen(f, "re"))) {
+                size_t n = strlen(out);
+                if (n + 2 < len && fgets(out + n + 1, (int)(len - n - 1), fp))
+                    out[n] = '#';
+                fclose(fp);
+                out[strcspn(out, "\n")] = 0;
+            }
+            return;
+        }
+    }
+    snprintf(out, len, "%s", path);
+}
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+    h ^= v + 0x9E3779B97F4A7C15ull;
+    h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9ull;
+    h = (h ^ (h >> 27)) * 0x94D049BB133111EBull;
+    return h ^ (h >> 31);
+}
+
+static int fold_extent(void *ctx, uint64_t off, uint64_t len, int is_data)
+{
+    uint64_t *h = ctx;
+    if (is_data)
+        *h = mix(mix(*h, off), len);
+    return 0;
+}
+
+/* The identity covers what determines the bytes: the source and the output
+ * options.  An unchanged source mounted again gets the same UniqueId and
+ * timestamp, so copies resume; a changed one gets new ones. */
+static int derive_identity(struct p2v_stack *s, const struct p2v_stack_opts *o)
+{
+    enum { SAMPLE = 1024 * 1024 };
+    char head[8704];
+    const char *type = o->dynamic ? "dynamic" : "fixed";
+    size_t sample = 0;
+    uint8_t *name = NULL;
+    if (!s->src.is_blockdev) {
+        snprintf(head, sizeof head, "p2v-vhd-1|file|%s|%llu|%lld.%09ld|%s", s->src.path,
+                 (unsigned long long)s->src.size, (long long)s->src.mtime.tv_sec,
+                 s->src.mtime.tv_nsec, type);
+        s->timestamp = vhd_timestamp((int64_t)s->src.mtime.tv_sec);
+    } else {
+        char id[4200];
+        uint64_t alloc = 0;
+        device_id(s->src.rdev, s->src.path, id, sizeof id);
+        int r = p2v_layer_extents(s->disk, 0, s->disk->size, fold_extent, &alloc);
+        if (r < 0)
+            return r;
+        snprintf(head, sizeof head, "p2v-vhd-1|blockdev|%s|%llu|%016llx|%s", id,
+                 (unsigned long long)s->src.size, (unsigned long long)alloc, type);
+        sample = 2 * SAMPLE;  /* first and last MiB: partition tables, boot code */
+        /* No modification time to take: the VHD epoch, until snapshots fix
+         * the time of the copy. */
+        s->timestamp = 0;
+    }
+    size_t hlen = strlen(head);
+    name = malloc(hlen + sample);
+    if (!name)
+        return -ENOMEM;
+    memcpy(name, head, hlen);
+    int r = 0;
+    if (sample) {
+        r = p2v_layer_read(s->disk, name + hlen, SAMPLE, 0);
+        if (r == 0)
+            r = p2v_layer_read(s->disk, name + hlen + SAMPLE, SAMPLE, s->disk->size - SAMPLE);
+    }
+    if (r == 0)
+        p2v_uuid5(s->unique_id, name, hlen + sample);
+    free(name);
+    s->mtime.tv_sec = (time_t)(VHD_EPOCH + s->timestamp);
+    s->mtime.tv_nsec = 0;
+    return r;
 }
 
 int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2v_stack *s)
@@ -54,7 +141,11 @@ int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2
         p2v_layer_close_stack(src);
         return r;
     }
-    derive_identity(s, o);
+    r = derive_identity(s, o);
+    if (r < 0) {
+        p2v_layer_close_stack(s->disk);
+        return r;
+    }
     struct p2v_vhd_params vp = { .dynamic = o->dynamic, .timestamp = s->timestamp };
     memcpy(vp.unique_id, s->unique_id, 16);
     r = p2v_vhd_open(s->disk, &vp, &s->vhd);

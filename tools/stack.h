@@ -19,6 +19,7 @@ struct p2v_stack {
     struct p2v_layer *vhd;   /* the image file; owns the layers below */
     uint8_t unique_id[16];
     uint32_t timestamp;
+    struct timespec mtime;   /* shown on the view's files: the timestamp's time */
 };
 
 int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2v_stack *s);

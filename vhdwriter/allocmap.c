@@ -90,6 +90,7 @@ struct scan {
     struct allocmap *m;
     uint8_t *buf;
     uint64_t to_scan, done;
+    uint64_t scanned_to;   /* chunks below this were read already */
     p2v_progress_fn progress;
     void *progress_ctx;
 };
@@ -113,6 +114,9 @@ static int scan_extent(void *ctx, uint64_t off, uint64_t len, int is_data)
     uint64_t size = m->l.below->size;
     uint64_t pos = off / P2V_ALLOC_CHUNK * P2V_ALLOC_CHUNK;
     uint64_t end = off + len;
+    /* Extents of a fragmented file often share a chunk: read it once. */
+    if (pos < s->scanned_to)
+        pos = s->scanned_to;
     while (pos < end) {
         uint64_t n = end - pos < SCAN_BUF ? end - pos : SCAN_BUF;
         n = (n + P2V_ALLOC_CHUNK - 1) / P2V_ALLOC_CHUNK * P2V_ALLOC_CHUNK;
@@ -129,11 +133,12 @@ static int scan_extent(void *ctx, uint64_t off, uint64_t len, int is_data)
                 m->bits[c / 64] |= 1ull << (c % 64);
             }
         }
-        s->done += n;
+        s->done += n < end - pos ? n : end - pos;
         if (s->progress)
             s->progress(s->progress_ctx, s->done < s->to_scan ? s->done : s->to_scan,
                         s->to_scan);
         pos += n;
+        s->scanned_to = pos;
     }
     return 0;
 }

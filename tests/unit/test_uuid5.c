@@ -23,10 +23,25 @@ static void version_variant_and_stability(void **state)
     assert_memory_not_equal(a, zero, 16);
 }
 
+/* Pinned: UUIDv5("p2v") in p2v's namespace, as Python's uuid.uuid5 also
+ * computes it.  If this changes, every image's identity changes with it. */
+static void known_answer(void **state)
+{
+    (void)state;
+    static const uint8_t want[16] = {
+        0x67, 0x0c, 0x76, 0xef, 0xea, 0x9d, 0x5a, 0x0a,
+        0x89, 0x52, 0x68, 0x5e, 0x5b, 0xe0, 0x0d, 0xc6,
+    };
+    uint8_t got[16];
+    p2v_uuid5(got, "p2v", 3);
+    assert_memory_equal(got, want, 16);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(version_variant_and_stability),
+        cmocka_unit_test(known_answer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
