@@ -1,14 +1,24 @@
 #!/bin/bash
 # make bench: cold-cache sequential read throughput of a source disk, of
 # p2v's fixed and dynamic VHD views of it, and of xmount's VHD of it.
-# Usage: tools/bench.sh [--json] [BUILD/p2v]
+# Usage: tools/bench.sh [--json] [--warm] [BUILD/p2v]
+#   --json  results as JSON on stdout (progress stays on stderr)
+#   --warm  diagnostic: keep the source in the page cache, so only the view
+#           is cold and the FUSE path is timed without the storage under it
 # Env: BENCH_SIZE_MIB (default 2048), BENCH_RUNS (3), BENCH_DIR (/var/tmp/p2v-bench)
 # Root only: dropping the page cache is what makes every run cold.
 set -eu
-shopt -s inherit_errexit   # a failed mount in run_once stops the bench
+shopt -s inherit_errexit   # a failed mount inside run_once stops the bench
 
-json=0
-[ "${1:-}" = --json ] && { json=1; shift; }
+json=0 warm=0
+while [ $# -gt 0 ]; do
+    case $1 in
+        --json) json=1 ;;
+        --warm) warm=1 ;;
+        *) break ;;
+    esac
+    shift
+done
 P2V=$(realpath "${1:-build/p2v}")
 size_mib=${BENCH_SIZE_MIB:-2048}
 runs=${BENCH_RUNS:-3}
@@ -16,6 +26,7 @@ dir=${BENCH_DIR:-/var/tmp/p2v-bench}   # /var/tmp: on disk, not tmpfs
 src=$dir/source.img
 pmnt=$dir/p2v
 xmnt=$dir/xmount
+stacks="source fixed dynamic xmount"
 
 say() { echo "$*" >&2; }   # progress on stderr keeps stdout for the results
 die() { say "bench: $*"; exit 1; }
@@ -54,24 +65,31 @@ EOF
     mv "$src.tmp" "$src"
 fi
 
-cold() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+# Cold: nothing of the source or of a view in the page cache.  Warm: the
+# source is read back in; a view is still cold since each run mounts anew.
+cold() {
+    sync; echo 3 >/proc/sys/vm/drop_caches
+    if [ $warm = 1 ]; then cat "$src" >/dev/null; fi
+}
 
 # Prints "BYTES SECONDS" for one 1 MiB-block sequential read of $1.
 timed_read() {
     LC_ALL=C dd if="$1" of=/dev/null bs=1M 2>&1 | awk '/copied/ { print $1, $(NF-3) }'
 }
 
-# One run of a stack: mount (timed), cold cache, read, unmount.  Mounting
-# anew each run means no FUSE page cache (keep_cache) survives between runs.
-# Prints "BYTES SECONDS MOUNT_SECONDS".
+# One run of a stack: cold cache, mount (timed: the dynamic type scans the
+# source), cold cache again, read, unmount.  A new mount each run means no
+# FUSE page cache (p2v opens with keep_cache) survives between runs.
+# Prints "BYTES SECONDS MOUNT_SECONDS" (mount chatter goes to stderr).
 run_once() {
     local t0 t1 file
+    cold
     t0=$(date +%s.%N)
     case $1 in
         source) file=$src ;;
-        fixed|dynamic) "$P2V" mount -q --type "$1" "$src" "$pmnt"; file=$pmnt/disk.vhd ;;
+        fixed|dynamic) "$P2V" mount -q --type "$1" "$src" "$pmnt" >&2; file=$pmnt/disk.vhd ;;
         xmount)
-            xmount --in raw "$src" --out vhd "$xmnt" >/dev/null
+            xmount --in raw "$src" --out vhd "$xmnt" >&2
             file=$(ls "$xmnt"/*.vhd) ;;
     esac
     t1=$(date +%s.%N)
@@ -80,76 +98,82 @@ run_once() {
     unmount_all
 }
 
-median() { sort -g | awk '{ v[NR] = $1 } END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median() { tr ' ' '\n' | sort -g | awk 'NF { v[++n] = $1 }
+    END { print n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }'; }
 
 env_kernel=$(uname -r)
 env_cpus=$(nproc)
 env_cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-env_mem=$(awk '/^MemTotal/ { t = $2 } /^MemAvailable/ { a = $2 } END { printf "%.1f GiB total, %.1f GiB available", t / 1048576, a / 1048576 }' /proc/meminfo)
-env_fs="$(stat -f -c %T "$dir") on $(df --output=source "$dir" | tail -1)"
+env_mem=$(awk '/^MemTotal/ { t = $2 } /^MemAvailable/ { a = $2 } END {
+    printf "%.1f GiB total, %.1f GiB available", t / 1048576, a / 1048576 }' /proc/meminfo)
+env_load=$(cut -d' ' -f1-3 /proc/loadavg)   # others' load skews the numbers
+mode=$([ $warm = 1 ] && echo "warm source (in page cache), cold view" || echo "cold cache")
 if [ $json = 0 ]; then
     echo "date:    $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "kernel:  $env_kernel"
     echo "cpus:    $env_cpus ($env_cpu)"
     echo "memory:  $env_mem"
-    echo "source:  $src, $size_mib MiB on $env_fs"
+    echo "load:    $env_load (before the runs)"
+    echo "source:  $src, $size_mib MiB on $(stat -f -c %T "$dir") ($(df --output=source "$dir" | tail -1))"
     echo "p2v:     $("$P2V" --version 2>/dev/null || echo "$P2V")"
-    echo "xmount:  $(xmount --version 2>&1 | head -1 | awk '{ print $2 }')"
-    echo "method:  cold cache (drop_caches after mount), dd bs=1M, median of $runs runs"
+    echo "xmount:  $(xmount --version 2>&1 | awk 'NR == 1 { print $2 }')"
+    echo "method:  $mode, dd bs=1M, median of $runs runs, stacks interleaved"
     echo
 fi
 
-declare -A mbs secs mnts nbytes all
-for stack in source fixed dynamic xmount; do
-    list="" ts="" ms=""
-    for i in $(seq "$runs"); do
+# Round-robin over the stacks, so a slow spell of the (shared, virtual)
+# storage hits every stack alike instead of one stack's runs.
+declare -A rate secs mnts nbytes
+for i in $(seq "$runs"); do
+    for stack in $stacks; do
         # $(...) waits for run_once, unmount included, before the next run.
         out=$(run_once $stack)
         read -r b s m <<<"$out"
         [ -n "$m" ] || die "$stack: read failed"
         r=$(awk -v b="$b" -v s="$s" 'BEGIN { printf "%.1f", b / s / 1e6 }')
-        say "$stack run $i: $r MB/s ($b bytes in $s s, mount $m s)"
-        list="$list $r" ts="$ts $s" ms="$ms $m"
+        say "run $i $stack: $r MB/s ($b bytes in $s s, mount $m s)"
+        rate[$stack]="${rate[$stack]:-} $r" secs[$stack]="${secs[$stack]:-} $s"
+        mnts[$stack]="${mnts[$stack]:-} $m" nbytes[$stack]=$b
     done
-    mbs[$stack]=$(echo $list | tr ' ' '\n' | median)
-    secs[$stack]=$(echo $ts | tr ' ' '\n' | median)
-    mnts[$stack]=$(echo $ms | tr ' ' '\n' | median)
-    nbytes[$stack]=$b
-    all[$stack]=$(echo $list | tr ' ' ',')
 done
 
+declare -A mbs
+for stack in $stacks; do mbs[$stack]=$(echo ${rate[$stack]} | median); done
 ratio() { awk -v a="${mbs[$1]}" -v b="${mbs[$2]}" 'BEGIN { printf "%.2f", a / b }'; }
-met() { awk -v r="$1" -v t="$2" 'BEGIN { print (r >= t ? "met" : "NOT met") }'; }
+meets() { awk -v r="$1" -v t="$2" 'BEGIN { exit !(r >= t) }'; }
 fs=$(ratio fixed source) ds=$(ratio dynamic source)
 fx=$(ratio fixed xmount) dx=$(ratio dynamic xmount)
 
 if [ $json = 1 ]; then
-    printf '{"env": {"kernel": "%s", "cpus": %s, "memory": "%s"},\n' "$env_kernel" "$env_cpus" "$env_mem"
-    printf ' "size_mib": %s, "runs": %s, "stacks": {\n' "$size_mib" "$runs"
+    tf() { meets "$1" "$2" && echo true || echo false; }
+    printf '{"env": {"kernel": "%s", "cpus": %s, "memory": "%s", "load": "%s"},\n' \
+        "$env_kernel" "$env_cpus" "$env_mem" "$env_load"
+    printf ' "mode": "%s", "size_mib": %s, "runs": %s, "stacks": {\n' "$mode" "$size_mib" "$runs"
     sep=""
-    for stack in source fixed dynamic xmount; do
+    for stack in $stacks; do
         printf '%s  "%s": {"mb_s": %s, "runs_mb_s": [%s], "bytes": %s, "seconds": %s, "mount_seconds": %s}' \
-            "$sep" "$stack" "${mbs[$stack]}" "${all[$stack]}" "${nbytes[$stack]}" \
-            "${secs[$stack]}" "${mnts[$stack]}"
+            "$sep" "$stack" "${mbs[$stack]}" "$(echo ${rate[$stack]} | tr ' ' ,)" \
+            "${nbytes[$stack]}" "$(echo ${secs[$stack]} | median)" "$(echo ${mnts[$stack]} | median)"
         sep=$',\n'
     done
     printf '},\n "ratios": {"fixed/source": %s, "dynamic/source": %s, "fixed/xmount": %s, "dynamic/xmount": %s},\n' \
         "$fs" "$ds" "$fx" "$dx"
     printf ' "targets": {"fixed/source>=0.9": %s, "fixed/xmount>=1.3": %s}}\n' \
-        "$(awk -v r="$fs" 'BEGIN { print (r >= 0.9 ? "true" : "false") }')" \
-        "$(awk -v r="$fx" 'BEGIN { print (r >= 1.3 ? "true" : "false") }')"
+        "$(tf "$fs" 0.9)" "$(tf "$fx" 1.3)"
     exit 0
 fi
 
-# MB/s counts the bytes of the file read; the dynamic VHD is smaller than
-# the others since its zero blocks are left out.
-printf '%-8s %10s %8s %12s %9s  %s\n' stack "MB/s" "read s" "bytes" "mount s" "runs (MB/s)"
-for stack in source fixed dynamic xmount; do
-    printf '%-8s %10s %8.3f %12s %9s  %s\n' "$stack" "${mbs[$stack]}" "${secs[$stack]}" \
-        "${nbytes[$stack]}" "${mnts[$stack]}" "${all[$stack]}"
+# MB/s = bytes of the file read / seconds, MB = 10^6 bytes.  The dynamic
+# VHD is the smaller file: its zero blocks are left out.
+printf '%-8s %9s %8s %12s %8s  %s\n' stack "MB/s" "read s" "bytes" "mount s" "runs (MB/s)"
+for stack in $stacks; do
+    printf '%-8s %9s %8.3f %12s %8.2f  %s\n' "$stack" "${mbs[$stack]}" \
+        "$(echo ${secs[$stack]} | median)" "${nbytes[$stack]}" \
+        "$(echo ${mnts[$stack]} | median)" "$(echo ${rate[$stack]} | tr ' ' ,)"
 done
 echo
-echo "fixed/source   $fs   (target >= 0.9: $(met "$fs" 0.9))"
+verdict() { meets "$1" "$2" && echo met || echo "NOT met"; }
+echo "fixed/source   $fs   (target >= 0.9: $(verdict "$fs" 0.9))"
 echo "dynamic/source $ds"
-echo "fixed/xmount   $fx   (target >= 1.3: $(met "$fx" 1.3))"
+echo "fixed/xmount   $fx   (target >= 1.3: $(verdict "$fx" 1.3))"
 echo "dynamic/xmount $dx"
