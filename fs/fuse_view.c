@@ -398,8 +398,10 @@ int p2v_view_serve(const struct p2v_view_file *files, int nfiles,
         p2v_err("FUSE rejected the mount options (see the message above)");
         goto out_args;
     }
-    if (fuse_set_signal_handlers(se) != 0)
+    if (fuse_set_signal_handlers(se) != 0) {
+        p2v_err("cannot install signal handlers for the FUSE session");
         goto out_session;
+    }
     if (fuse_session_mount(se, o->mountpoint) != 0) {
         p2v_err("mounting on %s failed (see the message above)", o->mountpoint);
         goto out_signals;
