@@ -5,7 +5,8 @@
 #   --json  results as JSON on stdout (progress stays on stderr)
 #   --warm  diagnostic: keep the source in the page cache, so only the view
 #           is cold and the FUSE path is timed without the storage under it
-# Env: BENCH_SIZE_MIB (default 2048), BENCH_RUNS (3), BENCH_DIR (/var/tmp/p2v-bench)
+# Env: BENCH_SIZE_MIB (default 2048), BENCH_RUNS (3), BENCH_DIR (/var/tmp/p2v-bench),
+#      BENCH_SETTLE (seconds to wait between dropping the caches and a read; 0)
 # Root only: dropping the page cache is what makes every run cold.
 set -eu
 shopt -s inherit_errexit   # a failed mount inside run_once stops the bench
@@ -22,6 +23,7 @@ done
 P2V=$(realpath "${1:-build/p2v}")
 size_mib=${BENCH_SIZE_MIB:-2048}
 runs=${BENCH_RUNS:-3}
+settle=${BENCH_SETTLE:-0}
 dir=${BENCH_DIR:-/var/tmp/p2v-bench}   # /var/tmp: on disk, not tmpfs
 src=$dir/source.img
 pmnt=$dir/p2v
@@ -94,6 +96,10 @@ run_once() {
     esac
     t1=$(date +%s.%N)
     cold
+    # In a VM with free page reporting (virtio-balloon), pages freed by
+    # drop_caches go back to the host within seconds and cost host faults
+    # when reused: a settle time makes every run pay that alike.
+    sleep "$settle"
     echo "$(timed_read "$file") $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')"
     unmount_all
 }
@@ -114,10 +120,10 @@ if [ $json = 0 ]; then
     echo "cpus:    $env_cpus ($env_cpu)"
     echo "memory:  $env_mem"
     echo "load:    $env_load (before the runs)"
-    echo "source:  $src, $size_mib MiB on $(stat -f -c %T "$dir") ($(df --output=source "$dir" | tail -1))"
+    echo "source:  $src, $size_mib MiB on $(findmnt -no FSTYPE,SOURCE -T "$dir")"
     echo "p2v:     $("$P2V" --version 2>/dev/null || echo "$P2V")"
     echo "xmount:  $(xmount --version 2>&1 | awk 'NR == 1 { print $2 }')"
-    echo "method:  $mode, dd bs=1M, median of $runs runs, stacks interleaved"
+    echo "method:  $mode, dd bs=1M, median of $runs runs, stacks interleaved, settle ${settle} s"
     echo
 fi
 
@@ -127,7 +133,7 @@ declare -A rate secs mnts nbytes
 for i in $(seq "$runs"); do
     for stack in $stacks; do
         # $(...) waits for run_once, unmount included, before the next run.
-        out=$(run_once $stack)
+        out=$(run_once "$stack")
         read -r b s m <<<"$out"
         [ -n "$m" ] || die "$stack: read failed"
         r=$(awk -v b="$b" -v s="$s" 'BEGIN { printf "%.1f", b / s / 1e6 }')
@@ -148,7 +154,7 @@ if [ $json = 1 ]; then
     tf() { meets "$1" "$2" && echo true || echo false; }
     printf '{"env": {"kernel": "%s", "cpus": %s, "memory": "%s", "load": "%s"},\n' \
         "$env_kernel" "$env_cpus" "$env_mem" "$env_load"
-    printf ' "mode": "%s", "size_mib": %s, "runs": %s, "stacks": {\n' "$mode" "$size_mib" "$runs"
+    printf ' "mode": "%s", "settle_s": %s, "size_mib": %s, "runs": %s, "stacks": {\n' "$mode" "$settle" "$size_mib" "$runs"
     sep=""
     for stack in $stacks; do
         printf '%s  "%s": {"mb_s": %s, "runs_mb_s": [%s], "bytes": %s, "seconds": %s, "mount_seconds": %s}' \
