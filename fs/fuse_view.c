@@ -27,23 +27,39 @@ struct view {
     gid_t gid;
     struct timespec mtime;
     unsigned max_read;   /* from -o max_read=N: init must repeat it */
+    int direct_io;
     int initialized;
 };
 
 static pthread_key_t buf_key;
 
-/* One read buffer per worker thread, freed when the thread ends. */
+/* One read buffer per worker thread, freed when the thread ends.  Page
+ * aligned, so the source can read into it with O_DIRECT. */
+struct tbuf { size_t cap; void *data; };
+
+static void free_tbuf(void *p)
+{
+    struct tbuf *b = p;
+    free(b->data);
+    free(b);
+}
+
 static void *thread_buf(size_t size)
 {
-    struct tbuf { size_t cap; uint8_t data[]; } *b = pthread_getspecific(buf_key);
-    if (!b || b->cap < size) {
-        free(b);
-        b = malloc(sizeof *b + size);
-        if (b)
-            b->cap = size;
+    struct tbuf *b = pthread_getspecific(buf_key);
+    if (!b) {
+        if (!(b = calloc(1, sizeof *b)))
+            return NULL;
         pthread_setspecific(buf_key, b);
     }
-    return b ? b->data : NULL;
+    if (b->cap < size) {
+        free(b->data);
+        b->cap = (size + 4095) / 4096 * 4096;
+        b->data = aligned_alloc(4096, b->cap);
+        if (!b->data)
+            b->cap = 0;
+    }
+    return b->data;
 }
 
 static const struct p2v_view_file *file_of(struct view *v, fuse_ino_t ino)
@@ -161,8 +177,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         return;
     }
     fi->keep_cache = 1;       /* contents never change while mounted */
-    if (fi->flags & O_DIRECT)
-        fi->direct_io = 1;    /* e.g. QEMU cache=none: skip the page cache */
+    /* O_DIRECT (e.g. QEMU cache=none) or --direct-io: each read goes
+     * straight to p2v and into the reader's buffer, one copy fewer. */
+    if (v->direct_io || (fi->flags & O_DIRECT))
+        fi->direct_io = 1;
     fuse_reply_open(req, fi);
 }
 
@@ -360,7 +378,8 @@ int p2v_view_serve(const struct p2v_view_file *files, int nfiles,
                    const struct p2v_view_opts *o)
 {
     struct view v = { .files = files, .n = nfiles, .uid = getuid(), .gid = getgid(),
-                      .mtime = o->mtime, .max_read = find_max_read(o->fuse_opts) };
+                      .mtime = o->mtime, .max_read = find_max_read(o->fuse_opts),
+                      .direct_io = o->direct_io };
     v.blocks = calloc((size_t)nfiles, sizeof *v.blocks);
     if (!v.blocks)
         return -ENOMEM;
@@ -373,7 +392,7 @@ int p2v_view_serve(const struct p2v_view_file *files, int nfiles,
         }
         v.blocks[i] = (data + 511) / 512;
     }
-    if (pthread_key_create(&buf_key, free) != 0) {
+    if (pthread_key_create(&buf_key, free_tbuf) != 0) {
         free(v.blocks);
         return -ENOMEM;
     }

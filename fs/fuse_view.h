@@ -19,6 +19,7 @@ struct p2v_view_opts {
     int foreground;
     int allow_other;
     int debug;
+    int direct_io;                /* every open bypasses the page cache */
     const char *const *fuse_opts; /* extra -o options, NULL-terminated */
     struct timespec mtime;        /* shown on every entry: fixed, for rsync */
     int log_to_file;              /* in the background: the file opened by

@@ -1,6 +1,8 @@
 /* The bottom layer: a raw disk image file or a block device, read-only.
- * Reads are plain pread(2) on one descriptor, so any number of threads can
- * read at once without a lock. */
+ * Reads are plain pread(2), so any number of threads can read at once
+ * without a lock.  Aligned reads use O_DIRECT: the FUSE view caches the
+ * image already, and a second cached copy of the source would cost a copy
+ * per byte and memory (measured: a quarter of the CPU time). */
 #ifndef P2V_SOURCE_H
 #define P2V_SOURCE_H
 
@@ -23,7 +25,10 @@ struct p2v_source_info {
     dev_t rdev;
 };
 
-enum { P2V_SOURCE_PAD = 1 };  /* zero-pad a size that is not a multiple of 512 */
+enum {
+    P2V_SOURCE_PAD = 1,     /* zero-pad a size that is not a multiple of 512 */
+    P2V_SOURCE_CACHED = 2,  /* read through the page cache, not with O_DIRECT */
+};
 
 /* Opens and checks path; prints a clear message on failure.  0 or -errno. */
 int p2v_source_open(const char *path, unsigned flags, struct p2v_layer **out,

@@ -24,6 +24,17 @@ for type in fixed dynamic; do
     p2v_umount "$mnt"
 done
 
+# The other read paths: the source through the page cache instead of
+# O_DIRECT, and a view without page cache (--direct-io).
+for opt in --source-cache --direct-io; do
+    mnt=$T/mnt-opt
+    p2v_mount "$src" "$mnt" --type dynamic "$opt" || { bad "$opt: mount failed"; continue; }
+    check "$opt: 4 parallel readers on disk.vhd agree with the reference" \
+        python3 tests/parallel_read.py "$mnt/disk.vhd" "$T/ref-dynamic.vhd" 4 200 3
+    check "$opt: disk.raw is the source" cmp "$mnt/disk.raw" "$src"
+    p2v_umount "$mnt"
+done
+
 # SEEK_DATA / SEEK_HOLE: disk.raw of a dynamic mount shows a hole for
 # every zero block; disk.vhd of a fixed mount keeps the source's holes.
 sparse=$T/sparse.img

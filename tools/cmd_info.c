@@ -23,6 +23,7 @@ int cmd_info(int argc, char **argv)
         { "json", no_argument, NULL, 'j' },
         { "type", required_argument, NULL, 't' },
         { "pad", no_argument, NULL, 'P' },
+        { "source-cache", no_argument, NULL, 'C' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
         { 0 },
@@ -39,9 +40,10 @@ int cmd_info(int argc, char **argv)
             }
             break;
         case 'P': so.source_flags |= P2V_SOURCE_PAD; break;
+        case 'C': so.source_flags |= P2V_SOURCE_CACHED; break;
         case 'q': so.quiet = 1; break;
         case 'h':
-            puts("usage: p2v info [--json] [--type dynamic|fixed] [--pad] [-q] SOURCE\n"
+            puts("usage: p2v info [--json] [--type dynamic|fixed] [--pad] [--source-cache] [-q] SOURCE\n"
                  "Prints the source's size and sector size and the VHD it gives.\n"
                  "With --type dynamic (the default) the source is scanned for zero blocks.");
             return 0;

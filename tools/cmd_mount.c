@@ -22,6 +22,9 @@ static void mount_usage(FILE *f)
         "  -o OPT[,OPT...]           extra FUSE mount options\n"
         "      --allow-other         let other users read the view (default: owner only)\n"
         "      --pad                 zero-pad a source that is not a whole number of sectors\n"
+        "      --source-cache        read the source through the page cache (default: O_DIRECT)\n"
+        "      --direct-io           no page cache for the view: fastest for large sequential\n"
+        "                            reads (cp, dd bs=1M), no mmap\n"
         "      --log FILE            log here once in the background (default: syslog)\n"
         "  -q, --quiet               no progress output\n"
         "  -d, --debug               FUSE debug output (implies -f)\n");
@@ -34,6 +37,8 @@ int cmd_mount(int argc, char **argv)
         { "foreground", no_argument, NULL, 'f' },
         { "allow-other", no_argument, NULL, 'A' },
         { "pad", no_argument, NULL, 'P' },
+        { "source-cache", no_argument, NULL, 'C' },
+        { "direct-io", no_argument, NULL, 'D' },
         { "log", required_argument, NULL, 'L' },
         { "quiet", no_argument, NULL, 'q' },
         { "debug", no_argument, NULL, 'd' },
@@ -64,6 +69,8 @@ int cmd_mount(int argc, char **argv)
             break;
         case 'A': vo.allow_other = 1; break;
         case 'P': so.source_flags |= P2V_SOURCE_PAD; break;
+        case 'C': so.source_flags |= P2V_SOURCE_CACHED; break;
+        case 'D': vo.direct_io = 1; break;
         case 'L': {
             /* The daemon changes to /, so keep an absolute path. */
             char cwd[PATH_MAX / 2];
