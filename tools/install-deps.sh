@@ -6,7 +6,7 @@ set -eu
 
 BUILD="gcc make pkg-config libfuse3-dev uuid-dev libcmocka-dev"
 RUNTIME="fuse3"
-TESTS="valgrind qemu-utils libvhdi-utils grub-pc-bin grub-common ntfs-3g qemu-system-x86 xmount xxd python3"
+TESTS="valgrind e2fsprogs procps util-linux qemu-utils libvhdi-utils grub-pc-bin grub-common ntfs-3g qemu-system-x86 xmount xxd python3"
 
 want="$BUILD $RUNTIME"
 case "${1:-all}" in
