@@ -39,6 +39,20 @@ int p2v_layer_extents(struct p2v_layer *l, uint64_t off, uint64_t len,
     return l->ops->extents(l, off, len, fn, ctx);
 }
 
+static int add_data(void *ctx, uint64_t off, uint64_t len, int is_data)
+{
+    (void)off;
+    if (is_data)
+        *(uint64_t *)ctx += len;
+    return 0;
+}
+
+int p2v_layer_data_bytes(struct p2v_layer *l, uint64_t *bytes)
+{
+    *bytes = 0;
+    return p2v_layer_extents(l, 0, l->size, add_data, bytes);
+}
+
 void p2v_layer_close_stack(struct p2v_layer *l)
 {
     while (l) {

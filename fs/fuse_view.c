@@ -282,14 +282,6 @@ static const struct fuse_lowlevel_ops ops = {
     .statfs = op_statfs,
 };
 
-static int count_data(void *ctx, uint64_t off, uint64_t len, int is_data)
-{
-    (void)off;
-    if (is_data)
-        *(uint64_t *)ctx += len;
-    return 0;
-}
-
 int p2v_view_preflight(const char *mountpoint)
 {
     struct stat st;
@@ -384,8 +376,8 @@ int p2v_view_serve(const struct p2v_view_file *files, int nfiles,
     if (!v.blocks)
         return -ENOMEM;
     for (int i = 0; i < nfiles; i++) {
-        uint64_t data = 0;
-        int r = p2v_layer_extents(files[i].layer, 0, files[i].layer->size, count_data, &data);
+        uint64_t data;
+        int r = p2v_layer_data_bytes(files[i].layer, &data);
         if (r < 0) {
             free(v.blocks);
             return r;

@@ -48,5 +48,13 @@ odd=$T/$'disk\xff\xc3\xa9.img'
 cp "$src" "$odd"
 check "--json stays valid for a path that is not UTF-8" \
     python3 -c 'import json,sys; json.loads(sys.stdin.buffer.read())' < <("$P2V" info --json "$odd")
+# A large scan shows its progress on stderr (lines when not a terminal);
+# -q silences it.
+big=$T/big.img
+make_mixed "$big" 150 8          # 300 MiB written (zeros too), all of it scanned
+"$P2V" info "$big" 2>"$T/progress" >/dev/null
+check "a large dynamic scan reports progress up to 100%" grep -q "scanning .*big.img for zero blocks: 100%" "$T/progress"
+check_eq "-q: no progress" "" "$("$P2V" info -q "$big" 2>&1 >/dev/null)"
+
 check_eq "source unchanged" "$before" "$(hash_of "$src")"
 finish

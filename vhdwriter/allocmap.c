@@ -95,14 +95,6 @@ struct scan {
     void *progress_ctx;
 };
 
-static int sum_data(void *ctx, uint64_t off, uint64_t len, int is_data)
-{
-    (void)off;
-    if (is_data)
-        *(uint64_t *)ctx += len;
-    return 0;
-}
-
 /* Reads one data extent of the layer below, chunk-aligned, and marks the
  * chunks holding a non-zero byte. */
 static int scan_extent(void *ctx, uint64_t off, uint64_t len, int is_data)
@@ -160,7 +152,7 @@ int p2v_allocmap_open(struct p2v_layer *below, enum p2v_alloc_mode mode,
         s.buf = aligned_alloc(4096, SCAN_BUF);
         int r = m->bits && s.buf ? 0 : -ENOMEM;
         if (r == 0)
-            r = p2v_layer_extents(below, 0, below->size, sum_data, &s.to_scan);
+            r = p2v_layer_data_bytes(below, &s.to_scan);
         if (r == 0)
             r = p2v_layer_extents(below, 0, below->size, scan_extent, &s);
         free(s.buf);
