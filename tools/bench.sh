@@ -6,7 +6,7 @@
 #   --warm  diagnostic: keep the source in the page cache, so only the view
 #           is cold and the FUSE path is timed without the storage under it
 # Env: BENCH_SIZE_MIB (default 2048), BENCH_RUNS (3), BENCH_DIR (/var/tmp/p2v-bench),
-#      BENCH_SETTLE (seconds to wait between dropping the caches and a read; 0)
+#      BENCH_SETTLE (seconds to wait between dropping the caches and a read; 10)
 # Root only: dropping the page cache is what makes every run cold.
 set -eu
 shopt -s inherit_errexit   # a failed mount inside run_once stops the bench
@@ -23,7 +23,7 @@ done
 P2V=$(realpath "${1:-build/p2v}")
 size_mib=${BENCH_SIZE_MIB:-2048}
 runs=${BENCH_RUNS:-3}
-settle=${BENCH_SETTLE:-0}
+settle=${BENCH_SETTLE:-10}
 dir=${BENCH_DIR:-/var/tmp/p2v-bench}   # /var/tmp: on disk, not tmpfs
 src=$dir/source.img
 pmnt=$dir/p2v
