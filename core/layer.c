@@ -47,10 +47,10 @@ static int add_data(void *ctx, uint64_t off, uint64_t len, int is_data)
     return 0;
 }
 
-int p2v_layer_data_bytes(struct p2v_layer *l, uint64_t *bytes)
+int p2v_layer_data_bytes(struct p2v_layer *l, uint64_t off, uint64_t len, uint64_t *bytes)
 {
     *bytes = 0;
-    return p2v_layer_extents(l, 0, l->size, add_data, bytes);
+    return p2v_layer_extents(l, off, len, add_data, bytes);
 }
 
 void p2v_layer_close_stack(struct p2v_layer *l)

@@ -377,7 +377,7 @@ int p2v_view_serve(const struct p2v_view_file *files, int nfiles,
         return -ENOMEM;
     for (int i = 0; i < nfiles; i++) {
         uint64_t data;
-        int r = p2v_layer_data_bytes(files[i].layer, &data);
+        int r = p2v_layer_data_bytes(files[i].layer, 0, files[i].layer->size, &data);
         if (r < 0) {
             free(v.blocks);
             return r;

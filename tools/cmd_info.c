@@ -72,10 +72,12 @@ int cmd_info(int argc, char **argv)
                ", \"logical_sector_size\": %u, \"physical_sector_size\": %u"
                ", \"type\": \"%s\", \"image_size\": %" PRIu64 ", \"fixed_image_size\": %" PRIu64
                ", \"block_size\": 2097152, \"blocks_total\": %u, \"blocks_allocated\": %u"
-               ", \"unique_id\": \"%s\", \"timestamp\": %u}\n",
+               ", \"unique_id\": \"%s\", \"timestamp\": %u, ",
                kind, st.src.size, st.src.real_size, st.src.logical_sector,
                st.src.physical_sector, type, lay.file_size, fixed_size, lay.blocks_total,
                lay.blocks_allocated, uuid, st.timestamp);
+        info_partitions_json(stdout, &st);
+        puts("}");
     } else {
         printf("source:            %s (%s)\n", st.src.path, kind);
         printf("disk size:         %" PRIu64 " bytes (%.2f GiB)%s\n", st.src.size,
@@ -87,6 +89,7 @@ int cmd_info(int argc, char **argv)
         printf("blocks (2 MiB):    %u allocated of %u%s\n", lay.blocks_allocated,
                lay.blocks_total, so.dynamic ? "" : " (fixed: all present)");
         printf("unique id:         %s\n", uuid);
+        info_partitions_text(stdout, &st);
     }
     p2v_stack_close(&st);
     return 0;

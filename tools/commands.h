@@ -11,6 +11,10 @@ int cmd_info(int argc, char **argv);
 
 /* Writes s as a JSON string literal, quotes included. */
 void json_string(FILE *f, const char *s);
+struct p2v_stack;
+void info_partitions_text(FILE *f, const struct p2v_stack *st);
+/* Writes the members "partition_table", "filesystem", "partitions". */
+void info_partitions_json(FILE *f, const struct p2v_stack *st);
 /* Parses "dynamic" or "fixed"; -1 if neither. */
 int parse_type(const char *s);
 

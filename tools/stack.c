@@ -130,6 +130,15 @@ int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2
         p2v_layer_close_stack(src);
         return r;
     }
+    /* A damaged table is refused before any scan or mount. */
+    s->table = malloc(sizeof *s->table);
+    r = s->table ? p2v_partitions_probe(s->src.path, s->src.real_size, s->table) : -ENOMEM;
+    if (r < 0) {
+        free(s->table);
+        s->table = NULL;
+        p2v_layer_close_stack(src);
+        return r;
+    }
     /* Only a dynamic image needs to know which blocks are zero; a fixed
      * one keeps the source's own holes and starts at once. */
     struct p2v_progress prog = { .what = s->src.path, .quiet = o->quiet };
@@ -139,11 +148,13 @@ int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2
     if (r < 0) {
         p2v_err("scanning source %s failed: %s", source, strerror(-r));
         p2v_layer_close_stack(src);
+        free(s->table);
         return r;
     }
     r = derive_identity(s, o);
     if (r < 0) {
         p2v_layer_close_stack(s->disk);
+        free(s->table);
         return r;
     }
     struct p2v_vhd_params vp = { .dynamic = o->dynamic, .timestamp = s->timestamp };
@@ -151,6 +162,7 @@ int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2
     r = p2v_vhd_open(s->disk, &vp, &s->vhd);
     if (r < 0) {
         p2v_layer_close_stack(s->disk);
+        free(s->table);
         return r;
     }
     return 0;
@@ -160,4 +172,6 @@ void p2v_stack_close(struct p2v_stack *s)
 {
     p2v_layer_close_stack(s->vhd);
     s->vhd = s->disk = NULL;
+    free(s->table);
+    s->table = NULL;
 }

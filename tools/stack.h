@@ -5,6 +5,7 @@
 #define P2V_STACK_H
 
 #include "../core/layer.h"
+#include "../fixup/partitions.h"
 #include "../snapshot/source.h"
 
 struct p2v_stack_opts {
@@ -20,6 +21,7 @@ struct p2v_stack {
     uint8_t unique_id[16];
     uint32_t timestamp;
     struct timespec mtime;   /* shown on the view's files: the timestamp's time */
+    struct p2v_partition_table *table;  /* what the disk holds */
 };
 
 int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2v_stack *s);

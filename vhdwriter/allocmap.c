@@ -152,7 +152,7 @@ int p2v_allocmap_open(struct p2v_layer *below, enum p2v_alloc_mode mode,
         s.buf = aligned_alloc(4096, SCAN_BUF);
         int r = m->bits && s.buf ? 0 : -ENOMEM;
         if (r == 0)
-            r = p2v_layer_data_bytes(below, &s.to_scan);
+            r = p2v_layer_data_bytes(below, 0, below->size, &s.to_scan);
         if (r == 0)
             r = p2v_layer_extents(below, 0, below->size, scan_extent, &s);
         free(s.buf);

@@ -1,0 +1,42 @@
+/* The disk's partition table and the filesystem in each partition, read
+ * with libblkid, checked for what would make an image wrong: partitions
+ * past the end of the disk, overlapping partitions, a GPT whose headers
+ * are both damaged. */
+#ifndef P2V_PARTITIONS_H
+#define P2V_PARTITIONS_H
+
+#include <stdint.h>
+
+#define P2V_MAX_PARTITIONS 128
+
+struct p2v_filesystem {
+    char type[24];         /* "ntfs", "ext4", ... ; "" when none was found */
+    char label[64];
+    char uuid[64];
+};
+
+struct p2v_partition {
+    int number;            /* as the OS numbers it: 1-4 primary, 5.. logical */
+    uint64_t start, size;  /* bytes */
+    char type[40];         /* MBR: "0x07"; GPT: the type GUID */
+    char name[80];         /* GPT partition name */
+    char uuid[40];         /* GPT partition GUID */
+    int bootable;          /* MBR active flag */
+    int extended;          /* MBR extended container (holds the logicals) */
+    struct p2v_filesystem fs;
+};
+
+struct p2v_partition_table {
+    char type[8];          /* "dos", "gpt", or "" when there is no table */
+    char id[40];           /* MBR disk signature or GPT disk GUID */
+    int from_backup_gpt;   /* the primary GPT header was damaged */
+    int n;
+    struct p2v_partition part[P2V_MAX_PARTITIONS];
+    struct p2v_filesystem whole;  /* a filesystem on the bare disk, no table */
+};
+
+/* Reads the table of the disk at path (disk_size bytes).  Prints a clear
+ * message and returns -errno when the table is damaged or inconsistent. */
+int p2v_partitions_probe(const char *path, uint64_t disk_size, struct p2v_partition_table *t);
+
+#endif

@@ -1,0 +1,119 @@
+#!/bin/bash
+# Partition tables through libblkid: MBR with primary, extended and logical
+# partitions, GPT with names, filesystems and labels in each, a bare
+# filesystem without a table; damaged tables are refused with a clear
+# error and nothing mounted.
+. "$(dirname "$0")/lib.sh"
+
+MiB=$((1 << 20))
+pjson() { "$P2V" info --json -q "$1"; }
+q() { python3 -c "import json,sys; d=json.loads(sys.argv[1]); print($1)" "$2"; }
+
+# put_fs DISK START_MiB SIZE_MiB KIND LABEL: make a filesystem in a scratch
+# file, then place it in the disk (mkfs never touches the disk itself).
+put_fs() {
+    local part=$T/part.img
+    rm -f "$part"; truncate -s "$3M" "$part"
+    case $4 in
+        ext4) mkfs.ext4 -q -F -L "$5" "$part" ;;
+        ntfs) mkntfs -q -F -Q -L "$5" -p $(($2 * 2048)) "$part" >/dev/null 2>&1 ;;
+    esac
+    dd if="$part" of="$1" bs=1M seek="$2" conv=notrunc,sparse status=none
+}
+
+# MBR: 1 ext4 (active), 2 ntfs, 3 extended holding 5 ext4 and 6 (no fs).
+mbr=$T/mbr.img
+truncate -s 64M "$mbr"
+sfdisk -q "$mbr" <<'SF'
+label: dos
+label-id: 0x1234abcd
+start=2048, size=16384, type=83, bootable
+start=18432, size=20480, type=7
+start=38912, size=90112, type=5
+start=40960, size=32768, type=83
+start=75776, size=32768, type=83
+SF
+put_fs "$mbr" 1 8 ext4 BOOTFS
+put_fs "$mbr" 9 10 ntfs WINDATA
+put_fs "$mbr" 20 16 ext4 LOGICAL5
+before=$(hash_of "$mbr")
+j=$(pjson "$mbr")
+check_eq "MBR: table type and disk signature" "dos 1234abcd" \
+    "$(q "d['partition_table']['type'] + ' ' + d['partition_table']['id']" "$j")"
+check_eq "MBR: partition numbers (primary, extended, logical)" "1 2 3 5 6" \
+    "$(q "' '.join(str(p['number']) for p in d['partitions'])" "$j")"
+check_eq "MBR: starts and sizes in bytes" "$((1 * MiB)):$((8 * MiB)) $((9 * MiB)):$((10 * MiB)) $((19 * MiB)):$((44 * MiB)) $((20 * MiB)):$((16 * MiB)) $((37 * MiB)):$((16 * MiB))" \
+    "$(q "' '.join('%d:%d' % (p['start'], p['size']) for p in d['partitions'])" "$j")"
+check_eq "MBR: types, active flag, extended container" "0x83:True:False 0x07:False:False 0x05:False:True 0x83:False:False 0x83:False:False" \
+    "$(q "' '.join('%s:%s:%s' % (p['type'], p['bootable'], p['extended']) for p in d['partitions'])" "$j")"
+check_eq "MBR: filesystems and labels" "ext4:BOOTFS ntfs:WINDATA : ext4:LOGICAL5 :" \
+    "$(q "' '.join('%s:%s' % (p['filesystem']['type'], p['filesystem']['label']) for p in d['partitions'])" "$j")"
+check "MBR: the human listing names every partition" \
+    bash -c "\"$P2V\" info -q \"$mbr\" | grep -E '^  5 .* ext4 +LOGICAL5'"
+
+# GPT with two named partitions.
+gpt=$T/gpt.img
+truncate -s 64M "$gpt"
+sfdisk -q "$gpt" <<'SF'
+label: gpt
+label-id: 0D8E8A4C-8C5E-4C57-9B1C-2A4F1E5D6C7B
+start=2048, size=20480, type=EBD0A0A2-B9E5-4433-87C0-68B99BC0BD67, name="Basic data", uuid=11111111-2222-3333-4444-555555555555
+start=22528, size=40960, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name="linux root"
+SF
+put_fs "$gpt" 1 10 ntfs GPTNTFS
+put_fs "$gpt" 11 20 ext4 GPTROOT
+j=$(pjson "$gpt")
+check_eq "GPT: table type and disk GUID" "gpt 0d8e8a4c-8c5e-4c57-9b1c-2a4f1e5d6c7b" \
+    "$(q "d['partition_table']['type'] + ' ' + d['partition_table']['id'].lower()" "$j")"
+check_eq "GPT: names, type GUIDs, partition GUID" \
+    "Basic data:ebd0a0a2-b9e5-4433-87c0-68b99bc0bd67:11111111-2222-3333-4444-555555555555 linux root:0fc63daf-8483-4772-8e79-3d69d8477de4" \
+    "$(q "' '.join(p['name'] + ':' + p['type'].lower() + (':' + p['uuid'] if p['number'] == 1 else '') for p in d['partitions'])" "$j")"
+check_eq "GPT: filesystems" "ntfs:GPTNTFS ext4:GPTROOT" \
+    "$(q "' '.join('%s:%s' % (p['filesystem']['type'], p['filesystem']['label']) for p in d['partitions'])" "$j")"
+check_eq "GPT: the primary header is used" False "$(q "d['partition_table']['from_backup_gpt']" "$j")"
+
+# Bare filesystem, no table.
+bare=$T/bare.img
+truncate -s 16M "$bare"
+mkfs.ext4 -q -F -L BAREVOL "$bare"
+j=$(pjson "$bare")
+check_eq "bare volume: no table, the filesystem of the whole disk" ":ext4:BAREVOL" \
+    "$(q "d['partition_table']['type'] + ':' + d['filesystem']['type'] + ':' + d['filesystem']['label']" "$j")"
+
+# Damaged tables.
+mkdir -p "$T/mnt"
+refused() {  # what pattern image
+    check_fails "$1: refused by info" "$2" "$P2V" info -q "$3"
+    check_fails "$1: refused by mount" "$2" "$P2V" mount -q "$3" "$T/mnt"
+    check "$1: nothing mounted" not_mounted "$T/mnt"
+}
+past=$T/past.img; cp "$mbr" "$past"; truncate -s 40M "$past"
+refused "partition past the end of the disk" "partition [0-9]+ .* runs past the end of the disk" "$past"
+# sfdisk will not write overlapping entries: write the MBR by hand.
+over=$T/over.img; truncate -s 64M "$over"
+python3 - "$over" <<'PY'
+import struct, sys
+mbr = bytearray(512)
+for i, (start, size) in enumerate([(2048, 40960), (30720, 20480)]):
+    mbr[446 + 16 * i:462 + 16 * i] = struct.pack("<B3sB3sII", 0, b"\0\0\0", 0x83, b"\0\0\0", start, size)
+mbr[440:444] = b"\x11\x22\x33\x44"
+mbr[510:512] = b"\x55\xaa"
+with open(sys.argv[1], "r+b") as f:
+    f.write(mbr)
+PY
+refused "overlapping partitions" "partitions 1 and 2 overlap" "$over"
+both=$T/both.img; cp "$gpt" "$both"
+dd if=/dev/zero of="$both" bs=512 seek=1 count=1 conv=notrunc status=none
+dd if=/dev/zero of="$both" bs=512 seek=$((64 * 2048 - 1)) count=1 conv=notrunc status=none
+refused "GPT with both headers destroyed" "neither the primary nor the backup GPT header is valid" "$both"
+
+# Primary header damaged, backup intact: a warning, the backup's table.
+prim=$T/prim.img; cp "$gpt" "$prim"
+printf 'XXXX' | dd of="$prim" bs=1 seek=$((512 + 16)) conv=notrunc status=none   # breaks the CRC
+check_eq "GPT with a damaged primary header: warned" 1 \
+    "$("$P2V" info -q "$prim" 2>&1 >/dev/null | grep -c "primary GPT header is damaged; using the backup")"
+check_eq "GPT with a damaged primary header: partitions from the backup" "1 2" \
+    "$(q "' '.join(str(p['number']) for p in d['partitions'])" "$(pjson "$prim" 2>/dev/null)")"
+
+check_eq "MBR source unchanged" "$before" "$(hash_of "$mbr")"
+finish
