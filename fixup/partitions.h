@@ -13,6 +13,9 @@ struct p2v_filesystem {
     char type[24];         /* "ntfs", "ext4", ... ; "" when none was found */
     char label[64];
     char uuid[64];
+    int mapped;            /* its free space is known (and reads as zeros) */
+    uint64_t free_bytes;   /* free clusters */
+    uint64_t pagefile_bytes;
 };
 
 struct p2v_partition {

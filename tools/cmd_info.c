@@ -2,6 +2,7 @@
 #include "commands.h"
 
 #include "stack.h"
+#include "../fixup/fsmap.h"
 #include "../core/log.h"
 #include "../vhdwriter/vhd.h"
 
@@ -24,6 +25,9 @@ int cmd_info(int argc, char **argv)
         { "type", required_argument, NULL, 't' },
         { "pad", no_argument, NULL, 'P' },
         { "source-cache", no_argument, NULL, 'C' },
+        { "keep-free-space", no_argument, NULL, 'K' },
+        { "keep-pagefile", no_argument, NULL, 'G' },
+        { "force", no_argument, NULL, 'F' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
         { 0 },
@@ -41,9 +45,13 @@ int cmd_info(int argc, char **argv)
             break;
         case 'P': so.source_flags |= P2V_SOURCE_PAD; break;
         case 'C': so.source_flags |= P2V_SOURCE_CACHED; break;
+        case 'K': so.keep_free_space = 1; break;
+        case 'G': so.fs_flags |= P2V_FS_KEEP_PAGEFILE; break;
+        case 'F': so.fs_flags |= P2V_FS_FORCE; break;
         case 'q': so.quiet = 1; break;
         case 'h':
-            puts("usage: p2v info [--json] [--type dynamic|fixed] [--pad] [--source-cache] [-q] SOURCE\n"
+            puts("usage: p2v info [--json] [--type dynamic|fixed] [--pad] [--source-cache]\n"
+                 "                [--keep-free-space] [--keep-pagefile] [--force] [-q] SOURCE\n"
                  "Prints the source's size and sector size and the VHD it gives.\n"
                  "With --type dynamic (the default) the source is scanned for zero blocks.");
             return 0;

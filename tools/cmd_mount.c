@@ -2,6 +2,7 @@
 #include "commands.h"
 
 #include "stack.h"
+#include "../fixup/fsmap.h"
 #include "../core/log.h"
 #include "../fs/fuse_view.h"
 
@@ -23,6 +24,9 @@ static void mount_usage(FILE *f)
         "      --allow-other         let other users read the view (default: owner only)\n"
         "      --pad                 zero-pad a source that is not a whole number of sectors\n"
         "      --source-cache        read the source through the page cache (default: O_DIRECT)\n"
+        "      --keep-free-space     copy free clusters too (forensics); default: they read as zeros\n"
+        "      --keep-pagefile       keep the contents of pagefile.sys, hiberfil.sys, swapfile.sys\n"
+        "      --force               accept a hibernated or unclean NTFS volume (copied whole)\n"
         "      --direct-io           no page cache for the view: fastest for large sequential\n"
         "                            reads (cp, dd bs=1M), no mmap\n"
         "      --log FILE            log here once in the background (default: syslog)\n"
@@ -38,6 +42,9 @@ int cmd_mount(int argc, char **argv)
         { "allow-other", no_argument, NULL, 'A' },
         { "pad", no_argument, NULL, 'P' },
         { "source-cache", no_argument, NULL, 'C' },
+        { "keep-free-space", no_argument, NULL, 'K' },
+        { "keep-pagefile", no_argument, NULL, 'G' },
+        { "force", no_argument, NULL, 'F' },
         { "direct-io", no_argument, NULL, 'D' },
         { "log", required_argument, NULL, 'L' },
         { "quiet", no_argument, NULL, 'q' },
@@ -70,6 +77,9 @@ int cmd_mount(int argc, char **argv)
         case 'A': vo.allow_other = 1; break;
         case 'P': so.source_flags |= P2V_SOURCE_PAD; break;
         case 'C': so.source_flags |= P2V_SOURCE_CACHED; break;
+        case 'K': so.keep_free_space = 1; break;
+        case 'G': so.fs_flags |= P2V_FS_KEEP_PAGEFILE; break;
+        case 'F': so.fs_flags |= P2V_FS_FORCE; break;
         case 'D': vo.direct_io = 1; break;
         case 'L': {
             /* The daemon changes to /, so keep an absolute path. */

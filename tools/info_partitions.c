@@ -29,15 +29,18 @@ void info_partitions_text(FILE *f, const struct p2v_stack *st)
     }
     fprintf(f, "partition table:   %s, id %s%s\n", t->type, or_dash(t->id),
             t->from_backup_gpt ? " (from the backup GPT header)" : "");
-    fprintf(f, "  %-3s %14s %14s  %-8s %-10s %-16s %14s\n", "#", "start", "size", "type",
-            "fs", "label", "data bytes");
+    fprintf(f, "  %-3s %14s %14s  %-8s %-10s %-16s %14s %14s\n", "#", "start", "size", "type",
+            "fs", "label", "free (zeroed)", "data bytes");
     for (int i = 0; i < t->n; i++) {
         const struct p2v_partition *p = &t->part[i];
         char type[16];
         snprintf(type, sizeof type, "%.8s%s", p->type, p->type[8] ? "~" : "");
-        fprintf(f, "  %-3d %14" PRIu64 " %14" PRIu64 "  %-8s %-10s %-16s %14" PRIu64 "%s\n",
+        char free_s[24] = "-";
+        if (p->fs.mapped)
+            snprintf(free_s, sizeof free_s, "%" PRIu64, p->fs.free_bytes + p->fs.pagefile_bytes);
+        fprintf(f, "  %-3d %14" PRIu64 " %14" PRIu64 "  %-8s %-10s %-16s %14s %14" PRIu64 "%s\n",
                 p->number, p->start, p->size, type,
-                p->extended ? "(extended)" : or_dash(p->fs.type), or_dash(p->fs.label),
+                p->extended ? "(extended)" : or_dash(p->fs.type), or_dash(p->fs.label), free_s,
                 p->extended ? 0 : data_bytes(st, p), p->bootable ? "  active" : "");
     }
 }
@@ -50,7 +53,8 @@ static void fs_json(FILE *f, const struct p2v_filesystem *fs)
     json_string(f, fs->label);
     fputs(", \"uuid\": ", f);
     json_string(f, fs->uuid);
-    fputc('}', f);
+    fprintf(f, ", \"mapped\": %s, \"free_bytes\": %" PRIu64 ", \"pagefile_bytes\": %" PRIu64 "}",
+            fs->mapped ? "true" : "false", fs->free_bytes, fs->pagefile_bytes);
 }
 
 void info_partitions_json(FILE *f, const struct p2v_stack *st)

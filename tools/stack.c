@@ -3,6 +3,8 @@
 #include "progress.h"
 #include "../core/log.h"
 #include "../core/uuid5.h"
+#include "../fixup/disklayout.h"
+#include "../fixup/fsmap.h"
 #include "../vhdwriter/allocmap.h"
 #include "../vhdwriter/vhd.h"
 #include "../vhdwriter/vhd_format.h"
@@ -75,9 +77,9 @@ static int derive_identity(struct p2v_stack *s, const struct p2v_stack_opts *o)
     size_t sample = 0;
     uint8_t *name = NULL;
     if (!s->src.is_blockdev) {
-        snprintf(head, sizeof head, "p2v-vhd-1|file|%s|%llu|%lld.%09ld|%s", s->src.path,
+        snprintf(head, sizeof head, "p2v-vhd-1|file|%s|%llu|%lld.%09ld|%s|%d|%u", s->src.path,
                  (unsigned long long)s->src.size, (long long)s->src.mtime.tv_sec,
-                 s->src.mtime.tv_nsec, type);
+                 s->src.mtime.tv_nsec, type, o->keep_free_space, o->fs_flags);
         s->timestamp = vhd_timestamp((int64_t)s->src.mtime.tv_sec);
     } else {
         char id[4200];
@@ -86,8 +88,9 @@ static int derive_identity(struct p2v_stack *s, const struct p2v_stack_opts *o)
         int r = p2v_layer_extents(s->disk, 0, s->disk->size, fold_extent, &alloc);
         if (r < 0)
             return r;
-        snprintf(head, sizeof head, "p2v-vhd-1|blockdev|%s|%llu|%016llx|%s", id,
-                 (unsigned long long)s->src.size, (unsigned long long)alloc, type);
+        snprintf(head, sizeof head, "p2v-vhd-1|blockdev|%s|%llu|%016llx|%s|%d|%u", id,
+                 (unsigned long long)s->src.size, (unsigned long long)alloc, type,
+                 o->keep_free_space, o->fs_flags);
         sample = 2 * SAMPLE;  /* first and last MiB: partition tables, boot code */
         /* No modification time to take: the VHD epoch, until snapshots fix
          * the time of the copy. */
@@ -109,6 +112,41 @@ static int derive_identity(struct p2v_stack *s, const struct p2v_stack_opts *o)
     free(name);
     s->mtime.tv_sec = (time_t)(VHD_EPOCH + s->timestamp);
     s->mtime.tv_nsec = 0;
+    return r;
+}
+
+/* Free space of every filesystem p2v can read becomes zeros. */
+static int map_filesystems(struct p2v_stack *s, struct p2v_layer *src,
+                           const struct p2v_stack_opts *o, struct p2v_ranges *zero)
+{
+    struct p2v_partition_table *t = s->table;
+    char name[4200];
+    int r = 0;
+    for (int i = -1; r == 0 && i < t->n; i++) {
+        /* i = -1: a bare filesystem on the whole disk. */
+        struct p2v_filesystem *fs = i < 0 ? &t->whole : &t->part[i].fs;
+        uint64_t start = i < 0 ? 0 : t->part[i].start;
+        uint64_t size = i < 0 ? src->size : t->part[i].size;
+        if (i < 0)
+            snprintf(name, sizeof name, "%s", s->src.path);
+        else
+            snprintf(name, sizeof name, "%s partition %d", s->src.path, t->part[i].number);
+        if (!fs->type[0] && (i < 0 || !t->part[i].extended) && p2v_fsmap_ntfs_signature(src, start)) {
+            /* NTFS by its OEM id, yet not valid enough to identify: damaged. */
+            p2v_err("%s: its NTFS boot sector is damaged; run chkdsk on it, or pass "
+                    "--keep-free-space to copy it as it is", name);
+            r = -EINVAL;
+            break;
+        }
+        if (strcmp(fs->type, "ntfs") != 0)
+            continue;
+        struct p2v_fsmap_stats st = { 0 };
+        r = p2v_fsmap_ntfs(src, start, size, name, o->fs_flags, zero, &st);
+        fs->mapped = r == 0 && (st.free_bytes || st.pagefile_bytes);
+        fs->free_bytes = st.free_bytes;
+        fs->pagefile_bytes = st.pagefile_bytes;
+    }
+    p2v_ranges_finish(zero);
     return r;
 }
 
@@ -139,9 +177,21 @@ int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2
         p2v_layer_close_stack(src);
         return r;
     }
+    struct p2v_ranges zero = { 0 };
+    struct p2v_layer *layout = NULL;
+    r = o->keep_free_space ? 0 : map_filesystems(s, src, o, &zero);
+    if (r == 0)
+        r = p2v_disklayout_open(src, &zero, &layout);
+    p2v_ranges_free(&zero);
+    if (r < 0) {
+        free(s->table);
+        p2v_layer_close_stack(src);
+        return r;
+    }
     /* Only a dynamic image needs to know which blocks are zero; a fixed
      * one keeps the source's own holes and starts at once. */
     struct p2v_progress prog = { .what = s->src.path, .quiet = o->quiet };
+    src = layout;
     r = p2v_allocmap_open(src, o->dynamic ? P2V_ALLOC_SCAN : P2V_ALLOC_PASSTHROUGH,
                           p2v_progress_update, &prog, &s->disk);
     p2v_progress_done(&prog);

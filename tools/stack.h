@@ -12,6 +12,8 @@ struct p2v_stack_opts {
     int dynamic;
     unsigned source_flags;  /* P2V_SOURCE_* */
     int quiet;              /* no progress output */
+    int keep_free_space;    /* copy free clusters too (forensics) */
+    unsigned fs_flags;      /* P2V_FS_* */
 };
 
 struct p2v_stack {

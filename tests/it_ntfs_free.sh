@@ -1,0 +1,87 @@
+#!/bin/bash
+# Used clusters only, through libntfs-3g: a deleted file's data and the
+# contents of pagefile.sys read as zeros in disk.raw and disk.vhd, every
+# remaining file is intact, and the dynamic image shrinks accordingly.
+# --keep-free-space and --keep-pagefile turn it off; a hibernated volume is
+# refused unless --force.
+. "$(dirname "$0")/lib.sh"
+
+DEL=P2V-DELETED-FILE-MARKER PAGE=P2V-PAGEFILE-MARKER
+part=$T/part.img disk=$T/disk.img m=$T/ntfs
+truncate -s 63M "$part"
+mkntfs -q -F -Q -L FREETEST -p 2048 "$part" >/dev/null 2>&1
+mkdir -p "$m"
+ntfs-3g "$part" "$m"
+MOUNTS+=("$m")
+head -c $((3 << 20)) /dev/urandom >"$m/keep.bin"
+echo "a small kept file" >"$m/keep.txt"
+python3 -c "import sys; sys.stdout.write(sys.argv[1] * 70000)" "$DEL" >"$m/deleted.bin"
+python3 -c "import sys; sys.stdout.write(sys.argv[1] * 100000)" "$PAGE" >"$m/pagefile.sys"
+sync
+rm "$m/deleted.bin"
+(cd "$m" && sha256sum keep.bin keep.txt) >"$T/files.sha256"
+umount "$m"
+truncate -s 64M "$disk"
+printf 'label: dos\nstart=2048, type=7, bootable\n' | sfdisk -q "$disk"
+dd if="$part" of="$disk" bs=1M seek=1 conv=notrunc status=none
+before=$(hash_of "$disk")
+
+count() { grep -c -a -o "$1" "$2" 2>/dev/null || true; }
+check "control: the source holds the deleted file's data" test "$(count "$DEL" "$disk")" -gt 0
+check "control: the source holds the pagefile's data" test "$(count "$PAGE" "$disk")" -gt 0
+
+json=$("$P2V" info --json -q "$disk")
+check_eq "info: the NTFS partition is mapped, pagefile bytes counted" "True True" \
+    "$(python3 -c 'import json,sys; f=json.loads(sys.argv[1])["partitions"][0]["filesystem"]; print(f["mapped"], f["pagefile_bytes"] >= 1900000)' "$json")"
+
+for type in dynamic fixed; do
+    mnt=$T/mnt-$type
+    p2v_mount "$disk" "$mnt" --type "$type" || { bad "$type: mount failed"; continue; }
+    for f in disk.raw disk.vhd; do
+        check_eq "$type $f: no trace of the deleted file" 0 "$(count "$DEL" "$mnt/$f")"
+        check_eq "$type $f: no trace of the pagefile's contents" 0 "$(count "$PAGE" "$mnt/$f")"
+    done
+    check "$type: qemu-img compare disk.raw with disk.vhd: identical" \
+        qemu-img compare -q -f raw -F vpc "$mnt/disk.raw" "$mnt/disk.vhd"
+    loop=$(losetup -r -f --show -o $((1 << 20)) "$mnt/disk.raw")
+    check "$type: ntfs-3g mounts the partition of disk.raw; files intact" \
+        bash -c "ntfs-3g -o ro '$loop' '$m' && (cd '$m' && sha256sum -c --quiet '$T/files.sha256'); rc=\$?; umount '$m'; exit \$rc"
+    check "$type: pagefile.sys is still there, with its size" \
+        bash -c "ntfs-3g -o ro '$loop' '$m' && test \$(stat -c %s '$m/pagefile.sys') = $((19 * 100000)); rc=\$?; umount '$m'; exit \$rc"
+    losetup -d "$loop"
+    p2v_umount "$mnt"
+done
+
+p2v_mount "$disk" "$T/keep" --keep-free-space
+check "--keep-free-space: disk.raw is the source, deleted data included" cmp "$T/keep/disk.raw" "$disk"
+p2v_umount "$T/keep"
+p2v_mount "$disk" "$T/keep" --keep-pagefile
+check "--keep-pagefile: the pagefile's contents stay" test "$(count "$PAGE" "$T/keep/disk.raw")" -gt 0
+check_eq "--keep-pagefile: deleted data still gone" 0 "$(count "$DEL" "$T/keep/disk.raw")"
+p2v_umount "$T/keep"
+
+# A hibernated volume: hiberfil.sys starting with "hibr".
+ntfs-3g "$part" "$m"
+{ printf 'hibr'; head -c 8188 /dev/zero; } >"$m/hiberfil.sys"
+umount "$m"
+hib=$T/hib.img
+cp "$disk" "$hib"
+dd if="$part" of="$hib" bs=1M seek=1 conv=notrunc status=none
+mkdir -p "$T/hmnt"
+check_fails "a hibernated volume is refused" "hibernated .*shut it down fully.*--force" \
+    "$P2V" mount "$hib" "$T/hmnt"
+check "hibernated: nothing mounted" not_mounted "$T/hmnt"
+p2v_mount "$hib" "$T/hmnt" --force 2>"$T/force.err"
+check "--force: mounted with a warning" grep -q "hibernated.*copying it whole" "$T/force.err"
+check "--force: the volume is copied whole" cmp "$T/hmnt/disk.raw" "$hib"
+p2v_umount "$T/hmnt"
+
+# A damaged NTFS boot sector: a clear error, nothing mounted.
+bad_img=$T/badntfs.img
+cp "$disk" "$bad_img"
+printf '\x00\x00\x00\x00' | dd of="$bad_img" bs=1 seek=$(((1 << 20) + 11)) conv=notrunc status=none
+check_fails "damaged NTFS boot sector" "NTFS boot sector is damaged.*--keep-free-space" "$P2V" mount "$bad_img" "$T/hmnt"
+check "damaged NTFS: nothing mounted" not_mounted "$T/hmnt"
+
+check_eq "source unchanged" "$before" "$(hash_of "$disk")"
+finish
