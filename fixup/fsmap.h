@@ -22,6 +22,11 @@ struct p2v_fsmap_stats {
 int p2v_fsmap_ntfs(struct p2v_layer *l, uint64_t start, uint64_t size, const char *name,
                    unsigned flags, struct p2v_ranges *zero, struct p2v_fsmap_stats *st);
 
+/* The same for ext2/3/4.  An unclean filesystem is copied whole, with a
+ * warning: its bitmaps may be stale. */
+int p2v_fsmap_ext(struct p2v_layer *l, uint64_t start, uint64_t size, const char *name,
+                  unsigned flags, struct p2v_ranges *zero, struct p2v_fsmap_stats *st);
+
 /* 1 if the sector at start carries the NTFS OEM id ("NTFS    "). */
 int p2v_fsmap_ntfs_signature(struct p2v_layer *l, uint64_t start);
 

@@ -58,6 +58,12 @@ p2v_umount "$T/keep"
 p2v_mount "$disk" "$T/keep" --keep-pagefile
 check "--keep-pagefile: the pagefile's contents stay" test "$(count "$PAGE" "$T/keep/disk.raw")" -gt 0
 check_eq "--keep-pagefile: deleted data still gone" 0 "$(count "$DEL" "$T/keep/disk.raw")"
+# ntfsclone copies exactly the used clusters and the backup boot sector:
+# with the pagefile kept, the partition must be byte for byte its output.
+rm -f "$T/clone.img"
+ntfsclone -q --overwrite "$T/clone.img" "$part" >/dev/null 2>&1
+check "--keep-pagefile: the partition equals ntfsclone's raw copy" \
+    cmp <(dd if="$T/keep/disk.raw" bs=1M skip=1 count=63 status=none) "$T/clone.img"
 p2v_umount "$T/keep"
 
 # A hibernated volume: hiberfil.sys starting with "hibr".

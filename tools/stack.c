@@ -115,6 +115,8 @@ static int derive_identity(struct p2v_stack *s, const struct p2v_stack_opts *o)
     return r;
 }
 
+#define SWAP_HEADER 4096u
+
 /* Free space of every filesystem p2v can read becomes zeros. */
 static int map_filesystems(struct p2v_stack *s, struct p2v_layer *src,
                            const struct p2v_stack_opts *o, struct p2v_ranges *zero)
@@ -138,10 +140,19 @@ static int map_filesystems(struct p2v_stack *s, struct p2v_layer *src,
             r = -EINVAL;
             break;
         }
-        if (strcmp(fs->type, "ntfs") != 0)
-            continue;
         struct p2v_fsmap_stats st = { 0 };
-        r = p2v_fsmap_ntfs(src, start, size, name, o->fs_flags, zero, &st);
+        if (strcmp(fs->type, "ntfs") == 0)
+            r = p2v_fsmap_ntfs(src, start, size, name, o->fs_flags, zero, &st);
+        else if (!strcmp(fs->type, "ext2") || !strcmp(fs->type, "ext3") || !strcmp(fs->type, "ext4"))
+            r = p2v_fsmap_ext(src, start, size, name, o->fs_flags, zero, &st);
+        else if (strcmp(fs->type, "swap") == 0 && size > SWAP_HEADER) {
+            /* Swap holds nothing worth moving; its first page (signature,
+             * label, UUID) stays so the guest still finds it. */
+            st.free_bytes = size - SWAP_HEADER;
+            r = p2v_ranges_add(zero, start + SWAP_HEADER, size - SWAP_HEADER);
+        } else {
+            continue;
+        }
         fs->mapped = r == 0 && (st.free_bytes || st.pagefile_bytes);
         fs->free_bytes = st.free_bytes;
         fs->pagefile_bytes = st.pagefile_bytes;

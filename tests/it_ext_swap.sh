@@ -1,0 +1,71 @@
+#!/bin/bash
+# Used blocks only for ext4 (libext2fs) and Linux swap: a deleted file's
+# data reads as zeros, the remaining files are intact (the kernel mounts the
+# partition of disk.raw), every block e2image -ra copies is ours too, and a
+# swap partition keeps only its signature page.
+. "$(dirname "$0")/lib.sh"
+
+DEL=P2V-EXT-DELETED-MARKER SWP=P2V-SWAP-MARKER
+disk=$T/disk.img part=$T/ext.img m=$T/m
+truncate -s 96M "$disk"
+printf 'label: dos\nstart=2048, size=131072, type=83\nstart=133120, type=82\n' | sfdisk -q "$disk"
+truncate -s 64M "$part"
+mkfs.ext4 -q -F -L EXTDATA "$part"
+mkdir -p "$m"
+mount -o loop "$part" "$m"
+head -c $((2 << 20)) /dev/urandom >"$m/keep.bin"
+mkdir "$m/dir" && echo "kept text" >"$m/dir/keep.txt"
+python3 -c "import sys; sys.stdout.write(sys.argv[1] * 60000)" "$DEL" >"$m/deleted.bin"
+sync; rm "$m/deleted.bin"; sync
+(cd "$m" && sha256sum keep.bin dir/keep.txt) >"$T/files.sha256"
+umount "$m"
+dd if="$part" of="$disk" bs=1M seek=1 conv=notrunc status=none
+# Swap: a signature page, then old contents.
+swap=$T/swap.img
+truncate -s 31M "$swap"
+python3 -c "import sys; sys.stdout.write(sys.argv[1] * 100000)" "$SWP" | dd of="$swap" bs=1M seek=1 conv=notrunc status=none
+mkswap -q -L SWAPPART "$swap" >/dev/null
+dd if="$swap" of="$disk" bs=512 seek=133120 conv=notrunc status=none
+before=$(hash_of "$disk")
+count() { grep -c -a -o "$1" "$2" 2>/dev/null || true; }
+check "control: the source holds the deleted file's data" test "$(count "$DEL" "$disk")" -gt 0
+check "control: the source holds old swap contents" test "$(count "$SWP" "$disk")" -gt 0
+
+json=$("$P2V" info --json -q "$disk")
+check_eq "info: ext4 and swap identified and mapped" "ext4:True swap:True" \
+    "$(python3 -c 'import json,sys; print(" ".join("%s:%s" % (p["filesystem"]["type"], p["filesystem"]["mapped"]) for p in json.loads(sys.argv[1])["partitions"]))' "$json")"
+
+p2v_mount "$disk" "$T/mnt"
+raw=$T/mnt/disk.raw
+check_eq "disk.raw: no trace of the deleted file" 0 "$(count "$DEL" "$raw")"
+check_eq "disk.vhd: no trace of the deleted file" 0 "$(count "$DEL" "$T/mnt/disk.vhd")"
+check_eq "disk.raw: no old swap contents" 0 "$(count "$SWP" "$raw")"
+check "swap: the signature page is intact" \
+    cmp <(dd if="$raw" bs=512 skip=133120 count=8 status=none) <(head -c 4096 "$swap")
+check "qemu-img compare disk.raw with disk.vhd: identical" \
+    qemu-img compare -q -f raw -F vpc "$raw" "$T/mnt/disk.vhd"
+loop=$(losetup -r -f --show -o $((1 << 20)) --sizelimit $((64 << 20)) "$raw")
+check "the kernel mounts the ext4 of disk.raw; files intact; fsck is clean" \
+    bash -c "e2fsck -fn '$loop' >/dev/null && mount -o ro,noload '$loop' '$m' && (cd '$m' && sha256sum -c --quiet '$T/files.sha256'); rc=\$?; umount '$m'; exit \$rc"
+losetup -d "$loop"
+# e2image -ra copies the blocks e2fsprogs itself considers in use: each of
+# them must be in disk.raw unchanged.
+rm -f "$T/e2i.img"
+e2image -ra "$part" "$T/e2i.img"
+dd if="$raw" of="$T/ours.img" bs=1M skip=1 count=64 status=none
+check "every block e2image -ra copies is identical in disk.raw" python3 - "$T/e2i.img" "$T/ours.img" <<'PY'
+import sys
+a, b = open(sys.argv[1], "rb"), open(sys.argv[2], "rb")
+bad = 0
+while True:
+    x, y = a.read(4096), b.read(4096)
+    if not x:
+        break
+    if x.count(0) != len(x) and x != y[:len(x)]:
+        bad += 1
+print("differing blocks:", bad)
+sys.exit(bad != 0)
+PY
+p2v_umount "$T/mnt"
+check_eq "source unchanged" "$before" "$(hash_of "$disk")"
+finish
