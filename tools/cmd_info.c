@@ -28,6 +28,7 @@ int cmd_info(int argc, char **argv)
         { "keep-free-space", no_argument, NULL, 'K' },
         { "keep-pagefile", no_argument, NULL, 'G' },
         { "force", no_argument, NULL, 'F' },
+        { "volumes", required_argument, NULL, 'V' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
         { 0 },
@@ -48,6 +49,7 @@ int cmd_info(int argc, char **argv)
         case 'K': so.keep_free_space = 1; break;
         case 'G': so.fs_flags |= P2V_FS_KEEP_PAGEFILE; break;
         case 'F': so.fs_flags |= P2V_FS_FORCE; break;
+        case 'V': so.volumes = optarg; break;
         case 'q': so.quiet = 1; break;
         case 'h':
             puts("usage: p2v info [--json] [--type dynamic|fixed] [--pad] [--source-cache]\n"

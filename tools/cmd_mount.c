@@ -24,6 +24,7 @@ static void mount_usage(FILE *f)
         "      --allow-other         let other users read the view (default: owner only)\n"
         "      --pad                 zero-pad a source that is not a whole number of sectors\n"
         "      --source-cache        read the source through the page cache (default: O_DIRECT)\n"
+        "      --volumes N[,N...]    only these partitions' data; the others read as zeros\n"
         "      --keep-free-space     copy free clusters too (forensics); default: they read as zeros\n"
         "      --keep-pagefile       keep the contents of pagefile.sys, hiberfil.sys, swapfile.sys\n"
         "      --force               accept a hibernated or unclean NTFS volume (copied whole)\n"
@@ -45,6 +46,7 @@ int cmd_mount(int argc, char **argv)
         { "keep-free-space", no_argument, NULL, 'K' },
         { "keep-pagefile", no_argument, NULL, 'G' },
         { "force", no_argument, NULL, 'F' },
+        { "volumes", required_argument, NULL, 'V' },
         { "direct-io", no_argument, NULL, 'D' },
         { "log", required_argument, NULL, 'L' },
         { "quiet", no_argument, NULL, 'q' },
@@ -80,6 +82,7 @@ int cmd_mount(int argc, char **argv)
         case 'K': so.keep_free_space = 1; break;
         case 'G': so.fs_flags |= P2V_FS_KEEP_PAGEFILE; break;
         case 'F': so.fs_flags |= P2V_FS_FORCE; break;
+        case 'V': so.volumes = optarg; break;
         case 'D': vo.direct_io = 1; break;
         case 'L': {
             /* The daemon changes to /, so keep an absolute path. */

@@ -77,9 +77,10 @@ static int derive_identity(struct p2v_stack *s, const struct p2v_stack_opts *o)
     size_t sample = 0;
     uint8_t *name = NULL;
     if (!s->src.is_blockdev) {
-        snprintf(head, sizeof head, "p2v-vhd-1|file|%s|%llu|%lld.%09ld|%s|%d|%u", s->src.path,
+        snprintf(head, sizeof head, "p2v-vhd-1|file|%s|%llu|%lld.%09ld|%s|%d|%u|%s", s->src.path,
                  (unsigned long long)s->src.size, (long long)s->src.mtime.tv_sec,
-                 s->src.mtime.tv_nsec, type, o->keep_free_space, o->fs_flags);
+                 s->src.mtime.tv_nsec, type, o->keep_free_space, o->fs_flags,
+                 o->volumes ? o->volumes : "all");
         s->timestamp = vhd_timestamp((int64_t)s->src.mtime.tv_sec);
     } else {
         char id[4200];
@@ -88,9 +89,9 @@ static int derive_identity(struct p2v_stack *s, const struct p2v_stack_opts *o)
         int r = p2v_layer_extents(s->disk, 0, s->disk->size, fold_extent, &alloc);
         if (r < 0)
             return r;
-        snprintf(head, sizeof head, "p2v-vhd-1|blockdev|%s|%llu|%016llx|%s|%d|%u", id,
+        snprintf(head, sizeof head, "p2v-vhd-1|blockdev|%s|%llu|%016llx|%s|%d|%u|%s", id,
                  (unsigned long long)s->src.size, (unsigned long long)alloc, type,
-                 o->keep_free_space, o->fs_flags);
+                 o->keep_free_space, o->fs_flags, o->volumes ? o->volumes : "all");
         sample = 2 * SAMPLE;  /* first and last MiB: partition tables, boot code */
         /* No modification time to take: the VHD epoch, until snapshots fix
          * the time of the copy. */
@@ -117,6 +118,43 @@ static int derive_identity(struct p2v_stack *s, const struct p2v_stack_opts *o)
 
 #define SWAP_HEADER 4096u
 
+/* Is partition number n in the --volumes list ("1,3")?  NULL: all are. */
+static int selected(const char *list, int n)
+{
+    if (!list)
+        return 1;
+    for (const char *p = list; *p;) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (v == n)
+            return 1;
+        p = *end == ',' ? end + 1 : end + (*end != 0);
+    }
+    return 0;
+}
+
+/* Every number in the list must name a data partition. */
+static int check_volumes(const struct p2v_partition_table *t, const char *list, const char *path)
+{
+    if (!list)
+        return 0;
+    for (const char *p = list; *p;) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        int found = end != p && (*end == ',' || *end == 0);
+        for (int i = 0; found && i < t->n; i++)
+            if (t->part[i].number == v && !t->part[i].extended)
+                found = 2;
+        if (found != 2) {
+            p2v_err("--volumes %s: '%.*s' is not a data partition of %s; see p2v info for "
+                    "the partition numbers", list, (int)strcspn(p, ","), p, path);
+            return -EINVAL;
+        }
+        p = *end ? end + 1 : end;
+    }
+    return 0;
+}
+
 /* Free space of every filesystem p2v can read becomes zeros. */
 static int map_filesystems(struct p2v_stack *s, struct p2v_layer *src,
                            const struct p2v_stack_opts *o, struct p2v_ranges *zero)
@@ -129,6 +167,13 @@ static int map_filesystems(struct p2v_stack *s, struct p2v_layer *src,
         struct p2v_filesystem *fs = i < 0 ? &t->whole : &t->part[i].fs;
         uint64_t start = i < 0 ? 0 : t->part[i].start;
         uint64_t size = i < 0 ? src->size : t->part[i].size;
+        if (i >= 0 && !t->part[i].extended && !selected(o->volumes, t->part[i].number)) {
+            /* Left out with --volumes: the entry stays, the data reads as zeros. */
+            r = p2v_ranges_add(zero, start, size);
+            continue;
+        }
+        if (o->keep_free_space)
+            continue;  /* with --volumes: only what is left out was dropped */
         if (i < 0)
             snprintf(name, sizeof name, "%s", s->src.path);
         else
@@ -190,7 +235,9 @@ int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2
     }
     struct p2v_ranges zero = { 0 };
     struct p2v_layer *layout = NULL;
-    r = o->keep_free_space ? 0 : map_filesystems(s, src, o, &zero);
+    r = check_volumes(s->table, o->volumes, s->src.path);
+    if (r == 0 && (!o->keep_free_space || o->volumes))
+        r = map_filesystems(s, src, o, &zero);
     if (r == 0)
         r = p2v_disklayout_open(src, &zero, &layout);
     p2v_ranges_free(&zero);

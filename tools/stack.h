@@ -14,6 +14,7 @@ struct p2v_stack_opts {
     int quiet;              /* no progress output */
     int keep_free_space;    /* copy free clusters too (forensics) */
     unsigned fs_flags;      /* P2V_FS_* */
+    const char *volumes;    /* "1,3": only these partitions' data; NULL: all */
 };
 
 struct p2v_stack {
