@@ -106,7 +106,8 @@ static int check_layout(const struct p2v_partition_table *t, uint64_t disk_size,
     return 0;
 }
 
-static int read_table(blkid_probe pr, const char *path, struct p2v_partition_table *t)
+static int read_table(blkid_probe pr, int fd, uint64_t disk_size, const char *path,
+                      struct p2v_partition_table *t)
 {
     /* A protective MBR with no valid GPT is only visible as PTTYPE of a
      * full probe: it yields no table object. */
@@ -119,6 +120,13 @@ static int read_table(blkid_probe pr, const char *path, struct p2v_partition_tab
     blkid_parttable tab = ls ? blkid_partlist_get_table(ls) : NULL;
     const char *type = tab ? blkid_parttable_get_type(tab) : pttype;
     const char *id = tab ? blkid_parttable_get_id(tab) : NULL;
+    uint64_t want;
+    if (type && strcmp(type, "PMBR") == 0 && p2v_gpt_truncated(fd, disk_size, &want)) {
+        p2v_err("%s: the GPT says the disk ends at LBA %llu, but it has only %llu sectors: "
+                "the image is truncated; copy the whole disk again", path,
+                (unsigned long long)want, (unsigned long long)(disk_size / 512));
+        return -EINVAL;
+    }
     if (type && strcmp(type, "PMBR") == 0) {
         p2v_err("%s: a protective MBR announces a GPT, but neither the primary nor the "
                 "backup GPT header is valid; repair the table (e.g. gdisk) or pass the "
@@ -162,11 +170,13 @@ int p2v_partitions_probe(const char *path, uint64_t disk_size, struct p2v_partit
         blkid_probe_enable_superblocks(pr, 0) == 0 &&
         blkid_probe_enable_partitions(pr, 1) == 0 &&
         blkid_probe_set_partitions_flags(pr, BLKID_PARTS_ENTRY_DETAILS) == 0)
-        r = read_table(pr, path, t);
+        r = read_table(pr, fd, disk_size, path, t);
     else if (pr)
         p2v_err("%s: libblkid cannot probe it", path);
     if (pr)
         blkid_free_probe(pr);
+    if (r == 0 && !strcmp(t->type, "gpt") && !t->from_backup_gpt)
+        t->backup_gpt_damaged = p2v_gpt_check_backup(fd, disk_size, path);
     if (r == 0)
         r = check_layout(t, disk_size, path);
     for (int i = 0; r == 0 && i < t->n; i++) {

@@ -33,6 +33,7 @@ struct p2v_partition_table {
     char type[8];          /* "dos", "gpt", or "" when there is no table */
     char id[40];           /* MBR disk signature or GPT disk GUID */
     int from_backup_gpt;   /* the primary GPT header was damaged */
+    int backup_gpt_damaged;  /* the primary is used; the backup needs repair */
     int n;
     struct p2v_partition part[P2V_MAX_PARTITIONS];
     struct p2v_filesystem whole;  /* a filesystem on the bare disk, no table */
@@ -41,5 +42,12 @@ struct p2v_partition_table {
 /* Reads the table of the disk at path (disk_size bytes).  Prints a clear
  * message and returns -errno when the table is damaged or inconsistent. */
 int p2v_partitions_probe(const char *path, uint64_t disk_size, struct p2v_partition_table *t);
+
+/* Checks the backup GPT header and entries of a disk whose primary is
+ * valid; warns and returns 1 if the backup is damaged, else 0. */
+int p2v_gpt_check_backup(int fd, uint64_t disk_size, const char *path);
+/* 1 if the primary GPT header is intact but places the backup (and so the
+ * disk's end) past disk_size: a truncated image.  Sets *expected_lba. */
+int p2v_gpt_truncated(int fd, uint64_t disk_size, uint64_t *expected_lba);
 
 #endif

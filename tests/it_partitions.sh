@@ -115,5 +115,21 @@ check_eq "GPT with a damaged primary header: warned" 1 \
 check_eq "GPT with a damaged primary header: partitions from the backup" "1 2" \
     "$(q "' '.join(str(p['number']) for p in d['partitions'])" "$(pjson "$prim" 2>/dev/null)")"
 
+# Backup GPT damaged, primary fine: a warning, the primary's table.
+bk=$T/bk.img; cp "$gpt" "$bk"
+printf 'XXXX' | dd of="$bk" bs=1 seek=$((64 * MiB - 512 + 16)) conv=notrunc status=none
+check_eq "GPT with a damaged backup header: warned" 1 \
+    "$("$P2V" info -q "$bk" 2>&1 >/dev/null | grep -c "backup GPT header at LBA .* is damaged: its header CRC does not match; using the primary")"
+check_eq "GPT with a damaged backup header: flagged in JSON, partitions intact" "True 1 2" \
+    "$(q "str(d['partition_table']['backup_gpt_damaged']) + ' ' + ' '.join(str(p['number']) for p in d['partitions'])" "$(pjson "$bk" 2>/dev/null)")"
+be=$T/be.img; cp "$gpt" "$be"
+printf 'XXXX' | dd of="$be" bs=1 seek=$((64 * MiB - 33 * 512 + 40)) conv=notrunc status=none
+check_eq "GPT with damaged backup entries: warned" 1 \
+    "$("$P2V" info -q "$be" 2>&1 >/dev/null | grep -c "partition entries CRC does not match")"
+# Truncated GPT disk: libblkid rejects the primary, p2v says why.
+tr=$T/trunc.img; cp "$gpt" "$tr"; truncate -s 62M "$tr"
+refused "truncated GPT disk" "the GPT says the disk ends at LBA 131071, but it has only 126976 sectors: the image is truncated" "$tr"
+check_eq "an intact GPT raises no warning" "" "$("$P2V" info -q "$gpt" 2>&1 >/dev/null)"
+
 check_eq "MBR source unchanged" "$before" "$(hash_of "$mbr")"
 finish

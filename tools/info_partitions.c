@@ -64,7 +64,8 @@ void info_partitions_json(FILE *f, const struct p2v_stack *st)
     json_string(f, t->type);
     fputs(", \"id\": ", f);
     json_string(f, t->id);
-    fprintf(f, ", \"from_backup_gpt\": %s}, \"filesystem\": ", t->from_backup_gpt ? "true" : "false");
+    fprintf(f, ", \"from_backup_gpt\": %s, \"backup_gpt_damaged\": %s}, \"filesystem\": ",
+            t->from_backup_gpt ? "true" : "false", t->backup_gpt_damaged ? "true" : "false");
     fs_json(f, &t->whole);
     fputs(", \"partitions\": [", f);
     for (int i = 0; i < t->n; i++) {

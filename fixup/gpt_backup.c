@@ -1,0 +1,92 @@
+/* libblkid reads the backup GPT only when the primary is bad, so a damaged
+ * backup would go unnoticed until the day it is needed.  This checks it:
+ * signature, header CRC, entries CRC, and agreement with the primary. */
+#include "partitions.h"
+
+#include "../core/log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+struct gpt_header {
+    uint64_t my_lba, alt_lba, entries_lba;
+    uint32_t header_size, header_crc, n_entries, entry_size, entries_crc;
+    uint8_t guid[16];
+};
+
+static uint32_t le32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
+static uint64_t le64(const uint8_t *p) { return le32(p) | (uint64_t)le32(p + 4) << 32; }
+
+/* Reads and checks the header at lba; NULL message when it is sound. */
+static const char *read_header(int fd, uint64_t lba, struct gpt_header *h)
+{
+    uint8_t b[512];
+    if (pread(fd, b, sizeof b, (off_t)(lba * 512)) != (ssize_t)sizeof b)
+        return "it cannot be read (the disk is shorter than the GPT says: truncated?)";
+    if (memcmp(b, "EFI PART", 8) != 0)
+        return "its signature is missing";
+    h->header_size = le32(b + 12);
+    h->header_crc = le32(b + 16);
+    if (h->header_size < 92 || h->header_size > 512)
+        return "its size field is invalid";
+    memset(b + 16, 0, 4);
+    if ((uint32_t)crc32(0, b, h->header_size) != h->header_crc)
+        return "its header CRC does not match";
+    h->my_lba = le64(b + 24);
+    h->alt_lba = le64(b + 32);
+    memcpy(h->guid, b + 56, 16);
+    h->entries_lba = le64(b + 72);
+    h->n_entries = le32(b + 80);
+    h->entry_size = le32(b + 84);
+    h->entries_crc = le32(b + 88);
+    if (h->entry_size < 128 || h->entry_size > 4096 || h->n_entries > 65536)
+        return "its entry array size is invalid";
+    return NULL;
+}
+
+static const char *entries_ok(int fd, const struct gpt_header *h)
+{
+    size_t len = (size_t)h->n_entries * h->entry_size;
+    uint8_t *e = malloc(len ? len : 1);
+    const char *why = NULL;
+    if (!e)
+        return "out of memory";
+    if (pread(fd, e, len, (off_t)(h->entries_lba * 512)) != (ssize_t)len)
+        why = "its partition entries cannot be read";
+    else if ((uint32_t)crc32(0, e, (uInt)len) != h->entries_crc)
+        why = "its partition entries CRC does not match";
+    free(e);
+    return why;
+}
+
+int p2v_gpt_check_backup(int fd, uint64_t disk_size, const char *path)
+{
+    struct gpt_header pri, bak;
+    if (read_header(fd, 1, &pri) != NULL)
+        return 0;  /* libblkid used the backup already, and said so */
+    const char *why = pri.alt_lba >= disk_size / 512 ? "it lies past the end of the disk (truncated image?)"
+                      : read_header(fd, pri.alt_lba, &bak);
+    if (!why && bak.my_lba != pri.alt_lba)
+        why = "it does not point at itself";
+    if (!why)
+        why = entries_ok(fd, &bak);
+    if (!why && (memcmp(bak.guid, pri.guid, 16) != 0 || bak.entries_crc != pri.entries_crc))
+        why = "it disagrees with the primary header";
+    if (why)
+        p2v_warn("%s: the backup GPT header at LBA %llu is damaged: %s; using the primary "
+                 "(repair it with gdisk or sgdisk -e before relying on it)", path,
+                 (unsigned long long)pri.alt_lba, why);
+    return why ? 1 : 0;
+}
+
+int p2v_gpt_truncated(int fd, uint64_t disk_size, uint64_t *expected_lba)
+{
+    struct gpt_header pri;
+    if (read_header(fd, 1, &pri) != NULL || pri.alt_lba < disk_size / 512)
+        return 0;
+    *expected_lba = pri.alt_lba;
+    return 1;
+}
