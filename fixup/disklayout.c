@@ -6,85 +6,166 @@
 
 struct layout {
     struct p2v_layer l;
+    uint64_t vol_offset, vol_end;
+    uint8_t *head;
+    size_t head_len;
     struct p2v_ranges zero;
+    struct p2v_patch *patches;
+    size_t npatches;
 };
+
+/* Bytes [off, off+len) before zero ranges and patches. */
+static int read_regions(struct layout *d, uint8_t *p, size_t len, uint64_t off)
+{
+    while (len > 0) {
+        size_t n;
+        if (off < d->head_len) {
+            n = (size_t)(d->head_len - off) < len ? (size_t)(d->head_len - off) : len;
+            memcpy(p, d->head + off, n);
+        } else if (off >= d->vol_offset && off < d->vol_end) {
+            n = (size_t)(d->vol_end - off) < len ? (size_t)(d->vol_end - off) : len;
+            int r = p2v_layer_read(d->l.below, p, n, off - d->vol_offset);
+            if (r < 0)
+                return r;
+        } else {
+            uint64_t stop = off < d->vol_offset ? d->vol_offset : d->l.size;
+            n = (size_t)(stop - off) < len ? (size_t)(stop - off) : len;
+            memset(p, 0, n);
+        }
+        p += n;
+        off += n;
+        len -= n;
+    }
+    return 0;
+}
 
 static int layout_read(struct p2v_layer *l, void *buf, size_t len, uint64_t off)
 {
     struct layout *d = (struct layout *)l;
     uint8_t *p = buf;
     uint64_t end = off + len;
-    size_t i = p2v_ranges_find(&d->zero, off);
-    /* Read the bytes between zero ranges, fill the ranges with zeros. */
-    while (off < end) {
-        uint64_t zs = i < d->zero.n ? d->zero.r[i].start : end;
-        if (zs > end)
-            zs = end;
+    /* Read what lies between zero ranges; the ranges themselves are zeros. */
+    for (size_t i = p2v_ranges_find(&d->zero, off); off < end;) {
+        uint64_t zs = i < d->zero.n && d->zero.r[i].start < end ? d->zero.r[i].start : end;
         if (zs > off) {
-            int r = p2v_layer_read(l->below, p, (size_t)(zs - off), off);
+            int r = read_regions(d, p + (off - (end - len)), (size_t)(zs - off), off);
             if (r < 0)
                 return r;
-            p += zs - off;
             off = zs;
         }
         if (off < end) {
             uint64_t ze = d->zero.r[i].end < end ? d->zero.r[i].end : end;
-            memset(p, 0, (size_t)(ze - off));
-            p += ze - off;
+            memset(p + (off - (end - len)), 0, (size_t)(ze - off));
             off = ze;
             i++;
+        }
+    }
+    off = end - len;
+    for (size_t i = 0; i < d->npatches; i++) {
+        const struct p2v_patch *pt = &d->patches[i];
+        if (pt->off + 512 <= off || pt->off >= end)
+            continue;
+        uint64_t s = pt->off > off ? pt->off : off, e = pt->off + 512 < end ? pt->off + 512 : end;
+        memcpy(p + (s - off), pt->data + (s - pt->off), (size_t)(e - s));
+    }
+    return 0;
+}
+
+struct walk {
+    struct layout *d;
+    p2v_extent_fn fn;
+    void *ctx;
+    size_t zi;       /* next zero range */
+    uint64_t shift;  /* disk offset - layer-below offset */
+};
+
+/* Emits a range, turning patched sectors inside a zero range into data. */
+static int emit(struct walk *w, uint64_t off, uint64_t len, int is_data)
+{
+    uint64_t end = off + len;
+    for (size_t i = 0; !is_data && i < w->d->npatches && off < end; i++) {
+        const struct p2v_patch *pt = &w->d->patches[i];
+        if (pt->off + 512 <= off || pt->off >= end)
+            continue;
+        int r;
+        if (pt->off > off && (r = w->fn(w->ctx, off, pt->off - off, 0)) != 0)
+            return r;
+        uint64_t pe = pt->off + 512 < end ? pt->off + 512 : end;
+        uint64_t ps = pt->off > off ? pt->off : off;
+        if ((r = w->fn(w->ctx, ps, pe - ps, 1)) != 0)
+            return r;
+        off = pe;
+    }
+    return off < end ? w->fn(w->ctx, off, end - off, is_data) : 0;
+}
+
+/* Cuts the zero ranges out of a data extent (disk offsets). */
+static int clip(struct walk *w, uint64_t off, uint64_t len, int is_data)
+{
+    const struct p2v_ranges *z = &w->d->zero;
+    uint64_t end = off + len;
+    if (!is_data)
+        return emit(w, off, len, 0);
+    while (w->zi < z->n && z->r[w->zi].end <= off)
+        w->zi++;
+    while (off < end) {
+        const struct p2v_range *zr = w->zi < z->n ? &z->r[w->zi] : NULL;
+        uint64_t zs = zr && zr->start < end ? (zr->start > off ? zr->start : off) : end;
+        int r;
+        if (zs > off && (r = emit(w, off, zs - off, 1)) != 0)
+            return r;
+        off = zs;
+        if (off < end) {
+            uint64_t ze = zr->end < end ? zr->end : end;
+            if ((r = emit(w, off, ze - off, 0)) != 0)
+                return r;
+            off = ze;
+            if (zr->end <= end)
+                w->zi++;
         }
     }
     return 0;
 }
 
-struct clip {
-    p2v_extent_fn fn;
-    void *ctx;
-    const struct p2v_ranges *zero;
-    size_t i;
-};
-
-/* Passes the layer below's extents on, with the zero ranges cut out. */
-static int clip_cb(void *ctx, uint64_t off, uint64_t len, int is_data)
+static int below_cb(void *ctx, uint64_t off, uint64_t len, int is_data)
 {
-    struct clip *c = ctx;
-    uint64_t end = off + len;
-    if (!is_data)
-        return c->fn(c->ctx, off, len, 0);
-    while (c->i < c->zero->n && c->zero->r[c->i].end <= off)
-        c->i++;
-    while (off < end) {
-        const struct p2v_range *z = c->i < c->zero->n ? &c->zero->r[c->i] : NULL;
-        uint64_t zs = z && z->start < end ? (z->start > off ? z->start : off) : end;
-        int r;
-        if (zs > off && (r = c->fn(c->ctx, off, zs - off, 1)) != 0)
-            return r;
-        off = zs;
-        if (off < end) {
-            uint64_t ze = z->end < end ? z->end : end;
-            if ((r = c->fn(c->ctx, off, ze - off, 0)) != 0)
-                return r;
-            off = ze;
-            if (z->end <= end)
-                c->i++;
-        }
-    }
-    return 0;
+    struct walk *w = ctx;
+    return clip(w, off + w->shift, len, is_data);
 }
 
 static int layout_extents(struct p2v_layer *l, uint64_t off, uint64_t len,
                           p2v_extent_fn fn, void *ctx)
 {
     struct layout *d = (struct layout *)l;
-    struct clip c = { fn, ctx, &d->zero, p2v_ranges_find(&d->zero, off) };
-    return p2v_layer_extents(l->below, off, len, clip_cb, &c);
+    struct walk w = { d, fn, ctx, p2v_ranges_find(&d->zero, off), d->vol_offset };
+    uint64_t end = off + len;
+    while (off < end) {
+        uint64_t stop;
+        int r;
+        if (off < d->head_len) {
+            stop = d->head_len < end ? d->head_len : end;
+            r = clip(&w, off, stop - off, 1);
+        } else if (off >= d->vol_offset && off < d->vol_end) {
+            stop = d->vol_end < end ? d->vol_end : end;
+            r = p2v_layer_extents(l->below, off - d->vol_offset, stop - off, below_cb, &w);
+        } else {
+            stop = off < d->vol_offset ? d->vol_offset : l->size;
+            stop = stop < end ? stop : end;
+            r = emit(&w, off, stop - off, 0);
+        }
+        if (r)
+            return r;
+        off = stop;
+    }
+    return 0;
 }
 
 static void layout_close(struct p2v_layer *l)
 {
     struct layout *d = (struct layout *)l;
     p2v_ranges_free(&d->zero);
+    free(d->head);
+    free(d->patches);
     free(d);
 }
 
@@ -95,16 +176,43 @@ static const struct p2v_layer_ops layout_ops = {
     .close = layout_close,
 };
 
-int p2v_disklayout_open(struct p2v_layer *below, struct p2v_ranges *zero, struct p2v_layer **out)
+static int by_off(const void *a, const void *b)
 {
+    const struct p2v_patch *x = a, *y = b;
+    return x->off < y->off ? -1 : x->off > y->off;
+}
+
+int p2v_disklayout_open(struct p2v_layer *below, struct p2v_layout_spec *spec,
+                        struct p2v_layer **out)
+{
+    uint64_t size = spec->size ? spec->size : below->size + spec->vol_offset;
+    if (spec->head_len > spec->vol_offset || spec->vol_offset + below->size > size)
+        return -EINVAL;
     struct layout *d = calloc(1, sizeof *d);
     if (!d)
         return -ENOMEM;
     d->l.ops = &layout_ops;
     d->l.below = below;
-    d->l.size = below->size;
-    d->zero = *zero;
-    *zero = (struct p2v_ranges){ 0 };
+    d->l.size = size;
+    d->vol_offset = spec->vol_offset;
+    d->vol_end = spec->vol_offset + below->size;
+    if (spec->head_len && !(d->head = malloc(spec->head_len)))
+        goto nomem;
+    if (spec->head_len)
+        memcpy(d->head, spec->head, spec->head_len);
+    d->head_len = spec->head_len;
+    if (spec->npatches) {
+        if (!(d->patches = malloc(spec->npatches * sizeof *d->patches)))
+            goto nomem;
+        memcpy(d->patches, spec->patches, spec->npatches * sizeof *d->patches);
+        qsort(d->patches, spec->npatches, sizeof *d->patches, by_off);
+        d->npatches = spec->npatches;
+    }
+    d->zero = spec->zero;
+    spec->zero = (struct p2v_ranges){ 0 };
     *out = &d->l;
     return 0;
+nomem:
+    layout_close(&d->l);
+    return -ENOMEM;
 }

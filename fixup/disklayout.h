@@ -1,16 +1,35 @@
-/* The disk layout layer: the disk as the image will hold it.  Today it
- * knows two kinds of region: bytes of the layer below, and ranges that read
- * as zeros (free clusters of a filesystem, the contents of pagefile.sys),
- * so deleted data never leaves the machine.  Synthetic and patched
- * sectors join here later. */
+/* The disk layout layer: the disk as the image will hold it, as regions:
+ *
+ *   [0, head_len)              synthetic bytes (an MBR made by p2v), if any
+ *   [head_len, vol_offset)     zeros
+ *   [vol_offset, +below size)  the layer below (the source disk or volume)
+ *   [.., size)                 zeros
+ *
+ * Over that, zero ranges (free clusters, pagefile contents, partitions left
+ * out) read as zeros, and patched sectors (boot sector fixes) replace the
+ * bytes below them.  The source is never written. */
 #ifndef P2V_DISKLAYOUT_H
 #define P2V_DISKLAYOUT_H
 
 #include "../core/layer.h"
 #include "../core/ranges.h"
 
-/* Takes ownership of zero (finished ranges, disk offsets). */
-int p2v_disklayout_open(struct p2v_layer *below, struct p2v_ranges *zero,
+struct p2v_patch {
+    uint64_t off;          /* disk offset, 512-aligned */
+    uint8_t data[512];
+};
+
+struct p2v_layout_spec {
+    uint64_t size;         /* 0: the size of the layer below */
+    uint64_t vol_offset;   /* where byte 0 of the layer below appears */
+    const uint8_t *head;   /* copied; head_len <= vol_offset */
+    size_t head_len;
+    struct p2v_ranges zero;        /* disk offsets; taken over by the layer */
+    const struct p2v_patch *patches;  /* copied, sorted by the layer */
+    size_t npatches;
+};
+
+int p2v_disklayout_open(struct p2v_layer *below, struct p2v_layout_spec *spec,
                         struct p2v_layer **out);
 
 #endif

@@ -238,8 +238,11 @@ int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2
     r = check_volumes(s->table, o->volumes, s->src.path);
     if (r == 0 && (!o->keep_free_space || o->volumes))
         r = map_filesystems(s, src, o, &zero);
+    struct p2v_layout_spec spec = { .zero = zero };
+    zero = (struct p2v_ranges){ 0 };
     if (r == 0)
-        r = p2v_disklayout_open(src, &zero, &layout);
+        r = p2v_disklayout_open(src, &spec, &layout);
+    p2v_ranges_free(&spec.zero);
     p2v_ranges_free(&zero);
     if (r < 0) {
         free(s->table);

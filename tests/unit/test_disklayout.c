@@ -57,9 +57,10 @@ static void reads_zero_exactly_the_ranges(void **state)
 {
     (void)state;
     struct fake f = fake_make(8 * MiB, 4, NULL);
-    struct p2v_ranges z = zeros(), copy = zeros();
+    struct p2v_ranges copy = zeros();
+    struct p2v_layout_spec spec = { .zero = zeros() };
     struct p2v_layer *d = NULL;
-    assert_int_equal(p2v_disklayout_open(&f.l, &z, &d), 0);
+    assert_int_equal(p2v_disklayout_open(&f.l, &spec, &d), 0);
     uint8_t *all = read_all(d);
     assert_non_null(all);
     for (uint64_t o = 0; o < d->size; o++)
@@ -94,10 +95,10 @@ static void extents_cut_out_the_ranges(void **state)
 {
     (void)state;
     struct fake f = fake_make(8 * MiB, 4, NULL);
-    struct p2v_ranges z = zeros();
-    uint64_t total = p2v_ranges_total(&z);
+    struct p2v_layout_spec spec = { .zero = zeros() };
+    uint64_t total = p2v_ranges_total(&spec.zero);
     struct p2v_layer *d = NULL;
-    assert_int_equal(p2v_disklayout_open(&f.l, &z, &d), 0);
+    assert_int_equal(p2v_disklayout_open(&f.l, &spec, &d), 0);
     struct rec r = { 0 };
     assert_int_equal(p2v_layer_extents(d, 0, d->size, rec_cb, &r), 0);
     assert_true(r.next == d->size && r.zero == total && r.data == d->size - total);
@@ -107,12 +108,68 @@ static void extents_cut_out_the_ranges(void **state)
     p2v_layer_close_stack(d);
 }
 
+/* A volume placed at 1 MiB behind a synthetic first sector, with a tail,
+ * a patched sector and a zero range: every byte where it belongs. */
+static void regions_head_volume_tail_patches(void **state)
+{
+    (void)state;
+    struct fake f = fake_make(3 * MiB, 7, NULL);
+    uint8_t head[512];
+    memset(head, 0xAB, sizeof head);
+    struct p2v_patch pt[2];
+    pt[0].off = MiB + 2 * MiB - 512;           /* a sector inside the volume */
+    memset(pt[0].data, 0xCD, 512);
+    pt[1].off = MiB;                           /* its first sector */
+    memset(pt[1].data, 0xEF, 512);
+    struct p2v_layout_spec spec = { .size = 5 * MiB, .vol_offset = MiB, .head = head,
+                                    .head_len = sizeof head, .patches = pt, .npatches = 2 };
+    p2v_ranges_add(&spec.zero, MiB + MiB, 4096);  /* inside the volume */
+    p2v_ranges_finish(&spec.zero);
+    struct p2v_layer *d = NULL;
+    assert_int_equal(p2v_disklayout_open(&f.l, &spec, &d), 0);
+    assert_true(d->size == 5 * MiB);
+    uint8_t *all = read_all(d);
+    for (uint64_t o = 0; o < d->size; o++) {
+        uint8_t want;
+        if (o < 512)
+            want = 0xAB;
+        else if (o < MiB || o >= 4 * MiB)
+            want = 0;
+        else if (o >= MiB && o < MiB + 512)
+            want = 0xEF;
+        else if (o >= 3 * MiB - 512 && o < 3 * MiB)
+            want = 0xCD;
+        else if (o >= 2 * MiB && o < 2 * MiB + 4096)
+            want = 0;
+        else
+            want = fake_byte(&f, o - MiB);
+        if (all[o] != want)
+            fail_msg("byte %llu: %02x, want %02x", (unsigned long long)o, all[o], want);
+    }
+    /* Unaligned reads across every region edge agree with the whole. */
+    uint64_t edges[] = { 512, MiB, MiB + 512, 2 * MiB, 2 * MiB + 4096, 3 * MiB - 512, 4 * MiB };
+    uint8_t buf[10000];
+    for (size_t i = 0; i < sizeof edges / sizeof *edges; i++) {
+        uint64_t off = edges[i] > 777 ? edges[i] - 777 : 0;
+        assert_int_equal(p2v_layer_read(d, buf, sizeof buf, off), 0);
+        assert_memory_equal(buf, all + off, sizeof buf);
+    }
+    struct rec r = { 0 };
+    assert_int_equal(p2v_layer_extents(d, 0, d->size, rec_cb, &r), 0);
+    assert_true(r.next == d->size);
+    /* Data: the head sector and the volume less the zero range. */
+    assert_true(r.data == 512 + 3 * MiB - 4096);
+    free(all);
+    p2v_layer_close_stack(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(ranges_sort_and_merge),
         cmocka_unit_test(reads_zero_exactly_the_ranges),
         cmocka_unit_test(extents_cut_out_the_ranges),
+        cmocka_unit_test(regions_head_volume_tail_patches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
