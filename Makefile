@@ -35,7 +35,26 @@ $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(P2V_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(B)/libp2v.a: $(LIB_OBJ)
+# p2v's MBR boot code: 16-bit GNU as source, linked at 0x600, cut to the
+# 440 bytes before the disk signature, and turned into a C array.
+$(B)/gen/mbr_boot.bin: fixup/mbr_boot.S
+	@mkdir -p $(dir $@)
+	as --32 -o $(B)/gen/mbr_boot.o $<
+	ld -m elf_i386 -Ttext=0x600 -o $(B)/gen/mbr_boot.elf $(B)/gen/mbr_boot.o
+	objcopy -O binary -j .text $(B)/gen/mbr_boot.elf $@
+	@test "$$(stat -c %s $@)" -eq 440 || { echo "mbr_boot.bin is not 440 bytes"; rm -f $@; exit 1; }
+
+$(B)/gen/mbr_code.c: $(B)/gen/mbr_boot.bin
+	{ echo '/* Generated from fixup/mbr_boot.S by the Makefile. */'; \
+	  echo '#include <stdint.h>'; \
+	  echo 'const uint8_t p2v_mbr_code[440] = {'; \
+	  od -An -v -tx1 $< | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '};'; } >$@
+
+$(B)/gen/mbr_code.o: $(B)/gen/mbr_code.c
+	$(CC) $(P2V_CFLAGS) -c -o $@ $<
+
+$(B)/libp2v.a: $(LIB_OBJ) $(B)/gen/mbr_code.o
 	$(AR) rcs $@ $^
 
 $(B)/p2v: $(B)/obj/tools/p2v.o $(B)/libp2v.a

@@ -189,3 +189,19 @@ int p2v_partitions_probe(const char *path, uint64_t disk_size, struct p2v_partit
     close(fd);
     return r;
 }
+
+int p2v_partitions_probe_volume(const char *path, uint64_t size, struct p2v_partition_table *t)
+{
+    memset(t, 0, sizeof *t);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        p2v_err("cannot open %s to identify its filesystem: %s", path, strerror(e));
+        return -e;
+    }
+    int r = probe_fs(fd, 0, size, &t->whole);
+    if (r < 0)
+        p2v_err("%s: identifying its filesystem failed", path);
+    close(fd);
+    return r;
+}

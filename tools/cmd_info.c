@@ -29,6 +29,10 @@ int cmd_info(int argc, char **argv)
         { "keep-pagefile", no_argument, NULL, 'G' },
         { "force", no_argument, NULL, 'F' },
         { "volumes", required_argument, NULL, 'V' },
+        { "volume", no_argument, NULL, 'U' },
+        { "offset", required_argument, NULL, 'O' },
+        { "disk-signature", required_argument, NULL, 'S' },
+        { "gpt", no_argument, NULL, 'T' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
         { 0 },
@@ -50,6 +54,16 @@ int cmd_info(int argc, char **argv)
         case 'G': so.fs_flags |= P2V_FS_KEEP_PAGEFILE; break;
         case 'F': so.fs_flags |= P2V_FS_FORCE; break;
         case 'V': so.volumes = optarg; break;
+        case 'U': so.volume = 1; break;
+        case 'O':
+        case 'S':
+            if (parse_wrap_option(c, optarg, &so) < 0)
+                return 2;
+            break;
+        case 'T':
+            fprintf(stderr, "p2v: --gpt: wrapping a volume in a GPT disk is not implemented yet; "
+                            "the default MBR disk boots on BIOS machines\n");
+            return 2;
         case 'q': so.quiet = 1; break;
         case 'h':
             puts("usage: p2v info [--json] [--type dynamic|fixed] [--pad] [--source-cache]\n"

@@ -25,6 +25,9 @@ static void mount_usage(FILE *f)
         "      --pad                 zero-pad a source that is not a whole number of sectors\n"
         "      --source-cache        read the source through the page cache (default: O_DIRECT)\n"
         "      --volumes N[,N...]    only these partitions' data; the others read as zeros\n"
+        "      --volume              SOURCE is one volume (found by itself when it has no table)\n"
+        "      --offset BYTES        where a bare volume goes in its new disk (default 1 MiB)\n"
+        "      --disk-signature HEX  that disk's MBR signature (default: derived from SOURCE)\n"
         "      --keep-free-space     copy free clusters too (forensics); default: they read as zeros\n"
         "      --keep-pagefile       keep the contents of pagefile.sys, hiberfil.sys, swapfile.sys\n"
         "      --force               accept a hibernated or unclean NTFS volume (copied whole)\n"
@@ -47,6 +50,10 @@ int cmd_mount(int argc, char **argv)
         { "keep-pagefile", no_argument, NULL, 'G' },
         { "force", no_argument, NULL, 'F' },
         { "volumes", required_argument, NULL, 'V' },
+        { "volume", no_argument, NULL, 'U' },
+        { "offset", required_argument, NULL, 'O' },
+        { "disk-signature", required_argument, NULL, 'S' },
+        { "gpt", no_argument, NULL, 'T' },
         { "direct-io", no_argument, NULL, 'D' },
         { "log", required_argument, NULL, 'L' },
         { "quiet", no_argument, NULL, 'q' },
@@ -83,6 +90,16 @@ int cmd_mount(int argc, char **argv)
         case 'G': so.fs_flags |= P2V_FS_KEEP_PAGEFILE; break;
         case 'F': so.fs_flags |= P2V_FS_FORCE; break;
         case 'V': so.volumes = optarg; break;
+        case 'U': so.volume = 1; break;
+        case 'O':
+        case 'S':
+            if (parse_wrap_option(c, optarg, &so) < 0)
+                return 2;
+            break;
+        case 'T':
+            fprintf(stderr, "p2v: --gpt: wrapping a volume in a GPT disk is not implemented yet; "
+                            "the default MBR disk boots on BIOS machines\n");
+            return 2;
         case 'D': vo.direct_io = 1; break;
         case 'L': {
             /* The daemon changes to /, so keep an absolute path. */

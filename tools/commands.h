@@ -15,6 +15,9 @@ struct p2v_stack;
 void info_partitions_text(FILE *f, const struct p2v_stack *st);
 /* Writes the members "partition_table", "filesystem", "partitions". */
 void info_partitions_json(FILE *f, const struct p2v_stack *st);
+struct p2v_stack_opts;
+/* --offset BYTES or --disk-signature HEX (c is 'O' or 'S'); -1 with a message. */
+int parse_wrap_option(int c, const char *arg, struct p2v_stack_opts *o);
 /* Parses "dynamic" or "fixed"; -1 if neither. */
 int parse_type(const char *s);
 

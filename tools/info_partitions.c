@@ -25,6 +25,9 @@ void info_partitions_text(FILE *f, const struct p2v_stack *st)
                 t->whole.type[0] ? "the whole disk is one filesystem" : "no filesystem found");
         if (t->whole.type[0])
             fprintf(f, "filesystem:        %s, label %s\n", t->whole.type, or_dash(t->whole.label));
+        if (st->wrap_offset)
+            fprintf(f, "new disk:          the volume at byte %" PRIu64 " of an MBR disk with p2v's "
+                    "boot code, signature %08x\n", st->wrap_offset, st->disk_signature);
         return;
     }
     fprintf(f, "partition table:   %s, id %s%s\n", t->type, or_dash(t->id),
@@ -67,6 +70,8 @@ void info_partitions_json(FILE *f, const struct p2v_stack *st)
     fprintf(f, ", \"from_backup_gpt\": %s, \"backup_gpt_damaged\": %s}, \"filesystem\": ",
             t->from_backup_gpt ? "true" : "false", t->backup_gpt_damaged ? "true" : "false");
     fs_json(f, &t->whole);
+    fprintf(f, ", \"wrapped\": %s, \"wrap_offset\": %" PRIu64 ", \"disk_signature\": \"%08x\"",
+            st->wrap_offset ? "true" : "false", st->wrap_offset, st->disk_signature);
     fputs(", \"partitions\": [", f);
     for (int i = 0; i < t->n; i++) {
         const struct p2v_partition *p = &t->part[i];

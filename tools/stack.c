@@ -3,6 +3,7 @@
 #include "progress.h"
 #include "../core/log.h"
 #include "../core/uuid5.h"
+#include "../fixup/bootsector.h"
 #include "../fixup/disklayout.h"
 #include "../fixup/fsmap.h"
 #include "../vhdwriter/allocmap.h"
@@ -50,6 +51,15 @@ static void device_id(dev_t rdev, const char *path, char *out, size_t len)
     snprintf(out, len, "%s", path);
 }
 
+/* Appends the wrapping of a bare volume to an identity name. */
+static void n_wrap(char *head, size_t len, const struct p2v_stack *s)
+{
+    size_t n = strlen(head);
+    if (s->wrap_offset && n < len)
+        snprintf(head + n, len - n, "|wrap:%llu:%08x", (unsigned long long)s->wrap_offset,
+                 s->disk_signature);
+}
+
 static uint64_t mix(uint64_t h, uint64_t v)
 {
     h ^= v + 0x9E3779B97F4A7C15ull;
@@ -81,6 +91,7 @@ static int derive_identity(struct p2v_stack *s, const struct p2v_stack_opts *o)
                  (unsigned long long)s->src.size, (long long)s->src.mtime.tv_sec,
                  s->src.mtime.tv_nsec, type, o->keep_free_space, o->fs_flags,
                  o->volumes ? o->volumes : "all");
+        n_wrap(head, sizeof head, s);
         s->timestamp = vhd_timestamp((int64_t)s->src.mtime.tv_sec);
     } else {
         char id[4200];
@@ -92,6 +103,7 @@ static int derive_identity(struct p2v_stack *s, const struct p2v_stack_opts *o)
         snprintf(head, sizeof head, "p2v-vhd-1|blockdev|%s|%llu|%016llx|%s|%d|%u|%s", id,
                  (unsigned long long)s->src.size, (unsigned long long)alloc, type,
                  o->keep_free_space, o->fs_flags, o->volumes ? o->volumes : "all");
+        n_wrap(head, sizeof head, s);
         sample = 2 * SAMPLE;  /* first and last MiB: partition tables, boot code */
         /* No modification time to take: the VHD epoch, until snapshots fix
          * the time of the copy. */
@@ -206,6 +218,66 @@ static int map_filesystems(struct p2v_stack *s, struct p2v_layer *src,
     return r;
 }
 
+static uint8_t mbr_type(const char *fs)
+{
+    if (!strcmp(fs, "ntfs") || !strcmp(fs, "exfat"))
+        return 0x07;
+    if (!strcmp(fs, "vfat"))
+        return 0x0c;
+    if (!strcmp(fs, "swap"))
+        return 0x82;
+    return 0x83;
+}
+
+/* A bare volume becomes a bootable disk: p2v's MBR with one active
+ * partition at the offset, and the NTFS boot sectors told where they now
+ * are.  Zero ranges found on the volume move with it. */
+static int wrap_volume(struct p2v_stack *s, struct p2v_layer *vol, const struct p2v_stack_opts *o,
+                       struct p2v_layout_spec *spec, uint8_t mbr[512], struct p2v_patch patches[2])
+{
+    uint64_t off = o->offset ? o->offset : 1024 * 1024;
+    if (off % 512 || off / 512 > UINT32_MAX) {
+        p2v_err("--offset %llu: must be a multiple of 512 below 2 TiB", (unsigned long long)off);
+        return -EINVAL;
+    }
+    uint64_t sectors = vol->size / 512, disk_sectors = off / 512 + sectors;
+    if (sectors > UINT32_MAX) {
+        p2v_err("%s: a volume of 2 TiB or more needs a GPT disk, which p2v cannot make yet",
+                s->src.path);
+        return -EFBIG;
+    }
+    for (size_t i = 0; i < spec->zero.n; i++) {
+        spec->zero.r[i].start += off;
+        spec->zero.r[i].end += off;
+    }
+    uint32_t sig = o->disk_signature;
+    if (!o->have_signature) {
+        /* Derived from what the volume is, not when it was touched. */
+        char name[4200];
+        uint8_t u[16];
+        int n = snprintf(name, sizeof name, "p2v-mbr|%s|%llu", s->src.path,
+                         (unsigned long long)vol->size);
+        p2v_uuid5(u, name, (size_t)n < sizeof name ? (size_t)n : sizeof name - 1);
+        sig = (uint32_t)u[0] << 24 | u[1] << 16 | u[2] << 8 | u[3];
+    }
+    p2v_build_mbr(mbr, sig, mbr_type(s->table->whole.type), off / 512, sectors, disk_sectors);
+    spec->head = mbr;
+    spec->head_len = 512;
+    spec->vol_offset = off;
+    spec->patches = patches;
+    if (!strcmp(s->table->whole.type, "ntfs")) {
+        int n = p2v_ntfs_boot_patches(vol, 0, vol->size, off / 512, disk_sectors, patches);
+        if (n < 0) {
+            p2v_err("%s: reading the NTFS boot sectors failed: %s", s->src.path, strerror(-n));
+            return n;
+        }
+        spec->npatches = (size_t)n;
+    }
+    s->wrap_offset = off;
+    s->disk_signature = sig;
+    return 0;
+}
+
 int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2v_stack *s)
 {
     memset(s, 0, sizeof *s);
@@ -226,7 +298,9 @@ int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2
     }
     /* A damaged table is refused before any scan or mount. */
     s->table = malloc(sizeof *s->table);
-    r = s->table ? p2v_partitions_probe(s->src.path, s->src.real_size, s->table) : -ENOMEM;
+    r = !s->table ? -ENOMEM
+        : o->volume ? p2v_partitions_probe_volume(s->src.path, s->src.real_size, s->table)
+                    : p2v_partitions_probe(s->src.path, s->src.real_size, s->table);
     if (r < 0) {
         free(s->table);
         s->table = NULL;
@@ -240,6 +314,10 @@ int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2
         r = map_filesystems(s, src, o, &zero);
     struct p2v_layout_spec spec = { .zero = zero };
     zero = (struct p2v_ranges){ 0 };
+    uint8_t mbr[512];
+    struct p2v_patch patches[2];
+    if (r == 0 && !s->table->type[0] && (s->table->whole.type[0] || o->volume))
+        r = wrap_volume(s, src, o, &spec, mbr, patches);
     if (r == 0)
         r = p2v_disklayout_open(src, &spec, &layout);
     p2v_ranges_free(&spec.zero);

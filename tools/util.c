@@ -1,5 +1,10 @@
 #include "commands.h"
 
+#include "stack.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
 #include <string.h>
 
 /* Length of the valid UTF-8 sequence at p, or 0 if there is none. */
@@ -43,4 +48,25 @@ int parse_type(const char *s)
     if (!strcmp(s, "fixed"))
         return 0;
     return -1;
+}
+
+int parse_wrap_option(int c, const char *arg, struct p2v_stack_opts *o)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(arg, &end, c == 'S' ? 16 : 10);
+    if (errno || end == arg || *end || (c == 'S' && v > 0xFFFFFFFFull) ||
+        (c == 'O' && (v == 0 || v % 512))) {
+        fprintf(stderr, c == 'S' ? "p2v: --disk-signature takes 8 hex digits, not '%s'\n"
+                                  : "p2v: --offset takes a byte count, a non-zero multiple of 512, not '%s'\n",
+                arg);
+        return -1;
+    }
+    if (c == 'S') {
+        o->disk_signature = (uint32_t)v;
+        o->have_signature = 1;
+    } else {
+        o->offset = v;
+    }
+    return 0;
 }
