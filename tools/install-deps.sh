@@ -4,7 +4,7 @@
 # and `make demo` can call it every time.
 set -eu
 
-BUILD="gcc make pkg-config libfuse3-dev uuid-dev libblkid-dev ntfs-3g-dev libext2fs-dev zlib1g-dev libcmocka-dev"
+BUILD="gcc binutils make pkg-config libfuse3-dev uuid-dev libblkid-dev ntfs-3g-dev libext2fs-dev zlib1g-dev libcmocka-dev"
 RUNTIME="fuse3"
 TESTS="valgrind fdisk e2fsprogs procps util-linux qemu-utils libvhdi-utils grub-pc-bin grub-common ntfs-3g qemu-system-x86 xmount xxd python3"
 
