@@ -30,7 +30,7 @@ struct p2v_partition {
 };
 
 struct p2v_partition_table {
-    char type[8];          /* "dos", "gpt", or "" when there is no table */
+    char type[16];         /* "dos", "gpt", or "" when there is no table */
     char id[40];           /* MBR disk signature or GPT disk GUID */
     int from_backup_gpt;   /* the primary GPT header was damaged */
     int backup_gpt_damaged;  /* the primary is used; the backup needs repair */
