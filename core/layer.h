@@ -15,9 +15,13 @@
 
 struct p2v_layer;
 
-/* Called once per extent, in ascending order.  is_data = 0 means the range
- * is known to read as zeros.  Return non-zero to stop the walk early (that
- * value is then returned by p2v_layer_extents). */
+/* Called once per extent, in ascending order, with is_data one of:
+ *   P2V_EXTENT_ZERO  the range reads as zeros;
+ *   P2V_EXTENT_DATA  it may hold data;
+ *   P2V_EXTENT_USED  a filesystem uses it: data, no need to look for zeros.
+ * Return non-zero to stop the walk early (that value is then returned by
+ * p2v_layer_extents). */
+enum { P2V_EXTENT_ZERO = 0, P2V_EXTENT_DATA = 1, P2V_EXTENT_USED = 2 };
 typedef int (*p2v_extent_fn)(void *ctx, uint64_t off, uint64_t len, int is_data);
 
 struct p2v_layer_ops {

@@ -12,6 +12,7 @@ struct layout {
     struct p2v_ranges zero;
     struct p2v_patch *patches;
     size_t npatches;
+    struct p2v_ranges used;
 };
 
 /* Bytes [off, off+len) before zero ranges and patches. */
@@ -79,9 +80,32 @@ struct walk {
     uint64_t shift;  /* disk offset - layer-below offset */
 };
 
+/* Emits a data range, marking the parts inside mapped volumes as used
+ * (a handful of volumes: a linear walk). */
+static int emit_data(struct walk *w, uint64_t off, uint64_t len)
+{
+    uint64_t end = off + len;
+    const struct p2v_ranges *u = &w->d->used;
+    for (size_t i = 0; i < u->n && off < end; i++) {
+        if (u->r[i].end <= off || u->r[i].start >= end)
+            continue;
+        int r;
+        if (u->r[i].start > off && (r = w->fn(w->ctx, off, u->r[i].start - off, P2V_EXTENT_DATA)))
+            return r;
+        uint64_t s = u->r[i].start > off ? u->r[i].start : off;
+        uint64_t e = u->r[i].end < end ? u->r[i].end : end;
+        if ((r = w->fn(w->ctx, s, e - s, P2V_EXTENT_USED)) != 0)
+            return r;
+        off = e;
+    }
+    return off < end ? w->fn(w->ctx, off, end - off, P2V_EXTENT_DATA) : 0;
+}
+
 /* Emits a range, turning patched sectors inside a zero range into data. */
 static int emit(struct walk *w, uint64_t off, uint64_t len, int is_data)
 {
+    if (is_data)
+        return emit_data(w, off, len);
     uint64_t end = off + len;
     for (size_t i = 0; !is_data && i < w->d->npatches && off < end; i++) {
         const struct p2v_patch *pt = &w->d->patches[i];
@@ -92,11 +116,11 @@ static int emit(struct walk *w, uint64_t off, uint64_t len, int is_data)
             return r;
         uint64_t pe = pt->off + 512 < end ? pt->off + 512 : end;
         uint64_t ps = pt->off > off ? pt->off : off;
-        if ((r = w->fn(w->ctx, ps, pe - ps, 1)) != 0)
+        if ((r = w->fn(w->ctx, ps, pe - ps, P2V_EXTENT_DATA)) != 0)
             return r;
         off = pe;
     }
-    return off < end ? w->fn(w->ctx, off, end - off, is_data) : 0;
+    return off < end ? w->fn(w->ctx, off, end - off, P2V_EXTENT_ZERO) : 0;
 }
 
 /* Cuts the zero ranges out of a data extent (disk offsets). */
@@ -164,6 +188,7 @@ static void layout_close(struct p2v_layer *l)
 {
     struct layout *d = (struct layout *)l;
     p2v_ranges_free(&d->zero);
+    p2v_ranges_free(&d->used);
     free(d->head);
     free(d->patches);
     free(d);
@@ -210,6 +235,8 @@ int p2v_disklayout_open(struct p2v_layer *below, struct p2v_layout_spec *spec,
     }
     d->zero = spec->zero;
     spec->zero = (struct p2v_ranges){ 0 };
+    d->used = spec->used;
+    spec->used = (struct p2v_ranges){ 0 };
     *out = &d->l;
     return 0;
 nomem:

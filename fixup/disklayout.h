@@ -27,6 +27,9 @@ struct p2v_layout_spec {
     struct p2v_ranges zero;        /* disk offsets; taken over by the layer */
     const struct p2v_patch *patches;  /* copied, sorted by the layer */
     size_t npatches;
+    /* Volumes whose filesystem was mapped: what is not zero in them is in
+     * use, reported as P2V_EXTENT_USED.  Taken over by the layer. */
+    struct p2v_ranges used;
 };
 
 int p2v_disklayout_open(struct p2v_layer *below, struct p2v_layout_spec *spec,

@@ -222,7 +222,7 @@ static int seek_cb(void *ctx, uint64_t off, uint64_t len, int is_data)
 {
     (void)len;
     struct seek *s = ctx;
-    if (is_data != s->want_data)
+    if ((is_data != P2V_EXTENT_ZERO) != s->want_data)
         return 0;
     s->found = 1;
     s->at = off;

@@ -169,7 +169,8 @@ static int check_volumes(const struct p2v_partition_table *t, const char *list, 
 
 /* Free space of every filesystem p2v can read becomes zeros. */
 static int map_filesystems(struct p2v_stack *s, struct p2v_layer *src,
-                           const struct p2v_stack_opts *o, struct p2v_ranges *zero)
+                           const struct p2v_stack_opts *o, struct p2v_ranges *zero,
+                           struct p2v_ranges *used)
 {
     struct p2v_partition_table *t = s->table;
     char name[4200];
@@ -213,8 +214,12 @@ static int map_filesystems(struct p2v_stack *s, struct p2v_layer *src,
         fs->mapped = r == 0 && (st.free_bytes || st.pagefile_bytes);
         fs->free_bytes = st.free_bytes;
         fs->pagefile_bytes = st.pagefile_bytes;
+        /* A mapped filesystem says what it uses: no zero scan there. */
+        if (fs->mapped && r == 0)
+            r = p2v_ranges_add(used, start, size);
     }
     p2v_ranges_finish(zero);
+    p2v_ranges_finish(used);
     return r;
 }
 
@@ -249,6 +254,10 @@ static int wrap_volume(struct p2v_stack *s, struct p2v_layer *vol, const struct 
     for (size_t i = 0; i < spec->zero.n; i++) {
         spec->zero.r[i].start += off;
         spec->zero.r[i].end += off;
+    }
+    for (size_t i = 0; i < spec->used.n; i++) {
+        spec->used.r[i].start += off;
+        spec->used.r[i].end += off;
     }
     uint32_t sig = o->disk_signature;
     if (!o->have_signature) {
@@ -307,13 +316,13 @@ int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2
         p2v_layer_close_stack(src);
         return r;
     }
-    struct p2v_ranges zero = { 0 };
+    struct p2v_ranges zero = { 0 }, used = { 0 };
     struct p2v_layer *layout = NULL;
     r = check_volumes(s->table, o->volumes, s->src.path);
     if (r == 0 && (!o->keep_free_space || o->volumes))
-        r = map_filesystems(s, src, o, &zero);
-    struct p2v_layout_spec spec = { .zero = zero };
-    zero = (struct p2v_ranges){ 0 };
+        r = map_filesystems(s, src, o, &zero, &used);
+    struct p2v_layout_spec spec = { .zero = zero, .used = used };
+    zero = used = (struct p2v_ranges){ 0 };
     uint8_t mbr[512];
     struct p2v_patch patches[2];
     if (r == 0 && !s->table->type[0] && (s->table->whole.type[0] || o->volume))
@@ -321,7 +330,7 @@ int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2
     if (r == 0)
         r = p2v_disklayout_open(src, &spec, &layout);
     p2v_ranges_free(&spec.zero);
-    p2v_ranges_free(&zero);
+    p2v_ranges_free(&spec.used);
     if (r < 0) {
         free(s->table);
         p2v_layer_close_stack(src);

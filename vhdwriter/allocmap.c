@@ -101,8 +101,15 @@ static int scan_extent(void *ctx, uint64_t off, uint64_t len, int is_data)
 {
     struct scan *s = ctx;
     struct allocmap *m = s->m;
-    if (!is_data)
+    if (is_data == P2V_EXTENT_ZERO)
         return 0;
+    if (is_data == P2V_EXTENT_USED) {
+        /* A filesystem uses it: mark it without reading a byte. */
+        for (uint64_t c = off / P2V_ALLOC_CHUNK; c <= (off + len - 1) / P2V_ALLOC_CHUNK; c++)
+            m->bits[c / 64] |= 1ull << (c % 64);
+        s->done += len;
+        return 0;
+    }
     uint64_t size = m->l.below->size;
     uint64_t pos = off / P2V_ALLOC_CHUNK * P2V_ALLOC_CHUNK;
     uint64_t end = off + len;
