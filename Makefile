@@ -97,6 +97,7 @@ demo: deps
 
 bench: deps all
 	@bash tools/bench.sh $(B)/p2v
+	@bash tools/bench_layout.sh $(B)/p2v
 
 clean:
 	rm -rf build
