@@ -55,6 +55,7 @@ $(B)/gen/mbr_code.o: $(B)/gen/mbr_code.c
 	$(CC) $(P2V_CFLAGS) -c -o $@ $<
 
 $(B)/libp2v.a: $(LIB_OBJ) $(B)/gen/mbr_code.o
+	@rm -f $@  # ar only adds: a renamed source would linger
 	$(AR) rcs $@ $^
 
 $(B)/p2v: $(B)/obj/tools/p2v.o $(B)/libp2v.a

@@ -5,6 +5,7 @@
 #ifndef P2V_PARTITIONS_H
 #define P2V_PARTITIONS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define P2V_MAX_PARTITIONS 128
@@ -42,6 +43,11 @@ struct p2v_partition_table {
 /* Reads the table of the disk at path (disk_size bytes).  Prints a clear
  * message and returns -errno when the table is damaged or inconsistent. */
 int p2v_partitions_probe(const char *path, uint64_t disk_size, struct p2v_partition_table *t);
+struct p2v_patch;
+/* Patches that clear the GPT entries of partitions whose keep[index] is 0,
+ * in both copies, with new CRCs.  *out is allocated (free it). */
+int p2v_gpt_drop(int fd, const int *keep, struct p2v_patch **out, size_t *n);
+
 /* Treats the whole of path as one volume (--volume): no table, and the
  * filesystem of the whole source in t->whole. */
 int p2v_partitions_probe_volume(const char *path, uint64_t size, struct p2v_partition_table *t);

@@ -30,6 +30,7 @@ int cmd_info(int argc, char **argv)
         { "force", no_argument, NULL, 'F' },
         { "volumes", required_argument, NULL, 'V' },
         { "volume", no_argument, NULL, 'U' },
+        { "drop-unselected", no_argument, NULL, 'X' },
         { "offset", required_argument, NULL, 'O' },
         { "disk-signature", required_argument, NULL, 'S' },
         { "gpt", no_argument, NULL, 'T' },
@@ -55,6 +56,7 @@ int cmd_info(int argc, char **argv)
         case 'F': so.fs_flags |= P2V_FS_FORCE; break;
         case 'V': so.volumes = optarg; break;
         case 'U': so.volume = 1; break;
+        case 'X': so.drop_unselected = 1; break;
         case 'O':
         case 'S':
             if (parse_wrap_option(c, optarg, &so) < 0)

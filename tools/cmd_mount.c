@@ -25,6 +25,7 @@ static void mount_usage(FILE *f)
         "      --pad                 zero-pad a source that is not a whole number of sectors\n"
         "      --source-cache        read the source through the page cache (default: O_DIRECT)\n"
         "      --volumes N[,N...]    only these partitions' data; the others read as zeros\n"
+        "      --drop-unselected     with --volumes: remove the others' table entries too\n"
         "      --volume              SOURCE is one volume (found by itself when it has no table)\n"
         "      --offset BYTES        where a bare volume goes in its new disk (default 1 MiB)\n"
         "      --disk-signature HEX  that disk's MBR signature (default: derived from SOURCE)\n"
@@ -51,6 +52,7 @@ int cmd_mount(int argc, char **argv)
         { "force", no_argument, NULL, 'F' },
         { "volumes", required_argument, NULL, 'V' },
         { "volume", no_argument, NULL, 'U' },
+        { "drop-unselected", no_argument, NULL, 'X' },
         { "offset", required_argument, NULL, 'O' },
         { "disk-signature", required_argument, NULL, 'S' },
         { "gpt", no_argument, NULL, 'T' },
@@ -91,6 +93,7 @@ int cmd_mount(int argc, char **argv)
         case 'F': so.fs_flags |= P2V_FS_FORCE; break;
         case 'V': so.volumes = optarg; break;
         case 'U': so.volume = 1; break;
+        case 'X': so.drop_unselected = 1; break;
         case 'O':
         case 'S':
             if (parse_wrap_option(c, optarg, &so) < 0)

@@ -11,6 +11,8 @@
 #include "../vhdwriter/vhd_format.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,7 +91,7 @@ static int derive_identity(struct p2v_stack *s, const struct p2v_stack_opts *o)
     if (!s->src.is_blockdev) {
         snprintf(head, sizeof head, "p2v-vhd-1|file|%s|%llu|%lld.%09ld|%s|%d|%u|%s", s->src.path,
                  (unsigned long long)s->src.size, (long long)s->src.mtime.tv_sec,
-                 s->src.mtime.tv_nsec, type, o->keep_free_space, o->fs_flags,
+                 s->src.mtime.tv_nsec, type, o->keep_free_space, o->fs_flags | (unsigned)o->drop_unselected << 8,
                  o->volumes ? o->volumes : "all");
         n_wrap(head, sizeof head, s);
         s->timestamp = vhd_timestamp((int64_t)s->src.mtime.tv_sec);
@@ -102,7 +104,8 @@ static int derive_identity(struct p2v_stack *s, const struct p2v_stack_opts *o)
             return r;
         snprintf(head, sizeof head, "p2v-vhd-1|blockdev|%s|%llu|%016llx|%s|%d|%u|%s", id,
                  (unsigned long long)s->src.size, (unsigned long long)alloc, type,
-                 o->keep_free_space, o->fs_flags, o->volumes ? o->volumes : "all");
+                 o->keep_free_space, o->fs_flags | (unsigned)o->drop_unselected << 8,
+                 o->volumes ? o->volumes : "all");
         n_wrap(head, sizeof head, s);
         sample = 2 * SAMPLE;  /* first and last MiB: partition tables, boot code */
         /* No modification time to take: the VHD epoch, until snapshots fix
@@ -287,6 +290,70 @@ static int wrap_volume(struct p2v_stack *s, struct p2v_layer *vol, const struct 
     return 0;
 }
 
+static int is_extended_type(uint8_t t)
+{
+    return t == 0x05 || t == 0x0f || t == 0x85;
+}
+
+/* --drop-unselected: table entries of the partitions left out disappear
+ * from the image (patched sectors; the source keeps them).  *out is
+ * allocated. */
+static int drop_entries(struct p2v_stack *s, struct p2v_layer *src, const struct p2v_stack_opts *o,
+                        struct p2v_patch **out, size_t *n)
+{
+    const struct p2v_partition_table *t = s->table;
+    *out = NULL;
+    *n = 0;
+    if (!o->volumes) {
+        p2v_err("--drop-unselected goes with --volumes: say which partitions stay");
+        return -EINVAL;
+    }
+    if (!strcmp(t->type, "gpt")) {
+        int keep[P2V_MAX_PARTITIONS];
+        for (int i = 0; i < P2V_MAX_PARTITIONS; i++)
+            keep[i] = 1;
+        for (int i = 0; i < t->n; i++)
+            if (t->part[i].number >= 1 && t->part[i].number <= P2V_MAX_PARTITIONS)
+                keep[t->part[i].number - 1] = selected(o->volumes, t->part[i].number);
+        int fd = open(s->src.path, O_RDONLY | O_CLOEXEC);
+        int r = fd < 0 ? -errno : p2v_gpt_drop(fd, keep, out, n);
+        if (fd >= 0)
+            close(fd);
+        if (r < 0)
+            p2v_err("%s: rewriting the GPT without the unselected entries failed: %s",
+                    s->src.path, strerror(-r));
+        return r;
+    }
+    /* MBR: clear primary entries; an extended container goes only when no
+     * logical partition in it stays, and logicals cannot go one by one. */
+    int logical_kept = 0, logical_dropped = 0;
+    for (int i = 0; i < t->n; i++) {
+        if (t->part[i].number >= 5)
+            selected(o->volumes, t->part[i].number) ? logical_kept++ : logical_dropped++;
+    }
+    if (logical_kept && logical_dropped) {
+        p2v_err("--drop-unselected: logical partitions inside one extended partition cannot be "
+                "dropped one by one; keep them all, or leave out --drop-unselected");
+        return -EINVAL;
+    }
+    *out = calloc(1, sizeof **out);
+    if (!*out)
+        return -ENOMEM;
+    int r = p2v_layer_read(src, (*out)->data, 512, 0);
+    if (r < 0)
+        return r;
+    uint8_t before[512];
+    memcpy(before, (*out)->data, 512);
+    for (int i = 0; i < 4; i++) {
+        uint8_t *e = (*out)->data + 446 + 16 * i;
+        int drop = is_extended_type(e[4]) ? !logical_kept : !selected(o->volumes, i + 1);
+        if (drop)
+            memset(e, 0, 16);
+    }
+    *n = memcmp(before, (*out)->data, 512) != 0;
+    return 0;
+}
+
 int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2v_stack *s)
 {
     memset(s, 0, sizeof *s);
@@ -324,13 +391,18 @@ int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2
     struct p2v_layout_spec spec = { .zero = zero, .used = used };
     zero = used = (struct p2v_ranges){ 0 };
     uint8_t mbr[512];
-    struct p2v_patch patches[2];
+    struct p2v_patch patches[2], *dropped = NULL;
     if (r == 0 && !s->table->type[0] && (s->table->whole.type[0] || o->volume))
         r = wrap_volume(s, src, o, &spec, mbr, patches);
+    else if (r == 0 && o->drop_unselected) {
+        r = drop_entries(s, src, o, &dropped, &spec.npatches);
+        spec.patches = dropped;
+    }
     if (r == 0)
         r = p2v_disklayout_open(src, &spec, &layout);
     p2v_ranges_free(&spec.zero);
     p2v_ranges_free(&spec.used);
+    free(dropped);
     if (r < 0) {
         free(s->table);
         p2v_layer_close_stack(src);

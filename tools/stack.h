@@ -15,6 +15,7 @@ struct p2v_stack_opts {
     int keep_free_space;    /* copy free clusters too (forensics) */
     unsigned fs_flags;      /* P2V_FS_* */
     const char *volumes;    /* "1,3": only these partitions' data; NULL: all */
+    int drop_unselected;    /* with volumes: also remove the others' table entries */
     int volume;             /* the source is one volume, even if it looks partitioned */
     uint64_t offset;        /* where a bare volume goes in its new disk; 0: 1 MiB */
     int have_signature;

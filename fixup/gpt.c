@@ -1,7 +1,11 @@
-/* libblkid reads the backup GPT only when the primary is bad, so a damaged
- * backup would go unnoticed until the day it is needed.  This checks it:
- * signature, header CRC, entries CRC, and agreement with the primary. */
+/* The GPT work libblkid does not do.  It reads the backup only when the
+ * primary is bad, so a damaged backup would go unnoticed until the day it
+ * is needed: this file checks it (signature, header CRC, entries CRC,
+ * agreement with the primary).  And it rewrites both copies when
+ * --drop-unselected removes entries. */
 #include "partitions.h"
+
+#include "disklayout.h"
 
 #include "../core/log.h"
 
@@ -89,4 +93,65 @@ int p2v_gpt_truncated(int fd, uint64_t disk_size, uint64_t *expected_lba)
         return 0;
     *expected_lba = pri.alt_lba;
     return 1;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+
+/* Patches for one GPT copy with the entries of unselected partitions
+ * cleared: the entry sectors that change, then the header with new CRCs. */
+static int drop_copy(int fd, uint64_t header_lba, const int *keep, struct p2v_patch *out, size_t *n)
+{
+    struct gpt_header h;
+    if (read_header(fd, header_lba, &h) != NULL)
+        return 0;  /* a copy libblkid did not use: leave it as it is */
+    size_t len = (size_t)h.n_entries * h.entry_size, span = (len + 511) / 512 * 512;
+    uint8_t *orig = malloc(span), *e = malloc(span), hdr[512];
+    int r = 0;
+    if (!orig || !e)
+        r = -ENOMEM;
+    else if (pread(fd, orig, span, (off_t)(h.entries_lba * 512)) != (ssize_t)span ||
+             pread(fd, hdr, 512, (off_t)(header_lba * 512)) != 512)
+        r = -EIO;
+    if (r == 0) {
+        memcpy(e, orig, span);
+        for (uint32_t i = 0; i < h.n_entries && i < P2V_MAX_PARTITIONS; i++)
+            if (!keep[i])
+                memset(e + (size_t)i * h.entry_size, 0, h.entry_size);
+        for (size_t s = 0; s < span; s += 512) {
+            if (memcmp(e + s, orig + s, 512) == 0)
+                continue;
+            out[*n].off = h.entries_lba * 512 + s;
+            memcpy(out[*n].data, e + s, 512);
+            (*n)++;
+        }
+        put32(hdr + 88, (uint32_t)crc32(0, e, (uInt)len));
+        memset(hdr + 16, 0, 4);
+        put32(hdr + 16, (uint32_t)crc32(0, hdr, h.header_size));
+        out[*n].off = header_lba * 512;
+        memcpy(out[*n].data, hdr, 512);
+        (*n)++;
+    }
+    free(orig);
+    free(e);
+    return r;
+}
+
+int p2v_gpt_drop(int fd, const int *keep, struct p2v_patch **out, size_t *n)
+{
+    struct gpt_header pri;
+    *n = 0;
+    if (read_header(fd, 1, &pri) != NULL)
+        return -EINVAL;
+    /* Header and entry sectors of both copies, at most. */
+    size_t max = 2 * (1 + ((size_t)pri.n_entries * pri.entry_size + 511) / 512);
+    *out = calloc(max, sizeof **out);
+    if (!*out)
+        return -ENOMEM;
+    int r = drop_copy(fd, 1, keep, *out, n);
+    if (r == 0)
+        r = drop_copy(fd, pri.alt_lba, keep, *out, n);
+    return r;
 }
