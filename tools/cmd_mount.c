@@ -2,7 +2,6 @@
 #include "commands.h"
 
 #include "stack.h"
-#include "../fixup/fsmap.h"
 #include "../core/log.h"
 #include "../fs/fuse_view.h"
 
@@ -18,49 +17,28 @@ static void mount_usage(FILE *f)
         "usage: p2v mount [OPTIONS] SOURCE MOUNTPOINT\n"
         "Shows SOURCE (a raw disk image or block device, opened read-only) as\n"
         "MOUNTPOINT/disk.vhd and MOUNTPOINT/disk.raw.\n\n"
-        "  -t, --type dynamic|fixed  VHD type (default dynamic: zero blocks left out)\n"
         "  -f, --foreground          stay in the foreground, log to stderr\n"
         "  -o OPT[,OPT...]           extra FUSE mount options\n"
         "      --allow-other         let other users read the view (default: owner only)\n"
-        "      --pad                 zero-pad a source that is not a whole number of sectors\n"
-        "      --source-cache        read the source through the page cache (default: O_DIRECT)\n"
-        "      --volumes N[,N...]    only these partitions' data; the others read as zeros\n"
-        "      --drop-unselected     with --volumes: remove the others' table entries too\n"
-        "      --volume              SOURCE is one volume (found by itself when it has no table)\n"
-        "      --offset BYTES        where a bare volume goes in its new disk (default 1 MiB)\n"
-        "      --disk-signature HEX  that disk's MBR signature (default: derived from SOURCE)\n"
-        "      --keep-free-space     copy free clusters too (forensics); default: they read as zeros\n"
-        "      --keep-pagefile       keep the contents of pagefile.sys, hiberfil.sys, swapfile.sys\n"
-        "      --force               accept a hibernated or unclean NTFS volume (copied whole)\n"
         "      --direct-io           no page cache for the view: fastest for large sequential\n"
         "                            reads (cp, dd bs=1M), no mmap\n"
         "      --log FILE            log here once in the background (default: syslog)\n"
         "  -q, --quiet               no progress output\n"
-        "  -d, --debug               FUSE debug output (implies -f)\n");
+        "  -d, --debug               FUSE debug output (implies -f)\n"
+        P2V_STACK_HELP);
 }
 
 int cmd_mount(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        { "type", required_argument, NULL, 't' },
         { "foreground", no_argument, NULL, 'f' },
         { "allow-other", no_argument, NULL, 'A' },
-        { "pad", no_argument, NULL, 'P' },
-        { "source-cache", no_argument, NULL, 'C' },
-        { "keep-free-space", no_argument, NULL, 'K' },
-        { "keep-pagefile", no_argument, NULL, 'G' },
-        { "force", no_argument, NULL, 'F' },
-        { "volumes", required_argument, NULL, 'V' },
-        { "volume", no_argument, NULL, 'U' },
-        { "drop-unselected", no_argument, NULL, 'X' },
-        { "offset", required_argument, NULL, 'O' },
-        { "disk-signature", required_argument, NULL, 'S' },
-        { "gpt", no_argument, NULL, 'T' },
         { "direct-io", no_argument, NULL, 'D' },
         { "log", required_argument, NULL, 'L' },
         { "quiet", no_argument, NULL, 'q' },
         { "debug", no_argument, NULL, 'd' },
         { "help", no_argument, NULL, 'h' },
+        P2V_STACK_LONGOPTS,
         { 0 },
     };
     struct p2v_stack_opts so = { .dynamic = 1 };
@@ -71,12 +49,6 @@ int cmd_mount(int argc, char **argv)
 
     while ((c = getopt_long(argc, argv, "t:fo:qdh", longopts, NULL)) != -1) {
         switch (c) {
-        case 't':
-            if ((so.dynamic = parse_type(optarg)) < 0) {
-                fprintf(stderr, "p2v mount: --type must be dynamic or fixed, not '%s'\n", optarg);
-                return 2;
-            }
-            break;
         case 'f': vo.foreground = 1; break;
         case 'o':
             if (nopts == 32) {
@@ -86,23 +58,6 @@ int cmd_mount(int argc, char **argv)
             fuse_opts[nopts++] = optarg;
             break;
         case 'A': vo.allow_other = 1; break;
-        case 'P': so.source_flags |= P2V_SOURCE_PAD; break;
-        case 'C': so.source_flags |= P2V_SOURCE_CACHED; break;
-        case 'K': so.keep_free_space = 1; break;
-        case 'G': so.fs_flags |= P2V_FS_KEEP_PAGEFILE; break;
-        case 'F': so.fs_flags |= P2V_FS_FORCE; break;
-        case 'V': so.volumes = optarg; break;
-        case 'U': so.volume = 1; break;
-        case 'X': so.drop_unselected = 1; break;
-        case 'O':
-        case 'S':
-            if (parse_wrap_option(c, optarg, &so) < 0)
-                return 2;
-            break;
-        case 'T':
-            fprintf(stderr, "p2v: --gpt: wrapping a volume in a GPT disk is not implemented yet; "
-                            "the default MBR disk boots on BIOS machines\n");
-            return 2;
         case 'D': vo.direct_io = 1; break;
         case 'L': {
             /* The daemon changes to /, so keep an absolute path. */
@@ -123,7 +78,13 @@ int cmd_mount(int argc, char **argv)
         case 'q': so.quiet = 1; p2v_log_quiet(1); break;
         case 'd': vo.debug = vo.foreground = 1; break;
         case 'h': mount_usage(stdout); return 0;
-        default: mount_usage(stderr); return 2;
+        default: {
+            int h = parse_stack_option(c, optarg, &so);
+            if (h == 0)
+                mount_usage(stderr);
+            if (h <= 0)
+                return 2;
+        }
         }
     }
     if (argc - optind != 2) {

@@ -16,8 +16,36 @@ void info_partitions_text(FILE *f, const struct p2v_stack *st);
 /* Writes the members "partition_table", "filesystem", "partitions". */
 void info_partitions_json(FILE *f, const struct p2v_stack *st);
 struct p2v_stack_opts;
-/* --offset BYTES or --disk-signature HEX (c is 'O' or 'S'); -1 with a message. */
-int parse_wrap_option(int c, const char *arg, struct p2v_stack_opts *o);
+/* The long options every command that builds a stack takes (mount, info):
+ * put P2V_STACK_LONGOPTS in the option array, and pass unknown option
+ * characters to parse_stack_option: 1 handled, 0 not ours, -1 bad
+ * (message printed). */
+#define P2V_STACK_LONGOPTS                                   \
+    { "type", required_argument, NULL, 't' },                \
+    { "pad", no_argument, NULL, 'P' },                       \
+    { "source-cache", no_argument, NULL, 'C' },              \
+    { "keep-free-space", no_argument, NULL, 'K' },           \
+    { "keep-pagefile", no_argument, NULL, 'G' },             \
+    { "force", no_argument, NULL, 'F' },                     \
+    { "volumes", required_argument, NULL, 'V' },             \
+    { "drop-unselected", no_argument, NULL, 'X' },           \
+    { "volume", no_argument, NULL, 'U' },                    \
+    { "offset", required_argument, NULL, 'O' },              \
+    { "disk-signature", required_argument, NULL, 'S' },      \
+    { "gpt", no_argument, NULL, 'T' }
+int parse_stack_option(int c, const char *arg, struct p2v_stack_opts *o);
+#define P2V_STACK_HELP                                                                        \
+    "  -t, --type dynamic|fixed  VHD type (default dynamic: zero blocks left out)\n"          \
+    "      --volumes N[,N...]    only these partitions' data; the others read as zeros\n"     \
+    "      --drop-unselected     with --volumes: remove the others' table entries too\n"      \
+    "      --volume              SOURCE is one volume (found by itself when it has no table)\n" \
+    "      --offset BYTES        where a bare volume goes in its new disk (default 1 MiB)\n"   \
+    "      --disk-signature HEX  that disk's MBR signature (default: derived from SOURCE)\n"   \
+    "      --keep-free-space     copy free clusters too (forensics); default: they read as zeros\n" \
+    "      --keep-pagefile       keep the contents of pagefile.sys, hiberfil.sys, swapfile.sys\n" \
+    "      --force               accept a hibernated or unclean NTFS volume (copied whole)\n"  \
+    "      --pad                 zero-pad a source that is not a whole number of sectors\n"    \
+    "      --source-cache        read the source through the page cache (default: O_DIRECT)\n"
 /* Parses "dynamic" or "fixed"; -1 if neither. */
 int parse_type(const char *s);
 

@@ -1,6 +1,7 @@
 #include "commands.h"
 
 #include "stack.h"
+#include "../fixup/fsmap.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -50,7 +51,7 @@ int parse_type(const char *s)
     return -1;
 }
 
-int parse_wrap_option(int c, const char *arg, struct p2v_stack_opts *o)
+static int parse_wrap_option(int c, const char *arg, struct p2v_stack_opts *o)
 {
     char *end;
     errno = 0;
@@ -69,4 +70,31 @@ int parse_wrap_option(int c, const char *arg, struct p2v_stack_opts *o)
         o->offset = v;
     }
     return 0;
+}
+
+int parse_stack_option(int c, const char *arg, struct p2v_stack_opts *o)
+{
+    switch (c) {
+    case 't':
+        if ((o->dynamic = parse_type(arg)) < 0) {
+            fprintf(stderr, "p2v: --type must be dynamic or fixed, not '%s'\n", arg);
+            return -1;
+        }
+        return 1;
+    case 'P': o->source_flags |= P2V_SOURCE_PAD; return 1;
+    case 'C': o->source_flags |= P2V_SOURCE_CACHED; return 1;
+    case 'K': o->keep_free_space = 1; return 1;
+    case 'G': o->fs_flags |= P2V_FS_KEEP_PAGEFILE; return 1;
+    case 'F': o->fs_flags |= P2V_FS_FORCE; return 1;
+    case 'V': o->volumes = arg; return 1;
+    case 'X': o->drop_unselected = 1; return 1;
+    case 'U': o->volume = 1; return 1;
+    case 'O':
+    case 'S': return parse_wrap_option(c, arg, o) < 0 ? -1 : 1;
+    case 'T':
+        fprintf(stderr, "p2v: --gpt: wrapping a volume in a GPT disk is not implemented yet; "
+                        "the default MBR disk boots on BIOS machines\n");
+        return -1;
+    default: return 0;
+    }
 }
