@@ -107,12 +107,12 @@ static int emit(struct walk *w, uint64_t off, uint64_t len, int is_data)
     if (is_data)
         return emit_data(w, off, len);
     uint64_t end = off + len;
-    for (size_t i = 0; !is_data && i < w->d->npatches && off < end; i++) {
+    for (size_t i = 0; i < w->d->npatches && off < end; i++) {
         const struct p2v_patch *pt = &w->d->patches[i];
         if (pt->off + 512 <= off || pt->off >= end)
             continue;
         int r;
-        if (pt->off > off && (r = w->fn(w->ctx, off, pt->off - off, 0)) != 0)
+        if (pt->off > off && (r = w->fn(w->ctx, off, pt->off - off, P2V_EXTENT_ZERO)) != 0)
             return r;
         uint64_t pe = pt->off + 512 < end ? pt->off + 512 : end;
         uint64_t ps = pt->off > off ? pt->off : off;

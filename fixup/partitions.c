@@ -155,7 +155,8 @@ static int read_table(blkid_probe pr, int fd, uint64_t disk_size, const char *pa
     return 0;
 }
 
-int p2v_partitions_probe(const char *path, uint64_t disk_size, struct p2v_partition_table *t)
+int p2v_partitions_probe(const char *path, uint64_t disk_size, int as_volume,
+                         struct p2v_partition_table *t)
 {
     memset(t, 0, sizeof *t);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -164,17 +165,20 @@ int p2v_partitions_probe(const char *path, uint64_t disk_size, struct p2v_partit
         p2v_err("cannot open %s to read its partition table: %s", path, strerror(e));
         return -e;
     }
-    blkid_probe pr = blkid_new_probe();
-    int r = -ENOMEM;
-    if (pr && blkid_probe_set_device(pr, fd, 0, (blkid_loff_t)disk_size) == 0 &&
-        blkid_probe_enable_superblocks(pr, 0) == 0 &&
-        blkid_probe_enable_partitions(pr, 1) == 0 &&
-        blkid_probe_set_partitions_flags(pr, BLKID_PARTS_ENTRY_DETAILS) == 0)
-        r = read_table(pr, fd, disk_size, path, t);
-    else if (pr)
-        p2v_err("%s: libblkid cannot probe it", path);
-    if (pr)
-        blkid_free_probe(pr);
+    int r = 0;
+    if (!as_volume) {
+        blkid_probe pr = blkid_new_probe();
+        r = -ENOMEM;
+        if (pr && blkid_probe_set_device(pr, fd, 0, (blkid_loff_t)disk_size) == 0 &&
+            blkid_probe_enable_superblocks(pr, 0) == 0 &&
+            blkid_probe_enable_partitions(pr, 1) == 0 &&
+            blkid_probe_set_partitions_flags(pr, BLKID_PARTS_ENTRY_DETAILS) == 0)
+            r = read_table(pr, fd, disk_size, path, t);
+        else if (pr)
+            p2v_err("%s: libblkid cannot probe it", path);
+        if (pr)
+            blkid_free_probe(pr);
+    }
     if (r == 0 && !strcmp(t->type, "gpt") && !t->from_backup_gpt)
         t->backup_gpt_damaged = p2v_gpt_check_backup(fd, disk_size, path);
     if (r == 0)
@@ -185,22 +189,6 @@ int p2v_partitions_probe(const char *path, uint64_t disk_size, struct p2v_partit
             p2v_err("%s: reading partition %d failed", path, p->number);
     }
     if (r == 0 && t->n == 0 && (r = probe_fs(fd, 0, disk_size, &t->whole)) < 0)
-        p2v_err("%s: identifying its filesystem failed", path);
-    close(fd);
-    return r;
-}
-
-int p2v_partitions_probe_volume(const char *path, uint64_t size, struct p2v_partition_table *t)
-{
-    memset(t, 0, sizeof *t);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        p2v_err("cannot open %s to identify its filesystem: %s", path, strerror(e));
-        return -e;
-    }
-    int r = probe_fs(fd, 0, size, &t->whole);
-    if (r < 0)
         p2v_err("%s: identifying its filesystem failed", path);
     close(fd);
     return r;

@@ -41,16 +41,16 @@ struct p2v_partition_table {
 };
 
 /* Reads the table of the disk at path (disk_size bytes).  Prints a clear
- * message and returns -errno when the table is damaged or inconsistent. */
-int p2v_partitions_probe(const char *path, uint64_t disk_size, struct p2v_partition_table *t);
+ * message and returns -errno when the table is damaged or inconsistent.
+ * as_volume (--volume): no table is looked for; the whole source is one
+ * filesystem, described in t->whole. */
+int p2v_partitions_probe(const char *path, uint64_t disk_size, int as_volume,
+                         struct p2v_partition_table *t);
 struct p2v_patch;
 /* Patches that clear the GPT entries of partitions whose keep[index] is 0,
  * in both copies, with new CRCs.  *out is allocated (free it). */
 int p2v_gpt_drop(int fd, const int *keep, struct p2v_patch **out, size_t *n);
 
-/* Treats the whole of path as one volume (--volume): no table, and the
- * filesystem of the whole source in t->whole. */
-int p2v_partitions_probe_volume(const char *path, uint64_t size, struct p2v_partition_table *t);
 
 /* Checks the backup GPT header and entries of a disk whose primary is
  * valid; warns and returns 1 if the backup is damaged, else 0. */

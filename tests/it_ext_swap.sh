@@ -15,7 +15,7 @@ mkdir -p "$m"
 mount -o loop "$part" "$m"
 head -c $((2 << 20)) /dev/urandom >"$m/keep.bin"
 mkdir "$m/dir" && echo "kept text" >"$m/dir/keep.txt"
-python3 -c "import sys; sys.stdout.write(sys.argv[1] * 60000)" "$DEL" >"$m/deleted.bin"
+repeat "$DEL" 60000 >"$m/deleted.bin"
 sync; rm "$m/deleted.bin"; sync
 (cd "$m" && sha256sum keep.bin dir/keep.txt) >"$T/files.sha256"
 umount "$m"
@@ -23,13 +23,12 @@ dd if="$part" of="$disk" bs=1M seek=1 conv=notrunc status=none
 # Swap: a signature page, then old contents.
 swap=$T/swap.img
 truncate -s 31M "$swap"
-python3 -c "import sys; sys.stdout.write(sys.argv[1] * 100000)" "$SWP" | dd of="$swap" bs=1M seek=1 conv=notrunc status=none
+repeat "$SWP" 100000 | dd of="$swap" bs=1M seek=1 conv=notrunc status=none
 mkswap -q -L SWAPPART "$swap" >/dev/null
 dd if="$swap" of="$disk" bs=512 seek=133120 conv=notrunc status=none
 before=$(hash_of "$disk")
-count() { grep -c -a -o "$1" "$2" 2>/dev/null || true; }
-check "control: the source holds the deleted file's data" test "$(count "$DEL" "$disk")" -gt 0
-check "control: the source holds old swap contents" test "$(count "$SWP" "$disk")" -gt 0
+check "control: the source holds the deleted file's data" test "$(count_marker "$DEL" "$disk")" -gt 0
+check "control: the source holds old swap contents" test "$(count_marker "$SWP" "$disk")" -gt 0
 
 json=$("$P2V" info --json -q "$disk")
 check_eq "info: ext4 and swap identified and mapped" "ext4:True swap:True" \
@@ -37,9 +36,9 @@ check_eq "info: ext4 and swap identified and mapped" "ext4:True swap:True" \
 
 p2v_mount "$disk" "$T/mnt"
 raw=$T/mnt/disk.raw
-check_eq "disk.raw: no trace of the deleted file" 0 "$(count "$DEL" "$raw")"
-check_eq "disk.vhd: no trace of the deleted file" 0 "$(count "$DEL" "$T/mnt/disk.vhd")"
-check_eq "disk.raw: no old swap contents" 0 "$(count "$SWP" "$raw")"
+check_eq "disk.raw: no trace of the deleted file" 0 "$(count_marker "$DEL" "$raw")"
+check_eq "disk.vhd: no trace of the deleted file" 0 "$(count_marker "$DEL" "$T/mnt/disk.vhd")"
+check_eq "disk.raw: no old swap contents" 0 "$(count_marker "$SWP" "$raw")"
 check "swap: the signature page is intact" \
     cmp <(dd if="$raw" bs=512 skip=133120 count=8 status=none) <(head -c 4096 "$swap")
 check "qemu-img compare disk.raw with disk.vhd: identical" \

@@ -15,8 +15,8 @@ ntfs-3g "$part" "$m"
 MOUNTS+=("$m")
 head -c $((3 << 20)) /dev/urandom >"$m/keep.bin"
 echo "a small kept file" >"$m/keep.txt"
-python3 -c "import sys; sys.stdout.write(sys.argv[1] * 70000)" "$DEL" >"$m/deleted.bin"
-python3 -c "import sys; sys.stdout.write(sys.argv[1] * 100000)" "$PAGE" >"$m/pagefile.sys"
+repeat "$DEL" 70000 >"$m/deleted.bin"
+repeat "$PAGE" 100000 >"$m/pagefile.sys"
 sync
 rm "$m/deleted.bin"
 (cd "$m" && sha256sum keep.bin keep.txt) >"$T/files.sha256"
@@ -26,9 +26,8 @@ printf 'label: dos\nstart=2048, type=7, bootable\n' | sfdisk -q "$disk"
 dd if="$part" of="$disk" bs=1M seek=1 conv=notrunc status=none
 before=$(hash_of "$disk")
 
-count() { grep -c -a -o "$1" "$2" 2>/dev/null || true; }
-check "control: the source holds the deleted file's data" test "$(count "$DEL" "$disk")" -gt 0
-check "control: the source holds the pagefile's data" test "$(count "$PAGE" "$disk")" -gt 0
+check "control: the source holds the deleted file's data" test "$(count_marker "$DEL" "$disk")" -gt 0
+check "control: the source holds the pagefile's data" test "$(count_marker "$PAGE" "$disk")" -gt 0
 
 json=$("$P2V" info --json -q "$disk")
 check_eq "info: the NTFS partition is mapped, pagefile bytes counted" "True True" \
@@ -38,8 +37,8 @@ for type in dynamic fixed; do
     mnt=$T/mnt-$type
     p2v_mount "$disk" "$mnt" --type "$type" || { bad "$type: mount failed"; continue; }
     for f in disk.raw disk.vhd; do
-        check_eq "$type $f: no trace of the deleted file" 0 "$(count "$DEL" "$mnt/$f")"
-        check_eq "$type $f: no trace of the pagefile's contents" 0 "$(count "$PAGE" "$mnt/$f")"
+        check_eq "$type $f: no trace of the deleted file" 0 "$(count_marker "$DEL" "$mnt/$f")"
+        check_eq "$type $f: no trace of the pagefile's contents" 0 "$(count_marker "$PAGE" "$mnt/$f")"
     done
     check "$type: qemu-img compare disk.raw with disk.vhd: identical" \
         qemu-img compare -q -f raw -F vpc "$mnt/disk.raw" "$mnt/disk.vhd"
@@ -56,8 +55,8 @@ p2v_mount "$disk" "$T/keep" --keep-free-space
 check "--keep-free-space: disk.raw is the source, deleted data included" cmp "$T/keep/disk.raw" "$disk"
 p2v_umount "$T/keep"
 p2v_mount "$disk" "$T/keep" --keep-pagefile
-check "--keep-pagefile: the pagefile's contents stay" test "$(count "$PAGE" "$T/keep/disk.raw")" -gt 0
-check_eq "--keep-pagefile: deleted data still gone" 0 "$(count "$DEL" "$T/keep/disk.raw")"
+check "--keep-pagefile: the pagefile's contents stay" test "$(count_marker "$PAGE" "$T/keep/disk.raw")" -gt 0
+check_eq "--keep-pagefile: deleted data still gone" 0 "$(count_marker "$DEL" "$T/keep/disk.raw")"
 # ntfsclone copies exactly the used clusters and the backup boot sector:
 # with the pagefile kept, the partition must be byte for byte its output.
 rm -f "$T/clone.img"

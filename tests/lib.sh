@@ -65,6 +65,11 @@ with open(path, "wb") as f:
 PY
 }
 
+# repeat TEXT N: TEXT N times on stdout (marker files for leak tests).
+repeat() { python3 -c 'import sys; sys.stdout.write(sys.argv[1] * int(sys.argv[2]))' "$1" "$2"; }
+# count_marker TEXT FILE: lines of FILE holding TEXT (0 when none).
+count_marker() { grep -c -a -o -- "$1" "$2" 2>/dev/null || true; }
+
 finish() {
     echo "$(basename "$0"): $PASSED passed, $FAILED failed"
     echo "$PASSED $FAILED" >"${RESULT_FILE:-/dev/null}"

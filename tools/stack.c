@@ -374,9 +374,8 @@ int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2
     }
     /* A damaged table is refused before any scan or mount. */
     s->table = malloc(sizeof *s->table);
-    r = !s->table ? -ENOMEM
-        : o->volume ? p2v_partitions_probe_volume(s->src.path, s->src.real_size, s->table)
-                    : p2v_partitions_probe(s->src.path, s->src.real_size, s->table);
+    r = s->table ? p2v_partitions_probe(s->src.path, s->src.real_size, o->volume, s->table)
+                 : -ENOMEM;
     if (r < 0) {
         free(s->table);
         s->table = NULL;
