@@ -35,26 +35,30 @@ $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(P2V_CFLAGS) -MMD -MP -c -o $@ $<
 
-# p2v's MBR boot code: 16-bit GNU as source, linked at 0x600, cut to the
-# 440 bytes before the disk signature, and turned into a C array.
-$(B)/gen/mbr_boot.bin: fixup/mbr_boot.S
+# p2v's MBR boot code (mbr_boot.S) and its GPT counterpart (gpt_boot.S):
+# 16-bit GNU as source, linked at 0x600, cut to the 440 bytes before the
+# disk signature, and turned into C arrays p2v_mbr_code and p2v_gpt_code.
+$(B)/gen/%_boot.bin: fixup/%_boot.S
 	@mkdir -p $(dir $@)
-	as --32 -o $(B)/gen/mbr_boot.o $<
-	ld -m elf_i386 -Ttext=0x600 -o $(B)/gen/mbr_boot.elf $(B)/gen/mbr_boot.o
-	objcopy -O binary -j .text $(B)/gen/mbr_boot.elf $@
-	@test "$$(stat -c %s $@)" -eq 440 || { echo "mbr_boot.bin is not 440 bytes"; rm -f $@; exit 1; }
+	as --32 -o $(B)/gen/$*_boot.o $<
+	ld -m elf_i386 -Ttext=0x600 -o $(B)/gen/$*_boot.elf $(B)/gen/$*_boot.o
+	objcopy -O binary -j .text $(B)/gen/$*_boot.elf $@
+	@test "$$(stat -c %s $@)" -eq 440 || { echo "$@ is not 440 bytes"; rm -f $@; exit 1; }
 
-$(B)/gen/mbr_code.c: $(B)/gen/mbr_boot.bin
-	{ echo '/* Generated from fixup/mbr_boot.S by the Makefile. */'; \
+$(B)/gen/%_code.c: $(B)/gen/%_boot.bin
+	{ echo '/* Generated from fixup/$*_boot.S by the Makefile. */'; \
 	  echo '#include <stdint.h>'; \
-	  echo 'const uint8_t p2v_mbr_code[440] = {'; \
+	  echo 'const uint8_t p2v_$*_code[440] = {'; \
 	  od -An -v -tx1 $< | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
 	  echo '};'; } >$@
 
-$(B)/gen/mbr_code.o: $(B)/gen/mbr_code.c
+$(B)/gen/%_code.o: $(B)/gen/%_code.c
 	$(CC) $(P2V_CFLAGS) -c -o $@ $<
 
-$(B)/libp2v.a: $(LIB_OBJ) $(B)/gen/mbr_code.o
+BOOT_CODE := $(B)/gen/mbr_code.o $(B)/gen/gpt_code.o
+.SECONDARY: $(BOOT_CODE:_code.o=_boot.bin) $(BOOT_CODE:.o=.c)
+
+$(B)/libp2v.a: $(LIB_OBJ) $(BOOT_CODE)
 	@rm -f $@  # ar only adds: a renamed source would linger
 	$(AR) rcs $@ $^
 

@@ -7,31 +7,47 @@
 struct layout {
     struct p2v_layer l;
     uint64_t vol_offset, vol_end;
-    uint8_t *head;
+    uint8_t *head, *tail;
     size_t head_len;
+    uint64_t tail_start;
     struct p2v_ranges zero;
     struct p2v_patch *patches;
     size_t npatches;
     struct p2v_ranges used;
 };
 
+enum region { HEAD, VOLUME, TAIL, GAP };
+
+/* Which region off lies in, and where that region ends. */
+static enum region region_at(const struct layout *d, uint64_t off, uint64_t *end)
+{
+    if (off < d->head_len)
+        return *end = d->head_len, HEAD;
+    if (off >= d->vol_offset && off < d->vol_end)
+        return *end = d->vol_end, VOLUME;
+    if (off >= d->tail_start)
+        return *end = d->l.size, TAIL;
+    *end = off < d->vol_offset ? d->vol_offset : d->tail_start;
+    return GAP;
+}
+
 /* Bytes [off, off+len) before zero ranges and patches. */
 static int read_regions(struct layout *d, uint8_t *p, size_t len, uint64_t off)
 {
     while (len > 0) {
-        size_t n;
-        if (off < d->head_len) {
-            n = (size_t)(d->head_len - off) < len ? (size_t)(d->head_len - off) : len;
+        uint64_t stop;
+        enum region k = region_at(d, off, &stop);
+        size_t n = (size_t)(stop - off) < len ? (size_t)(stop - off) : len;
+        if (k == HEAD)
             memcpy(p, d->head + off, n);
-        } else if (off >= d->vol_offset && off < d->vol_end) {
-            n = (size_t)(d->vol_end - off) < len ? (size_t)(d->vol_end - off) : len;
+        else if (k == TAIL)
+            memcpy(p, d->tail + (off - d->tail_start), n);
+        else if (k == GAP)
+            memset(p, 0, n);
+        else {
             int r = p2v_layer_read(d->l.below, p, n, off - d->vol_offset);
             if (r < 0)
                 return r;
-        } else {
-            uint64_t stop = off < d->vol_offset ? d->vol_offset : d->l.size;
-            n = (size_t)(stop - off) < len ? (size_t)(stop - off) : len;
-            memset(p, 0, n);
         }
         p += n;
         off += n;
@@ -165,18 +181,13 @@ static int layout_extents(struct p2v_layer *l, uint64_t off, uint64_t len,
     uint64_t end = off + len;
     while (off < end) {
         uint64_t stop;
+        enum region k = region_at(d, off, &stop);
+        stop = stop < end ? stop : end;
         int r;
-        if (off < d->head_len) {
-            stop = d->head_len < end ? d->head_len : end;
-            r = clip(&w, off, stop - off, 1);
-        } else if (off >= d->vol_offset && off < d->vol_end) {
-            stop = d->vol_end < end ? d->vol_end : end;
+        if (k == VOLUME)
             r = p2v_layer_extents(l->below, off - d->vol_offset, stop - off, below_cb, &w);
-        } else {
-            stop = off < d->vol_offset ? d->vol_offset : l->size;
-            stop = stop < end ? stop : end;
-            r = emit(&w, off, stop - off, 0);
-        }
+        else
+            r = k == GAP ? emit(&w, off, stop - off, 0) : clip(&w, off, stop - off, 1);
         if (r)
             return r;
         off = stop;
@@ -190,6 +201,7 @@ static void layout_close(struct p2v_layer *l)
     p2v_ranges_free(&d->zero);
     p2v_ranges_free(&d->used);
     free(d->head);
+    free(d->tail);
     free(d->patches);
     free(d);
 }
@@ -211,7 +223,8 @@ int p2v_disklayout_open(struct p2v_layer *below, struct p2v_layout_spec *spec,
                         struct p2v_layer **out)
 {
     uint64_t size = spec->size ? spec->size : below->size + spec->vol_offset;
-    if (spec->head_len > spec->vol_offset || spec->vol_offset + below->size > size)
+    if (spec->head_len > spec->vol_offset || spec->vol_offset + below->size > size ||
+        spec->tail_len > size - spec->vol_offset - below->size)
         return -EINVAL;
     struct layout *d = calloc(1, sizeof *d);
     if (!d)
@@ -226,6 +239,11 @@ int p2v_disklayout_open(struct p2v_layer *below, struct p2v_layout_spec *spec,
     if (spec->head_len)
         memcpy(d->head, spec->head, spec->head_len);
     d->head_len = spec->head_len;
+    if (spec->tail_len && !(d->tail = malloc(spec->tail_len)))
+        goto nomem;
+    if (spec->tail_len)
+        memcpy(d->tail, spec->tail, spec->tail_len);
+    d->tail_start = size - spec->tail_len;
     if (spec->npatches) {
         if (!(d->patches = malloc(spec->npatches * sizeof *d->patches)))
             goto nomem;

@@ -3,7 +3,8 @@
  *   [0, head_len)              synthetic bytes (an MBR made by p2v), if any
  *   [head_len, vol_offset)     zeros
  *   [vol_offset, +below size)  the layer below (the source disk or volume)
- *   [.., size)                 zeros
+ *   [.., size - tail_len)      zeros
+ *   [size - tail_len, size)    synthetic bytes (a backup GPT), if any
  *
  * Over that, zero ranges (free clusters, pagefile contents, partitions left
  * out) read as zeros, and patched sectors (boot sector fixes) replace the
@@ -24,6 +25,8 @@ struct p2v_layout_spec {
     uint64_t vol_offset;   /* where byte 0 of the layer below appears */
     const uint8_t *head;   /* copied; head_len <= vol_offset */
     size_t head_len;
+    const uint8_t *tail;   /* copied; the disk's last tail_len bytes */
+    size_t tail_len;
     struct p2v_ranges zero;        /* disk offsets; taken over by the layer */
     const struct p2v_patch *patches;  /* copied, sorted by the layer */
     size_t npatches;

@@ -15,6 +15,20 @@
 #include <unistd.h>
 #include <zlib.h>
 
+/* Where GPT sectors come from: the disk's file (probing) or a layer
+ * (planning the image). */
+struct disk {
+    int fd;
+    struct p2v_layer *l;
+};
+
+static int disk_read(const struct disk *d, void *buf, size_t len, uint64_t off)
+{
+    if (d->l)
+        return off + len <= d->l->size && p2v_layer_read(d->l, buf, len, off) == 0;
+    return pread(d->fd, buf, len, (off_t)off) == (ssize_t)len;
+}
+
 struct gpt_header {
     uint64_t my_lba, alt_lba, entries_lba;
     uint32_t header_size, header_crc, n_entries, entry_size, entries_crc;
@@ -25,10 +39,10 @@ static uint32_t le32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | 
 static uint64_t le64(const uint8_t *p) { return le32(p) | (uint64_t)le32(p + 4) << 32; }
 
 /* Reads and checks the header at lba; NULL message when it is sound. */
-static const char *read_header(int fd, uint64_t lba, struct gpt_header *h)
+static const char *read_header(const struct disk *d, uint64_t lba, struct gpt_header *h)
 {
     uint8_t b[512];
-    if (pread(fd, b, sizeof b, (off_t)(lba * 512)) != (ssize_t)sizeof b)
+    if (!disk_read(d, b, sizeof b, lba * 512))
         return "it cannot be read (the disk is shorter than the GPT says: truncated?)";
     if (memcmp(b, "EFI PART", 8) != 0)
         return "its signature is missing";
@@ -51,14 +65,14 @@ static const char *read_header(int fd, uint64_t lba, struct gpt_header *h)
     return NULL;
 }
 
-static const char *entries_ok(int fd, const struct gpt_header *h)
+static const char *entries_ok(const struct disk *d, const struct gpt_header *h)
 {
     size_t len = (size_t)h->n_entries * h->entry_size;
     uint8_t *e = malloc(len ? len : 1);
     const char *why = NULL;
     if (!e)
         return "out of memory";
-    if (pread(fd, e, len, (off_t)(h->entries_lba * 512)) != (ssize_t)len)
+    if (!disk_read(d, e, len, h->entries_lba * 512))
         why = "its partition entries cannot be read";
     else if ((uint32_t)crc32(0, e, (uInt)len) != h->entries_crc)
         why = "its partition entries CRC does not match";
@@ -69,14 +83,15 @@ static const char *entries_ok(int fd, const struct gpt_header *h)
 int p2v_gpt_check_backup(int fd, uint64_t disk_size, const char *path)
 {
     struct gpt_header pri, bak;
-    if (read_header(fd, 1, &pri) != NULL)
+    const struct disk d = { fd, NULL };
+    if (read_header(&d, 1, &pri) != NULL)
         return 0;  /* libblkid used the backup already, and said so */
     const char *why = pri.alt_lba >= disk_size / 512 ? "it lies past the end of the disk (truncated image?)"
-                      : read_header(fd, pri.alt_lba, &bak);
+                      : read_header(&d, pri.alt_lba, &bak);
     if (!why && bak.my_lba != pri.alt_lba)
         why = "it does not point at itself";
     if (!why)
-        why = entries_ok(fd, &bak);
+        why = entries_ok(&d, &bak);
     if (!why && (memcmp(bak.guid, pri.guid, 16) != 0 || bak.entries_crc != pri.entries_crc))
         why = "it disagrees with the primary header";
     if (why)
@@ -89,7 +104,8 @@ int p2v_gpt_check_backup(int fd, uint64_t disk_size, const char *path)
 int p2v_gpt_truncated(int fd, uint64_t disk_size, uint64_t *expected_lba)
 {
     struct gpt_header pri;
-    if (read_header(fd, 1, &pri) != NULL || pri.alt_lba < disk_size / 512)
+    const struct disk d = { fd, NULL };
+    if (read_header(&d, 1, &pri) != NULL || pri.alt_lba < disk_size / 512)
         return 0;
     *expected_lba = pri.alt_lba;
     return 1;
@@ -102,18 +118,18 @@ static void put32(uint8_t *p, uint32_t v)
 
 /* Patches for one GPT copy with the entries of unselected partitions
  * cleared: the entry sectors that change, then the header with new CRCs. */
-static int drop_copy(int fd, uint64_t header_lba, const int *keep, struct p2v_patch *out, size_t *n)
+static int drop_copy(const struct disk *d, uint64_t header_lba, const int *keep, struct p2v_patch *out, size_t *n)
 {
     struct gpt_header h;
-    if (read_header(fd, header_lba, &h) != NULL)
+    if (read_header(d, header_lba, &h) != NULL)
         return 0;  /* a copy libblkid did not use: leave it as it is */
     size_t len = (size_t)h.n_entries * h.entry_size, span = (len + 511) / 512 * 512;
     uint8_t *orig = malloc(span), *e = malloc(span), hdr[512];
     int r = 0;
     if (!orig || !e)
         r = -ENOMEM;
-    else if (pread(fd, orig, span, (off_t)(h.entries_lba * 512)) != (ssize_t)span ||
-             pread(fd, hdr, 512, (off_t)(header_lba * 512)) != 512)
+    else if (!disk_read(d, orig, span, h.entries_lba * 512) ||
+             !disk_read(d, hdr, 512, header_lba * 512))
         r = -EIO;
     if (r == 0) {
         memcpy(e, orig, span);
@@ -139,19 +155,20 @@ static int drop_copy(int fd, uint64_t header_lba, const int *keep, struct p2v_pa
     return r;
 }
 
-int p2v_gpt_drop(int fd, const int *keep, struct p2v_patch **out, size_t *n)
+int p2v_gpt_drop(struct p2v_layer *l, const int *keep, struct p2v_patch **out, size_t *n)
 {
     struct gpt_header pri;
+    const struct disk d = { -1, l };
     *n = 0;
-    if (read_header(fd, 1, &pri) != NULL)
+    if (read_header(&d, 1, &pri) != NULL)
         return -EINVAL;
     /* Header and entry sectors of both copies, at most. */
     size_t max = 2 * (1 + ((size_t)pri.n_entries * pri.entry_size + 511) / 512);
     *out = calloc(max, sizeof **out);
     if (!*out)
         return -ENOMEM;
-    int r = drop_copy(fd, 1, keep, *out, n);
+    int r = drop_copy(&d, 1, keep, *out, n);
     if (r == 0)
-        r = drop_copy(fd, pri.alt_lba, keep, *out, n);
+        r = drop_copy(&d, pri.alt_lba, keep, *out, n);
     return r;
 }

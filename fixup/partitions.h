@@ -47,9 +47,11 @@ struct p2v_partition_table {
 int p2v_partitions_probe(const char *path, uint64_t disk_size, int as_volume,
                          struct p2v_partition_table *t);
 struct p2v_patch;
+struct p2v_layer;
 /* Patches that clear the GPT entries of partitions whose keep[index] is 0,
- * in both copies, with new CRCs.  *out is allocated (free it). */
-int p2v_gpt_drop(int fd, const int *keep, struct p2v_patch **out, size_t *n);
+ * in both copies of the GPT on disk l, with new CRCs.  *out is allocated
+ * (free it). */
+int p2v_gpt_drop(struct p2v_layer *l, const int *keep, struct p2v_patch **out, size_t *n);
 
 
 /* Checks the backup GPT header and entries of a disk whose primary is

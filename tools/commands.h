@@ -41,6 +41,7 @@ int parse_stack_option(int c, const char *arg, struct p2v_stack_opts *o);
     "      --volume              SOURCE is one volume (found by itself when it has no table)\n" \
     "      --offset BYTES        where a bare volume goes in its new disk (default 1 MiB)\n"   \
     "      --disk-signature HEX  that disk's MBR signature (default: derived from SOURCE)\n"   \
+    "      --gpt                 make that disk GPT, not MBR (automatic from 2 TiB)\n"         \
     "      --keep-free-space     copy free clusters too (forensics); default: they read as zeros\n" \
     "      --keep-pagefile       keep the contents of pagefile.sys, hiberfil.sys, swapfile.sys\n" \
     "      --force               accept a hibernated or unclean NTFS volume (copied whole)\n"  \

@@ -4,6 +4,7 @@
 #include "stack.h"
 
 #include <inttypes.h>
+#include <uuid/uuid.h>
 
 /* Bytes of the partition that hold data: what the dynamic image keeps. */
 static uint64_t data_bytes(const struct p2v_stack *st, const struct p2v_partition *p)
@@ -25,9 +26,15 @@ void info_partitions_text(FILE *f, const struct p2v_stack *st)
                 t->whole.type[0] ? "the whole disk is one filesystem" : "no filesystem found");
         if (t->whole.type[0])
             fprintf(f, "filesystem:        %s, label %s\n", t->whole.type, or_dash(t->whole.label));
-        if (st->wrap_offset)
+        if (st->wrap.offset && st->wrap.gpt) {
+            char g[37];
+            uuid_unparse(st->wrap.disk_guid, g);
+            fprintf(f, "new disk:          the volume at byte %" PRIu64 " of a GPT disk with p2v's "
+                    "boot code, GUID %s\n", st->wrap.offset, g);
+        } else if (st->wrap.offset) {
             fprintf(f, "new disk:          the volume at byte %" PRIu64 " of an MBR disk with p2v's "
-                    "boot code, signature %08x\n", st->wrap_offset, st->disk_signature);
+                    "boot code, signature %08x\n", st->wrap.offset, st->wrap.signature);
+        }
         return;
     }
     fprintf(f, "partition table:   %s, id %s%s\n", t->type, or_dash(t->id),
@@ -70,8 +77,13 @@ void info_partitions_json(FILE *f, const struct p2v_stack *st)
     fprintf(f, ", \"from_backup_gpt\": %s, \"backup_gpt_damaged\": %s}, \"filesystem\": ",
             t->from_backup_gpt ? "true" : "false", t->backup_gpt_damaged ? "true" : "false");
     fs_json(f, &t->whole);
-    fprintf(f, ", \"wrapped\": %s, \"wrap_offset\": %" PRIu64 ", \"disk_signature\": \"%08x\"",
-            st->wrap_offset ? "true" : "false", st->wrap_offset, st->disk_signature);
+    char g[37] = "";
+    if (st->wrap.gpt)
+        uuid_unparse(st->wrap.disk_guid, g);
+    fprintf(f, ", \"wrapped\": %s, \"wrap_table\": \"%s\", \"wrap_offset\": %" PRIu64
+            ", \"disk_signature\": \"%08x\", \"disk_guid\": \"%s\"",
+            st->wrap.offset ? "true" : "false", !st->wrap.offset ? "" : st->wrap.gpt ? "gpt" : "dos",
+            st->wrap.offset, st->wrap.signature, g);
     fputs(", \"partitions\": [", f);
     for (int i = 0; i < t->n; i++) {
         const struct p2v_partition *p = &t->part[i];

@@ -64,10 +64,10 @@ static int parse_wrap_option(int c, const char *arg, struct p2v_stack_opts *o)
         return -1;
     }
     if (c == 'S') {
-        o->disk_signature = (uint32_t)v;
-        o->have_signature = 1;
+        o->layout.disk_signature = (uint32_t)v;
+        o->layout.have_signature = 1;
     } else {
-        o->offset = v;
+        o->layout.offset = v;
     }
     return 0;
 }
@@ -83,18 +83,15 @@ int parse_stack_option(int c, const char *arg, struct p2v_stack_opts *o)
         return 1;
     case 'P': o->source_flags |= P2V_SOURCE_PAD; return 1;
     case 'C': o->source_flags |= P2V_SOURCE_CACHED; return 1;
-    case 'K': o->keep_free_space = 1; return 1;
-    case 'G': o->fs_flags |= P2V_FS_KEEP_PAGEFILE; return 1;
-    case 'F': o->fs_flags |= P2V_FS_FORCE; return 1;
-    case 'V': o->volumes = arg; return 1;
-    case 'X': o->drop_unselected = 1; return 1;
-    case 'U': o->volume = 1; return 1;
+    case 'K': o->layout.keep_free_space = 1; return 1;
+    case 'G': o->layout.fs_flags |= P2V_FS_KEEP_PAGEFILE; return 1;
+    case 'F': o->layout.fs_flags |= P2V_FS_FORCE; return 1;
+    case 'V': o->layout.volumes = arg; return 1;
+    case 'X': o->layout.drop_unselected = 1; return 1;
+    case 'U': o->layout.volume = 1; return 1;
     case 'O':
     case 'S': return parse_wrap_option(c, arg, o) < 0 ? -1 : 1;
-    case 'T':
-        fprintf(stderr, "p2v: --gpt: wrapping a volume in a GPT disk is not implemented yet; "
-                        "the default MBR disk boots on BIOS machines\n");
-        return -1;
+    case 'T': o->layout.gpt = 1; return 1;
     default: return 0;
     }
 }

@@ -121,8 +121,11 @@ static void regions_head_volume_tail_patches(void **state)
     memset(pt[0].data, 0xCD, 512);
     pt[1].off = MiB;                           /* its first sector */
     memset(pt[1].data, 0xEF, 512);
+    uint8_t tail[1024];
+    memset(tail, 0x5A, sizeof tail);
     struct p2v_layout_spec spec = { .size = 5 * MiB, .vol_offset = MiB, .head = head,
-                                    .head_len = sizeof head, .patches = pt, .npatches = 2 };
+                                    .head_len = sizeof head, .tail = tail,
+                                    .tail_len = sizeof tail, .patches = pt, .npatches = 2 };
     p2v_ranges_add(&spec.zero, MiB + MiB, 4096);  /* inside the volume */
     p2v_ranges_finish(&spec.zero);
     struct p2v_layer *d = NULL;
@@ -133,6 +136,8 @@ static void regions_head_volume_tail_patches(void **state)
         uint8_t want;
         if (o < 512)
             want = 0xAB;
+        else if (o >= 5 * MiB - sizeof tail)
+            want = 0x5A;
         else if (o < MiB || o >= 4 * MiB)
             want = 0;
         else if (o >= MiB && o < MiB + 512)
@@ -147,7 +152,8 @@ static void regions_head_volume_tail_patches(void **state)
             fail_msg("byte %llu: %02x, want %02x", (unsigned long long)o, all[o], want);
     }
     /* Unaligned reads across every region edge agree with the whole. */
-    uint64_t edges[] = { 512, MiB, MiB + 512, 2 * MiB, 2 * MiB + 4096, 3 * MiB - 512, 4 * MiB };
+    uint64_t edges[] = { 512, MiB, MiB + 512, 2 * MiB, 2 * MiB + 4096, 3 * MiB - 512, 4 * MiB,
+                         5 * MiB - 1024 - 9000 };  /* a read that ends in the tail */
     uint8_t buf[10000];
     for (size_t i = 0; i < sizeof edges / sizeof *edges; i++) {
         uint64_t off = edges[i] > 777 ? edges[i] - 777 : 0;
@@ -157,8 +163,8 @@ static void regions_head_volume_tail_patches(void **state)
     struct rec r = { 0 };
     assert_int_equal(p2v_layer_extents(d, 0, d->size, rec_cb, &r), 0);
     assert_true(r.next == d->size);
-    /* Data: the head sector and the volume less the zero range. */
-    assert_true(r.data == 512 + 3 * MiB - 4096);
+    /* Data: the head sector, the volume less the zero range, the tail. */
+    assert_true(r.data == 512 + 3 * MiB - 4096 + sizeof tail);
     free(all);
     p2v_layer_close_stack(d);
 }
