@@ -7,6 +7,7 @@
 
 #include "disklayout.h"
 
+#include "../core/bytes.h"
 #include "../core/log.h"
 
 #include <errno.h>
@@ -35,8 +36,6 @@ struct gpt_header {
     uint8_t guid[16];
 };
 
-static uint32_t le32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
-static uint64_t le64(const uint8_t *p) { return le32(p) | (uint64_t)le32(p + 4) << 32; }
 
 /* Reads and checks the header at lba; NULL message when it is sound. */
 static const char *read_header(const struct disk *d, uint64_t lba, struct gpt_header *h)
@@ -46,20 +45,20 @@ static const char *read_header(const struct disk *d, uint64_t lba, struct gpt_he
         return "it cannot be read (the disk is shorter than the GPT says: truncated?)";
     if (memcmp(b, "EFI PART", 8) != 0)
         return "its signature is missing";
-    h->header_size = le32(b + 12);
-    h->header_crc = le32(b + 16);
+    h->header_size = get_le32(b + 12);
+    h->header_crc = get_le32(b + 16);
     if (h->header_size < 92 || h->header_size > 512)
         return "its size field is invalid";
     memset(b + 16, 0, 4);
     if ((uint32_t)crc32(0, b, h->header_size) != h->header_crc)
         return "its header CRC does not match";
-    h->my_lba = le64(b + 24);
-    h->alt_lba = le64(b + 32);
+    h->my_lba = get_le64(b + 24);
+    h->alt_lba = get_le64(b + 32);
     memcpy(h->guid, b + 56, 16);
-    h->entries_lba = le64(b + 72);
-    h->n_entries = le32(b + 80);
-    h->entry_size = le32(b + 84);
-    h->entries_crc = le32(b + 88);
+    h->entries_lba = get_le64(b + 72);
+    h->n_entries = get_le32(b + 80);
+    h->entry_size = get_le32(b + 84);
+    h->entries_crc = get_le32(b + 88);
     if (h->entry_size < 128 || h->entry_size > 4096 || h->n_entries > 65536)
         return "its entry array size is invalid";
     return NULL;
@@ -111,10 +110,6 @@ int p2v_gpt_truncated(int fd, uint64_t disk_size, uint64_t *expected_lba)
     return 1;
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
-}
 
 /* Patches for one GPT copy with the entries of unselected partitions
  * cleared: the entry sectors that change, then the header with new CRCs. */
@@ -143,9 +138,9 @@ static int drop_copy(const struct disk *d, uint64_t header_lba, const int *keep,
             memcpy(out[*n].data, e + s, 512);
             (*n)++;
         }
-        put32(hdr + 88, (uint32_t)crc32(0, e, (uInt)len));
+        put_le32(hdr + 88, (uint32_t)crc32(0, e, (uInt)len));
         memset(hdr + 16, 0, 4);
-        put32(hdr + 16, (uint32_t)crc32(0, hdr, h.header_size));
+        put_le32(hdr + 16, (uint32_t)crc32(0, hdr, h.header_size));
         out[*n].off = header_lba * 512;
         memcpy(out[*n].data, hdr, 512);
         (*n)++;

@@ -1,5 +1,7 @@
 #include "gpt_build.h"
 
+#include "../core/bytes.h"
+
 #include <errno.h>
 #include <string.h>
 #include <uuid/uuid.h>
@@ -8,9 +10,6 @@
 #define ENTRY_SIZE 128
 #define ARRAY_SECTORS (P2V_GPT_ENTRIES * ENTRY_SIZE / 512)
 
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)v); put16(p + 2, (uint16_t)(v >> 16)); }
-static void put64(uint8_t *p, uint64_t v) { put32(p, (uint32_t)v); put32(p + 4, (uint32_t)(v >> 32)); }
 
 /* GPT keeps the first three GUID fields little-endian. */
 static void put_guid(uint8_t *p, const uint8_t u[16])
@@ -25,18 +24,18 @@ static void header(uint8_t *h, const struct p2v_gpt_disk *g, uint64_t my, uint64
 {
     memset(h, 0, 512);
     memcpy(h, "EFI PART", 8);
-    put32(h + 8, 0x00010000);        /* revision 1.0 */
-    put32(h + 12, 92);               /* header size */
-    put64(h + 24, my);
-    put64(h + 32, alt);
-    put64(h + 40, 2 + ARRAY_SECTORS);                   /* first usable */
-    put64(h + 48, g->disk_sectors - 2 - ARRAY_SECTORS); /* last usable */
+    put_le32(h + 8, 0x00010000);        /* revision 1.0 */
+    put_le32(h + 12, 92);               /* header size */
+    put_le64(h + 24, my);
+    put_le64(h + 32, alt);
+    put_le64(h + 40, 2 + ARRAY_SECTORS);                   /* first usable */
+    put_le64(h + 48, g->disk_sectors - 2 - ARRAY_SECTORS); /* last usable */
     put_guid(h + 56, g->disk_guid);
-    put64(h + 72, entries);
-    put32(h + 80, P2V_GPT_ENTRIES);
-    put32(h + 84, ENTRY_SIZE);
-    put32(h + 88, entries_crc);
-    put32(h + 16, (uint32_t)crc32(0, h, 92));
+    put_le64(h + 72, entries);
+    put_le32(h + 80, P2V_GPT_ENTRIES);
+    put_le32(h + 84, ENTRY_SIZE);
+    put_le32(h + 88, entries_crc);
+    put_le32(h + 16, (uint32_t)crc32(0, h, 92));
 }
 
 int p2v_gpt_build(const struct p2v_gpt_disk *g, uint8_t head[P2V_GPT_HEAD_BYTES],
@@ -57,20 +56,20 @@ int p2v_gpt_build(const struct p2v_gpt_disk *g, uint8_t head[P2V_GPT_HEAD_BYTES]
     e[1] = 0x00; e[2] = 0x02; e[3] = 0x00;   /* CHS 0/0/2 */
     e[4] = 0xEE;
     e[5] = 0xFF; e[6] = 0xFF; e[7] = 0xFF;
-    put32(e + 8, 1);
-    put32(e + 12, g->disk_sectors - 1 > UINT32_MAX ? UINT32_MAX : (uint32_t)(g->disk_sectors - 1));
+    put_le32(e + 8, 1);
+    put_le32(e + 12, g->disk_sectors - 1 > UINT32_MAX ? UINT32_MAX : (uint32_t)(g->disk_sectors - 1));
     head[510] = 0x55;
     head[511] = 0xAA;
 
     uint8_t *array = head + 2 * 512, *p = array;
     put_guid(p, type);
     put_guid(p + 16, g->part_guid);
-    put64(p + 32, g->first_lba);
-    put64(p + 40, g->last_lba);
-    put64(p + 48, 1ull << 2);        /* legacy BIOS bootable */
+    put_le64(p + 32, g->first_lba);
+    put_le64(p + 40, g->last_lba);
+    put_le64(p + 48, 1ull << 2);        /* legacy BIOS bootable */
     for (size_t i = 0; g->name && g->name[i] && i < 36; i++) {
         uint8_t c = (uint8_t)g->name[i];
-        put16(p + 56 + 2 * i, c < 0x80 ? c : '_');  /* ASCII in, UTF-16LE out */
+        put_le16(p + 56 + 2 * i, c < 0x80 ? c : '_');  /* ASCII in, UTF-16LE out */
     }
     uint32_t crc = (uint32_t)crc32(0, array, ARRAY_SECTORS * 512);
 
