@@ -53,6 +53,12 @@ int p2v_layer_data_bytes(struct p2v_layer *l, uint64_t off, uint64_t len, uint64
     return p2v_layer_extents(l, off, len, add_data, bytes);
 }
 
+void p2v_layer_close(struct p2v_layer *l)
+{
+    if (l && l->ops->close)
+        l->ops->close(l);
+}
+
 void p2v_layer_close_stack(struct p2v_layer *l)
 {
     while (l) {

@@ -49,6 +49,8 @@ int p2v_layer_extents(struct p2v_layer *l, uint64_t off, uint64_t len,
                       p2v_extent_fn fn, void *ctx);
 /* Sums the data extents (what is not known to be zero) in [off, off+len). */
 int p2v_layer_data_bytes(struct p2v_layer *l, uint64_t off, uint64_t len, uint64_t *bytes);
+/* Closes l only (a view that does not own the layers below it). */
+void p2v_layer_close(struct p2v_layer *l);
 /* Closes l and every layer below it. */
 void p2v_layer_close_stack(struct p2v_layer *l);
 

@@ -19,9 +19,18 @@
 #define ROOT_INO 1
 #define TIMEOUT 86400.0  /* the tree never changes while mounted */
 
+#define MAX_DIRS 4
+
 struct view {
     const struct p2v_view_file *files;
     int n;
+    /* Directories below the root, and each file's directory (0: root). */
+    char dirs[MAX_DIRS][32];
+    int ndirs;
+    int *dir_of;
+    int writable;        /* some file takes writes */
+    int (*sync)(void *ctx);
+    void *sync_ctx;
     uint64_t *blocks;    /* st_blocks per file: 512-byte units holding data */
     uid_t uid;
     gid_t gid;
@@ -62,11 +71,51 @@ static void *thread_buf(size_t size)
     return b->data;
 }
 
+/* Inodes: 1 the root, 2.. the directories, then the files. */
+static fuse_ino_t file_ino(const struct view *v, int i) { return (fuse_ino_t)(ROOT_INO + 1 + v->ndirs + i); }
+static int is_dir(const struct view *v, fuse_ino_t ino) { return ino >= ROOT_INO && ino <= (fuse_ino_t)(ROOT_INO + v->ndirs); }
+/* Directory number of a directory inode: 0 the root, 1.. the others. */
+static int dir_index(fuse_ino_t ino) { return (int)(ino - ROOT_INO); }
+
 static const struct p2v_view_file *file_of(struct view *v, fuse_ino_t ino)
 {
-    if (ino < ROOT_INO + 1 || ino > (fuse_ino_t)(ROOT_INO + v->n))
+    if (ino < file_ino(v, 0) || ino > file_ino(v, v->n - 1))
         return NULL;
-    return &v->files[ino - ROOT_INO - 1];
+    return &v->files[ino - file_ino(v, 0)];
+}
+
+static const char *base_name(const char *name)
+{
+    const char *slash = strchr(name, '/');
+    return slash ? slash + 1 : name;
+}
+
+/* Sorts the files into the root and at most MAX_DIRS directories. */
+static int build_dirs(struct view *v)
+{
+    v->dir_of = calloc((size_t)v->n, sizeof *v->dir_of);
+    if (!v->dir_of)
+        return -ENOMEM;
+    for (int i = 0; i < v->n; i++) {
+        const char *slash = strchr(v->files[i].name, '/');
+        if (v->files[i].writable)
+            v->writable = 1;
+        if (!slash)
+            continue;
+        size_t len = (size_t)(slash - v->files[i].name);
+        int d = 0;
+        while (d < v->ndirs && (strlen(v->dirs[d]) != len || strncmp(v->dirs[d], v->files[i].name, len)))
+            d++;
+        if (d == v->ndirs) {
+            if (d == MAX_DIRS || len >= sizeof v->dirs[0])
+                return -EINVAL;
+            memcpy(v->dirs[d], v->files[i].name, len);
+            v->dirs[d][len] = 0;
+            v->ndirs++;
+        }
+        v->dir_of[i] = d + 1;
+    }
+    return 0;
 }
 
 static void fill_attr(struct view *v, fuse_ino_t ino, struct stat *st)
@@ -77,16 +126,16 @@ static void fill_attr(struct view *v, fuse_ino_t ino, struct stat *st)
     st->st_gid = v->gid;
     st->st_atim = st->st_mtim = st->st_ctim = v->mtime;
     st->st_blksize = 1024 * 1024;
-    if (ino == ROOT_INO) {
+    if (is_dir(v, ino)) {
         st->st_mode = S_IFDIR | 0500;
-        st->st_nlink = 2;
+        st->st_nlink = 2 + (ino == ROOT_INO ? (nlink_t)v->ndirs : 0);
         return;
     }
     const struct p2v_view_file *f = file_of(v, ino);
-    st->st_mode = S_IFREG | 0400;
+    st->st_mode = S_IFREG | (f->writable ? 0600 : 0400);
     st->st_nlink = 1;
     st->st_size = (off_t)f->layer->size;
-    st->st_blocks = (blkcnt_t)v->blocks[ino - ROOT_INO - 1];
+    st->st_blocks = (blkcnt_t)v->blocks[f - v->files];
 }
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
@@ -106,28 +155,30 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
     struct view *v = fuse_req_userdata(req);
-    if (parent != ROOT_INO) {
+    if (!is_dir(v, parent)) {
         fuse_reply_err(req, ENOTDIR);
         return;
     }
-    for (int i = 0; i < v->n; i++) {
-        if (strcmp(v->files[i].name, name) == 0) {
-            struct fuse_entry_param e = { .ino = (fuse_ino_t)(ROOT_INO + 1 + i),
-                                          .attr_timeout = TIMEOUT,
-                                          .entry_timeout = TIMEOUT };
-            fill_attr(v, e.ino, &e.attr);
-            fuse_reply_entry(req, &e);
-            return;
-        }
+    struct fuse_entry_param e = { .attr_timeout = TIMEOUT, .entry_timeout = TIMEOUT };
+    for (int d = 0; parent == ROOT_INO && d < v->ndirs; d++)
+        if (strcmp(v->dirs[d], name) == 0)
+            e.ino = (fuse_ino_t)(ROOT_INO + 1 + d);
+    for (int i = 0; !e.ino && i < v->n; i++)
+        if (v->dir_of[i] == dir_index(parent) && strcmp(base_name(v->files[i].name), name) == 0)
+            e.ino = file_ino(v, i);
+    if (!e.ino) {
+        fuse_reply_err(req, ENOENT);
+        return;
     }
-    fuse_reply_err(req, ENOENT);
+    fill_attr(v, e.ino, &e.attr);
+    fuse_reply_entry(req, &e);
 }
 
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     (void)fi;
     struct view *v = fuse_req_userdata(req);
-    if (ino != ROOT_INO && !file_of(v, ino)) {
+    if (!is_dir(v, ino) && !file_of(v, ino)) {
         fuse_reply_err(req, ENOENT);
         return;
     }
@@ -141,7 +192,7 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
     (void)fi;
     struct view *v = fuse_req_userdata(req);
-    if (ino != ROOT_INO) {
+    if (!is_dir(v, ino)) {
         fuse_reply_err(req, ENOTDIR);
         return;
     }
@@ -150,12 +201,24 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
         fuse_reply_err(req, ENOMEM);
         return;
     }
+    /* Entries in a fixed order: ".", "..", the directories (root only),
+     * then the files; off is the next entry's number. */
+    int d = dir_index(ino), nsub = d == 0 ? v->ndirs : 0;
     size_t used = 0;
-    /* Entry i: 0 ".", 1 "..", 2.. the files; off is the next entry. */
-    for (off_t i = off; i < v->n + 2; i++) {
-        struct stat st = { .st_ino = i < 2 ? ROOT_INO : (ino_t)(ROOT_INO + i - 1) };
-        st.st_mode = i < 2 ? S_IFDIR : S_IFREG;
-        const char *name = i == 0 ? "." : i == 1 ? ".." : v->files[i - 2].name;
+    for (off_t i = off; i < 2 + nsub + v->n; i++) {
+        struct stat st = { .st_ino = i == 0 ? ino : ROOT_INO, .st_mode = S_IFDIR };
+        const char *name = i == 0 ? "." : "..";
+        if (i >= 2 && i < 2 + nsub) {
+            st.st_ino = (ino_t)(ROOT_INO + 1 + (i - 2));
+            name = v->dirs[i - 2];
+        } else if (i >= 2 + nsub) {
+            int f = (int)(i - 2 - nsub);
+            if (v->dir_of[f] != d)
+                continue;
+            st.st_ino = (ino_t)file_ino(v, f);
+            st.st_mode = S_IFREG;
+            name = base_name(v->files[f].name);
+        }
         size_t need = fuse_add_direntry(req, buf + used, size - used, name, &st, i + 1);
         if (need > size - used)
             break;
@@ -168,12 +231,20 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     struct view *v = fuse_req_userdata(req);
-    if (!file_of(v, ino)) {
-        fuse_reply_err(req, ino == ROOT_INO ? EISDIR : ENOENT);
+    const struct p2v_view_file *f = file_of(v, ino);
+    if (!f) {
+        fuse_reply_err(req, is_dir(v, ino) ? EISDIR : ENOENT);
         return;
     }
-    if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+    if ((fi->flags & O_ACCMODE) != O_RDONLY && !f->writable) {
         fuse_reply_err(req, EROFS);
+        return;
+    }
+    if (v->writable) {
+        /* disk.raw and the partition files show the same bytes: no page
+         * cache, or a write through one would leave the other stale. */
+        fi->direct_io = 1;
+        fuse_reply_open(req, fi);
         return;
     }
     fi->keep_cache = 1;       /* contents never change while mounted */
@@ -214,6 +285,62 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
         return;
     }
     fuse_reply_buf(req, buf, size);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+                     struct fuse_file_info *fi)
+{
+    (void)fi;
+    struct view *v = fuse_req_userdata(req);
+    const struct p2v_view_file *f = file_of(v, ino);
+    if (!f || !f->writable) {
+        fuse_reply_err(req, f ? EROFS : EBADF);
+        return;
+    }
+    /* Fixed size: a disk does not grow. */
+    if (off < 0 || (uint64_t)off >= f->layer->size) {
+        fuse_reply_err(req, (uint64_t)off == f->layer->size && size == 0 ? 0 : ENOSPC);
+        return;
+    }
+    if (size > f->layer->size - (uint64_t)off)
+        size = (size_t)(f->layer->size - (uint64_t)off);
+    int r = p2v_layer_write(f->layer, buf, size, (uint64_t)off);
+    if (r < 0) {
+        p2v_err("%s: write of %zu bytes at byte offset %lld failed: %s", f->name, size,
+                (long long)off, strerror(-r));
+        fuse_reply_err(req, -r);
+        return;
+    }
+    fuse_reply_write(req, size);
+}
+
+static int sync_view(struct view *v)
+{
+    return v->sync ? v->sync(v->sync_ctx) : 0;
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+    (void)ino, (void)datasync, (void)fi;
+    fuse_reply_err(req, -sync_view(fuse_req_userdata(req)));
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    struct view *v = fuse_req_userdata(req);
+    const struct p2v_view_file *f = file_of(v, ino);
+    int r = 0;
+    if (f && f->writable && (fi->flags & O_ACCMODE) != O_RDONLY)
+        r = sync_view(v);
+    fuse_reply_err(req, -r);
+}
+
+static void op_destroy(void *userdata)
+{
+    struct view *v = userdata;
+    int r = sync_view(v);
+    if (r < 0)
+        p2v_err("saving the last writes at unmount failed: %s", strerror(-r));
 }
 
 struct seek { int want_data; int found; uint64_t at; };
@@ -267,7 +394,7 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
     struct statvfs sv = { .f_bsize = 4096, .f_frsize = 4096, .f_namemax = 255 };
     for (int i = 0; i < v->n; i++)
         sv.f_blocks += (v->files[i].layer->size + 4095) / 4096;
-    sv.f_files = (fsfilcnt_t)v->n + 1;
+    sv.f_files = (fsfilcnt_t)(v->n + 1 + v->ndirs);
     fuse_reply_statfs(req, &sv);
 }
 
@@ -280,6 +407,10 @@ static const struct fuse_lowlevel_ops ops = {
     .read = op_read,
     .lseek = op_lseek,
     .statfs = op_statfs,
+    .write = op_write,
+    .fsync = op_fsync,
+    .release = op_release,
+    .destroy = op_destroy,
 };
 
 int p2v_view_preflight(const char *mountpoint)
@@ -371,27 +502,36 @@ int p2v_view_serve(const struct p2v_view_file *files, int nfiles,
 {
     struct view v = { .files = files, .n = nfiles, .uid = getuid(), .gid = getgid(),
                       .mtime = o->mtime, .max_read = find_max_read(o->fuse_opts),
-                      .direct_io = o->direct_io };
+                      .direct_io = o->direct_io, .sync = o->sync, .sync_ctx = o->sync_ctx };
+    int br = build_dirs(&v);
+    if (br < 0) {
+        free(v.dir_of);
+        return br;
+    }
     v.blocks = calloc((size_t)nfiles, sizeof *v.blocks);
-    if (!v.blocks)
+    if (!v.blocks) {
+        free(v.dir_of);
         return -ENOMEM;
+    }
     for (int i = 0; i < nfiles; i++) {
         uint64_t data;
         int r = p2v_layer_data_bytes(files[i].layer, 0, files[i].layer->size, &data);
         if (r < 0) {
             free(v.blocks);
+            free(v.dir_of);
             return r;
         }
         v.blocks[i] = (data + 511) / 512;
     }
     if (pthread_key_create(&buf_key, free_tbuf) != 0) {
         free(v.blocks);
+        free(v.dir_of);
         return -ENOMEM;
     }
 
     char base[128];
-    snprintf(base, sizeof base, "ro,default_permissions,fsname=p2v,subtype=p2v%s",
-             o->allow_other ? ",allow_other" : "");
+    snprintf(base, sizeof base, "%sdefault_permissions,fsname=p2v,subtype=p2v%s",
+             v.writable ? "" : "ro,", o->allow_other ? ",allow_other" : "");
     struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
     int r = -ENOMEM;
     if (fuse_opt_add_arg(&args, "p2v") || fuse_opt_add_arg(&args, "-o") ||
@@ -453,5 +593,6 @@ out_args:
     fuse_opt_free_args(&args);
     pthread_key_delete(buf_key);
     free(v.blocks);
+    free(v.dir_of);
     return r;
 }

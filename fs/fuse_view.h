@@ -1,5 +1,6 @@
-/* The FUSE view: a directory of read-only files, each the top of a layer
- * stack (disk.vhd, disk.raw).  Low-level libfuse API, multithreaded, no
+/* The FUSE view: a directory of files, each the top of a layer stack
+ * (disk.vhd, disk.raw, partitions/N.raw, fixups.json), read-only unless a
+ * file is marked writable.  Low-level libfuse API, multithreaded, no
  * lock on the read path. */
 #ifndef P2V_FUSE_VIEW_H
 #define P2V_FUSE_VIEW_H
@@ -10,8 +11,9 @@
 #include <time.h>
 
 struct p2v_view_file {
-    const char *name;
+    const char *name;        /* "disk.raw", or one directory deep: "partitions/1.raw" */
     struct p2v_layer *layer;
+    int writable;            /* writes go to the layer (mode 0600, no page cache) */
 };
 
 struct p2v_view_opts {
@@ -24,6 +26,10 @@ struct p2v_view_opts {
     struct timespec mtime;        /* shown on every entry: fixed, for rsync */
     int log_to_file;              /* in the background: the file opened by
                                      p2v_log_open_file, else syslog */
+    /* Makes writes durable: called on fsync, on the last close of a
+     * writable file and at unmount.  NULL when nothing is writable. */
+    int (*sync)(void *ctx);
+    void *sync_ctx;
 };
 
 /* Checks that a mount can be made there: exists, is a directory, is not a

@@ -2,7 +2,9 @@
 #include "commands.h"
 
 #include "stack.h"
+#include "view_files.h"
 #include "../core/log.h"
+#include "../fixup/overlay.h"
 #include "../fs/fuse_view.h"
 
 #include <getopt.h>
@@ -11,18 +13,28 @@
 #include <string.h>
 #include <unistd.h>
 
+static int sync_overlay(void *ctx)
+{
+    return p2v_overlay_commit(ctx);
+}
+
 static void mount_usage(FILE *f)
 {
     fprintf(f,
         "usage: p2v mount [OPTIONS] SOURCE MOUNTPOINT\n"
         "Shows SOURCE (a raw disk image or block device, opened read-only) as\n"
-        "MOUNTPOINT/disk.vhd and MOUNTPOINT/disk.raw.\n\n"
+        "MOUNTPOINT/disk.vhd and MOUNTPOINT/disk.raw, each partition as\n"
+        "MOUNTPOINT/partitions/N.raw, and the fix-up report as MOUNTPOINT/fixups.json.\n\n"
         "  -f, --foreground          stay in the foreground, log to stderr\n"
         "  -o OPT[,OPT...]           extra FUSE mount options\n"
         "      --allow-other         let other users read the view (default: owner only)\n"
         "      --direct-io           no page cache for the view: fastest for large sequential\n"
         "                            reads (cp, dd bs=1M), no mmap\n"
         "      --log FILE            log here once in the background (default: syslog)\n"
+        "      --state DIR           the job state directory: fix-ups applied there show in\n"
+        "                            the view (default: MOUNTPOINT.p2v when it exists)\n"
+        "      --writable            writes to disk.raw and partitions/N.raw go to the state\n"
+        "                            directory (never to SOURCE); no disk.vhd until remounted\n"
         "  -q, --quiet               no progress output\n"
         "  -d, --debug               FUSE debug output (implies -f)\n"
         P2V_STACK_HELP);
@@ -38,6 +50,8 @@ int cmd_mount(int argc, char **argv)
         { "quiet", no_argument, NULL, 'q' },
         { "debug", no_argument, NULL, 'd' },
         { "help", no_argument, NULL, 'h' },
+        { "state", required_argument, NULL, 'Z' },
+        { "writable", no_argument, NULL, 'W' },
         P2V_STACK_LONGOPTS,
         { 0 },
     };
@@ -76,6 +90,8 @@ int cmd_mount(int argc, char **argv)
             break;
         }
         case 'q': so.quiet = 1; p2v_log_quiet(1); break;
+        case 'Z': so.state = optarg; break;
+        case 'W': so.writable = 1; break;
         case 'd': vo.debug = vo.foreground = 1; break;
         case 'h': mount_usage(stdout); return 0;
         default: {
@@ -100,17 +116,32 @@ int cmd_mount(int argc, char **argv)
     if (p2v_view_preflight(mnt) < 0)
         return 1;
 
+    /* The state directory beside the mount point is used when it exists
+     * (and made for --writable). */
+    char state[PATH_MAX + 8];
+    if (!so.state) {
+        snprintf(state, sizeof state, "%s.p2v", mnt);
+        if (so.writable || p2v_overlay_exists(state))
+            so.state = state;
+    }
     struct p2v_stack st;
     if (p2v_stack_open(source, &so, &st) < 0)
         return 1;
-    struct p2v_view_file files[] = {
-        { "disk.vhd", st.vhd },
-        { "disk.raw", st.disk },
-    };
+    struct p2v_view_file files[P2V_VIEW_MAX_FILES];
+    int n = mount_files(&st, &so, files);
+    if (n < 0) {
+        p2v_stack_close(&st);
+        return 1;
+    }
     vo.mountpoint = mnt;
     vo.fuse_opts = fuse_opts;
     vo.mtime = st.mtime;
-    int r = p2v_view_serve(files, 2, &vo);
+    if (so.writable) {
+        vo.sync = sync_overlay;
+        vo.sync_ctx = st.overlay;
+    }
+    int r = p2v_view_serve(files, n, &vo);
+    mount_files_close(files, n);
     p2v_stack_close(&st);
     return r < 0 ? 1 : 0;
 }

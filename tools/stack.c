@@ -4,6 +4,7 @@
 #include "../core/log.h"
 #include "../core/uuid5.h"
 #include "../fixup/layout_plan.h"
+#include "../fixup/overlay.h"
 #include "../vhdwriter/allocmap.h"
 #include "../vhdwriter/vhd.h"
 #include "../vhdwriter/vhd_format.h"
@@ -76,57 +77,79 @@ static int fold_extent(void *ctx, uint64_t off, uint64_t len, int is_data)
     return 0;
 }
 
-/* The identity covers what determines the bytes: the source and the output
- * options.  An unchanged source mounted again gets the same UniqueId and
- * timestamp, so copies resume; a changed one gets new ones. */
-static int derive_identity(struct p2v_stack *s, const struct p2v_stack_opts *o)
+/* What the disk layout shows, before any overlay: the source and the
+ * layout options.  An overlay is bound to it, and the image identity
+ * builds on it. */
+static int derive_base(struct p2v_stack *s, const struct p2v_stack_opts *o,
+                       struct p2v_layer *layout)
 {
     enum { SAMPLE = 1024 * 1024 };
     char head[8704];
-    const char *type = o->dynamic ? "dynamic" : "fixed";
+    const struct p2v_layout_opts *lo = &o->layout;
     size_t sample = 0;
-    uint8_t *name = NULL;
+    int n;
     if (!s->src.is_blockdev) {
-        snprintf(head, sizeof head, "p2v-vhd-1|file|%s|%llu|%lld.%09ld|%s|%d|%u|%s", s->src.path,
-                 (unsigned long long)s->src.size, (long long)s->src.mtime.tv_sec,
-                 s->src.mtime.tv_nsec, type, o->layout.keep_free_space, o->layout.fs_flags | (unsigned)o->layout.drop_unselected << 8,
-                 o->layout.volumes ? o->layout.volumes : "all");
-        n_wrap(head, sizeof head, s);
+        n = snprintf(head, sizeof head, "p2v-base-1|file|%s|%llu|%lld.%09ld", s->src.path,
+                     (unsigned long long)s->src.size, (long long)s->src.mtime.tv_sec,
+                     s->src.mtime.tv_nsec);
         s->timestamp = vhd_timestamp((int64_t)s->src.mtime.tv_sec);
     } else {
         char id[4200];
-        uint64_t alloc = 0;
         device_id(s->src.rdev, s->src.path, id, sizeof id);
-        int r = p2v_layer_extents(s->disk, 0, s->disk->size, fold_extent, &alloc);
-        if (r < 0)
-            return r;
-        snprintf(head, sizeof head, "p2v-vhd-1|blockdev|%s|%llu|%016llx|%s|%d|%u|%s", id,
-                 (unsigned long long)s->src.size, (unsigned long long)alloc, type,
-                 o->layout.keep_free_space, o->layout.fs_flags | (unsigned)o->layout.drop_unselected << 8,
-                 o->layout.volumes ? o->layout.volumes : "all");
-        n_wrap(head, sizeof head, s);
+        n = snprintf(head, sizeof head, "p2v-base-1|blockdev|%s|%llu", id,
+                     (unsigned long long)s->src.size);
         sample = 2 * SAMPLE;  /* first and last MiB: partition tables, boot code */
         /* No modification time to take: the VHD epoch, until snapshots fix
          * the time of the copy. */
         s->timestamp = 0;
     }
+    if (n > 0 && (size_t)n < sizeof head)
+        snprintf(head + n, sizeof head - (size_t)n, "|%d|%u|%s|%d", lo->keep_free_space,
+                 lo->fs_flags | (unsigned)lo->drop_unselected << 8,
+                 lo->volumes ? lo->volumes : "all", lo->volume);
+    n_wrap(head, sizeof head, s);
     size_t hlen = strlen(head);
-    name = malloc(hlen + sample);
+    uint8_t *name = malloc(hlen + sample);
     if (!name)
         return -ENOMEM;
     memcpy(name, head, hlen);
     int r = 0;
     if (sample) {
-        r = p2v_layer_read(s->disk, name + hlen, SAMPLE, 0);
+        r = p2v_layer_read(layout, name + hlen, SAMPLE, 0);
         if (r == 0)
-            r = p2v_layer_read(s->disk, name + hlen + SAMPLE, SAMPLE, s->disk->size - SAMPLE);
+            r = p2v_layer_read(layout, name + hlen + SAMPLE, SAMPLE, layout->size - SAMPLE);
     }
     if (r == 0)
-        p2v_uuid5(s->unique_id, name, hlen + sample);
+        p2v_uuid5(s->base_id, name, hlen + sample);
     free(name);
     s->mtime.tv_sec = (time_t)(VHD_EPOCH + s->timestamp);
     s->mtime.tv_nsec = 0;
     return r;
+}
+
+/* The identity covers what determines the bytes: the base (source and
+ * layout), the overlay's content and the output options.  An unchanged
+ * source mounted again gets the same UniqueId and timestamp, so copies
+ * resume; a changed one, or another fix-up, gets new ones. */
+static int derive_identity(struct p2v_stack *s, const struct p2v_stack_opts *o)
+{
+    uint8_t name[128], ovl[16] = { 0 };
+    uint64_t alloc = 0;
+    if (s->overlay)
+        p2v_overlay_digest(s->overlay, ovl);
+    if (s->src.is_blockdev) {
+        /* A device has no mtime: what is allocated stands in for it. */
+        int r = p2v_layer_extents(s->disk, 0, s->disk->size, fold_extent, &alloc);
+        if (r < 0)
+            return r;
+    }
+    memcpy(name, "p2v-vhd-2|", 10);
+    memcpy(name + 10, s->base_id, 16);
+    memcpy(name + 26, ovl, 16);
+    memcpy(name + 42, &alloc, sizeof alloc);
+    name[50] = (uint8_t)o->dynamic;
+    p2v_uuid5(s->unique_id, name, 51);
+    return 0;
 }
 
 int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2v_stack *s)
@@ -160,11 +183,28 @@ int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2
         p2v_layer_close_stack(src);
         return r;
     }
+    r = derive_base(s, o, layout);
+    if (r == 0 && o->state) {
+        /* Fix-ups and manual repairs sit on the disk layout: the offsets
+         * they were made at are the ones the image shows. */
+        unsigned fl = o->writable ? P2V_OVERLAY_WRITE | P2V_OVERLAY_CREATE : 0;
+        r = p2v_overlay_open(layout, o->state, s->base_id, fl, &s->overlay);
+        if (r == 0)
+            layout = s->overlay;
+    }
+    if (r < 0) {
+        free(s->table);
+        s->table = NULL;
+        p2v_layer_close_stack(layout);
+        return r;
+    }
     /* Only a dynamic image needs to know which blocks are zero; a fixed
      * one keeps the source's own holes and starts at once. */
     struct p2v_progress prog = { .what = s->src.path, .quiet = o->quiet };
     src = layout;
-    r = p2v_allocmap_open(src, o->dynamic ? P2V_ALLOC_SCAN : P2V_ALLOC_PASSTHROUGH,
+    /* A writable view changes what is allocated: no scan to go stale. */
+    int scan = o->dynamic && !o->writable;
+    r = p2v_allocmap_open(src, scan ? P2V_ALLOC_SCAN : P2V_ALLOC_PASSTHROUGH,
                           p2v_progress_update, &prog, &s->disk);
     p2v_progress_done(&prog);
     if (r < 0) {
@@ -179,7 +219,7 @@ int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2
         free(s->table);
         return r;
     }
-    struct p2v_vhd_params vp = { .dynamic = o->dynamic, .timestamp = s->timestamp };
+    struct p2v_vhd_params vp = { .dynamic = scan, .timestamp = s->timestamp };
     memcpy(vp.unique_id, s->unique_id, 16);
     r = p2v_vhd_open(s->disk, &vp, &s->vhd);
     if (r < 0) {

@@ -1,5 +1,6 @@
 /* Builds the data path for one source:
- *   source -> disk layout -> allocation map (disk.raw) -> VHD encoder (disk.vhd)
+ *   source -> disk layout -> [COW overlay] -> allocation map (disk.raw)
+ *          -> VHD encoder (disk.vhd)
  * and derives the image's identity (UUIDv5, timestamp) from the source. */
 #ifndef P2V_STACK_H
 #define P2V_STACK_H
@@ -13,6 +14,8 @@ struct p2v_stack_opts {
     unsigned source_flags;  /* P2V_SOURCE_* */
     int quiet;              /* no progress output */
     struct p2v_layout_opts layout;
+    const char *state;      /* job state directory with the overlay; NULL: none */
+    int writable;           /* the overlay takes writes (created if missing) */
 };
 
 struct p2v_stack {
@@ -24,6 +27,8 @@ struct p2v_stack {
     struct timespec mtime;   /* shown on the view's files: the timestamp's time */
     struct p2v_partition_table *table;  /* what the source holds */
     struct p2v_wrap wrap;    /* how a bare volume became a disk */
+    uint8_t base_id[16];     /* the source and layout options: what an overlay binds to */
+    struct p2v_layer *overlay;  /* the COW overlay, when a state directory is used */
 };
 
 int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2v_stack *s);

@@ -86,6 +86,21 @@ static const struct p2v_layer_ops allocmap_ops = {
     .close = allocmap_close,
 };
 
+/* Passthrough mode forwards writes too (a --writable view): nothing is
+ * cached here that a write could make stale. */
+static int allocmap_write(struct p2v_layer *l, const void *buf, size_t len, uint64_t off)
+{
+    return p2v_layer_write(l->below, buf, len, off);
+}
+
+static const struct p2v_layer_ops allocmap_pass_ops = {
+    .name = "allocation map (passthrough)",
+    .read = allocmap_read,
+    .extents = allocmap_extents,
+    .write = allocmap_write,
+    .close = allocmap_close,
+};
+
 struct scan {
     struct allocmap *m;
     uint8_t *buf;
@@ -149,7 +164,7 @@ int p2v_allocmap_open(struct p2v_layer *below, enum p2v_alloc_mode mode,
     struct allocmap *m = calloc(1, sizeof *m);
     if (!m)
         return -ENOMEM;
-    m->l.ops = &allocmap_ops;
+    m->l.ops = mode == P2V_ALLOC_SCAN ? &allocmap_ops : &allocmap_pass_ops;
     m->l.below = below;
     m->l.size = below->size;
     m->nchunks = (below->size + P2V_ALLOC_CHUNK - 1) / P2V_ALLOC_CHUNK;

@@ -1,0 +1,108 @@
+#include "view_files.h"
+
+#include "../core/log.h"
+#include "../core/memfile.h"
+#include "../core/slice.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The report the last `p2v fixup apply` left in the state directory. */
+static int report_file(const char *state, struct p2v_layer **out)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/fixups.json", state);
+    FILE *f = fopen(path, "rbe");
+    if (!f)
+        return errno == ENOENT ? 0 : -errno;
+    char *buf = NULL;
+    size_t cap = 0, len = 0;
+    int r = 0;
+    for (;;) {
+        if (len == cap) {
+            char *nb = realloc(buf, cap = cap ? cap * 2 : 65536);
+            if (!nb) {
+                r = -ENOMEM;
+                break;
+            }
+            buf = nb;
+        }
+        size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0) {
+            if (ferror(f))
+                r = -EIO;
+            break;
+        }
+    }
+    fclose(f);
+    if (r == 0)
+        r = p2v_memfile_open(buf, len, out) == 0 ? 1 : -ENOMEM;
+    free(buf);
+    if (r < 0)
+        p2v_err("%s: cannot read the fix-up report: %s", path, strerror(-r));
+    return r;
+}
+
+int mount_files(struct p2v_stack *st, const struct p2v_stack_opts *o, struct p2v_view_file *files)
+{
+    int n = 0;
+    /* A dynamic VHD's block layout depends on what is allocated, which
+     * writes change: the image appears once the view is mounted read-only. */
+    if (!o->writable)
+        files[n++] = (struct p2v_view_file){ "disk.vhd", st->vhd, 0 };
+    files[n++] = (struct p2v_view_file){ "disk.raw", st->disk, o->writable };
+    const struct p2v_partition_table *t = st->table;
+    struct { int number; uint64_t start, size; } parts[P2V_MAX_PARTITIONS];
+    int np = 0;
+    if (st->wrap.offset) {
+        parts[np].number = 1;
+        parts[np].start = st->wrap.offset;
+        parts[np++].size = st->src.size;
+    }
+    for (int i = 0; i < t->n && np < P2V_MAX_PARTITIONS; i++) {
+        if (t->part[i].extended)
+            continue;
+        parts[np].number = t->part[i].number;
+        parts[np].start = t->part[i].start;
+        parts[np++].size = t->part[i].size;
+    }
+    for (int i = 0; i < np; i++) {
+        char *name = malloc(32);
+        struct p2v_layer *l = NULL;
+        int r = name ? p2v_slice_open(st->disk, parts[i].start, parts[i].size, &l) : -ENOMEM;
+        if (r < 0) {
+            free(name);
+            p2v_err("partition %d: cannot show it: %s", parts[i].number, strerror(-r));
+            mount_files_close(files, n);
+            return r;
+        }
+        snprintf(name, 32, "partitions/%d.raw", parts[i].number);
+        files[n++] = (struct p2v_view_file){ name, l, o->writable };
+    }
+    if (o->state) {
+        struct p2v_layer *rep = NULL;
+        int r = report_file(o->state, &rep);
+        if (r < 0) {
+            mount_files_close(files, n);
+            return r;
+        }
+        if (rep)
+            files[n++] = (struct p2v_view_file){ "fixups.json", rep, 0 };
+    }
+    return n;
+}
+
+void mount_files_close(struct p2v_view_file *files, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (!strncmp(files[i].name, "partitions/", 11)) {
+            p2v_layer_close(files[i].layer);
+            free((char *)files[i].name);
+        } else if (!strcmp(files[i].name, "fixups.json")) {
+            p2v_layer_close(files[i].layer);
+        }
+    }
+}
