@@ -14,12 +14,15 @@ struct part {
 
 static int dev_open(struct ntfs_device *dev, int flags)
 {
-    if ((flags & O_ACCMODE) != O_RDONLY) {
+    struct part *p = dev->d_private;
+    int rw = (flags & O_ACCMODE) != O_RDONLY;
+    if (rw && !p->l->ops->write) {
         errno = EROFS;
         return -1;
     }
     NDevSetOpen(dev);
-    NDevSetReadOnly(dev);
+    if (!rw)
+        NDevSetReadOnly(dev);
     return 0;
 }
 
@@ -71,17 +74,30 @@ static s64 dev_read(struct ntfs_device *dev, void *buf, s64 count)
     return n;
 }
 
-static s64 dev_write(struct ntfs_device *dev, const void *buf, s64 count)
-{
-    (void)dev, (void)buf, (void)count;
-    errno = EROFS;
-    return -1;
-}
-
+/* Writes go to the layer (the COW overlay), never past the partition. */
 static s64 dev_pwrite(struct ntfs_device *dev, const void *buf, s64 count, s64 offset)
 {
-    (void)offset;
-    return dev_write(dev, buf, count);
+    struct part *p = dev->d_private;
+    if (offset < 0 || count < 0 || (uint64_t)offset > p->size ||
+        (uint64_t)count > p->size - (uint64_t)offset) {
+        errno = offset < 0 || count < 0 ? EINVAL : ENOSPC;
+        return -1;
+    }
+    int r = p2v_layer_write(p->l, buf, (size_t)count, p->start + (uint64_t)offset);
+    if (r < 0) {
+        errno = -r;
+        return -1;
+    }
+    return count;
+}
+
+static s64 dev_write(struct ntfs_device *dev, const void *buf, s64 count)
+{
+    struct part *p = dev->d_private;
+    s64 n = dev_pwrite(dev, buf, count, p->pos);
+    if (n > 0)
+        p->pos += n;
+    return n;
 }
 
 static int dev_sync(struct ntfs_device *dev)
@@ -110,8 +126,8 @@ static struct ntfs_device_operations ops = {
     .stat = dev_stat, .ioctl = dev_ioctl,
 };
 
-ntfs_volume *p2v_ntfs_mount(struct p2v_layer *l, uint64_t start, uint64_t size,
-                            const char *name)
+static ntfs_volume *mount_flags(struct p2v_layer *l, uint64_t start, uint64_t size,
+                                const char *name, unsigned long flags)
 {
     /* The library's own messages would go to stderr unasked; p2v says what
      * failed itself. */
@@ -125,7 +141,7 @@ ntfs_volume *p2v_ntfs_mount(struct p2v_layer *l, uint64_t start, uint64_t size,
         free(p);
         return NULL;
     }
-    ntfs_volume *vol = ntfs_device_mount(dev, NTFS_MNT_RDONLY);
+    ntfs_volume *vol = ntfs_device_mount(dev, flags);
     if (!vol) {
         int e = errno;
         ntfs_device_free(dev);
@@ -135,9 +151,22 @@ ntfs_volume *p2v_ntfs_mount(struct p2v_layer *l, uint64_t start, uint64_t size,
     return vol;
 }
 
-void p2v_ntfs_umount(ntfs_volume *vol)
+ntfs_volume *p2v_ntfs_mount(struct p2v_layer *l, uint64_t start, uint64_t size,
+                            const char *name)
+{
+    return mount_flags(l, start, size, name, NTFS_MNT_RDONLY);
+}
+
+ntfs_volume *p2v_ntfs_mount_rw(struct p2v_layer *l, uint64_t start, uint64_t size,
+                               const char *name)
+{
+    return mount_flags(l, start, size, name, 0);
+}
+
+int p2v_ntfs_umount(ntfs_volume *vol)
 {
     void *p = vol->dev->d_private;
-    ntfs_umount(vol, FALSE);  /* frees the device, not its private data */
+    int r = ntfs_umount(vol, FALSE) < 0 ? -errno : 0;  /* frees the device, not its private data */
     free(p);
+    return r;
 }

@@ -17,6 +17,11 @@
  * errno set on failure.  name appears in messages. */
 ntfs_volume *p2v_ntfs_mount(struct p2v_layer *l, uint64_t start, uint64_t size,
                             const char *name);
-void p2v_ntfs_umount(ntfs_volume *vol);
+/* The same, read-write: l must take writes (the COW overlay).  libntfs-3g
+ * refuses a hibernated or unclean volume here (errno EPERM/EOPNOTSUPP). */
+ntfs_volume *p2v_ntfs_mount_rw(struct p2v_layer *l, uint64_t start, uint64_t size,
+                               const char *name);
+/* Unmounts, flushing what libntfs-3g still holds; -errno if that fails. */
+int p2v_ntfs_umount(ntfs_volume *vol);
 
 #endif

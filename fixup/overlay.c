@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 #include "overlay.h"
 
 #include "../core/bytes.h"
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -29,19 +31,23 @@
 
 struct entry {
     uint64_t blk;
-    uint32_t dblk;  /* block number in overlay.data */
+    uint32_t dblk;  /* block number in overlay.data; SCRATCH_BIT: in scratch_fd */
     uint32_t crc;
 };
+
+#define SCRATCH_BIT 0x80000000u
 
 struct overlay {
     struct p2v_layer l;
     pthread_rwlock_t lock;
     char *dir;
     int data_fd, lock_fd, dir_fd;
+    int scratch_fd;            /* dry runs: new blocks live in memory (memfd) */
     int writable, dirty;
     uint8_t base_id[16];
     uint64_t generation;
     uint64_t data_blocks;      /* appended so far (committed or not) */
+    uint64_t scratch_blocks;
     struct entry *e;
     size_t n, cap;
     uint8_t digest[16];
@@ -89,8 +95,9 @@ static void compute_digest(struct overlay *o)
 /* Reads the stored copy of entry i into blk (4 KiB) and checks it. */
 static int read_stored(struct overlay *o, size_t i, uint8_t *blk)
 {
-    off_t at = (off_t)o->e[i].dblk * BLK;
-    ssize_t got = pread(o->data_fd, blk, BLK, at);
+    int scratch = (o->e[i].dblk & SCRATCH_BIT) != 0;
+    off_t at = (off_t)(o->e[i].dblk & ~SCRATCH_BIT) * BLK;
+    ssize_t got = pread(scratch ? o->scratch_fd : o->data_fd, blk, BLK, at);
     if (got != (ssize_t)BLK) {
         p2v_err("%s/overlay.data: reading changed block %llu at offset %lld failed: %s",
                 o->dir, (unsigned long long)o->e[i].blk, (long long)at,
@@ -231,20 +238,26 @@ static int overlay_write(struct p2v_layer *l, const void *buf, size_t len, uint6
         off = stop;
         if (memcmp(cur, next, sizeof cur) == 0)
             continue;  /* unchanged: nothing to store, and re-applying stays a no-op */
-        if (o->data_blocks >= UINT32_MAX) {
+        int scratch = o->scratch_fd >= 0;
+        uint64_t slot = scratch ? o->scratch_blocks : o->data_blocks;
+        if (slot >= (scratch ? SCRATCH_BIT : UINT32_MAX)) {
             r = -EFBIG;
             break;
         }
-        off_t at = (off_t)(o->data_blocks * BLK);
-        ssize_t put = pwrite(o->data_fd, next, BLK, at);
+        off_t at = (off_t)(slot * BLK);
+        ssize_t put = pwrite(scratch ? o->scratch_fd : o->data_fd, next, BLK, at);
         if (put != (ssize_t)BLK) {
             r = put < 0 ? -errno : -ENOSPC;
             p2v_err("%s/overlay.data: writing %u bytes at offset %lld failed: %s", o->dir, BLK,
                     (long long)at, strerror(-r));
             break;
         }
-        r = put_entry(o, find(o, b), b, (uint32_t)o->data_blocks, (uint32_t)crc32(0, next, BLK));
-        o->data_blocks++;
+        r = put_entry(o, find(o, b), b, (uint32_t)slot | (scratch ? SCRATCH_BIT : 0),
+                      (uint32_t)crc32(0, next, BLK));
+        if (scratch)
+            o->scratch_blocks++;
+        else
+            o->data_blocks++;
         o->dirty = 1;
     }
     pthread_rwlock_unlock(&o->lock);
@@ -269,6 +282,8 @@ static int commit_locked(struct overlay *o)
 {
     if (!o->dirty)
         return 0;
+    if (o->scratch_fd >= 0)
+        return -EROFS;  /* a dry run keeps nothing */
     char tmp[PATH_MAX], final[PATH_MAX];
     int r = path_in(o, "overlay.index.tmp", tmp, sizeof tmp);
     if (r == 0)
@@ -367,8 +382,10 @@ int p2v_overlay_changes(struct p2v_layer *l, p2v_extent_fn fn, void *ctx)
 static void overlay_close(struct p2v_layer *l)
 {
     struct overlay *o = (struct overlay *)l;
-    if (o->dirty)
+    if (o->dirty && o->scratch_fd < 0)
         commit_locked(o);  /* a writable mount's last writes; errors were logged */
+    if (o->scratch_fd >= 0)
+        close(o->scratch_fd);
     if (o->data_fd >= 0)
         close(o->data_fd);
     if (o->dir_fd >= 0)
@@ -457,7 +474,10 @@ static int load_index(struct overlay *o)
 int p2v_overlay_open(struct p2v_layer *below, const char *dir, const uint8_t base_id[16],
                      unsigned flags, struct p2v_layer **out)
 {
-    int writable = (flags & P2V_OVERLAY_WRITE) != 0;
+    int scratch = (flags & P2V_OVERLAY_SCRATCH) != 0;
+    int writable = (flags & P2V_OVERLAY_WRITE) != 0 && !scratch;
+    if (scratch && (flags & P2V_OVERLAY_CREATE) && !p2v_overlay_exists(dir))
+        flags &= ~(unsigned)P2V_OVERLAY_CREATE;  /* a dry run creates nothing */
     if ((flags & P2V_OVERLAY_CREATE) && mkdir(dir, 0700) < 0 && errno != EEXIST) {
         int r = -errno;
         p2v_err("state directory %s: cannot create it: %s", dir, strerror(-r));
@@ -468,18 +488,31 @@ int p2v_overlay_open(struct p2v_layer *below, const char *dir, const uint8_t bas
         free(o);
         return -ENOMEM;
     }
-    o->l.ops = writable ? &overlay_ops : &overlay_ro_ops;
+    o->l.ops = writable || scratch ? &overlay_ops : &overlay_ro_ops;
     o->l.below = below;
     o->l.size = below->size;
     o->writable = writable;
-    o->data_fd = o->lock_fd = -1;
+    o->data_fd = o->lock_fd = o->scratch_fd = -1;
     memcpy(o->base_id, base_id, 16);
     pthread_rwlock_init(&o->lock, NULL);
     char path[PATH_MAX];
     int r = 0;
     const char *what = "opening it";
     o->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (o->dir_fd < 0 && scratch && errno == ENOENT) {
+        /* A dry run against a state that does not exist yet: empty. */
+        if ((o->scratch_fd = memfd_create("p2v-dry-run", MFD_CLOEXEC)) < 0 ||
+            (o->data_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+            r = -errno;
+            goto fail_quiet;
+        }
+        compute_digest(o);
+        *out = &o->l;
+        return 0;
+    }
     if (o->dir_fd < 0)
+        r = -errno;
+    if (r == 0 && scratch && (o->scratch_fd = memfd_create("p2v-dry-run", MFD_CLOEXEC)) < 0)
         r = -errno;
     if (r == 0 && (r = path_in(o, "lock", path, sizeof path)) == 0) {
         what = "its lock";

@@ -23,6 +23,9 @@
 enum {
     P2V_OVERLAY_WRITE = 1,   /* accept writes (exclusive lock); else read-only */
     P2V_OVERLAY_CREATE = 2,  /* make the directory and an empty state if missing */
+    /* A dry run: writes are taken but kept in memory, the state directory
+     * is only read (shared lock), and commit is refused. */
+    P2V_OVERLAY_SCRATCH = 4,
 };
 
 /* Opens the overlay in dir over below.  base_id names what the overlay

@@ -13,7 +13,7 @@ SEED=${MKWINFIXTURE_SEED:-/work/shared/testdata/minimal.hive}  # hivex can't cre
 die() { echo "mkwinfixture: $*" >&2; exit 1; }
 usage() { die "usage: $0 OUT.img [--win8] [--size MiB]"; }
 
-OUT= WIN8=0 SIZE=64
+OUT='' WIN8=0 SIZE=64
 while (($#)); do
     case $1 in
         --win8) WIN8=1 ;;
@@ -24,19 +24,18 @@ while (($#)); do
     shift
 done
 [ -n "$OUT" ] || usage
+SIZE=$((10#$SIZE))  # "032" is not octal
 ((SIZE >= 16)) || die "--size must be at least 16 MiB"
-for c in sfdisk mkntfs ntfs-3g ntfscat losetup hivexsh hivexget; do
-    command -v "$c" >/dev/null || die "$c not found"
-done
+for c in sfdisk mkntfs ntfs-3g ntfscat losetup hivexsh hivexget; do command -v "$c" >/dev/null || die "$c not found"; done
 [ -r "$SEED" ] || die "seed hive $SEED not readable"
 
-tmp=$(mktemp -d /tmp/mkwinfixture.XXXXXX) mnt= loop= done=0
+tmp=$(mktemp -d /tmp/mkwinfixture.XXXXXX) mnt='' loop='' partial=0
 cleanup() {  # runs on every exit: leave no mount, loop device or half-built image
     set +e
     [ -n "$mnt" ] && mountpoint -q "$mnt" && { umount "$mnt" || umount -l "$mnt"; }
     [ -n "$loop" ] && losetup -d "$loop"
     rm -rf "$tmp"
-    ((done)) || rm -f "$OUT"
+    ((partial == 0)) || rm -f "$OUT"
 }
 trap cleanup EXIT
 
@@ -46,7 +45,7 @@ trap cleanup EXIT
 # the key's values.  "setval" replaces all values of a key: one call per key.
 declare -A made
 key() {
-    local path=$1 p= c parts; shift
+    local path=$1 p='' c parts; shift
     echo 'cd \'
     IFS='\' read -ra parts <<<"$path"
     for c in "${parts[@]}"; do
@@ -59,7 +58,7 @@ key() {
 # multisz S...: a REG_MULTI_SZ (type 7) for setval.  hivexsh has no multi-string
 # syntax, so spell out the UTF-16LE bytes: each string NUL-terminated, plus a final NUL.
 multisz() {
-    local s h= i x
+    local s h='' i x
     for s in "$@" ''; do
         for ((i = 0; i < ${#s}; i++)); do printf -v x '%02x,00,' "'${s:i:1}"; h+=$x; done
         h+='00,00,'
@@ -69,8 +68,7 @@ multisz() {
 # build HIVE: a writable copy of the seed, grown with the commands on stdin.
 build() {
     cp "$SEED" "$1" && chmod u+w "$1"
-    { cat; echo commit; } >"$1.cmds"
-    hivexsh -w -f "$1.cmds" "$1" || die "hivexsh failed on $(basename "$1") (commands in $1.cmds)"
+    { cat; echo commit; } | hivexsh -w "$1" || die "hivexsh failed building $(basename "$1")"
 }
 
 cs='ControlSet001' svc='ControlSet001\Services'
@@ -141,21 +139,18 @@ put 0x98 '\x0b\x02'                          # optional header magic: PE32+
 put 0xdc '\x03\x00'                          # Subsystem: Windows console
 
 # --- Disk: MBR, then NTFS on a loop device over the partition -------------
-rm -f "$OUT"
-truncate -s "${SIZE}M" "$OUT"
-printf 'label: dos\nlabel-id: 0x1234abcd\nstart=2048, type=7, bootable\n' | sfdisk -q "$OUT" \
-    || die "sfdisk failed"
+partial=1  # from here on, a failure deletes OUT
+rm -f "$OUT" && truncate -s "${SIZE}M" "$OUT"
+printf 'label: dos\nlabel-id: 0x1234abcd\nstart=2048, type=7, bootable\n' | sfdisk -q "$OUT" || die "sfdisk failed"
 sectors=$(sfdisk -d "$OUT" | sed -n 's/.*start= *2048, size= *\([0-9]*\).*/\1/p')
 [ -n "$sectors" ] || die "partition not found after sfdisk"
-loop=$(losetup -f --show -o $((2048 * 512)) --sizelimit $((sectors * 512)) "$OUT") \
-    || die "losetup failed"
+loop=$(losetup -f --show -o $((2048 * 512)) --sizelimit $((sectors * 512)) "$OUT") || die "losetup failed"
 # -p/-H/-S fill the boot sector's geometry (a loop device reports none); -T fixes mkntfs's times.
 mkntfs -q -F -Q -T -L WINSYS -p 2048 -H 255 -S 63 "$loop" >/dev/null || die "mkntfs failed"
 
 # Populate through ntfs-3g (FUSE): ntfscp can't create directories.  On a block
 # device ntfs-3g mounts as fuseblk, whose umount waits until everything is written.
-mnt=$tmp/mnt
-mkdir "$mnt"
+mnt=$tmp/mnt && mkdir "$mnt"
 ntfs-3g "$loop" "$mnt" || die "ntfs-3g mount failed"
 sys=$mnt/Windows/System32
 mkdir -p "$sys/config" "$sys/drivers" "$mnt/Users"
@@ -171,5 +166,5 @@ for h in SYSTEM SOFTWARE; do
         || die "$h read back from the NTFS volume differs"
 done
 losetup -d "$loop" && loop=
-done=1
+partial=0
 echo "mkwinfixture: $OUT: ${SIZE} MiB, $( ((WIN8)) && echo 'Server 2019 (--win8)' || echo 'Windows 7')" >&2
