@@ -10,7 +10,7 @@ P2V_CFLAGS := $(OPT) $(SAN) -std=c11 -D_FILE_OFFSET_BITS=64 -D_DEFAULT_SOURCE \
             -Wall -Wextra -Werror -DP2V_VERSION='"$(VERSION)"' \
             $(shell pkg-config --cflags fuse3 uuid blkid 2>/dev/null) $(CFLAGS)
 P2V_LDFLAGS := $(SAN) $(LDFLAGS)
-LDLIBS   += $(shell pkg-config --libs fuse3 uuid blkid 2>/dev/null) -lntfs-3g -lext2fs -lcom_err -lz -lpthread
+LDLIBS   += $(shell pkg-config --libs fuse3 uuid blkid 2>/dev/null) -lntfs-3g -lext2fs -lcom_err -lhivex -lnettle -lz -lpthread
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer
 ASAN_MAKE = $(MAKE) --no-print-directory B=build/asan OPT="-O1 -g" SAN="$(SANITIZE)"
 
@@ -55,8 +55,19 @@ $(B)/gen/%_code.c: $(B)/gen/%_boot.bin
 $(B)/gen/%_code.o: $(B)/gen/%_code.c
 	$(CC) $(P2V_CFLAGS) -c -o $@ $<
 
-BOOT_CODE := $(B)/gen/mbr_code.o $(B)/gen/gpt_code.o
-.SECONDARY: $(BOOT_CODE:_code.o=_boot.bin) $(BOOT_CODE:.o=.c)
+# The vendor-services data file, built in as a C string.
+$(B)/gen/vendor_services.c: fixup/vendor-services.txt
+	@mkdir -p $(dir $@)
+	{ echo '/* Generated from $< by the Makefile. */'; \
+	  echo 'const char p2v_vendor_services[] ='; \
+	  sed 's/\\/\\\\/g; s/"/\\"/g; s/^/    "/; s/$$/\\n"/' $<; \
+	  echo ';'; } >$@
+
+$(B)/gen/vendor_services.o: $(B)/gen/vendor_services.c
+	$(CC) $(P2V_CFLAGS) -c -o $@ $<
+
+BOOT_CODE := $(B)/gen/mbr_code.o $(B)/gen/gpt_code.o $(B)/gen/vendor_services.o
+.SECONDARY: $(B)/gen/mbr_boot.bin $(B)/gen/gpt_boot.bin $(BOOT_CODE:.o=.c)
 
 $(B)/libp2v.a: $(LIB_OBJ) $(BOOT_CODE)
 	@rm -f $@  # ar only adds: a renamed source would linger

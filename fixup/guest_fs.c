@@ -209,7 +209,9 @@ int p2v_gfs_write(struct p2v_gfs *g, const char *path, const void *data, size_t 
         r = errno ? -errno : -EIO;
     if (na)
         ntfs_attr_close(na);
-    if (ni && ntfs_inode_close(ni) < 0 && r == 0)
+    /* The parent is open with the new entry in its index: the file's name
+     * must be synced through it, not through a fresh copy from disk. */
+    if (ni && ntfs_inode_close_in_dir(ni, dir) < 0 && r == 0)
         r = -errno;
     if (dir)
         ntfs_inode_close(dir);

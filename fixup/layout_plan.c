@@ -339,3 +339,16 @@ int p2v_layout_plan(struct p2v_layer *src, const char *name, struct p2v_partitio
     free(dropped);
     return r;
 }
+
+int p2v_layout_volumes(const struct p2v_partition_table *t, const struct p2v_wrap *wrap,
+                       uint64_t vol_size, struct p2v_volume *out, int max)
+{
+    int n = 0;
+    if (wrap->offset && n < max)
+        out[n++] = (struct p2v_volume){ 1, wrap->offset, vol_size, t->whole.type };
+    for (int i = 0; i < t->n && n < max; i++)
+        if (!t->part[i].extended)
+            out[n++] = (struct p2v_volume){ t->part[i].number, t->part[i].start,
+                                            t->part[i].size, t->part[i].fs.type };
+    return n;
+}

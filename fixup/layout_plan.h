@@ -38,6 +38,18 @@ int p2v_layout_plan(struct p2v_layer *src, const char *name, struct p2v_partitio
                     const struct p2v_layout_opts *o, struct p2v_wrap *wrap,
                     struct p2v_layer **out);
 
+/* A volume of the planned disk: a data partition, or the wrapped volume. */
+struct p2v_volume {
+    int number;             /* partition number; 1 for a wrapped volume */
+    uint64_t start, size;   /* bytes on the disk layout */
+    const char *fstype;     /* "ntfs", "BitLocker", ... or "" */
+};
+
+/* The volumes of the disk t describes (wrapped at wrap->offset when set,
+ * with vol_size bytes).  Returns how many (at most max). */
+int p2v_layout_volumes(const struct p2v_partition_table *t, const struct p2v_wrap *wrap,
+                       uint64_t vol_size, struct p2v_volume *out, int max);
+
 /* The biggest disk an MBR describes: 2^32 - 1 sectors of 512 bytes. */
 #define P2V_MBR_MAX_SECTORS 0xFFFFFFFFull
 

@@ -131,7 +131,12 @@ static ntfs_volume *mount_flags(struct p2v_layer *l, uint64_t start, uint64_t si
 {
     /* The library's own messages would go to stderr unasked; p2v says what
      * failed itself. */
-    ntfs_log_set_handler(ntfs_log_handler_null);
+    if (getenv("P2V_NTFS_DEBUG")) {
+        ntfs_log_set_handler(ntfs_log_handler_stderr);
+        ntfs_log_set_levels(0xffff);
+    } else {
+        ntfs_log_set_handler(ntfs_log_handler_null);
+    }
     struct part *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;

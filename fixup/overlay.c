@@ -53,6 +53,8 @@ struct overlay {
     uint8_t digest[16];
 };
 
+static int load_index(struct overlay *o);
+
 static int path_in(const struct overlay *o, const char *name, char *out, size_t len)
 {
     int n = snprintf(out, len, "%s/%s", o->dir, name);
@@ -352,6 +354,23 @@ int p2v_overlay_commit(struct p2v_layer *l)
     int r = commit_locked(o);
     pthread_rwlock_unlock(&o->lock);
     return r;
+}
+
+void p2v_overlay_abandon(struct p2v_layer *l)
+{
+    struct overlay *o = (struct overlay *)l;
+    pthread_rwlock_wrlock(&o->lock);
+    if (o->dirty) {
+        /* Back to the index on disk; the blocks appended since stay as
+         * garbage past its data length and are overwritten next time. */
+        free(o->e);
+        o->e = NULL;
+        o->n = o->cap = 0;
+        o->dirty = 0;
+        if (o->scratch_fd < 0 && load_index(o) < 0)
+            o->n = 0;
+    }
+    pthread_rwlock_unlock(&o->lock);
 }
 
 void p2v_overlay_digest(struct p2v_layer *l, uint8_t out[16])

@@ -39,6 +39,10 @@ int p2v_overlay_open(struct p2v_layer *below, const char *dir, const uint8_t bas
  * atomically.  0 or -errno. */
 int p2v_overlay_commit(struct p2v_layer *l);
 
+/* Forgets the writes since the last commit (a failed fix-up): closing
+ * will not save them, and the view shows the committed state again. */
+void p2v_overlay_abandon(struct p2v_layer *l);
+
 /* A digest of the committed index: part of the image identity, so a
  * changed overlay gives a changed UniqueId. */
 void p2v_overlay_digest(struct p2v_layer *l, uint8_t out[16]);

@@ -8,6 +8,8 @@
 int cmd_mount(int argc, char **argv);
 int cmd_umount(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_fixup(int argc, char **argv);
 
 /* Writes s as a JSON string literal, quotes included. */
 void json_string(FILE *f, const char *s);

@@ -13,6 +13,8 @@ static const struct {
     { "mount", cmd_mount, "mount SOURCE as a synthetic VHD on MOUNTPOINT" },
     { "umount", cmd_umount, "unmount a p2v view" },
     { "info", cmd_info, "describe SOURCE and the image it would give" },
+    { "inspect", cmd_inspect, "find the operating system on SOURCE and describe it" },
+    { "fixup", cmd_fixup, "plan, apply or discard fix-ups (copy-on-write, in --state DIR)" },
 };
 
 static void usage(FILE *f)

@@ -187,7 +187,8 @@ int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2
     if (r == 0 && o->state) {
         /* Fix-ups and manual repairs sit on the disk layout: the offsets
          * they were made at are the ones the image shows. */
-        unsigned fl = o->writable ? P2V_OVERLAY_WRITE | P2V_OVERLAY_CREATE : 0;
+        unsigned fl = o->dry_run    ? P2V_OVERLAY_SCRATCH
+                    : o->writable ? P2V_OVERLAY_WRITE | P2V_OVERLAY_CREATE : 0;
         r = p2v_overlay_open(layout, o->state, s->base_id, fl, &s->overlay);
         if (r == 0)
             layout = s->overlay;
@@ -203,7 +204,7 @@ int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2
     struct p2v_progress prog = { .what = s->src.path, .quiet = o->quiet };
     src = layout;
     /* A writable view changes what is allocated: no scan to go stale. */
-    int scan = o->dynamic && !o->writable;
+    int scan = o->dynamic && !o->writable && !o->dry_run;
     r = p2v_allocmap_open(src, scan ? P2V_ALLOC_SCAN : P2V_ALLOC_PASSTHROUGH,
                           p2v_progress_update, &prog, &s->disk);
     p2v_progress_done(&prog);

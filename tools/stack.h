@@ -16,6 +16,7 @@ struct p2v_stack_opts {
     struct p2v_layout_opts layout;
     const char *state;      /* job state directory with the overlay; NULL: none */
     int writable;           /* the overlay takes writes (created if missing) */
+    int dry_run;            /* the overlay takes writes in memory only */
 };
 
 struct p2v_stack {

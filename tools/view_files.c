@@ -54,21 +54,8 @@ int mount_files(struct p2v_stack *st, const struct p2v_stack_opts *o, struct p2v
     if (!o->writable)
         files[n++] = (struct p2v_view_file){ "disk.vhd", st->vhd, 0 };
     files[n++] = (struct p2v_view_file){ "disk.raw", st->disk, o->writable };
-    const struct p2v_partition_table *t = st->table;
-    struct { int number; uint64_t start, size; } parts[P2V_MAX_PARTITIONS];
-    int np = 0;
-    if (st->wrap.offset) {
-        parts[np].number = 1;
-        parts[np].start = st->wrap.offset;
-        parts[np++].size = st->src.size;
-    }
-    for (int i = 0; i < t->n && np < P2V_MAX_PARTITIONS; i++) {
-        if (t->part[i].extended)
-            continue;
-        parts[np].number = t->part[i].number;
-        parts[np].start = t->part[i].start;
-        parts[np++].size = t->part[i].size;
-    }
+    struct p2v_volume parts[P2V_MAX_PARTITIONS];
+    int np = p2v_layout_volumes(st->table, &st->wrap, st->src.size, parts, P2V_MAX_PARTITIONS);
     for (int i = 0; i < np; i++) {
         char *name = malloc(32);
         struct p2v_layer *l = NULL;

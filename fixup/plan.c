@@ -1,0 +1,226 @@
+#include "plan.h"
+
+#include "../core/log.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    int min, max;       /* arguments after the name */
+    const char *usage;
+} actions[] = {
+    { "enable-driver", 1, 3, "enable-driver NAME [pci=ID,...] [class={GUID}]" },
+    { "inject-driver", 2, 5, "inject-driver NAME FILE.sys [FILE.inf] [pci=ID,...] [class={GUID}]" },
+    { "disable-service", 1, 1, "disable-service NAME" },
+    { "disable-vendor-services", 0, 1, "disable-vendor-services [FILE]" },
+    { "no-auto-reboot", 0, 0, "no-auto-reboot" },
+    { "reg-set", 3, 15, "reg-set KEY VALUE TYPE [DATA...]" },
+    { "reg-delete", 1, 2, "reg-delete KEY [VALUE]" },
+    { "file-put", 2, 2, "file-put LOCAL-FILE GUEST-PATH" },
+    { "file-delete", 1, 1, "file-delete GUEST-PATH" },
+    { "firstboot", 1, 1, "firstboot SCRIPT.cmd" },
+    { "boot-geometry", 0, 0, "boot-geometry" },
+};
+
+int p2v_plan_check_action(const struct p2v_action *a, const char **why)
+{
+    for (size_t i = 0; i < sizeof actions / sizeof *actions; i++) {
+        if (strcmp(a->argv[0], actions[i].name) != 0)
+            continue;
+        if (a->argc - 1 < actions[i].min || a->argc - 1 > actions[i].max) {
+            *why = actions[i].usage;
+            return -EINVAL;
+        }
+        return 0;
+    }
+    *why = NULL;
+    return -ENOENT;
+}
+
+/* Splits one line into words; 0 words for blank and comment lines. */
+static int split(char *line, struct p2v_action *a, const char **why)
+{
+    char *in = line, *out;
+    a->argc = 0;
+    for (;;) {
+        while (*in == ' ' || *in == '\t' || *in == '\r' || *in == '\n')
+            in++;
+        if (!*in || *in == '#')
+            return 0;
+        if (a->argc == P2V_PLAN_MAX_ARGS) {
+            *why = "too many words";
+            return -EINVAL;
+        }
+        a->argv[a->argc++] = out = in;
+        int quoted = 0;
+        for (; *in; in++) {
+            if (*in == '"') {
+                quoted = !quoted;
+                continue;
+            }
+            if (quoted && *in == '\\' && (in[1] == '"' || in[1] == '\\'))
+                in++;
+            else if (!quoted && (*in == ' ' || *in == '\t' || *in == '\r' || *in == '\n'))
+                break;
+            else if (!quoted && *in == '#')
+                break;
+            *out++ = *in;
+        }
+        if (quoted) {
+            *why = "a quote is not closed";
+            return -EINVAL;
+        }
+        char stop = *in;
+        *out = 0;
+        if (stop == '#' || !stop)
+            return 0;
+        in++;
+    }
+}
+
+int p2v_plan_load(const char *path, struct p2v_plan *plan)
+{
+    memset(plan, 0, sizeof *plan);
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        int r = -errno;
+        p2v_err("plan %s: %s", path, strerror(errno));
+        return r;
+    }
+    char *copy = strdup(path);
+    plan->path = strdup(path);
+    plan->dir = copy ? strdup(dirname(copy)) : NULL;
+    free(copy);
+    char *line = NULL;
+    size_t cap = 0;
+    int r = plan->path && plan->dir ? 0 : -ENOMEM;
+    for (int no = 1; r == 0 && getline(&line, &cap, f) >= 0; no++) {
+        struct p2v_action a = { .line = no };
+        const char *why = NULL;
+        char *copyline = strdup(line);
+        a.buf = copyline;
+        if (!copyline) {
+            r = -ENOMEM;
+            break;
+        }
+        r = split(copyline, &a, &why);
+        if (r == 0 && a.argc == 0) {
+            free(copyline);
+            continue;
+        }
+        if (r == 0 && (r = p2v_plan_check_action(&a, &why)) < 0) {
+            if (r == -ENOENT)
+                p2v_err("plan %s line %d: unknown action '%s'; see p2v fixup --help", path, no,
+                        a.argv[0]);
+            else
+                p2v_err("plan %s line %d: %s takes: %s", path, no, a.argv[0], why);
+            r = -EINVAL;
+        } else if (r < 0) {
+            p2v_err("plan %s line %d: %s", path, no, why);
+        }
+        if (r < 0) {
+            free(copyline);
+            break;
+        }
+        struct p2v_action *na = realloc(plan->a, (size_t)(plan->n + 1) * sizeof *na);
+        if (!na) {
+            free(copyline);
+            r = -ENOMEM;
+            break;
+        }
+        plan->a = na;
+        plan->a[plan->n++] = a;  /* argv points into a.buf */
+    }
+    if (r == 0 && ferror(f)) {
+        r = -EIO;
+        p2v_err("plan %s: reading it failed", path);
+    }
+    free(line);
+    fclose(f);
+    if (r < 0)
+        p2v_plan_free(plan);
+    return r;
+}
+
+void p2v_plan_free(struct p2v_plan *plan)
+{
+    for (int i = 0; i < plan->n; i++)
+        free(plan->a[i].buf);
+    free(plan->a);
+    free(plan->path);
+    free(plan->dir);
+    memset(plan, 0, sizeof *plan);
+}
+
+char *p2v_plan_file(const struct p2v_plan *plan, const char *name)
+{
+    size_t n = strlen(plan->dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s%s%s", name[0] == '/' ? "" : plan->dir, name[0] == '/' ? "" : "/", name);
+    return p;
+}
+
+static void enable_or_comment(FILE *f, const char *drv, const char *why,
+                              int (*has)(void *, const char *), void *ctx)
+{
+    if (has(ctx, drv))
+        fprintf(f, "enable-driver %s\n", drv);
+    else
+        fprintf(f, "# enable-driver %s    (not in this Windows: %s)\n", drv, why);
+}
+
+int p2v_plan_default(FILE *f, const char *target, const struct p2v_windows *w,
+                     const char *source, const char *drivers_dir,
+                     int (*has)(void *ctx, const char *name), void *ctx)
+{
+    int virtio = !strcmp(target, "virtio"), ide = !strcmp(target, "qemu-ide");
+    int sata = !strcmp(target, "qemu-sata"), hyperv = !strcmp(target, "hyperv");
+    if (!virtio && !ide && !sata && !hyperv)
+        return -EINVAL;
+    fprintf(f, "# p2v fix-up plan for target %s\n", target);
+    fprintf(f, "# source: %s\n", source);
+    fprintf(f, "# guest: %s %s build %s (%s), %s, %s\n", w->product[0] ? w->product : "Windows",
+            w->version, w->build, w->arch, w->ccs,
+            w->driver_database ? "DriverDatabase" : "CriticalDeviceDatabase");
+    fprintf(f, "#\n# Edit freely; p2v fixup apply --dry-run shows what each line changes.\n\n");
+    fprintf(f, "# Boot storage driver for the target's disk controller\n");
+    if (virtio) {
+        if (has(ctx, "viostor")) {
+            fprintf(f, "enable-driver viostor\n");
+        } else {
+            const char *arch = !strcmp(w->arch, "i386") ? "x86" : "amd64";
+            fprintf(f, "# viostor is not installed: take it from the virtio-win ISO\n"
+                       "# (viostor/<windows version>/%s/); relative to this plan's directory.\n",
+                    arch);
+            fprintf(f, "inject-driver viostor %s/viostor.sys %s/viostor.inf\n", drivers_dir,
+                    drivers_dir);
+        }
+    } else if (ide || hyperv) {
+        /* QEMU's i440fx and Hyper-V Generation 1 both boot from PIIX IDE. */
+        enable_or_comment(f, "intelide", "the IDE controller driver is missing", has, ctx);
+        enable_or_comment(f, "pciide", "older Windows use intelide alone", has, ctx);
+        enable_or_comment(f, "atapi", "the IDE channel driver is missing", has, ctx);
+        if (hyperv) {
+            fprintf(f, "# Hyper-V's synthetic storage, used once integration services run\n");
+            enable_or_comment(f, "vmbus", "no Hyper-V integration services", has, ctx);
+            enable_or_comment(f, "storvsc", "no Hyper-V integration services", has, ctx);
+        }
+    } else {
+        /* QEMU q35's ICH9 AHCI controller. */
+        if (has(ctx, "storahci"))
+            fprintf(f, "enable-driver storahci\n");
+        else
+            enable_or_comment(f, "msahci", "no inbox AHCI driver: use qemu-ide", has, ctx);
+    }
+    fprintf(f, "\n# Other hypervisors' tools would fail or hang here\n");
+    fprintf(f, "disable-vendor-services\n");
+    fprintf(f, "\n# Keep a stop screen (0x7B) on screen instead of rebooting in a loop\n");
+    fprintf(f, "no-auto-reboot\n");
+    fprintf(f, "\n# NTFS boot sectors: hidden sectors must match where each partition starts\n");
+    fprintf(f, "boot-geometry\n");
+    return 0;
+}

@@ -1,0 +1,46 @@
+/* Fix-up plans: a text file, one action per line, '#' comments, words
+ * separated by blanks, "double quotes" around words with blanks (\" and
+ * \\ inside).  See README.md for the actions.  Relative file names are
+ * relative to the plan file's directory. */
+#ifndef P2V_PLAN_H
+#define P2V_PLAN_H
+
+#include "windows.h"
+
+#include <stdio.h>
+
+#define P2V_PLAN_MAX_ARGS 16
+
+struct p2v_action {
+    int line;
+    char *buf;                      /* the words' storage */
+    int argc;
+    char *argv[P2V_PLAN_MAX_ARGS];  /* argv[0] is the action name */
+};
+
+struct p2v_plan {
+    char *path;
+    char *dir;               /* for relative names */
+    struct p2v_action *a;
+    int n;
+};
+
+/* Parses the plan at path.  Unknown actions, wrong argument counts and bad
+ * quoting are errors naming the file and line.  0 or -errno. */
+int p2v_plan_load(const char *path, struct p2v_plan *plan);
+void p2v_plan_free(struct p2v_plan *plan);
+/* A name from the plan made absolute against the plan's directory;
+ * malloc'd. */
+char *p2v_plan_file(const struct p2v_plan *plan, const char *name);
+
+/* The default plan for a target (hyperv, qemu-ide, qemu-sata, virtio)
+ * for the Windows w found on source; -EINVAL for an unknown target. */
+int p2v_plan_default(FILE *f, const char *target, const struct p2v_windows *w,
+                     const char *source, const char *drivers_dir,
+                     int (*has_service)(void *ctx, const char *name), void *ctx);
+
+/* What each action needs: argument counts, and whether Windows must be
+ * there (all but boot-geometry). */
+int p2v_plan_check_action(const struct p2v_action *a, const char **why);
+
+#endif
