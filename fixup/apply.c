@@ -25,6 +25,9 @@ struct ctx {
     struct p2v_changes *out;
     const struct p2v_action *a;   /* the action being carried out */
     int firstboot_n;
+    /* Other NTFS volumes opened for "N:/path" file actions. */
+    struct { int number; struct p2v_gfs *g; } open[8];
+    int nopen;
 };
 
 static int record(struct ctx *c, int changed, const char *old, const char *new_, const char *fmt,
@@ -339,10 +342,15 @@ static int read_local(struct ctx *c, const char *name, uint8_t **data, size_t *l
     return r;
 }
 
-/* Guest paths may start with %SystemRoot% (the Windows directory). */
+/* Guest paths may start with %SystemRoot% (the Windows directory), or
+ * with "N:" for partition N. */
 static void guest_path(struct ctx *c, const char *in, char *out, size_t len)
 {
-    if (!strncasecmp(in, "%SystemRoot%", 12))
+    char *end;
+    long n = strtol(in, &end, 10);
+    if (end != in && *end == ':') {
+        snprintf(out, len, "%ld:%s%s", n, end[1] == '/' || end[1] == '\\' ? "" : "/", end + 1);
+    } else if (!strncasecmp(in, "%SystemRoot%", 12))
         snprintf(out, len, "%s%s", c->w->systemroot, in + 12);
     else
         snprintf(out, len, "%s%s", in[0] == '/' || in[0] == '\\' ? "" : "/", in);
@@ -351,11 +359,53 @@ static void guest_path(struct ctx *c, const char *in, char *out, size_t len)
             *p = '/';
 }
 
-static int file_put(struct ctx *c, const char *gpath, const uint8_t *d, size_t len)
+/* "N:/path": partition N's volume; anything else: the Windows volume. */
+static int volume_of(struct ctx *c, const char *in, struct p2v_gfs **g, const char **path)
+{
+    char *end;
+    long n = strtol(in, &end, 10);
+    if (end == in || *end != ':') {
+        *g = c->gfs;
+        *path = in;
+        return 0;
+    }
+    *path = end + 1;
+    if (c->gfs && c->w->vol.number == n) {
+        *g = c->gfs;
+        return 0;
+    }
+    for (int i = 0; i < c->nopen; i++)
+        if (c->open[i].number == n) {
+            *g = c->open[i].g;
+            return 0;
+        }
+    for (int i = 0; i < c->in->nvols; i++) {
+        const struct p2v_volume *v = &c->in->vols[i];
+        if (v->number != n)
+            continue;
+        if (strcmp(v->fstype, "ntfs") != 0 || c->nopen == 8)
+            break;
+        char what[4200];
+        snprintf(what, sizeof what, "%s partition %d", c->in->name, v->number);
+        int r = p2v_gfs_open(c->in->disk, v->start, v->size, what, 1, g);
+        if (r < 0)
+            return r;
+        c->open[c->nopen].number = v->number;
+        c->open[c->nopen++].g = *g;
+        return 0;
+    }
+    return fail(c, -EINVAL, "'%s': partition %ld is not an NTFS volume of this disk", in, n);
+}
+
+static int file_put(struct ctx *c, const char *where, const uint8_t *d, size_t len)
 {
     uint8_t *cur = NULL;
     size_t curlen = 0;
-    int r = p2v_gfs_read(c->gfs, gpath, &cur, &curlen);
+    struct p2v_gfs *g;
+    const char *gpath;
+    int r = volume_of(c, where, &g, &gpath);
+    if (r == 0)
+        r = p2v_gfs_read(g, gpath, &cur, &curlen);
     if (r < 0 && r != -ENOENT)
         return r;
     int had = r == 0, same = had && curlen == len && !memcmp(cur, d, len);
@@ -369,16 +419,20 @@ static int file_put(struct ctx *c, const char *gpath, const uint8_t *d, size_t l
     free(cur);
     sha256_hex(d, len, hnew);
     snprintf(n, sizeof n, "%zu bytes sha256:%s", len, hnew);
-    if (!same && (r = p2v_gfs_write(c->gfs, gpath, d, len)) < 0)
+    if (!same && (r = p2v_gfs_write(g, gpath, d, len)) < 0)
         return r;
-    return record(c, !same, o, n, "%s", gpath);
+    return record(c, !same, o, n, "%s", where);
 }
 
-static int file_del(struct ctx *c, const char *gpath)
+static int file_del(struct ctx *c, const char *where)
 {
     uint8_t *cur = NULL;
     size_t curlen = 0;
-    int r = p2v_gfs_read(c->gfs, gpath, &cur, &curlen);
+    struct p2v_gfs *g;
+    const char *gpath;
+    int r = volume_of(c, where, &g, &gpath);
+    if (r == 0)
+        r = p2v_gfs_read(g, gpath, &cur, &curlen);
     if (r < 0 && r != -ENOENT)
         return r;
     char o[128] = "(absent)", h[65];
@@ -386,11 +440,11 @@ static int file_del(struct ctx *c, const char *gpath)
         sha256_hex(cur, curlen, h);
         snprintf(o, sizeof o, "%zu bytes sha256:%s", curlen, h);
         free(cur);
-        if ((r = p2v_gfs_delete(c->gfs, gpath)) < 0)
+        if ((r = p2v_gfs_delete(g, gpath)) < 0)
             return r;
-        return record(c, 1, o, "(absent)", "%s", gpath);
+        return record(c, 1, o, "(absent)", "%s", where);
     }
-    return record(c, 0, o, "(absent)", "%s", gpath);
+    return record(c, 0, o, "(absent)", "%s", where);
 }
 
 /* ---- drivers and services ---- */
@@ -885,8 +939,13 @@ int p2v_apply(const struct p2v_apply_in *in, const struct p2v_plan *plan,
     memset(out, 0, sizeof *out);
     struct ctx c = { .in = in, .plan = plan, .w = w, .out = out };
     int r = check_files(plan), need_windows = 0;
-    for (int i = 0; i < plan->n; i++)
-        need_windows |= strcmp(plan->a[i].argv[0], "boot-geometry") != 0;
+    for (int i = 0; i < plan->n; i++) {
+        const struct p2v_action *a = &plan->a[i];
+        char *end;
+        int on_partition = (!strcmp(a->argv[0], "file-put") || !strcmp(a->argv[0], "file-delete")) &&
+                           strtol(a->argv[a->argc - 1], &end, 10) >= 0 && end != a->argv[a->argc - 1] && *end == ':';
+        need_windows |= strcmp(a->argv[0], "boot-geometry") != 0 && !on_partition;
+    }
     if (r == 0 && need_windows) {
         r = p2v_windows_find(in->disk, in->vols, in->nvols, in->name, 1, w, &c.gfs);
         if (r == -ENOENT)
@@ -911,6 +970,11 @@ int p2v_apply(const struct p2v_apply_in *in, const struct p2v_plan *plan,
     }
     if (c.gfs) {
         int cr = p2v_gfs_close(c.gfs);
+        if (r == 0)
+            r = cr;
+    }
+    for (int i = 0; i < c.nopen; i++) {
+        int cr = p2v_gfs_close(c.open[i].g);
         if (r == 0)
             r = cr;
     }

@@ -72,8 +72,33 @@ static void windows_json(FILE *f, const struct p2v_windows *w)
     fprintf(f, ", \"driver_database\": %s}", w->driver_database ? "true" : "false");
 }
 
+struct ext_out {
+    FILE *f;
+    int first;
+};
+
+static int extent_json_f(void *ctx, uint64_t off, uint64_t len, int kind)
+{
+    (void)kind;
+    struct ext_out *e = ctx;
+    fprintf(e->f, "%s[%" PRIu64 ", %" PRIu64 "]", e->first ? "" : ", ", off, len);
+    e->first = 0;
+    return 0;
+}
+
+/* The disk ranges the overlay holds: everything that differs from the
+ * source lies inside them. */
+static void overlay_json(FILE *f, struct p2v_layer *overlay)
+{
+    struct ext_out e = { f, 1 };
+    fputs("\"overlay_extents\": [", f);
+    p2v_overlay_changes(overlay, extent_json_f, &e);
+    fputs("], ", f);
+}
+
 static void report_json(FILE *f, const char *source, const char *plan, int dry_run,
-                        const struct p2v_windows *w, const struct p2v_changes *c)
+                        const struct p2v_windows *w, const struct p2v_changes *c,
+                        struct p2v_layer *overlay)
 {
     fputs("{\"source\": ", f);
     json_string(f, source);
@@ -84,13 +109,15 @@ static void report_json(FILE *f, const char *source, const char *plan, int dry_r
         windows_json(f, w);
         fputs(", ", f);
     }
+    overlay_json(f, overlay);
     p2v_changes_json(f, c);
     fputs("}\n", f);
 }
 
 /* DIR/fixups.json, replaced atomically. */
 static int save_report(const char *dir, const char *source, const char *plan,
-                       const struct p2v_windows *w, const struct p2v_changes *c)
+                       const struct p2v_windows *w, const struct p2v_changes *c,
+                       struct p2v_layer *overlay)
 {
     char tmp[4200], final[4200];
     snprintf(tmp, sizeof tmp, "%s/fixups.json.tmp", dir);
@@ -99,7 +126,7 @@ static int save_report(const char *dir, const char *source, const char *plan,
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     int r = f ? 0 : -errno;
     if (f) {
-        report_json(f, source, plan, 0, w, c);
+        report_json(f, source, plan, 0, w, c, overlay);
         if (fflush(f) != 0 || fsync(fd) != 0)
             r = -errno;
         if (fclose(f) != 0 && r == 0)
@@ -246,13 +273,13 @@ static int do_apply(int argc, char **argv)
          * overlay is the truth, and the report is rewritten by every run. */
         r = p2v_overlay_commit(st.overlay);
         if (r == 0)
-            r = save_report(so.state, st.src.path, plan.path, &w, &ch);
+            r = save_report(so.state, st.src.path, plan.path, &w, &ch, st.overlay);
     }
     if (r < 0) {
         p2v_overlay_abandon(st.overlay);
         p2v_err("nothing was applied: the state in %s is as it was", so.state);
     } else if (json) {
-        report_json(stdout, st.src.path, plan.path, so.dry_run, &w, &ch);
+        report_json(stdout, st.src.path, plan.path, so.dry_run, &w, &ch, st.overlay);
     } else {
         if (so.dry_run)
             printf("dry run: nothing is changed\n");
