@@ -1,0 +1,216 @@
+#!/bin/bash
+# Fix-ups on a Windows-like disk (tests/mkwinfixture.sh), both driver
+# stores: inspect, default plans, dry run = apply, every planned value read
+# back with hivexget from the hives inside MNT/partitions/1.raw, injected
+# files seen by ntfscat, only the overlay's extents differ from the source,
+# a second apply changes nothing, refusals leave the overlay as it was,
+# discard starts over.  The source is hashed before and after.
+. "$(dirname "$0")/lib.sh"
+
+D=$T/drivers
+mkdir -p "$D"
+echo "p2v test viostor driver" >"$D/viostor.sys"
+printf '[Version]\r\nSignature="$Windows NT$"\r\nClass=SCSIAdapter\r\n' >"$D/viostor.inf"
+echo "injected by a p2v fix-up" >"$T/note.txt"
+printf '@echo off\r\necho p2v first boot\r\n' >"$T/first.cmd"
+printf 'service prl_fs\n' >"$T/more-vendors.txt"
+
+hget() { hivexget "$@" 2>/dev/null; }
+
+for variant in win8 win7; do
+    src=$T/$variant.img
+    opt=$([ $variant = win8 ] && echo --win8 || true)
+    if ! bash tests/mkwinfixture.sh "$src" $opt 2>"$T/mk.log"; then
+        bad "$variant: building the fixture failed: $(cat "$T/mk.log")"
+        continue
+    fi
+    before=$(hash_of "$src")
+    st=$T/state-$variant
+    mnt=$T/mnt-$variant
+
+    # Inspection.
+    j=$("$P2V" inspect --json "$src")
+    check "$variant: inspect finds Windows x86_64 on partition 1" \
+        grep -q '"partition": 1, .*"arch": "x86_64"' <<<"$j"
+    check "$variant: inspect reads the hostname and control set" \
+        grep -q '"hostname": "P2V-TESTHOST", "current_control_set": "ControlSet001"' <<<"$j"
+    want_db=$([ $variant = win8 ] && echo true || echo false)
+    check_eq "$variant: driver store detected" "\"driver_database\": $want_db" \
+        "$(grep -o '"driver_database": [a-z]*' <<<"$j")"
+    want_build=$([ $variant = win8 ] && echo 17763 || echo 7601)
+    check_eq "$variant: build from CurrentBuildNumber" "\"build\": \"$want_build\"" \
+        "$(grep -o '"build": "[0-9]*"' <<<"$j")"
+
+    # Default plans per target.
+    "$P2V" fixup plan --target virtio "$src" >"$T/virtio.plan"
+    check "$variant: virtio plan injects viostor (not in the guest)" \
+        grep -q '^inject-driver viostor drivers/viostor.sys drivers/viostor.inf' "$T/virtio.plan"
+    "$P2V" fixup plan --target qemu-ide "$src" >"$T/ide.plan"
+    check "$variant: qemu-ide plan enables intelide and atapi" \
+        bash -c "grep -q '^enable-driver intelide' '$T/ide.plan' && grep -q '^enable-driver atapi' '$T/ide.plan'"
+    "$P2V" fixup plan --target qemu-sata "$src" >"$T/sata.plan"
+    check "$variant: qemu-sata plan enables storahci" grep -q '^enable-driver storahci' "$T/sata.plan"
+    check_fails "$variant: an unknown target is refused" "must be hyperv" \
+        "$P2V" fixup plan --target vmware "$src"
+
+    # The plan under test: the virtio default plus one of everything.
+    plan=$T/plan-$variant
+    cp "$T/virtio.plan" "$plan"
+    cat >>"$plan" <<'PLAN'
+enable-driver storahci        # has a StartOverride in the fixture
+disable-service intelide
+disable-vendor-services more-vendors.txt
+reg-set HKLM\SOFTWARE\P2V\Test Hello sz "hello world"
+reg-set HKLM\SYSTEM\CurrentControlSet\Services\atapi Extra multi one "two words"
+reg-delete HKLM\SYSTEM\CurrentControlSet\Services\vm3dmp
+file-put note.txt %SystemRoot%\p2v\note.txt
+file-delete /hello.txt
+firstboot first.cmd
+PLAN
+    cp -r "$D" "$T/more-vendors.txt" "$T/note.txt" "$T/first.cmd" "$(dirname "$plan")/" 2>/dev/null || true
+
+    "$P2V" fixup apply --state "$st" --plan "$plan" --dry-run --json "$src" >"$T/dry.json"
+    check "$variant: the dry run succeeds" test -s "$T/dry.json"
+    check "$variant: the dry run creates no state" test ! -e "$st"
+    "$P2V" fixup apply --state "$st" --plan "$plan" --json "$src" >"$T/real.json"
+    check "$variant: apply succeeds" test -s "$T/real.json"
+    check "$variant: the dry-run list equals the applied list" python3 -c '
+import json, sys
+d, r = (json.load(open(p))["changes"] for p in sys.argv[1:3])
+sys.exit(0 if d == r and any(c["changed"] for c in r) else 1)' "$T/dry.json" "$T/real.json"
+    check_eq "$variant: state files are owner-only" "600 600 600" \
+        "$(stat -c %a "$st/overlay.index" "$st/overlay.data" "$st/fixups.json" | tr '\n' ' ' | sed 's/ $//')"
+
+    p2v_mount "$src" "$mnt" --state "$st"
+    check "$variant: MNT/fixups.json is the saved report" cmp "$mnt/fixups.json" "$st/fixups.json"
+    check "$variant: the report's changes are the applied ones" python3 -c '
+import json, sys
+a, b = (json.load(open(p))["changes"] for p in sys.argv[1:3])
+sys.exit(0 if a == b else 1)' "$mnt/fixups.json" "$T/real.json"
+    part=$mnt/partitions/1.raw
+    ntfscat "$part" Windows/System32/config/SYSTEM >"$T/SYSTEM"
+    ntfscat "$part" Windows/System32/config/SOFTWARE >"$T/SOFTWARE"
+    S=$T/SYSTEM
+    cs='\ControlSet001'
+    check_eq "$variant: viostor service Start = 0" 0 "$(hget "$S" "$cs\\Services\\viostor" Start)"
+    check_eq "$variant: viostor service Type = 1" 1 "$(hget "$S" "$cs\\Services\\viostor" Type)"
+    check_eq "$variant: viostor ImagePath" 'system32\drivers\viostor.sys' \
+        "$(hget "$S" "$cs\\Services\\viostor" ImagePath)"
+    check_eq "$variant: viostor Group" 'SCSI miniport' "$(hget "$S" "$cs\\Services\\viostor" Group)"
+    if [ $variant = win8 ]; then
+        check_eq "win8: DriverDatabase DeviceIds ranks the legacy virtio-blk ID to the package" \
+            '"p2v-viostor.inf"=hex(3):01,ff,00,00' \
+            "$(hget "$S" '\DriverDatabase\DeviceIds\PCI\VEN_1AF4&DEV_1001&REV_00')"
+        check_eq "win8: DriverPackages configuration names viostor" viostor \
+            "$(hget "$S" '\DriverDatabase\DriverPackages\p2v-viostor.inf_amd64_0000000000000000\Configurations\p2v_viostor_conf' Service)"
+        check_eq "win8: descriptor for the modern virtio-blk ID" p2v_viostor_conf \
+            "$(hget "$S" '\DriverDatabase\DriverPackages\p2v-viostor.inf_amd64_0000000000000000\Descriptors\PCI\VEN_1AF4&DEV_1042&REV_01' Configuration)"
+        check "win8: no CriticalDeviceDatabase entries were made" \
+            bash -c "! hivexget '$S' '$cs\\Control\\CriticalDeviceDatabase'"
+    else
+        check_eq "win7: CriticalDeviceDatabase maps the virtio-blk ID to viostor" viostor \
+            "$(hget "$S" "$cs\\Control\\CriticalDeviceDatabase\\PCI#VEN_1AF4&DEV_1001&REV_00" Service)"
+        check_eq "win7: with the SCSI adapter class" '{4D36E97B-E325-11CE-BFC1-08002BE10318}' \
+            "$(hget "$S" "$cs\\Control\\CriticalDeviceDatabase\\PCI#VEN_1AF4&DEV_1042&REV_01" ClassGUID)"
+        check "win7: no DriverDatabase was made" bash -c "! hivexget '$S' '\\DriverDatabase'"
+    fi
+    check_eq "$variant: storahci Start = 0" 0 "$(hget "$S" "$cs\\Services\\storahci" Start)"
+    check "$variant: storahci's StartOverride is gone" \
+        bash -c "! hivexget '$S' '$cs\\Services\\storahci\\StartOverride'"
+    check_eq "$variant: disable-service intelide: Start = 4" 4 "$(hget "$S" "$cs\\Services\\intelide" Start)"
+    for s in vmtools vmci prl_fs; do
+        check_eq "$variant: vendor service $s disabled" 4 "$(hget "$S" "$cs\\Services\\$s" Start)"
+    done
+    check_eq "$variant: prl_strg removed from the disk class LowerFilters" partmgr \
+        "$(hget "$S" "$cs\\Control\\Class\\{4d36e967-e325-11ce-bfc1-08002be10318}" LowerFilters)"
+    check_eq "$variant: CrashControl AutoReboot = 0" 0 "$(hget "$S" "$cs\\Control\\CrashControl" AutoReboot)"
+    check_eq "$variant: reg-set multi" "$(printf 'one\ntwo words')" "$(hget "$S" "$cs\\Services\\atapi" Extra)"
+    check "$variant: reg-delete removed the key" bash -c "! hivexget '$S' '$cs\\Services\\vm3dmp'"
+    check_eq "$variant: reg-set in SOFTWARE" "hello world" "$(hget "$T/SOFTWARE" '\P2V\Test' Hello)"
+    check_eq "$variant: DevicePath gains the injected .inf's folder" '%SystemRoot%\inf;%SystemRoot%\p2v\drivers' \
+        "$(hget "$T/SOFTWARE" '\Microsoft\Windows\CurrentVersion' DevicePath)"
+    check_eq "$variant: firstboot: SetupType = 2" 2 "$(hget "$S" '\Setup' SetupType)"
+    check_eq "$variant: firstboot: CmdLine runs p2v's runner" 'cmd.exe /c "%SystemRoot%\p2v\firstboot.cmd"' \
+        "$(hget "$S" '\Setup' CmdLine)"
+    check "$variant: the driver file is in System32\\drivers" \
+        cmp <(ntfscat "$part" Windows/System32/drivers/viostor.sys) "$D/viostor.sys"
+    check "$variant: the .inf is where DevicePath points" \
+        cmp <(ntfscat "$part" Windows/p2v/drivers/viostor.inf) "$D/viostor.inf"
+    check "$variant: file-put content intact" cmp <(ntfscat "$part" Windows/p2v/note.txt) "$T/note.txt"
+    check "$variant: the first-boot script is queued" \
+        cmp <(ntfscat "$part" Windows/p2v/firstboot/01-first.cmd) "$T/first.cmd"
+    check "$variant: file-delete removed hello.txt" bash -c "! ntfscat '$part' hello.txt >/dev/null 2>&1"
+    check "$variant: ntfsfix finds the fixed-up NTFS consistent (read-only check)" \
+        bash -c "ntfsfix -n '$part' >/dev/null 2>&1"
+    # Only the overlay's extents differ from the source.
+    check "$variant: disk.raw differs from the source only inside the overlay's extents" python3 -c '
+import json, sys
+ext = json.load(open(sys.argv[3]))["overlay_extents"]
+a, b = open(sys.argv[1], "rb"), open(sys.argv[2], "rb")
+off, diffs, bad = 0, 0, 0
+while True:
+    x, y = a.read(1 << 20), b.read(1 << 20)
+    if not x:
+        break
+    if x != y:
+        for i in range(0, len(x), 512):
+            if x[i:i+512] != y[i:i+512]:
+                diffs += 1
+                o = off + i
+                if not any(s <= o < s + l for s, l in ext):
+                    bad += 1
+    off += len(x)
+sys.exit(0 if diffs and not bad else 1)' "$mnt/disk.raw" "$src" "$mnt/fixups.json"
+    check "$variant: qemu-img compare: disk.vhd = disk.raw" \
+        qemu-img compare -q -f vpc -F raw "$mnt/disk.vhd" "$mnt/disk.raw"
+    check "$variant: qemu-img compare: disk.vhd differs from the source" \
+        bash -c "! qemu-img compare -q -f vpc -F raw '$mnt/disk.vhd' '$src'"
+    h1=$(hash_of "$mnt/disk.vhd")
+    p2v_umount "$mnt"
+
+    # A second apply changes nothing.
+    idx=$(hash_of "$st/overlay.index")
+    "$P2V" fixup apply --state "$st" --plan "$plan" --json "$src" >"$T/again.json"
+    check "$variant: applying the same plan again changes nothing" python3 -c '
+import json, sys
+c = json.load(open(sys.argv[1]))["changes"]
+sys.exit(0 if c and not any(x["changed"] for x in c) else 1)' "$T/again.json"
+    check_eq "$variant: ... and leaves the overlay index as it was" "$idx" "$(hash_of "$st/overlay.index")"
+    p2v_mount "$src" "$mnt" --state "$st"
+    check_eq "$variant: the same image bytes on every mount" "$h1" "$(hash_of "$mnt/disk.vhd")"
+    p2v_umount "$mnt"
+
+    # Refusals: the overlay stays as it was.
+    printf 'reg-set HKLM\\SOFTWARE\\X Y dword 1\nfrobnicate now\n' >"$T/bad.plan"
+    check_fails "$variant: an unknown action is refused with its line" "bad.plan line 2: unknown action" \
+        "$P2V" fixup apply --state "$st" --plan "$T/bad.plan" "$src"
+    printf 'disable-service vmtools\ninject-driver vioscsi nothere/vioscsi.sys\n' >"$T/missing.plan"
+    check_fails "$variant: a missing driver file is refused" "missing.plan line 2 .inject-driver.: .*nothere/vioscsi.sys" \
+        "$P2V" fixup apply --state "$st" --plan "$T/missing.plan" "$src"
+    printf 'reg-set HKLM\\SOFTWARE\\X Y dword notanumber\n' >"$T/badval.plan"
+    check_fails "$variant: a bad value is refused with its line" "badval.plan line 1 .reg-set.: 'notanumber' is not a dword" \
+        "$P2V" fixup apply --state "$st" --plan "$T/badval.plan" "$src"
+    printf 'enable-driver nosuchdriver\n' >"$T/nodrv.plan"
+    check_fails "$variant: enabling a driver the guest lacks is refused" "not in this Windows" \
+        "$P2V" fixup apply --state "$st" --plan "$T/nodrv.plan" "$src"
+    check_eq "$variant: the refusals left the overlay index as it was" "$idx" "$(hash_of "$st/overlay.index")"
+
+    # Discard: back to the source.
+    check "$variant: fixup discard" "$P2V" fixup discard --state "$st"
+    p2v_mount "$src" "$mnt" --state "$st"
+    check "$variant: after discard the view is the source again" cmp "$mnt/disk.raw" "$src"
+    check "$variant: ... with no report" test ! -e "$mnt/fixups.json"
+    p2v_umount "$mnt"
+    check_eq "$variant: source unchanged" "$before" "$(hash_of "$src")"
+done
+
+# No Windows: a plan that edits Windows is refused; file actions on a
+# partition work without one (and are what the GRUB boot test uses).
+plain=$T/plain.img
+bash tests/mkbootdisk.sh "$plain" 16 >/dev/null 2>&1 || bad "building the plain disk failed"
+printf 'no-auto-reboot\n' >"$T/win.plan"
+check_fails "no Windows: a Windows plan is refused" "no Windows was found" \
+    "$P2V" fixup apply --state "$T/st-plain" --plan "$T/win.plan" "$plain"
+check "no Windows: nothing was created" test ! -e "$T/st-plain/overlay.index"
+check_fails "no Windows: inspect says so" "no Windows found" "$P2V" inspect "$plain"
+finish
