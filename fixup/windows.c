@@ -133,7 +133,11 @@ int p2v_windows_find(struct p2v_layer *l, const struct p2v_volume *vols, int nvo
                      const char *name, int rw, struct p2v_windows *w, struct p2v_gfs **gfs)
 {
     for (int i = 0; i < nvols; i++) {
-        if (!strcmp(vols[i].fstype, "BitLocker")) {
+        /* libblkid names BitLocker only when its metadata is complete; the
+         * boot sector's OEM id says it already. */
+        uint8_t b[16];
+        int fve = p2v_layer_read(l, b, sizeof b, vols[i].start) == 0 && !memcmp(b + 3, "-FVE-FS-", 8);
+        if (fve || !strcmp(vols[i].fstype, "BitLocker")) {
             p2v_err("%s partition %d is BitLocker-encrypted; p2v cannot convert it. Decrypt "
                     "it first (manage-bde -off on that drive) and convert again", name,
                     vols[i].number);

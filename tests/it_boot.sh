@@ -18,5 +18,17 @@ for type in dynamic fixed; do
         bash tests/qemu-boot-check.sh "$mnt/disk.vhd" vpc
     p2v_umount "$mnt"
 done
+
+# A file replaced by a fix-up (in the COW overlay) is what GRUB prints.
+printf 'P2V-NTFS-FILE-OK\nP2V-FIXUP-INJECTED\n' >"$T/hello.txt"
+printf 'file-put hello.txt 1:/hello.txt\n' >"$T/boot.plan"
+check "fix-up: replace hello.txt on partition 1" \
+    "$P2V" fixup apply --state "$T/state" --plan "$T/boot.plan" "$src"
+mnt=$T/mnt-fixup
+p2v_mount "$src" "$mnt" --state "$T/state"
+check "fix-up: QEMU boots MNT/disk.vhd and GRUB reads the fixed-up NTFS" \
+    env QEMU_BOOT_LOG="$T/fixup-boot.log" bash tests/qemu-boot-check.sh "$mnt/disk.vhd" vpc
+check "fix-up: GRUB printed the file the fix-up put there" grep -q -a P2V-FIXUP-INJECTED "$T/fixup-boot.log"
+p2v_umount "$mnt"
 check_eq "source unchanged" "$before" "$(hash_of "$src")"
 finish

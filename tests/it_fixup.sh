@@ -213,4 +213,32 @@ check_fails "no Windows: a Windows plan is refused" "no Windows was found" \
     "$P2V" fixup apply --state "$T/st-plain" --plan "$T/win.plan" "$plain"
 check "no Windows: nothing was created" test ! -e "$T/st-plain/overlay.index"
 check_fails "no Windows: inspect says so" "no Windows found" "$P2V" inspect "$plain"
+
+# A hibernated Windows (hiberfil.sys with a HIBR header) is refused, even
+# with --force (which only lets a read-only view copy it whole).
+if [ -f "$T/win8.img" ]; then
+    hib=$T/hib.img
+    cp "$T/win8.img" "$hib"
+    head -c 8192 /dev/zero >"$T/hiberfil.sys"
+    printf 'HIBR' | dd of="$T/hiberfil.sys" conv=notrunc status=none
+    loop=$(losetup -f --show -o 1048576 "$hib")
+    ntfscp -f "$loop" "$T/hiberfil.sys" hiberfil.sys
+    losetup -d "$loop"
+    hb=$(hash_of "$hib")
+    check_fails "hibernated Windows: apply is refused" "hibernated" \
+        "$P2V" fixup apply --state "$T/st-hib" --plan "$T/win.plan" "$hib"
+    check_fails "hibernated Windows: also with --force" "shut down fully" \
+        "$P2V" fixup apply --force --state "$T/st-hib" --plan "$T/win.plan" "$hib"
+    check "hibernated Windows: no overlay was saved" test ! -e "$T/st-hib/overlay.index"
+    check_eq "hibernated Windows: source unchanged" "$hb" "$(hash_of "$hib")"
+fi
+
+# BitLocker: a volume whose boot sector carries the -FVE-FS- OEM id.
+bl=$T/bitlocker.img
+truncate -s 8M "$bl"
+printf '\xeb\x58\x90-FVE-FS-' | dd of="$bl" conv=notrunc status=none
+printf '\x55\xaa' | dd of="$bl" bs=1 seek=510 conv=notrunc status=none
+check_fails "BitLocker volume: apply is refused" "BitLocker-encrypted.*Decrypt it first" \
+    "$P2V" fixup apply --volume --state "$T/st-bl" --plan "$T/win.plan" "$bl"
+check_fails "BitLocker volume: inspect refuses too" "BitLocker-encrypted" "$P2V" inspect --volume "$bl"
 finish
