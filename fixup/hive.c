@@ -46,9 +46,8 @@ int p2v_hive_load(const uint8_t *data, size_t len, const char *name, struct p2v_
         h->h = hivex_open(h->path, HIVEX_OPEN_WRITE);
         if (!h->h) {
             r = errno == ENOTSUP || errno == EINVAL || errno == 0 ? -EINVAL : -errno;
-            p2v_err("the %s registry hive (%zu bytes) is damaged or not a hive: %s; repair "
-                    "Windows first (chkdsk, or restore the hive from RegBack)", name, len,
-                    strerror(errno ? errno : EINVAL));
+            p2v_err("the %s registry hive (%zu bytes) is damaged or not a registry hive; "
+                    "repair Windows first (chkdsk, or restore the hive from RegBack)", name, len);
         }
     }
     if (r < 0) {

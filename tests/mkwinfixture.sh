@@ -9,7 +9,9 @@
 # Needs root (losetup), sfdisk, mkntfs, ntfs-3g, hivexsh and hivexget.
 set -euo pipefail
 
-SEED=${MKWINFIXTURE_SEED:-/work/shared/testdata/minimal.hive}  # hivex can't create a hive from nothing
+# hivex cannot create a hive from nothing: grow the empty one in the tree
+# (tests/fixtures/minimal.hive, the hivex project's images/minimal, LGPL).
+SEED=${MKWINFIXTURE_SEED:-$(dirname "$0")/fixtures/minimal.hive}
 die() { echo "mkwinfixture: $*" >&2; exit 1; }
 usage() { die "usage: $0 OUT.img [--win8] [--size MiB]"; }
 
