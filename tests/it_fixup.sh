@@ -179,6 +179,13 @@ sys.exit(0 if c and not any(x["changed"] for x in c) else 1)' "$T/again.json"
     p2v_mount "$src" "$mnt" --state "$st"
     check_eq "$variant: the same image bytes on every mount" "$h1" "$(hash_of "$mnt/disk.vhd")"
     p2v_umount "$mnt"
+    # The same plan applied anew, at another moment: the same image (what
+    # libntfs-3g writes carries the snapshot's time, not the clock's).
+    "$P2V" fixup apply --state "$st.2" --plan "$plan" "$src" >/dev/null
+    p2v_mount "$src" "$mnt" --state "$st.2"
+    check_eq "$variant: a fresh apply of the same plan gives the same image" "$h1" \
+        "$(hash_of "$mnt/disk.vhd")"
+    p2v_umount "$mnt"
 
     # Refusals: the overlay stays as it was.
     printf 'reg-set HKLM\\SOFTWARE\\X Y dword 1\nfrobnicate now\n' >"$T/bad.plan"

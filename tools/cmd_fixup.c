@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "commands.h"
 
+#include "fixed_clock.h"
 #include "stack.h"
 #include "../core/log.h"
 #include "../fixup/apply.h"
@@ -267,6 +268,9 @@ static int do_apply(int argc, char **argv)
     struct p2v_windows w;
     struct p2v_changes ch;
     memset(&w, 0, sizeof w);
+    /* Files and records the apply writes carry the snapshot's time, so
+     * the same source and plan always give the same image. */
+    p2v_fixed_clock(&st.mtime);
     int r = p2v_apply(&in, &plan, &ch, &w);
     if (r == 0 && !so.dry_run) {
         /* The report first under a temporary name would be no safer: the
