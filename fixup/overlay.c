@@ -286,12 +286,9 @@ static int commit_locked(struct overlay *o)
         return 0;
     if (o->scratch_fd >= 0)
         return -EROFS;  /* a dry run keeps nothing */
-    char tmp[PATH_MAX], final[PATH_MAX];
-    int r = path_in(o, "overlay.index.tmp", tmp, sizeof tmp);
-    if (r == 0)
-        r = path_in(o, "overlay.index", final, sizeof final);
-    if (r < 0)
-        return r;
+    int r = 0;
+    /* Names relative to the directory's descriptor: a daemon that changed
+     * its working directory still saves in the right place. */
     /* 1. The data the new index points at is on disk before the index. */
     if (fdatasync(o->data_fd) < 0) {
         r = -errno;
@@ -321,7 +318,7 @@ static int commit_locked(struct overlay *o)
     put_le32(buf + 68, (uint32_t)crc32(0, buf, 68));
     /* 2. The new index under a temporary name, synced; 3. renamed over the
      * old one (atomic); 4. the directory synced so the rename lasts. */
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int fd = openat(o->dir_fd, "overlay.index.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         r = -errno;
     if (r == 0)
@@ -330,7 +327,7 @@ static int commit_locked(struct overlay *o)
         r = -errno;
     if (fd >= 0 && close(fd) < 0 && r == 0)
         r = -errno;
-    if (r == 0 && rename(tmp, final) < 0)
+    if (r == 0 && renameat(o->dir_fd, "overlay.index.tmp", o->dir_fd, "overlay.index") < 0)
         r = -errno;
     if (r == 0 && fsync(o->dir_fd) < 0)
         r = -errno;
@@ -338,7 +335,7 @@ static int commit_locked(struct overlay *o)
     if (r < 0) {
         p2v_err("%s: saving the overlay index failed: %s; the previous state is intact",
                 o->dir, strerror(-r));
-        unlink(tmp);
+        unlinkat(o->dir_fd, "overlay.index.tmp", 0);
         return r;
     }
     o->generation = gen;
@@ -436,12 +433,17 @@ static const struct p2v_layer_ops overlay_ro_ops = {
 static int load_index(struct overlay *o)
 {
     char path[PATH_MAX];
-    int r = path_in(o, "overlay.index", path, sizeof path);
+    int r = path_in(o, "overlay.index", path, sizeof path);  /* for messages */
     if (r < 0)
         return r;
-    FILE *f = fopen(path, "rbe");
-    if (!f)
-        return errno == ENOENT ? 0 : -errno;
+    int ifd = openat(o->dir_fd, "overlay.index", O_RDONLY | O_CLOEXEC);
+    FILE *f = ifd >= 0 ? fdopen(ifd, "rb") : NULL;
+    if (!f) {
+        r = errno;
+        if (ifd >= 0)
+            close(ifd);
+        return r == ENOENT ? 0 : -r;
+    }
     uint8_t h[HEADER];
     const char *why = NULL;
     if (fread(h, 1, HEADER, f) != HEADER)
@@ -514,7 +516,6 @@ int p2v_overlay_open(struct p2v_layer *below, const char *dir, const uint8_t bas
     o->data_fd = o->lock_fd = o->scratch_fd = -1;
     memcpy(o->base_id, base_id, 16);
     pthread_rwlock_init(&o->lock, NULL);
-    char path[PATH_MAX];
     int r = 0;
     const char *what = "opening it";
     o->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -533,11 +534,11 @@ int p2v_overlay_open(struct p2v_layer *below, const char *dir, const uint8_t bas
         r = -errno;
     if (r == 0 && scratch && (o->scratch_fd = memfd_create("p2v-dry-run", MFD_CLOEXEC)) < 0)
         r = -errno;
-    if (r == 0 && (r = path_in(o, "lock", path, sizeof path)) == 0) {
+    if (r == 0) {
         what = "its lock";
-        o->lock_fd = open(path, (writable ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC, 0600);
+        o->lock_fd = openat(o->dir_fd, "lock", (writable ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC, 0600);
         if (o->lock_fd < 0 && !writable && errno == ENOENT)
-            o->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+            o->lock_fd = openat(o->dir_fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (o->lock_fd < 0)
             r = -errno;
         else if (flock(o->lock_fd, (writable ? LOCK_EX : LOCK_SH) | LOCK_NB) < 0) {
@@ -556,19 +557,16 @@ int p2v_overlay_open(struct p2v_layer *below, const char *dir, const uint8_t bas
         if (r == -EINVAL)
             goto fail_quiet;
     }
-    if (r == 0 && (r = path_in(o, "overlay.data", path, sizeof path)) == 0) {
+    if (r == 0) {
         what = "opening overlay.data";
-        o->data_fd = open(path, (writable ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC, 0600);
+        o->data_fd = openat(o->dir_fd, "overlay.data", (writable ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC, 0600);
         if (o->data_fd < 0 && errno == ENOENT && o->n == 0)
             o->data_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);  /* an empty state */
         if (o->data_fd < 0)
             r = -errno;
     }
-    if (r == 0 && writable) {
-        /* Leftovers of an interrupted commit or apply mean nothing. */
-        if (path_in(o, "overlay.index.tmp", path, sizeof path) == 0)
-            unlink(path);
-    }
+    if (r == 0 && writable)
+        unlinkat(o->dir_fd, "overlay.index.tmp", 0);  /* an interrupted commit's leftover */
     if (r < 0) {
         p2v_err("state directory %s: %s failed: %s", dir, what, strerror(-r));
         goto fail_quiet;

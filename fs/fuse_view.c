@@ -325,7 +325,9 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
     fuse_reply_err(req, -sync_view(fuse_req_userdata(req)));
 }
 
-static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+/* close() waits for flush (release comes later, asynchronously): saving
+ * here means a writer's close returns once its writes are durable. */
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     struct view *v = fuse_req_userdata(req);
     const struct p2v_view_file *f = file_of(v, ino);
@@ -409,7 +411,7 @@ static const struct fuse_lowlevel_ops ops = {
     .statfs = op_statfs,
     .write = op_write,
     .fsync = op_fsync,
-    .release = op_release,
+    .flush = op_flush,
     .destroy = op_destroy,
 };
 
@@ -529,9 +531,10 @@ int p2v_view_serve(const struct p2v_view_file *files, int nfiles,
         return -ENOMEM;
     }
 
-    char base[128];
-    snprintf(base, sizeof base, "%sdefault_permissions,fsname=p2v,subtype=p2v%s",
-             v.writable ? "" : "ro,", o->allow_other ? ",allow_other" : "");
+    char base[4200];
+    snprintf(base, sizeof base, "%sdefault_permissions,fsname=%s,subtype=p2v%s",
+             v.writable ? "" : "ro,", o->fsname ? o->fsname : "p2v",
+             o->allow_other ? ",allow_other" : "");
     struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
     int r = -ENOMEM;
     if (fuse_opt_add_arg(&args, "p2v") || fuse_opt_add_arg(&args, "-o") ||

@@ -26,10 +26,14 @@ struct p2v_view_opts {
     struct timespec mtime;        /* shown on every entry: fixed, for rsync */
     int log_to_file;              /* in the background: the file opened by
                                      p2v_log_open_file, else syslog */
-    /* Makes writes durable: called on fsync, on the last close of a
-     * writable file and at unmount.  NULL when nothing is writable. */
+    /* Makes writes durable: called on fsync, on every close of a writable
+     * file (FUSE's flush, which close() waits for) and at unmount.  NULL
+     * when nothing is writable. */
     int (*sync)(void *ctx);
     void *sync_ctx;
+    /* The mount's source in mountinfo (default "p2v"); `p2v umount` reads
+     * the state directory from "p2v:DIR" to wait until it is released. */
+    const char *fsname;
 };
 
 /* Checks that a mount can be made there: exists, is a directory, is not a

@@ -21,8 +21,8 @@ static void unescape(char *s)
     *o = 0;
 }
 
-int p2v_mountinfo_find(const char *path, char *fstype, size_t fslen,
-                       char *majmin, size_t mmlen)
+static int scan(const char *path, char *fstype, size_t fslen, char *majmin, size_t mmlen,
+                char *source, size_t srclen)
 {
     FILE *f = fopen("/proc/self/mountinfo", "re");
     if (!f)
@@ -49,6 +49,10 @@ int p2v_mountinfo_find(const char *path, char *fstype, size_t fslen,
             if (strcmp(fields[i], "-") == 0) {
                 if (fstype)
                     snprintf(fstype, fslen, "%s", fields[i + 1]);
+                if (source && i + 2 < n) {
+                    unescape(fields[i + 2]);
+                    snprintf(source, srclen, "%s", fields[i + 2]);
+                }
                 break;
             }
         }
@@ -56,4 +60,15 @@ int p2v_mountinfo_find(const char *path, char *fstype, size_t fslen,
     free(line);
     fclose(f);
     return found;
+}
+
+int p2v_mountinfo_find(const char *path, char *fstype, size_t fslen,
+                       char *majmin, size_t mmlen)
+{
+    return scan(path, fstype, fslen, majmin, mmlen, NULL, 0);
+}
+
+int p2v_mountinfo_source(const char *path, char *source, size_t len)
+{
+    return scan(path, NULL, 0, NULL, 0, source, len);
 }

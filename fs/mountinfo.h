@@ -11,4 +11,7 @@
 int p2v_mountinfo_find(const char *path, char *fstype, size_t fslen,
                        char *majmin, size_t mmlen);
 
+/* The mount's source (FUSE's fsname); same returns. */
+int p2v_mountinfo_source(const char *path, char *source, size_t len);
+
 #endif

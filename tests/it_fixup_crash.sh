@@ -2,10 +2,11 @@
 # Crash safety of `p2v fixup apply`: a state holding plan A gets plan B
 # applied and the apply is killed with SIGKILL at a random moment, again and
 # again (CRASH_ITERATIONS, default 20).  Every time the state must still
-# open and show exactly A or exactly A+B (disk.raw hashed against reference
-# states, the guest's hostname read by inspect agreeing), and an interrupted
-# state, leftover overlay.index.tmp and unindexed overlay.data included,
-# must take B cleanly afterwards.  The source is hashed before and after.
+# open and show, byte for byte, A or A+B (an apply is reproducible: the
+# reference states are made once, uninterrupted), never anything in between;
+# the guest's hostname read by inspect must agree.  An interrupted state,
+# leftover overlay.index.tmp and unindexed overlay.data included, must take
+# B cleanly afterwards.  The source is hashed before and after.
 . "$(dirname "$0")/lib.sh"
 
 ITER=${CRASH_ITERATIONS:-20}
@@ -50,35 +51,52 @@ hostname_of() {  # hostname_of STATE: the guest's hostname, read by inspect thro
 LATE=0
 umount_state() {  # umount_state MNT STATE
     p2v_umount "$1" || return 1
+    [ -e "$2/lock" ] || return 0
     flock -n "$2/lock" true && return 0
     LATE=$((LATE + 1))
     flock -w 30 "$2/lock" true
 }
-H=''
-state_hash() {  # state_hash STATE: H = sha256 of disk.raw seen through STATE; fails if it does not open
-    H=''
+# look STATE: OUTCOME = A, A+B, or what else; fails if the state does not open.
+OUTCOME=''
+look() {
+    OUTCOME="does not open: $1"
     p2v_mount "$src" "$mnt" --state "$1" 2>"$T/mount.err" || return 1
-    H=$(hash_of "$mnt/disk.raw")
+    local h
+    h=$(hash_of "$mnt/disk.raw")
+    if [ "$h" = "$sha_A" ]; then
+        OUTCOME=A
+    elif [ "$h" = "$sha_AB" ]; then
+        OUTCOME=A+B
+    else
+        OUTCOME="neither A nor A+B: $h"
+    fi
     umount_state "$mnt" "$1"
 }
 
-# References: S0 = A; REF = A then B, uninterrupted (and timed).
+# References: S0 = A (a copy of it is what every kill starts from); REF =
+# A then B, uninterrupted (and timed); REF2 the same again, to show that the
+# bytes do not depend on the moment of the apply.
+sha_A=unset sha_AB=unset
 p2v_mount "$src" "$mnt"
 sha0=$(hash_of "$mnt/disk.raw")
 p2v_umount "$mnt"
 check "plan A applies" apply "$T/S0" A
-state_hash "$T/S0"
-sha_A=$H
+p2v_mount "$src" "$mnt" --state "$T/S0" && sha_A=$(hash_of "$mnt/disk.raw")
+umount_state "$mnt" "$T/S0"
 cp -a "$T/S0" "$T/REF"
 t0=$(date +%s%N)
 apply "$T/REF" B
 rc=$?
 t1=$(date +%s%N)
 check_eq "plan B applies over A" 0 "$rc"
-state_hash "$T/REF"
-sha_AB=$H
+p2v_mount "$src" "$mnt" --state "$T/REF" && sha_AB=$(hash_of "$mnt/disk.raw")
+umount_state "$mnt" "$T/REF"
 check "A changes the disk, B changes it further" \
-    test -n "$sha_A" -a -n "$sha_AB" -a "$sha0" != "$sha_A" -a "$sha_A" != "$sha_AB"
+    test "$sha_A" != unset -a "$sha_AB" != unset -a "$sha0" != "$sha_A" -a "$sha_A" != "$sha_AB"
+cp -a "$T/S0" "$T/REF2"
+check "plan B applies over A again" apply "$T/REF2" B
+look "$T/REF2"
+check_eq "the same plans give the same bytes at another moment" A+B "$OUTCOME"
 check_eq "inspect through A: the hostname is the fixture's" P2V-TESTHOST "$(hostname_of "$T/S0")"
 check_eq "inspect through A+B: B's hostname" P2V-CRASHED "$(hostname_of "$T/REF")"
 dur_us=$(((t1 - t0) / 1000))
@@ -104,39 +122,40 @@ for ((i = 1; i <= ITER; i++)); do
         *) n_weird=$((n_weird + 1)); how="failed (exit $rc): $(head -c 300 "$T/crash.err")" ;;
     esac
     [ -e "$S/overlay.index.tmp" ] && n_tmp=$((n_tmp + 1))
-    if ! state_hash "$S"; then
-        echo "       iteration $i (kill after $((delay / 1000)) ms, apply $how): the state does not open:"
+    what="iteration $i (kill after $((delay / 1000)) ms, apply $how)"
+    if ! look "$S"; then
+        echo "       $what: the state does not open:"
         sed 's/^/       | /' "$T/mount.err"
         continue
     fi
     n_open=$((n_open + 1))
     host=$(hostname_of "$S")
-    if [ "$H" = "$sha_A" ]; then
-        n_A=$((n_A + 1)); outcome=A
-        [ "$host" = P2V-TESTHOST ] && n_host=$((n_host + 1))
-        # fixups.json is saved after the commit: A's report, not B's
-        grep -q 'B\.plan' "$S/fixups.json" 2>/dev/null && n_stale=$((n_stale + 1))
-    elif [ "$H" = "$sha_AB" ]; then
-        n_AB=$((n_AB + 1)); outcome=A+B
-        [ "$host" = P2V-CRASHED ] && n_host=$((n_host + 1))
-        grep -q 'B\.plan' "$S/fixups.json" 2>/dev/null || n_stale=$((n_stale + 1))
-    else
-        outcome="neither A nor A+B ($H)"
-    fi
-    [ "$outcome" = A ] || [ "$outcome" = A+B ] ||
-        echo "       iteration $i (kill after $((delay / 1000)) ms, apply $how): $outcome"
-    if [ "$how" = finished ] && [ "$outcome" != A+B ]; then
+    # fixups.json is saved after the commit: a kill between the two leaves
+    # A's report beside A+B's overlay.
+    report=$(grep -o '"plan": "[^"]*"' "$S/fixups.json" 2>/dev/null | sed 's/.*\///; s/"//g')
+    case $OUTCOME in
+        A)
+            n_A=$((n_A + 1))
+            [ "$host" = P2V-TESTHOST ] && n_host=$((n_host + 1))
+            [ "$report" = A.plan ] || n_stale=$((n_stale + 1)) ;;
+        A+B)
+            n_AB=$((n_AB + 1))
+            [ "$host" = P2V-CRASHED ] && n_host=$((n_host + 1))
+            [ "$report" = B.plan ] || n_stale=$((n_stale + 1)) ;;
+        *) echo "       $what: $OUTCOME" ;;
+    esac
+    if [ "$how" = finished ] && [ "$OUTCOME" != A+B ]; then
         n_done_bad=$((n_done_bad + 1))
-        echo "       iteration $i: the apply finished, yet the state shows $outcome"
+        echo "       $what: the apply finished, yet the state shows $OUTCOME"
     fi
     # Whatever the kill left (overlay.index.tmp, blocks past the index) must
     # not get in the way: B again, uninterrupted, gives A+B.
     if ((i % 5 == 0 || i == ITER)); then
         n_reapply=$((n_reapply + 1))
-        if apply "$S" B && state_hash "$S" && [ "$H" = "$sha_AB" ]; then
+        if apply "$S" B && look "$S" && [ "$OUTCOME" = A+B ]; then
             n_reapply_ok=$((n_reapply_ok + 1))
         else
-            echo "       iteration $i: applying B again after the kill did not give A+B:"
+            echo "       $what: applying B again did not give A+B: $OUTCOME"
             sed 's/^/       | /' "$T/apply.err" "$T/mount.err"
         fi
         [ -e "$S/overlay.index.tmp" ] || n_clean=$((n_clean + 1))
@@ -161,11 +180,11 @@ G=$T/G
 cp -a "$T/S0" "$G"
 head -c 5000 /dev/urandom >"$G/overlay.index.tmp"
 head -c 12288 /dev/urandom >>"$G/overlay.data"
-state_hash "$G"
-check_eq "torn overlay.index.tmp and unindexed data: the state still shows A" "$sha_A" "$H"
+look "$G"
+check_eq "torn overlay.index.tmp and unindexed data: the state still shows A" A "$OUTCOME"
 check "... and B applies over it" apply "$G" B
-state_hash "$G"
-check_eq "... giving A+B" "$sha_AB" "$H"
+look "$G"
+check_eq "... giving A+B" A+B "$OUTCOME"
 check "... and the stale overlay.index.tmp is gone" test ! -e "$G/overlay.index.tmp"
 
 ((LATE == 0)) || echo "  ..   note: $LATE times the state was still locked when p2v umount returned"

@@ -92,7 +92,13 @@ static int extent_json_f(void *ctx, uint64_t off, uint64_t len, int kind)
 static void overlay_json(FILE *f, struct p2v_layer *overlay)
 {
     struct ext_out e = { f, 1 };
-    fputs("\"overlay_extents\": [", f);
+    uint8_t d[16];
+    p2v_overlay_digest(overlay, d);
+    /* Ties the report to the overlay it describes (checked at mount). */
+    fputs("\"overlay_digest\": \"", f);
+    for (int i = 0; i < 16; i++)
+        fprintf(f, "%02x", d[i]);
+    fputs("\", \"overlay_extents\": [", f);
     p2v_overlay_changes(overlay, extent_json_f, &e);
     fputs("], ", f);
 }

@@ -7,6 +7,7 @@
 #include "../fixup/overlay.h"
 #include "../fs/fuse_view.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -118,11 +119,20 @@ int cmd_mount(int argc, char **argv)
 
     /* The state directory beside the mount point is used when it exists
      * (and made for --writable). */
-    char state[PATH_MAX + 8];
+    char state[PATH_MAX + 8], fsname[PATH_MAX + 16];
     if (!so.state) {
         snprintf(state, sizeof state, "%s.p2v", mnt);
         if (so.writable || p2v_overlay_exists(state))
             so.state = state;
+    } else if (so.state[0] != '/') {
+        /* The daemon changes to /: keep an absolute path. */
+        char cwd[PATH_MAX / 2];
+        if (!getcwd(cwd, sizeof cwd)) {
+            p2v_err("cannot resolve --state %s: %s", so.state, strerror(errno));
+            return 1;
+        }
+        snprintf(state, sizeof state, "%s/%s", cwd, so.state);
+        so.state = state;
     }
     struct p2v_stack st;
     if (p2v_stack_open(source, &so, &st) < 0)
@@ -139,6 +149,12 @@ int cmd_mount(int argc, char **argv)
     if (so.writable) {
         vo.sync = sync_overlay;
         vo.sync_ctx = st.overlay;
+    }
+    /* `p2v umount` reads the state directory back from here, to wait
+     * until this process has saved and let go of it. */
+    if (so.state && !strpbrk(so.state, ",\\")) {
+        snprintf(fsname, sizeof fsname, "p2v:%s", so.state);
+        vo.fsname = fsname;
     }
     int r = p2v_view_serve(files, n, &vo);
     mount_files_close(files, n);

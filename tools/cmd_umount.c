@@ -8,9 +8,41 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+static void on_alarm(int sig)
+{
+    (void)sig;  /* only interrupts flock */
+}
+
+/* The view's process saves its last writes and lets go of its state
+ * directory after the kernel has let go of the mount: wait for that (an
+ * exclusive lock is free once it has), so that what comes next (an apply,
+ * another mount) finds the state complete and free.  Bounded: another
+ * mount of the same state would hold it for good. */
+static void wait_for_state(const char *dir)
+{
+    char path[PATH_MAX + 8];
+    snprintf(path, sizeof path, "%s/lock", dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    struct sigaction sa = { .sa_handler = on_alarm }, old;  /* no SA_RESTART */
+    sigaction(SIGALRM, &sa, &old);
+    alarm(30);
+    if (flock(fd, LOCK_EX) == 0)
+        flock(fd, LOCK_UN);
+    else
+        p2v_warn("%s is still in use 30 s after unmounting (another mount of it?)", dir);
+    alarm(0);
+    sigaction(SIGALRM, &old, NULL);
+    close(fd);
+}
 
 int cmd_umount(int argc, char **argv)
 {
@@ -36,9 +68,15 @@ int cmd_umount(int argc, char **argv)
         p2v_err("%s is a %s mount, not a p2v view; not touching it", mnt, fstype);
         return 1;
     }
+    char source[PATH_MAX + 16] = "";
+    p2v_mountinfo_source(mnt, source, sizeof source);
+    const char *state = !strncmp(source, "p2v:/", 5) ? source + 4 : NULL;
     if (geteuid() == 0) {
-        if (umount2(mnt, UMOUNT_NOFOLLOW) == 0)
+        if (umount2(mnt, UMOUNT_NOFOLLOW) == 0) {
+            if (state)
+                wait_for_state(state);
             return 0;
+        }
         p2v_err("unmounting %s failed: %s%s", mnt, strerror(errno),
                 errno == EBUSY ? "; close the files open on it and try again" : "");
         return 1;
@@ -53,5 +91,9 @@ int cmd_umount(int argc, char **argv)
     int status;
     if (pid < 0 || waitpid(pid, &status, 0) < 0)
         return 1;
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return 1;
+    if (state)
+        wait_for_state(state);
+    return 0;
 }

@@ -1,16 +1,33 @@
+#define _GNU_SOURCE
 #include "view_files.h"
 
 #include "../core/log.h"
 #include "../core/memfile.h"
 #include "../core/slice.h"
+#include "../fixup/overlay.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* Does the report describe this overlay?  An apply killed between its
+ * commit and its report leaves the previous report behind. */
+static int report_matches(const char *buf, size_t len, struct p2v_layer *overlay)
+{
+    static const char key[] = "\"overlay_digest\": \"";
+    uint8_t d[16];
+    char hex[33];
+    p2v_overlay_digest(overlay, d);
+    for (int i = 0; i < 16; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    const char *at = memmem(buf, len, key, sizeof key - 1);
+    return at && (size_t)(at - buf) + sizeof key - 1 + 32 <= len &&
+           !memcmp(at + sizeof key - 1, hex, 32);
+}
+
 /* The report the last `p2v fixup apply` left in the state directory. */
-static int report_file(const char *state, struct p2v_layer **out)
+static int report_file(const char *state, struct p2v_layer *overlay, struct p2v_layer **out)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/fixups.json", state);
@@ -38,6 +55,12 @@ static int report_file(const char *state, struct p2v_layer **out)
         }
     }
     fclose(f);
+    if (r == 0 && overlay && !report_matches(buf, len, overlay)) {
+        p2v_warn("%s does not describe the overlay beside it (an apply was interrupted after "
+                 "saving its changes); not shown. Apply the plan again to rewrite it", path);
+        free(buf);
+        return 0;
+    }
     if (r == 0)
         r = p2v_memfile_open(buf, len, out) == 0 ? 1 : -ENOMEM;
     free(buf);
@@ -71,7 +94,7 @@ int mount_files(struct p2v_stack *st, const struct p2v_stack_opts *o, struct p2v
     }
     if (o->state) {
         struct p2v_layer *rep = NULL;
-        int r = report_file(o->state, &rep);
+        int r = report_file(o->state, st->overlay, &rep);
         if (r < 0) {
             mount_files_close(files, n);
             return r;
