@@ -50,6 +50,9 @@ for variant in win8 win7; do
         bash -c "grep -q '^enable-driver intelide' '$T/ide.plan' && grep -q '^enable-driver atapi' '$T/ide.plan'"
     "$P2V" fixup plan --target qemu-sata "$src" >"$T/sata.plan"
     check "$variant: qemu-sata plan enables storahci" grep -q '^enable-driver storahci' "$T/sata.plan"
+    "$P2V" fixup plan --target hyperv "$src" >"$T/hyperv.plan"
+    check "$variant: hyperv plan boots from IDE (Generation 1) and notes missing vmbus/storvsc" \
+        bash -c "grep -q '^enable-driver intelide' '$T/hyperv.plan' && grep -q '^# enable-driver storvsc' '$T/hyperv.plan'"
     check_fails "$variant: an unknown target is refused" "must be hyperv" \
         "$P2V" fixup plan --target vmware "$src"
 
