@@ -3,6 +3,7 @@
 
 #include "drivers.h"
 #include "../core/bytes.h"
+#include "../core/json.h"
 #include "../core/log.h"
 
 #include <errno.h>
@@ -397,54 +398,62 @@ static int volume_of(struct ctx *c, const char *in, struct p2v_gfs **g, const ch
     return fail(c, -EINVAL, "'%s': partition %ld is not an NTFS volume of this disk", in, n);
 }
 
-static int file_put(struct ctx *c, const char *where, const uint8_t *d, size_t len)
-{
-    uint8_t *cur = NULL;
-    size_t curlen = 0;
+/* What the guest holds at where now: its volume, path and bytes (NULL
+ * when absent), and how the report shows it. */
+struct current {
     struct p2v_gfs *g;
-    const char *gpath;
-    int r = volume_of(c, where, &g, &gpath);
+    const char *path;
+    uint8_t *data;
+    size_t len;
+    char shown[128];
+};
+
+static int current(struct ctx *c, const char *where, struct current *cur)
+{
+    cur->data = NULL;
+    cur->len = 0;
+    int r = volume_of(c, where, &cur->g, &cur->path);
     if (r == 0)
-        r = p2v_gfs_read(g, gpath, &cur, &curlen);
+        r = p2v_gfs_read(cur->g, cur->path, &cur->data, &cur->len);
     if (r < 0 && r != -ENOENT)
         return r;
-    int had = r == 0, same = had && curlen == len && !memcmp(cur, d, len);
-    char hold[65], hnew[65], o[128], n[128];
-    if (had) {
-        sha256_hex(cur, curlen, hold);
-        snprintf(o, sizeof o, "%zu bytes sha256:%s", curlen, hold);
+    char h[65];
+    if (cur->data) {
+        sha256_hex(cur->data, cur->len, h);
+        snprintf(cur->shown, sizeof cur->shown, "%zu bytes sha256:%s", cur->len, h);
     } else {
-        snprintf(o, sizeof o, "(absent)");
+        snprintf(cur->shown, sizeof cur->shown, "(absent)");
     }
-    free(cur);
-    sha256_hex(d, len, hnew);
-    snprintf(n, sizeof n, "%zu bytes sha256:%s", len, hnew);
-    if (!same && (r = p2v_gfs_write(g, gpath, d, len)) < 0)
+    return 0;
+}
+
+static int file_put(struct ctx *c, const char *where, const uint8_t *d, size_t len)
+{
+    struct current cur;
+    int r = current(c, where, &cur);
+    if (r < 0)
         return r;
-    return record(c, !same, o, n, "%s", where);
+    int same = cur.data && cur.len == len && !memcmp(cur.data, d, len);
+    free(cur.data);
+    char h[65], n[128];
+    sha256_hex(d, len, h);
+    snprintf(n, sizeof n, "%zu bytes sha256:%s", len, h);
+    if (!same && (r = p2v_gfs_write(cur.g, cur.path, d, len)) < 0)
+        return r;
+    return record(c, !same, cur.shown, n, "%s", where);
 }
 
 static int file_del(struct ctx *c, const char *where)
 {
-    uint8_t *cur = NULL;
-    size_t curlen = 0;
-    struct p2v_gfs *g;
-    const char *gpath;
-    int r = volume_of(c, where, &g, &gpath);
-    if (r == 0)
-        r = p2v_gfs_read(g, gpath, &cur, &curlen);
-    if (r < 0 && r != -ENOENT)
+    struct current cur;
+    int r = current(c, where, &cur);
+    if (r < 0)
         return r;
-    char o[128] = "(absent)", h[65];
-    if (r == 0) {
-        sha256_hex(cur, curlen, h);
-        snprintf(o, sizeof o, "%zu bytes sha256:%s", curlen, h);
-        free(cur);
-        if ((r = p2v_gfs_delete(g, gpath)) < 0)
-            return r;
-        return record(c, 1, o, "(absent)", "%s", where);
-    }
-    return record(c, 0, o, "(absent)", "%s", where);
+    int had = cur.data != NULL;
+    free(cur.data);
+    if (had && (r = p2v_gfs_delete(cur.g, cur.path)) < 0)
+        return r;
+    return record(c, had, cur.shown, "(absent)", "%s", where);
 }
 
 /* ---- drivers and services ---- */
@@ -1009,19 +1018,6 @@ void p2v_changes_free(struct p2v_changes *c)
     c->n = 0;
 }
 
-static void jstr(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(f, "\\u%04x", *p);
-        else
-            fputc(*p, f);
-    }
-    fputc('"', f);
-}
 
 void p2v_changes_json(FILE *f, const struct p2v_changes *c)
 {
@@ -1029,13 +1025,13 @@ void p2v_changes_json(FILE *f, const struct p2v_changes *c)
     for (int i = 0; i < c->n; i++) {
         const struct p2v_change *ch = &c->c[i];
         fprintf(f, "%s\n  {\"line\": %d, \"action\": ", i ? "," : "", ch->line);
-        jstr(f, ch->action);
+        json_string(f, ch->action);
         fputs(", \"what\": ", f);
-        jstr(f, ch->what);
+        json_string(f, ch->what);
         fputs(", \"old\": ", f);
-        jstr(f, ch->old);
+        json_string(f, ch->old);
         fputs(", \"new\": ", f);
-        jstr(f, ch->new_);
+        json_string(f, ch->new_);
         fprintf(f, ", \"changed\": %s}", ch->changed ? "true" : "false");
     }
     fputs(c->n ? "\n]" : "]", f);

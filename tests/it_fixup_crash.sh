@@ -45,17 +45,6 @@ apply() {  # apply STATE PLAN
 hostname_of() {  # hostname_of STATE: the guest's hostname, read by inspect through STATE
     "$P2V" inspect --state "$1" --json "$src" 2>/dev/null | grep -o '"hostname": "[^"]*"' | cut -d'"' -f4
 }
-# p2v umount returns once the kernel has dropped the mount; the daemon may
-# still be closing the state (saving, releasing its flock) for a moment.
-# Wait for that lock, not for time, before the state is used again.
-LATE=0
-umount_state() {  # umount_state MNT STATE
-    p2v_umount "$1" || return 1
-    [ -e "$2/lock" ] || return 0
-    flock -n "$2/lock" true && return 0
-    LATE=$((LATE + 1))
-    flock -w 30 "$2/lock" true
-}
 # look STATE: OUTCOME = A, A+B, or what else; fails if the state does not open.
 OUTCOME=''
 look() {

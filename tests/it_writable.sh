@@ -30,16 +30,7 @@ repeat "P2V-WRITABLE-MARKER-0123456789ab" 128 >"$T/marker.bin"  # 4 KiB
 mnt=$T/mnt
 st=$T/mnt.p2v  # the default state directory of a --writable mount on $mnt
 mnt2=$T/mnt2
-# p2v umount waits until the view's process has saved its last writes and
-# let go of the state (its flock): right after it, the lock must be free.
-LATE=0
-umount_state() {  # umount_state MNT STATE
-    p2v_umount "$1" || return 1
-    [ -e "$2/lock" ] || return 0
-    flock -n "$2/lock" true && return 0
-    LATE=$((LATE + 1))
-    flock -w 30 "$2/lock" true
-}
+
 at() {  # at FILE OFFSET: the 4 KiB of FILE at OFFSET
     dd if="$1" bs=4096 skip=$(($2 / 4096)) count=1 status=none
 }

@@ -70,6 +70,18 @@ repeat() { python3 -c 'import sys; sys.stdout.write(sys.argv[1] * int(sys.argv[2
 # count_marker TEXT FILE: lines of FILE holding TEXT (0 when none).
 count_marker() { grep -c -a -o -- "$1" "$2" 2>/dev/null || true; }
 
+# umount_state MNT STATE: p2v umount, then the state's lock must be free
+# (p2v umount waits for the view to let go of it); LATE counts the times it
+# was not, and waits for the lock (not for time) before going on.
+LATE=0
+umount_state() {
+    p2v_umount "$1" || return 1
+    [ -e "$2/lock" ] || return 0
+    flock -n "$2/lock" true && return 0
+    LATE=$((LATE + 1))
+    flock -w 30 "$2/lock" true
+}
+
 finish() {
     echo "$(basename "$0"): $PASSED passed, $FAILED failed"
     echo "$PASSED $FAILED" >"${RESULT_FILE:-/dev/null}"

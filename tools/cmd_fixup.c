@@ -187,14 +187,10 @@ static int do_plan(int argc, char **argv)
     struct p2v_stack st;
     if (p2v_stack_open(argv[optind], &so, &st) < 0)
         return 1;
-    struct p2v_volume vols[P2V_MAX_PARTITIONS];
-    int n = p2v_layout_volumes(st.table, &st.wrap, st.src.size, vols, P2V_MAX_PARTITIONS);
     struct p2v_windows w;
     struct p2v_gfs *g = NULL;
     struct p2v_hive *sys = NULL;
-    int r = p2v_windows_find(st.disk, vols, n, st.src.path, 0, &w, &g);
-    if (r == -ENOENT)
-        p2v_err("%s: no Windows found; a plan needs a Windows guest", st.src.path);
+    int r = p2v_stack_windows(&st, st.disk, 0, &w, &g);
     if (r == 0)
         r = p2v_windows_load_hive(g, &w, "SYSTEM", &sys);
     FILE *f = NULL;

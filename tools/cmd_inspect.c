@@ -77,14 +77,9 @@ int cmd_inspect(int argc, char **argv)
     struct p2v_stack st;
     if (p2v_stack_open(argv[optind], &so, &st) < 0)
         return 1;
-    struct p2v_volume vols[P2V_MAX_PARTITIONS];
-    int n = p2v_layout_volumes(st.table, &st.wrap, st.src.size, vols, P2V_MAX_PARTITIONS);
     struct p2v_windows w;
-    int r = p2v_windows_find(st.disk, vols, n, st.src.path, 0, &w, NULL);
-    if (r == -ENOENT)
-        p2v_err("%s: no Windows found (no NTFS volume with Windows/System32/config and "
-                "cmd.exe)", st.src.path);
-    else if (r == 0)
+    int r = p2v_stack_windows(&st, st.disk, 0, &w, NULL);
+    if (r == 0)
         json ? print_json(&w) : print_text(&w);
     p2v_stack_close(&st);
     return r < 0 ? 1 : 0;

@@ -11,8 +11,7 @@ int cmd_info(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_fixup(int argc, char **argv);
 
-/* Writes s as a JSON string literal, quotes included. */
-void json_string(FILE *f, const char *s);
+#include "../core/json.h"
 struct p2v_stack;
 void info_partitions_text(FILE *f, const struct p2v_stack *st);
 /* Writes the members "partition_table", "filesystem", "partitions". */

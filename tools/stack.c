@@ -5,6 +5,7 @@
 #include "../core/uuid5.h"
 #include "../fixup/layout_plan.h"
 #include "../fixup/overlay.h"
+#include "../fixup/windows.h"
 #include "../vhdwriter/allocmap.h"
 #include "../vhdwriter/vhd.h"
 #include "../vhdwriter/vhd_format.h"
@@ -237,4 +238,16 @@ void p2v_stack_close(struct p2v_stack *s)
     s->vhd = s->disk = NULL;
     free(s->table);
     s->table = NULL;
+}
+
+int p2v_stack_windows(struct p2v_stack *s, struct p2v_layer *disk, int rw,
+                      struct p2v_windows *w, struct p2v_gfs **gfs)
+{
+    struct p2v_volume vols[P2V_MAX_PARTITIONS];
+    int n = p2v_layout_volumes(s->table, &s->wrap, s->src.size, vols, P2V_MAX_PARTITIONS);
+    int r = p2v_windows_find(disk, vols, n, s->src.path, rw, w, gfs);
+    if (r == -ENOENT)
+        p2v_err("%s: no Windows found (no NTFS volume with Windows/System32/config and "
+                "cmd.exe)", s->src.path);
+    return r;
 }

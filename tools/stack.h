@@ -35,4 +35,11 @@ struct p2v_stack {
 int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2v_stack *s);
 void p2v_stack_close(struct p2v_stack *s);
 
+struct p2v_windows;
+struct p2v_gfs;
+/* Finds Windows on the stack's disk (the overlay when there is one), with
+ * a message when there is none.  gfs: as p2v_windows_find. */
+int p2v_stack_windows(struct p2v_stack *s, struct p2v_layer *disk, int rw,
+                      struct p2v_windows *w, struct p2v_gfs **gfs);
+
 #endif
