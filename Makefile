@@ -38,9 +38,9 @@ $(B)/obj/%.o: %.c
 # p2v's MBR boot code (mbr_boot.S) and its GPT counterpart (gpt_boot.S):
 # 16-bit GNU as source, linked at 0x600, cut to the 440 bytes before the
 # disk signature, and turned into C arrays p2v_mbr_code and p2v_gpt_code.
-$(B)/gen/%_boot.bin: fixup/%_boot.S
+$(B)/gen/%_boot.bin: fixup/%_boot.S fixup/boot_common.inc
 	@mkdir -p $(dir $@)
-	as --32 -o $(B)/gen/$*_boot.o $<
+	as --32 -I fixup -o $(B)/gen/$*_boot.o $<
 	ld -m elf_i386 -Ttext=0x600 -o $(B)/gen/$*_boot.elf $(B)/gen/$*_boot.o
 	objcopy -O binary -j .text $(B)/gen/$*_boot.elf $@
 	@test "$$(stat -c %s $@)" -eq 440 || { echo "$@ is not 440 bytes"; rm -f $@; exit 1; }

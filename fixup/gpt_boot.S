@@ -11,6 +11,7 @@
  * LBA and size clamped to 32 bits) for boot sectors that look there; NTFS
  * reads its own hidden-sectors field instead.  440 bytes at most. */
         .code16
+        .include "boot_common.inc"
         /* Scratch variables past the relocated sector, not in the image. */
         ent_lba = 0x0800                /* 8 bytes */
         count   = 0x0808
@@ -19,19 +20,7 @@
         .text
         .globl  _start
 _start:
-        cli
-        xorw    %ax, %ax
-        movw    %ax, %ss
-        movw    $0x7c00, %sp
-        movw    %ax, %ds
-        movw    %ax, %es
-        sti
-        cld
-        movw    $0x7c00, %si
-        movw    $0x0600, %di
-        movw    $256, %cx
-        rep movsw
-        ljmp    $0, $relocated
+        BOOT_RELOCATE
 
 relocated:
         movb    %dl, drive
@@ -129,25 +118,7 @@ readerr:
         jmp     fail
 nosig:
         movw    $msg_nosig, %si
-fail:
-        lodsb
-        testb   %al, %al
-        jz      halt
-        movb    $0x0e, %ah
-        movw    $7, %bx
-        int     $0x10
-        jmp     fail
-halt:
-        hlt
-        jmp     halt
-
-        .balign 4
-dap:
-        .byte   16, 0
-        .word   1
-        .word   0x7c00, 0
-dap_lba:
-        .long   0, 0
+        BOOT_FAIL_AND_DAP
 drive:
         .byte   0
 

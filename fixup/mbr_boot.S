@@ -13,22 +13,11 @@
  * Assembled with GNU as; linked at 0x600; 440 bytes at most (the disk
  * signature follows at offset 440). */
         .code16
+        .include "boot_common.inc"
         .text
         .globl  _start
 _start:
-        cli
-        xorw    %ax, %ax
-        movw    %ax, %ss
-        movw    $0x7c00, %sp
-        movw    %ax, %ds
-        movw    %ax, %es
-        sti
-        cld
-        movw    $0x7c00, %si            /* move the whole sector to 0600 */
-        movw    $0x0600, %di
-        movw    $256, %cx
-        rep movsw
-        ljmp    $0, $relocated
+        BOOT_RELOCATE
 
 relocated:
         movb    %dl, drive
@@ -74,25 +63,7 @@ readerr:
         jmp     fail
 nosig:
         movw    $msg_nosig, %si
-fail:
-        lodsb
-        testb   %al, %al
-        jz      halt
-        movb    $0x0e, %ah
-        movw    $7, %bx
-        int     $0x10
-        jmp     fail
-halt:
-        hlt
-        jmp     halt
-
-        .balign 4
-dap:                                    /* disk address packet for AH=42h */
-        .byte   16, 0
-        .word   1                       /* sectors */
-        .word   0x7c00, 0               /* buffer offset, segment */
-dap_lba:
-        .long   0, 0
+        BOOT_FAIL_AND_DAP
 drive:
         .byte   0
 
