@@ -10,7 +10,7 @@ P2V_CFLAGS := $(OPT) $(SAN) -std=c11 -D_FILE_OFFSET_BITS=64 -D_DEFAULT_SOURCE \
             -Wall -Wextra -Werror -DP2V_VERSION='"$(VERSION)"' \
             $(shell pkg-config --cflags fuse3 uuid blkid 2>/dev/null) $(CFLAGS)
 P2V_LDFLAGS := $(SAN) $(LDFLAGS)
-LDLIBS   += $(shell pkg-config --libs fuse3 uuid blkid 2>/dev/null) -lntfs-3g -lext2fs -lcom_err -lhivex -lnettle -lz -ldl -lpthread
+LDLIBS   += $(shell pkg-config --libs fuse3 uuid blkid 2>/dev/null) -lntfs-3g -lext2fs -lcom_err -lhivex -lvhdi -lnettle -lz -ldl -lpthread
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer
 ASAN_MAKE = $(MAKE) --no-print-directory B=build/asan OPT="-O1 -g" SAN="$(SANITIZE)"
 
@@ -24,7 +24,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
 UNITS    := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
 .PHONY: all deps deps-build check unit integration demo bench asan check-asan valgrind clean
-all: $(B)/p2v
+all: $(B)/p2v $(B)/badfuse
 
 deps:
 	@sh tools/install-deps.sh all
@@ -76,6 +76,10 @@ $(B)/libp2v.a: $(LIB_OBJ) $(BOOT_CODE)
 $(B)/p2v: $(B)/obj/tools/p2v.o $(B)/libp2v.a
 	$(CC) $(P2V_CFLAGS) -o $@ $^ $(P2V_LDFLAGS) $(LDLIBS)
 
+# The integration tests' source with bad sectors (no device-mapper here).
+$(B)/badfuse: tests/helpers/badfuse.c
+	$(CC) $(P2V_CFLAGS) -o $@ $< $(P2V_LDFLAGS) $(shell pkg-config --libs fuse3)
+
 $(B)/tests/%: tests/unit/%.c $(B)/libp2v.a
 	@mkdir -p $(dir $@)
 	$(CC) $(P2V_CFLAGS) -o $@ $^ $(P2V_LDFLAGS) $(LDLIBS) -lcmocka
@@ -83,7 +87,7 @@ $(B)/tests/%: tests/unit/%.c $(B)/libp2v.a
 unit: $(UNITS)
 	@set -e; for t in $(UNITS); do echo "== $$t"; $$t; done
 
-integration: $(B)/p2v
+integration: $(B)/p2v $(B)/badfuse
 	@bash tests/run-integration.sh $(B)/p2v
 
 check:

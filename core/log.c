@@ -34,6 +34,16 @@ void p2v_log_quiet(int q)
     quiet = q;
 }
 
+static void stamp_to(FILE *f)
+{
+    char stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ ", &tm);
+    fputs(stamp, f);
+}
+
 static void emit(int prio, const char *tag, const char *fmt, va_list ap)
 {
     pthread_mutex_lock(&lock);
@@ -41,14 +51,20 @@ static void emit(int prio, const char *tag, const char *fmt, va_list ap)
         vsyslog(prio, fmt, ap);
     } else {
         FILE *f = target == P2V_LOG_FILE ? logfile : stderr;
-        if (target == P2V_LOG_FILE) {
-            char stamp[32];
-            time_t now = time(NULL);
-            struct tm tm;
-            gmtime_r(&now, &tm);
-            strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ ", &tm);
-            fputs(stamp, f);
+        /* Before a mount goes to the background, --log FILE gets a copy:
+         * the file then holds the whole story (bad sectors found by the
+         * scan at mount time, say). */
+        if (target == P2V_LOG_STDERR && logfile) {
+            va_list aq;
+            va_copy(aq, ap);
+            stamp_to(logfile);
+            fprintf(logfile, "p2v: %s", tag);
+            vfprintf(logfile, fmt, aq);
+            fputc('\n', logfile);
+            va_end(aq);
         }
+        if (target == P2V_LOG_FILE)
+            stamp_to(f);
         fprintf(f, "p2v: %s", tag);
         vfprintf(f, fmt, ap);
         fputc('\n', f);

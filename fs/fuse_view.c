@@ -134,8 +134,27 @@ static void fill_attr(struct view *v, fuse_ino_t ino, struct stat *st)
     const struct p2v_view_file *f = file_of(v, ino);
     st->st_mode = S_IFREG | (f->writable ? 0600 : 0400);
     st->st_nlink = 1;
+    if (f->render) {
+        char *text;
+        size_t len;
+        if (f->render(f->render_ctx, &text, &len) == 0) {
+            st->st_size = (off_t)len;
+            st->st_blocks = (blkcnt_t)((len + 511) / 512);
+            free(text);
+        }
+        return;
+    }
     st->st_size = (off_t)f->layer->size;
     st->st_blocks = (blkcnt_t)v->blocks[f - v->files];
+}
+
+/* The text of a rendered file, made at open and kept until release, so
+ * one reader sees one consistent report. */
+struct rendered { char *text; size_t len; };
+
+static struct rendered *rendered_of(struct fuse_file_info *fi)
+{
+    return (struct rendered *)(uintptr_t)fi->fh;
 }
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
@@ -240,6 +259,18 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         fuse_reply_err(req, EROFS);
         return;
     }
+    if (f->render) {
+        struct rendered *t = calloc(1, sizeof *t);
+        if (!t || f->render(f->render_ctx, &t->text, &t->len) < 0) {
+            free(t);
+            fuse_reply_err(req, ENOMEM);
+            return;
+        }
+        fi->fh = (uint64_t)(uintptr_t)t;
+        fi->direct_io = 1;  /* the size changes from one open to the next */
+        fuse_reply_open(req, fi);
+        return;
+    }
     if (v->writable) {
         /* disk.raw and the partition files show the same bytes: no page
          * cache, or a write through one would leave the other stale. */
@@ -255,14 +286,31 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     fuse_reply_open(req, fi);
 }
 
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    struct view *v = fuse_req_userdata(req);
+    const struct p2v_view_file *f = file_of(v, ino);
+    if (f && f->render) {
+        struct rendered *t = rendered_of(fi);
+        free(t->text);
+        free(t);
+    }
+    fuse_reply_err(req, 0);
+}
+
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                     struct fuse_file_info *fi)
 {
-    (void)fi;
     struct view *v = fuse_req_userdata(req);
     const struct p2v_view_file *f = file_of(v, ino);
     if (!f) {
         fuse_reply_err(req, EBADF);
+        return;
+    }
+    if (f->render) {
+        struct rendered *t = rendered_of(fi);
+        size_t at = off < 0 || (uint64_t)off >= t->len ? t->len : (size_t)off;
+        fuse_reply_buf(req, t->text + at, size < t->len - at ? size : t->len - at);
         return;
     }
     uint64_t fsize = f->layer->size;
@@ -279,8 +327,10 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     }
     int r = p2v_layer_read(f->layer, buf, size, (uint64_t)off);
     if (r < 0) {
-        p2v_err("%s: read of %zu bytes at byte offset %lld failed: %s", f->name, size,
-                (long long)off, strerror(-r));
+        /* EIO was named below (the bad sectors, the change seen). */
+        if (r != -EIO)
+            p2v_err("%s: read of %zu bytes at byte offset %lld failed: %s", f->name, size,
+                    (long long)off, strerror(-r));
         fuse_reply_err(req, -r);
         return;
     }
@@ -361,11 +411,18 @@ static int seek_cb(void *ctx, uint64_t off, uint64_t len, int is_data)
 static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
                      struct fuse_file_info *fi)
 {
-    (void)fi;
     struct view *v = fuse_req_userdata(req);
     const struct p2v_view_file *f = file_of(v, ino);
     if (!f || (whence != SEEK_DATA && whence != SEEK_HOLE)) {
         fuse_reply_err(req, EINVAL);
+        return;
+    }
+    if (f->render) {  /* all data */
+        size_t len = rendered_of(fi)->len;
+        if (off < 0 || (uint64_t)off >= len)
+            fuse_reply_err(req, ENXIO);
+        else
+            fuse_reply_lseek(req, whence == SEEK_DATA ? off : (off_t)len);
         return;
     }
     uint64_t size = f->layer->size;
@@ -395,7 +452,8 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
     struct view *v = fuse_req_userdata(req);
     struct statvfs sv = { .f_bsize = 4096, .f_frsize = 4096, .f_namemax = 255 };
     for (int i = 0; i < v->n; i++)
-        sv.f_blocks += (v->files[i].layer->size + 4095) / 4096;
+        if (v->files[i].layer)
+            sv.f_blocks += (v->files[i].layer->size + 4095) / 4096;
     sv.f_files = (fsfilcnt_t)(v->n + 1 + v->ndirs);
     fuse_reply_statfs(req, &sv);
 }
@@ -407,6 +465,7 @@ static const struct fuse_lowlevel_ops ops = {
     .readdir = op_readdir,
     .open = op_open,
     .read = op_read,
+    .release = op_release,
     .lseek = op_lseek,
     .statfs = op_statfs,
     .write = op_write,
@@ -517,6 +576,8 @@ int p2v_view_serve(const struct p2v_view_file *files, int nfiles,
     }
     for (int i = 0; i < nfiles; i++) {
         uint64_t data;
+        if (!files[i].layer)
+            continue;
         int r = p2v_layer_data_bytes(files[i].layer, 0, files[i].layer->size, &data);
         if (r < 0) {
             free(v.blocks);
@@ -567,8 +628,10 @@ int p2v_view_serve(const struct p2v_view_file *files, int nfiles,
     /* The line scripts can wait for: the view answers from now on. */
     char list[512] = "";
     for (int i = 0, at = 0; i < nfiles && at < (int)sizeof list; i++)
-        at += snprintf(list + at, sizeof list - (size_t)at, "%s%s %llu bytes", i ? ", " : "",
-                       files[i].name, (unsigned long long)files[i].layer->size);
+        if (files[i].layer)
+            at += snprintf(list + at, sizeof list - (size_t)at, "%s%s %llu bytes",
+                           at ? ", " : "", files[i].name,
+                           (unsigned long long)files[i].layer->size);
     p2v_note("ready: %s: %s", o->mountpoint, list);
     if (!o->foreground)
         p2v_log_target(o->log_to_file ? P2V_LOG_FILE : P2V_LOG_SYSLOG);

@@ -14,6 +14,10 @@ struct p2v_view_file {
     const char *name;        /* "disk.raw", or one directory deep: "partitions/1.raw" */
     struct p2v_layer *layer;
     int writable;            /* writes go to the layer (mode 0600, no page cache) */
+    /* A report made when it is opened (layer NULL): a malloc'd text that
+     * shows the state of the mount at that moment (status.json). */
+    int (*render)(void *ctx, char **text, size_t *len);
+    void *render_ctx;
 };
 
 struct p2v_view_opts {

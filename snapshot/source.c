@@ -25,22 +25,6 @@ struct source {
     char path[4096];
 };
 
-/* A failed multi-sector read names the first sector that really fails,
- * so the user learns the bad LBA, not just the request that hit it. */
-static uint64_t first_bad_sector(int fd, uint64_t off, size_t len)
-{
-    uint8_t sector[P2V_SECTOR];
-    for (uint64_t o = off; o < off + len; o += P2V_SECTOR) {
-        ssize_t n;
-        do
-            n = pread(fd, sector, sizeof sector, (off_t)o);
-        while (n < 0 && errno == EINTR);
-        if (n < 0)
-            return o;
-    }
-    return off;  /* the error did not repeat: name the request */
-}
-
 static int source_read(struct p2v_layer *l, void *buf, size_t len, uint64_t off)
 {
     struct source *s = (struct source *)l;
@@ -65,14 +49,14 @@ static int source_read(struct p2v_layer *l, void *buf, size_t len, uint64_t off)
             fd = s->fd;  /* stricter alignment than expected: go buffered */
             continue;
         }
+        if (n < 0 && errno == EIO)
+            return -EIO;  /* the bad-sector layer above finds and names the LBAs */
         if (n < 0) {
             int e = errno;
-            uint64_t bad = e == EIO ? first_bad_sector(s->fd, off, len) : off;
             p2v_err("source %s: read error at byte offset %llu (LBA %llu): %s "
-                    "(a read of %zu bytes at %llu)", s->path, (unsigned long long)bad,
-                    (unsigned long long)(bad / P2V_SECTOR), strerror(e), len,
-                    (unsigned long long)off);
-            return -EIO;
+                    "(a read of %zu bytes)", s->path, (unsigned long long)off,
+                    (unsigned long long)(off / P2V_SECTOR), strerror(e), len);
+            return -e;
         }
         if (n == 0) {
             p2v_err("source %s: unexpected end of data at byte offset %llu; "
@@ -188,15 +172,12 @@ int p2v_source_open(const char *path, unsigned flags, struct p2v_layer **out,
         p2v_err("cannot resolve source path %s: %s", path, strerror(e));
         return -e;
     }
-    /* An exclusive open of a block device fails while a filesystem on it is
-     * mounted; holding it keeps anyone from mounting it under our feet. */
+    /* An exclusive open keeps anyone from mounting a block device under
+     * our feet.  It fails while the device is in use; whether that use
+     * writes is judged above (snapshot/holders.c), so read it anyway. */
     int fd = open(path, O_RDONLY | O_CLOEXEC | (S_ISBLK(st.st_mode) ? O_EXCL : 0));
-    if (fd < 0 && errno == EBUSY) {
-        p2v_warn("source %s is in use (mounted, or held by another program): if it is "
-                 "written while p2v reads it, the image mixes old and new data; unmount "
-                 "it or convert a snapshot of it", path);
+    if (fd < 0 && errno == EBUSY)
         fd = open(path, O_RDONLY | O_CLOEXEC);
-    }
     if (fd < 0) {
         int e = errno;
         p2v_err("cannot open source %s for reading: %s%s", path, strerror(e),
@@ -212,6 +193,7 @@ int p2v_source_open(const char *path, unsigned flags, struct p2v_layer **out,
     }
     info->is_blockdev = S_ISBLK(st.st_mode);
     info->mtime = st.st_mtim;
+    info->ctime = st.st_ctim;
     info->rdev = st.st_rdev;
     info->logical_sector = info->physical_sector = P2V_SECTOR;
     if (info->is_blockdev) {
@@ -254,11 +236,12 @@ int p2v_source_open(const char *path, unsigned flags, struct p2v_layer **out,
     s->is_file = !info->is_blockdev;
     s->real_size = info->real_size;
     memcpy(s->path, info->path, sizeof s->path);
-    /* Read the first sector now, so an unreadable source fails here and
-     * not later in the middle of a copy. */
+    /* Read the first sector now, so a source that cannot be read at all
+     * fails here and not in the middle of a copy.  A bad sector (EIO) is
+     * left to the --bad-sectors policy. */
     uint8_t probe[P2V_SECTOR];
     int r = source_read(&s->l, probe, sizeof probe, 0);
-    if (r < 0) {
+    if (r < 0 && r != -EIO) {
         source_close(&s->l);
         return r;
     }

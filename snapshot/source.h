@@ -22,6 +22,7 @@ struct p2v_source_info {
     uint32_t logical_sector;  /* 512 for files; the device's for block devices */
     uint32_t physical_sector;
     struct timespec mtime;
+    struct timespec ctime;
     dev_t rdev;
 };
 

@@ -40,15 +40,18 @@ dev=$(losetup -r -f --show "$img") && LOOPS[0]=$dev
 check "another disk behind the same device node gets another unique id" test "$id1" != "$id2"
 check_eq "the same disk again gets the same unique id" "$id1" "$(uid "$dev")"
 
-# A device with a mounted filesystem: p2v warns that it is in use.
+# A device with a mounted filesystem: p2v refuses it, naming the mount,
+# unless it is read live on purpose.
 fsimg=$T/fs.img
 truncate -s 64M "$fsimg"
 mkfs.ext4 -q -F "$fsimg"
 fsdev=$(losetup -f --show "$fsimg") && LOOPS+=("$fsdev")
 mkdir -p "$T/fsmnt"
 mount "$fsdev" "$T/fsmnt"
-check_eq "a mounted device is reported as in use" 1 \
-    "$("$P2V" info -q "$fsdev" 2>&1 >/dev/null | grep -c "is in use.*unmount it or convert a snapshot")"
+check_fails "a mounted device is refused, naming the mount" \
+    "is in use read-write: .* is mounted read-write at $T/fsmnt" "$P2V" info -q "$fsdev"
+check_eq "--allow-live reads it, with a warning" 1 \
+    "$("$P2V" info -q --allow-live "$fsdev" 2>&1 >/dev/null | grep -c "in use read-write.*--allow-live")"
 umount "$T/fsmnt"
 check_eq "once unmounted, no warning" 0 "$("$P2V" info -q "$fsdev" 2>&1 >/dev/null | grep -c "in use")"
 

@@ -2,11 +2,17 @@
 #include "commands.h"
 
 #include "stack.h"
+#include "progress.h"
+#include "status.h"
 #include "../core/log.h"
+#include "../fs/mountinfo.h"
 #include "../vhdwriter/vhd.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void uuid_str(const uint8_t u[16], char out[37])
@@ -17,25 +23,105 @@ static void uuid_str(const uint8_t u[16], char out[37])
         p += sprintf(p, "%s%02x", dash[i] ? "-" : "", u[i]);
 }
 
+/* Reads every data extent of the snapshot view once: bad sectors are
+ * found, logged and listed by the layer on the way. */
+struct scan { struct p2v_layer *l; uint8_t *buf; uint64_t done, total; struct p2v_progress *p; };
+
+static int scan_extent(void *ctx, uint64_t off, uint64_t len, int is_data)
+{
+    struct scan *s = ctx;
+    enum { CHUNK = 1 << 20 };
+    if (!is_data)
+        return 0;
+    for (uint64_t at = off; at < off + len; at += CHUNK) {
+        size_t n = off + len - at < CHUNK ? (size_t)(off + len - at) : CHUNK;
+        int r = p2v_layer_read(s->l, s->buf, n, at);
+        if (r < 0 && r != -EIO)
+            return r;
+        s->done += n;
+        p2v_progress_update(s->p, s->done, s->total);
+    }
+    return 0;
+}
+
+static int scan_source(struct p2v_stack *st, int quiet)
+{
+    struct p2v_progress prog = { .what = st->src.path, .quiet = quiet };
+    struct scan s = { .l = st->sv.top, .p = &prog };
+    s.buf = aligned_alloc(4096, 1 << 20);
+    if (!s.buf)
+        return -ENOMEM;
+    int r = p2v_layer_data_bytes(s.l, 0, s.l->size, &s.total);
+    if (r == 0)
+        r = p2v_layer_extents(s.l, 0, s.l->size, scan_extent, &s);
+    p2v_progress_done(&prog);
+    free(s.buf);
+    if (r < 0)
+        p2v_err("scanning %s failed: %s", st->src.path, strerror(-r));
+    return r;
+}
+
+static void bad_text(struct p2v_stack *st)
+{
+    struct p2v_ranges r;
+    if (p2v_badsectors_get(st->sv.bad, &r) < 0)
+        return;
+    if (r.n == 0)
+        printf("bad sectors:       none\n");
+    else
+        printf("bad sectors:       %" PRIu64 " (in %zu ranges, --bad-sectors %s)\n",
+               p2v_ranges_total(&r) / 512, r.n,
+               p2v_bad_policy_name(p2v_badsectors_policy(st->sv.bad)));
+    for (size_t i = 0; i < r.n; i++)
+        printf("  LBA %" PRIu64 "-%" PRIu64 " (%" PRIu64 " sectors)\n", r.r[i].start / 512,
+               r.r[i].end / 512 - 1, (r.r[i].end - r.r[i].start) / 512);
+    p2v_ranges_free(&r);
+}
+
+/* `p2v info MNT` on a p2v mount: the mount's own report. */
+static int info_mount(const char *mnt, int json)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/status.json", mnt);
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        p2v_err("%s: %s", path, strerror(errno));
+        return 1;
+    }
+    char buf[65536];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    if (!json)
+        printf("p2v mount %s; its report (status.json):\n", mnt);
+    fputs(buf, stdout);
+    return 0;
+}
+
 int cmd_info(int argc, char **argv)
 {
     static const struct option longopts[] = {
         { "json", no_argument, NULL, 'j' },
+        { "scan", no_argument, NULL, 's' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
         P2V_STACK_LONGOPTS,
         { 0 },
     };
     struct p2v_stack_opts so = { .dynamic = 1 };
-    int json = 0, c;
+    int json = 0, scan = 0, c;
     while ((c = getopt_long(argc, argv, "t:qh", longopts, NULL)) != -1) {
         switch (c) {
         case 'j': json = 1; break;
+        case 's': scan = 1; break;
         case 'q': so.quiet = 1; break;
         case 'h':
-            fputs("usage: p2v info [--json] [-q] [OPTIONS] SOURCE\n"
-                  "Prints the source, its partitions and filesystems, and the VHD it gives.\n"
+            fputs("usage: p2v info [--json] [--scan] [-q] [OPTIONS] SOURCE\n"
+                  "       p2v info [--json] MOUNTPOINT\n"
+                  "Prints the source, its partitions and filesystems, and the VHD it gives;\n"
+                  "for a p2v mount point, the mount's report (snapshot, consistency, bad sectors).\n"
                   "      --json                machine-readable output\n"
+                  "      --scan                read the whole source and list unreadable sectors\n"
                   "  -q, --quiet               no progress output\n" P2V_STACK_HELP, stdout);
             return 0;
         default:
@@ -44,9 +130,14 @@ int cmd_info(int argc, char **argv)
         }
     }
     if (argc - optind != 1) {
-        fprintf(stderr, "usage: p2v info [--json] [--type dynamic|fixed] SOURCE\n");
+        fprintf(stderr, "usage: p2v info [--json] [--scan] [--type dynamic|fixed] SOURCE\n");
         return 2;
     }
+    char real[PATH_MAX], fstype[64];
+    if (realpath(argv[optind], real) &&
+        p2v_mountinfo_find(real, fstype, sizeof fstype, NULL, 0) == 1 &&
+        !strcmp(fstype, "fuse.p2v"))
+        return info_mount(real, json);
     struct p2v_stack st;
     if (p2v_stack_open(argv[optind], &so, &st) < 0)
         return 1;
@@ -56,6 +147,13 @@ int cmd_info(int argc, char **argv)
     uuid_str(st.unique_id, uuid);
     const char *type = so.dynamic ? "dynamic" : "fixed";
     const char *kind = st.src.is_blockdev ? "block device" : "file";
+    const char *kind_text = st.src.is_blockdev          ? "block device"
+                            : st.sv.format == P2V_FMT_VHD  ? "VHD file"
+                            : st.sv.format == P2V_FMT_VHDX ? "VHDX file" : "file";
+    if (scan && scan_source(&st, so.quiet || json) < 0) {
+        p2v_stack_close(&st);
+        return 1;
+    }
     uint64_t fixed_size = st.disk->size + 512;
 
     if (json) {
@@ -69,10 +167,17 @@ int cmd_info(int argc, char **argv)
                kind, st.disk->size, st.src.real_size, st.src.logical_sector,
                st.src.physical_sector, type, lay.file_size, fixed_size, lay.blocks_total,
                lay.blocks_allocated, uuid, st.timestamp);
+        printf("\"format\": \"%s\", ", p2v_format_name(st.sv.format));
+        status_consistency_json(stdout, &st);
+        fputs(", ", stdout);
+        if (scan) {
+            status_bad_sectors_json(stdout, &st);
+            fputs(", ", stdout);
+        }
         info_partitions_json(stdout, &st);
         puts("}");
     } else {
-        printf("source:            %s (%s)\n", st.src.path, kind);
+        printf("source:            %s (%s)\n", st.src.path, kind_text);
         printf("disk size:         %" PRIu64 " bytes (%.2f GiB)%s\n", st.src.size,
                st.src.size / 1073741824.0, st.src.size != st.src.real_size ? ", zero-padded" : "");
         printf("sector size:       %u logical, %u physical\n", st.src.logical_sector,
@@ -82,6 +187,9 @@ int cmd_info(int argc, char **argv)
         printf("blocks (2 MiB):    %u allocated of %u%s\n", lay.blocks_allocated,
                lay.blocks_total, so.dynamic ? "" : " (fixed: all present)");
         printf("unique id:         %s\n", uuid);
+        status_text(stdout, &st);
+        if (scan)
+            bad_text(&st);
         info_partitions_text(stdout, &st);
     }
     p2v_stack_close(&st);

@@ -23,9 +23,11 @@ static void mount_usage(FILE *f)
 {
     fprintf(f,
         "usage: p2v mount [OPTIONS] SOURCE MOUNTPOINT\n"
-        "Shows SOURCE (a raw disk image or block device, opened read-only) as\n"
+        "Shows SOURCE (a raw disk image, a VHD/VHDX or a block device, opened read-only,\n"
+        "or a snapshot of it) as\n"
         "MOUNTPOINT/disk.vhd and MOUNTPOINT/disk.raw, each partition as\n"
-        "MOUNTPOINT/partitions/N.raw, and the fix-up report as MOUNTPOINT/fixups.json.\n\n"
+        "MOUNTPOINT/partitions/N.raw, the fix-up report as MOUNTPOINT/fixups.json and\n"
+        "the job's report (snapshot, consistency, bad sectors) as MOUNTPOINT/status.json.\n\n"
         "  -f, --foreground          stay in the foreground, log to stderr\n"
         "  -o OPT[,OPT...]           extra FUSE mount options\n"
         "      --allow-other         let other users read the view (default: owner only)\n"
@@ -38,7 +40,7 @@ static void mount_usage(FILE *f)
         "                            directory (never to SOURCE); no disk.vhd until remounted\n"
         "  -q, --quiet               no progress output\n"
         "  -d, --debug               FUSE debug output (implies -f)\n"
-        P2V_STACK_HELP);
+        P2V_STACK_HELP P2V_SNAPSHOT_HELP);
 }
 
 int cmd_mount(int argc, char **argv)
@@ -54,9 +56,10 @@ int cmd_mount(int argc, char **argv)
         { "state", required_argument, NULL, 'Z' },
         { "writable", no_argument, NULL, 'W' },
         P2V_STACK_LONGOPTS,
+        P2V_SNAPSHOT_LONGOPTS,
         { 0 },
     };
-    struct p2v_stack_opts so = { .dynamic = 1 };
+    struct p2v_stack_opts so = { .dynamic = 1, .src.take_snapshot = 1 };
     struct p2v_view_opts vo = { 0 };
     const char *fuse_opts[33] = { 0 };
     int nopts = 0, c;
@@ -98,6 +101,8 @@ int cmd_mount(int argc, char **argv)
         default: {
             int h = parse_stack_option(c, optarg, &so);
             if (h == 0)
+                h = parse_snapshot_option(c, optarg, &so);
+            if (h == 0)
                 mount_usage(stderr);
             if (h <= 0)
                 return 2;
@@ -116,6 +121,7 @@ int cmd_mount(int argc, char **argv)
     }
     if (p2v_view_preflight(mnt) < 0)
         return 1;
+    so.src.snap.mountpoint = mnt;  /* the snapshot is released with this mount */
 
     /* The state directory beside the mount point is used when it exists
      * (and made for --writable). */

@@ -10,6 +10,7 @@ int cmd_umount(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_fixup(int argc, char **argv);
+int cmd_snapshot(int argc, char **argv);
 
 #include "../core/json.h"
 struct p2v_stack;
@@ -33,8 +34,39 @@ struct p2v_stack_opts;
     { "volume", no_argument, NULL, 'U' },                    \
     { "offset", required_argument, NULL, 'O' },              \
     { "disk-signature", required_argument, NULL, 'S' },      \
-    { "gpt", no_argument, NULL, 'T' }
+    { "gpt", no_argument, NULL, 'T' },                       \
+    { "source-format", required_argument, NULL, OPT_FORMAT },  \
+    { "bad-sectors", required_argument, NULL, OPT_BAD },       \
+    { "allow-live", no_argument, NULL, OPT_LIVE }
+/* Long-only options (no short letter). */
+enum {
+    OPT_FORMAT = 0x100, OPT_BAD, OPT_LIVE, OPT_SNAPSHOT, OPT_KEEP_SNAPSHOT, OPT_SNAPSHOT_DIR,
+    OPT_SNAPSHOT_SIZE, OPT_FREEZE, OPT_HOOKS, OPT_HOOK_TIMEOUT, OPT_FREEZE_TIMEOUT,
+};
 int parse_stack_option(int c, const char *arg, struct p2v_stack_opts *o);
+/* Snapshot options (mount, snapshot create); same returns. */
+#define P2V_SNAPSHOT_LONGOPTS                                          \
+    { "snapshot", required_argument, NULL, OPT_SNAPSHOT },             \
+    { "keep-snapshot", no_argument, NULL, OPT_KEEP_SNAPSHOT },         \
+    { "snapshot-dir", required_argument, NULL, OPT_SNAPSHOT_DIR },     \
+    { "snapshot-size", required_argument, NULL, OPT_SNAPSHOT_SIZE },   \
+    { "freeze", required_argument, NULL, OPT_FREEZE },                 \
+    { "hooks", required_argument, NULL, OPT_HOOKS },                   \
+    { "hook-timeout", required_argument, NULL, OPT_HOOK_TIMEOUT },     \
+    { "freeze-timeout", required_argument, NULL, OPT_FREEZE_TIMEOUT }
+int parse_snapshot_option(int c, const char *arg, struct p2v_stack_opts *o);
+#define P2V_SNAPSHOT_HELP                                                                     \
+    "      --snapshot auto|none|reflink|lvm  read a snapshot of SOURCE (default auto: reflink\n" \
+    "                            for an image on XFS/btrfs, lvm for a logical volume, else none)\n" \
+    "      --keep-snapshot       keep the snapshot after unmounting (p2v snapshot delete)\n"  \
+    "      --snapshot-dir DIR    where a reflink clone goes (same filesystem; default beside)\n" \
+    "      --snapshot-size SIZE  LVM copy-on-write size (default: a fifth of the origin)\n"  \
+    "      --freeze MOUNTPOINT   freeze this filesystem while the snapshot is taken (repeatable)\n" \
+    "      --hooks DIR           run DIR's programs with 'freeze' before and 'thaw' after\n"  \
+    "      --hook-timeout SEC    limit per hook call (default 60)\n"                           \
+    "      --freeze-timeout SEC  the watchdog thaws after this long (default 30)\n"
+/* Parses a source format name; -1 if unknown. */
+int parse_format(const char *s);
 #define P2V_STACK_HELP                                                                        \
     "  -t, --type dynamic|fixed  VHD type (default dynamic: zero blocks left out)\n"          \
     "      --volumes N[,N...]    only these partitions' data; the others read as zeros\n"     \
@@ -47,7 +79,12 @@ int parse_stack_option(int c, const char *arg, struct p2v_stack_opts *o);
     "      --keep-pagefile       keep the contents of pagefile.sys, hiberfil.sys, swapfile.sys\n" \
     "      --force               accept a hibernated or unclean NTFS volume (copied whole)\n"  \
     "      --pad                 zero-pad a source that is not a whole number of sectors\n"    \
-    "      --source-cache        read the source through the page cache (default: O_DIRECT)\n"
+    "      --source-cache        read the source through the page cache (default: O_DIRECT)\n" \
+    "      --source-format auto|raw|vhd|vhdx  how to read SOURCE (default auto: VHD/VHDX\n"   \
+    "                            files are read as the disk they hold, through libvhdi)\n"   \
+    "      --bad-sectors fail|zero  unreadable source sectors fail the read (default) or\n" \
+    "                            read as zeros; either way they are logged and reported\n"   \
+    "      --allow-live          read a source in use read-write (reads fail once it changes)\n"
 /* Parses "dynamic" or "fixed"; -1 if neither. */
 int parse_type(const char *s);
 

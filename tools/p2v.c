@@ -15,6 +15,7 @@ static const struct {
     { "info", cmd_info, "describe SOURCE and the image it would give" },
     { "inspect", cmd_inspect, "find the operating system on SOURCE and describe it" },
     { "fixup", cmd_fixup, "plan, apply or discard fix-ups (copy-on-write, in --state DIR)" },
+    { "snapshot", cmd_snapshot, "create, list or delete snapshots of sources" },
 };
 
 static void usage(FILE *f)

@@ -6,6 +6,8 @@
 #include "../fixup/layout_plan.h"
 #include "../fixup/overlay.h"
 #include "../fixup/windows.h"
+#include "../fs/probe_mount.h"
+#include "../snapshot/guard.h"
 #include "../vhdwriter/allocmap.h"
 #include "../vhdwriter/vhd.h"
 #include "../vhdwriter/vhd_format.h"
@@ -17,41 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sysmacros.h>
-
-/* A block device's own name and times say nothing about the disk in it:
- * /dev/sdb can be another disk tomorrow, and its node's mtime is when the
- * node was made.  So it is known by its hardware identifier where sysfs has
- * one, else by its path, plus a sample of its content. */
-static void device_id(dev_t rdev, const char *path, char *out, size_t len)
-{
-    static const char *const keys[] = {
-        "device/wwid", "wwid", "device/serial", "serial", "dm/uuid",
-        "loop/backing_file", "../device/wwid", "../wwid", "../device/serial",
-    };
-    char f[128];
-    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
-        snprintf(f, sizeof f, "/sys/dev/block/%u:%u/%s", major(rdev), minor(rdev), keys[i]);
-        FILE *fp = fopen(f, "re");
-        if (!fp)
-            continue;
-        char *got = fgets(out, (int)len, fp);
-        fclose(fp);
-        if (got && out[0] && out[0] != '\n') {
-            out[strcspn(out, "\n")] = 0;
-            /* A partition: the disk's identifier plus the partition number. */
-            snprintf(f, sizeof f, "/sys/dev/block/%u:%u/partition", major(rdev), minor(rdev));
-            if ((fp = fopen(f, "re"))) {
-                size_t n = strlen(out);
-                if (n + 2 < len && fgets(out + n + 1, (int)(len - n - 1), fp))
-                    out[n] = '#';
-                fclose(fp);
-                out[strcspn(out, "\n")] = 0;
-            }
-            return;
-        }
-    }
-    snprintf(out, len, "%s", path);
-}
 
 /* Appends the wrapping of a bare volume to an identity name. */
 static void n_wrap(char *head, size_t len, const struct p2v_stack *s)
@@ -85,23 +52,16 @@ static int derive_base(struct p2v_stack *s, const struct p2v_stack_opts *o,
                        struct p2v_layer *layout)
 {
     enum { SAMPLE = 1024 * 1024 };
-    char head[8704];
+    char head[8960];
     const struct p2v_layout_opts *lo = &o->layout;
     size_t sample = 0;
     int n;
+    n = snprintf(head, sizeof head, "p2v-base-1|%s", s->sv.ident);
     if (!s->src.is_blockdev) {
-        n = snprintf(head, sizeof head, "p2v-base-1|file|%s|%llu|%lld.%09ld", s->src.path,
-                     (unsigned long long)s->src.size, (long long)s->src.mtime.tv_sec,
-                     s->src.mtime.tv_nsec);
         s->timestamp = vhd_timestamp((int64_t)s->src.mtime.tv_sec);
     } else {
-        char id[4200];
-        device_id(s->src.rdev, s->src.path, id, sizeof id);
-        n = snprintf(head, sizeof head, "p2v-base-1|blockdev|%s|%llu", id,
-                     (unsigned long long)s->src.size);
         sample = 2 * SAMPLE;  /* first and last MiB: partition tables, boot code */
-        /* No modification time to take: the VHD epoch, until snapshots fix
-         * the time of the copy. */
+        /* No modification time to take: the VHD epoch. */
         s->timestamp = 0;
     }
     if (n > 0 && (size_t)n < sizeof head)
@@ -153,28 +113,47 @@ static int derive_identity(struct p2v_stack *s, const struct p2v_stack_opts *o)
     return 0;
 }
 
+/* libblkid reads by path: the source's own when it holds the same bytes,
+ * else a private FUSE mount of the snapshot view. */
+static int probe_table(struct p2v_stack *s, struct p2v_layer *src, const struct p2v_stack_opts *o)
+{
+    if (s->sv.probe_path[0])
+        return p2v_partitions_probe(s->sv.probe_path, s->src.real_size, o->layout.volume,
+                                    s->table);
+    struct p2v_probe_mount *pm;
+    char path[128];
+    int r = p2v_probe_mount(src, &pm, path, sizeof path);
+    if (r < 0)
+        return r;
+    r = p2v_partitions_probe(path, src->size, o->layout.volume, s->table);
+    p2v_probe_umount(pm);
+    return r;
+}
+
 int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2v_stack *s)
 {
     memset(s, 0, sizeof *s);
-    struct p2v_layer *src;
-    int r = p2v_source_open(source, o->source_flags, &src, &s->src);
+    int r = p2v_srcview_open(source, &o->src, &s->sv);
     if (r < 0)
         return r;
+    struct p2v_layer *src = s->sv.top;
+    s->src = s->sv.info;
     if (s->src.logical_sector != P2V_SECTOR) {
         p2v_err("source %s has %u-byte logical sectors; VHD supports only 512-byte "
                 "sectors (VHDX output is planned for 4Kn disks)", source, s->src.logical_sector);
         p2v_layer_close_stack(src);
+        p2v_srcview_release(&s->sv);
         return -EINVAL;
     }
     r = p2v_vhd_check_size(src->size);
     if (r < 0) {
         p2v_layer_close_stack(src);
+        p2v_srcview_release(&s->sv);
         return r;
     }
     /* A damaged table is refused before any scan or mount. */
     s->table = malloc(sizeof *s->table);
-    r = s->table ? p2v_partitions_probe(s->src.path, s->src.real_size, o->layout.volume, s->table)
-                 : -ENOMEM;
+    r = s->table ? probe_table(s, src, o) : -ENOMEM;
     struct p2v_layer *layout = NULL;
     if (r == 0)
         r = p2v_layout_plan(src, s->src.path, s->table, &o->layout, &s->wrap, &layout);
@@ -182,6 +161,7 @@ int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2
         free(s->table);
         s->table = NULL;
         p2v_layer_close_stack(src);
+        p2v_srcview_release(&s->sv);
         return r;
     }
     r = derive_base(s, o, layout);
@@ -198,6 +178,7 @@ int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2
         free(s->table);
         s->table = NULL;
         p2v_layer_close_stack(layout);
+        p2v_srcview_release(&s->sv);
         return r;
     }
     /* Only a dynamic image needs to know which blocks are zero; a fixed
@@ -213,12 +194,21 @@ int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2
         p2v_err("scanning source %s failed: %s", source, strerror(-r));
         p2v_layer_close_stack(src);
         free(s->table);
+        p2v_srcview_release(&s->sv);
         return r;
     }
     r = derive_identity(s, o);
+    /* What was scanned must be what is served. */
+    char why[512];
+    if (r == 0 && (p2v_guard_check(s->sv.top) || p2v_guard_state(s->sv.top, why, sizeof why))) {
+        p2v_err("source %s changed while p2v read it; convert a snapshot (--snapshot) or "
+                "stop what writes it", source);
+        r = -EIO;
+    }
     if (r < 0) {
         p2v_layer_close_stack(s->disk);
         free(s->table);
+        p2v_srcview_release(&s->sv);
         return r;
     }
     struct p2v_vhd_params vp = { .dynamic = scan, .timestamp = s->timestamp };
@@ -227,6 +217,7 @@ int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2
     if (r < 0) {
         p2v_layer_close_stack(s->disk);
         free(s->table);
+        p2v_srcview_release(&s->sv);
         return r;
     }
     return 0;
@@ -238,6 +229,7 @@ void p2v_stack_close(struct p2v_stack *s)
     s->vhd = s->disk = NULL;
     free(s->table);
     s->table = NULL;
+    p2v_srcview_release(&s->sv);
 }
 
 int p2v_stack_windows(struct p2v_stack *s, struct p2v_layer *disk, int rw,

@@ -7,11 +7,11 @@
 
 #include "../core/layer.h"
 #include "../fixup/layout_plan.h"
-#include "../snapshot/source.h"
+#include "../snapshot/snapview.h"
 
 struct p2v_stack_opts {
     int dynamic;
-    unsigned source_flags;  /* P2V_SOURCE_* */
+    struct p2v_srcview_opts src;  /* snapshot, source format, bad sectors, live */
     int quiet;              /* no progress output */
     struct p2v_layout_opts layout;
     const char *state;      /* job state directory with the overlay; NULL: none */
@@ -20,7 +20,8 @@ struct p2v_stack_opts {
 };
 
 struct p2v_stack {
-    struct p2v_source_info src;
+    struct p2v_srcview sv;   /* the snapshot view: snapshot, guard, bad sectors */
+    struct p2v_source_info src;  /* = sv.info: the source as the user named it */
     struct p2v_layer *disk;  /* the virtual disk as plain bytes */
     struct p2v_layer *vhd;   /* the image file; owns the layers below */
     uint8_t unique_id[16];

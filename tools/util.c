@@ -16,6 +16,56 @@ int parse_type(const char *s)
     return -1;
 }
 
+int parse_format(const char *s)
+{
+    static const char *const names[] = { "auto", "raw", "vhd", "vhdx" };
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(s, names[i]))
+            return i;
+    return -1;
+}
+
+static int parse_seconds(const char *opt, const char *arg, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(arg, &end, 10);
+    if (errno || end == arg || *end || v < 1 || v > 86400) {
+        fprintf(stderr, "p2v: %s takes seconds (1 to 86400), not '%s'\n", opt, arg);
+        return -1;
+    }
+    *out = (int)v;
+    return 1;
+}
+
+int parse_snapshot_option(int c, const char *arg, struct p2v_stack_opts *o)
+{
+    struct p2v_snap_opts *s = &o->src.snap;
+    switch (c) {
+    case OPT_SNAPSHOT:
+        if (p2v_snap_provider_parse(arg, &s->provider) < 0) {
+            fprintf(stderr, "p2v: --snapshot must be auto, none, reflink or lvm, not '%s'\n", arg);
+            return -1;
+        }
+        return 1;
+    case OPT_KEEP_SNAPSHOT: s->keep = 1; return 1;
+    case OPT_SNAPSHOT_DIR: s->dir = arg; return 1;
+    case OPT_SNAPSHOT_SIZE: s->lvm_size = arg; return 1;
+    case OPT_FREEZE:
+        if (s->freeze.nmounts == P2V_FREEZE_MAX) {
+            fprintf(stderr, "p2v: --freeze: %d mount points at most\n", P2V_FREEZE_MAX);
+            return -1;
+        }
+        s->freeze.mounts[s->freeze.nmounts++] = arg;
+        return 1;
+    case OPT_HOOKS: s->freeze.hooks = arg; return 1;
+    case OPT_HOOK_TIMEOUT: return parse_seconds("--hook-timeout", arg, &s->freeze.hook_timeout_s);
+    case OPT_FREEZE_TIMEOUT:
+        return parse_seconds("--freeze-timeout", arg, &s->freeze.freeze_timeout_s);
+    default: return 0;
+    }
+}
+
 static int parse_wrap_option(int c, const char *arg, struct p2v_stack_opts *o)
 {
     char *end;
@@ -46,8 +96,25 @@ int parse_stack_option(int c, const char *arg, struct p2v_stack_opts *o)
             return -1;
         }
         return 1;
-    case 'P': o->source_flags |= P2V_SOURCE_PAD; return 1;
-    case 'C': o->source_flags |= P2V_SOURCE_CACHED; return 1;
+    case 'P': o->src.source_flags |= P2V_SOURCE_PAD; return 1;
+    case 'C': o->src.source_flags |= P2V_SOURCE_CACHED; return 1;
+    case OPT_FORMAT: {
+        int f = parse_format(arg);
+        if (f < 0) {
+            fprintf(stderr, "p2v: --source-format must be auto, raw, vhd or vhdx, not '%s'\n", arg);
+            return -1;
+        }
+        o->src.format = (enum p2v_image_format)f;
+        return 1;
+    }
+    case OPT_BAD:
+        if (strcmp(arg, "fail") && strcmp(arg, "zero")) {
+            fprintf(stderr, "p2v: --bad-sectors must be fail or zero, not '%s'\n", arg);
+            return -1;
+        }
+        o->src.bad = !strcmp(arg, "zero") ? P2V_BAD_ZERO : P2V_BAD_FAIL;
+        return 1;
+    case OPT_LIVE: o->src.allow_live = 1; return 1;
     case 'K': o->layout.keep_free_space = 1; return 1;
     case 'G': o->layout.fs_flags |= P2V_FS_KEEP_PAGEFILE; return 1;
     case 'F': o->layout.fs_flags |= P2V_FS_FORCE; return 1;

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "view_files.h"
 
+#include "status.h"
 #include "../core/log.h"
 #include "../core/memfile.h"
 #include "../core/slice.h"
@@ -75,8 +76,9 @@ int mount_files(struct p2v_stack *st, const struct p2v_stack_opts *o, struct p2v
     /* A dynamic VHD's block layout depends on what is allocated, which
      * writes change: the image appears once the view is mounted read-only. */
     if (!o->writable)
-        files[n++] = (struct p2v_view_file){ "disk.vhd", st->vhd, 0 };
-    files[n++] = (struct p2v_view_file){ "disk.raw", st->disk, o->writable };
+        files[n++] = (struct p2v_view_file){ .name = "disk.vhd", .layer = st->vhd };
+    files[n++] = (struct p2v_view_file){ .name = "disk.raw", .layer = st->disk,
+                                          .writable = o->writable };
     struct p2v_volume parts[P2V_MAX_PARTITIONS];
     int np = p2v_layout_volumes(st->table, &st->wrap, st->src.size, parts, P2V_MAX_PARTITIONS);
     for (int i = 0; i < np; i++) {
@@ -90,7 +92,7 @@ int mount_files(struct p2v_stack *st, const struct p2v_stack_opts *o, struct p2v
             return r;
         }
         snprintf(name, 32, "partitions/%d.raw", parts[i].number);
-        files[n++] = (struct p2v_view_file){ name, l, o->writable };
+        files[n++] = (struct p2v_view_file){ .name = name, .layer = l, .writable = o->writable };
     }
     if (o->state) {
         struct p2v_layer *rep = NULL;
@@ -100,8 +102,10 @@ int mount_files(struct p2v_stack *st, const struct p2v_stack_opts *o, struct p2v
             return r;
         }
         if (rep)
-            files[n++] = (struct p2v_view_file){ "fixups.json", rep, 0 };
+            files[n++] = (struct p2v_view_file){ .name = "fixups.json", .layer = rep };
     }
+    files[n++] = (struct p2v_view_file){ .name = "status.json", .render = status_render,
+                                         .render_ctx = st };
     return n;
 }
 

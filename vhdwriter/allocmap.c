@@ -110,6 +110,23 @@ struct scan {
     void *progress_ctx;
 };
 
+/* A read that failed (bad sectors, logged below): chunk by chunk, and a
+ * chunk that cannot be read counts as data, so the image has the block
+ * and reading it gives the error again (or zeros, with --bad-sectors
+ * zero, where the read succeeds). */
+static int scan_unreadable(struct allocmap *m, uint8_t *buf, uint64_t n, uint64_t pos)
+{
+    for (uint64_t i = 0; i < n; i += P2V_ALLOC_CHUNK) {
+        uint64_t len = n - i < P2V_ALLOC_CHUNK ? n - i : P2V_ALLOC_CHUNK;
+        int r = p2v_layer_read(m->l.below, buf + i, len, pos + i);
+        if (r == -EIO)
+            memset(buf + i, 0xFF, len);  /* not zero: allocated */
+        else if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
 /* Reads one data extent of the layer below, chunk-aligned, and marks the
  * chunks holding a non-zero byte. */
 static int scan_extent(void *ctx, uint64_t off, uint64_t len, int is_data)
@@ -137,6 +154,8 @@ static int scan_extent(void *ctx, uint64_t off, uint64_t len, int is_data)
         if (pos + n > size)
             n = size - pos;
         int r = p2v_layer_read(m->l.below, s->buf, n, pos);
+        if (r == -EIO)
+            r = scan_unreadable(m, s->buf, n, pos);
         if (r < 0)
             return r;
         /* The tail of a short last chunk is zero in the buffer already. */

@@ -1,0 +1,178 @@
+#define _GNU_SOURCE
+#include "registry.h"
+
+#include "../core/log.h"
+#include "../fs/mountinfo.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int run_dir(char *out, size_t len)
+{
+    const char *d = getenv("P2V_RUN_DIR");
+    const char *xdg = getenv("XDG_RUNTIME_DIR");
+    if (d && *d)
+        snprintf(out, len, "%s", d);
+    else if (geteuid() == 0 || !xdg)
+        snprintf(out, len, "/run/p2v");
+    else
+        snprintf(out, len, "%s/p2v", xdg);
+    if (mkdir(out, 0700) < 0 && errno != EEXIST) {
+        int e = errno;
+        p2v_err("cannot create the run directory %s: %s (set P2V_RUN_DIR)", out, strerror(e));
+        return -e;
+    }
+    /* Records name files p2v deletes: only a directory of our own. */
+    struct stat st;
+    if (lstat(out, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+        (st.st_mode & 022)) {
+        p2v_err("run directory %s is not a directory owned by this user and writable only "
+                "by it; remove it or set P2V_RUN_DIR", out);
+        return -EPERM;
+    }
+    return 0;
+}
+
+int p2v_registry_save(const struct p2v_snap_record *r)
+{
+    char dir[PATH_MAX], tmp[PATH_MAX + 64], fin[PATH_MAX + 64];
+    int e = run_dir(dir, sizeof dir);
+    if (e < 0)
+        return e;
+    snprintf(tmp, sizeof tmp, "%s/%s.snap.tmp", dir, r->id);
+    snprintf(fin, sizeof fin, "%s/%s.snap", dir, r->id);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        e = errno;
+        if (fd >= 0)
+            close(fd);
+        p2v_err("cannot record the snapshot in %s: %s", tmp, strerror(e));
+        return -e;
+    }
+    fprintf(f, "id=%s\nprovider=%s\norigin=%s\npath=%s\nlv=%s\nmountpoint=%s\ncreated=%lld\n"
+               "keep=%d\n", r->id, r->provider, r->origin, r->path, r->lv, r->mountpoint,
+            (long long)r->created, r->keep);
+    if (fflush(f) != 0 || fsync(fileno(f)) < 0 || fclose(f) != 0 || rename(tmp, fin) < 0) {
+        e = errno;
+        p2v_err("cannot record the snapshot in %s: %s", fin, strerror(e));
+        unlink(tmp);
+        return -e;
+    }
+    return 0;
+}
+
+int p2v_registry_remove(const char *id)
+{
+    char dir[PATH_MAX], f[PATH_MAX + 64];
+    int e = run_dir(dir, sizeof dir);
+    if (e < 0)
+        return e;
+    snprintf(f, sizeof f, "%s/%s.snap", dir, id);
+    return unlink(f) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+static int load(int dfd, const char *name, struct p2v_snap_record *r)
+{
+    int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
+    if (!f) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    memset(r, 0, sizeof *r);
+    char line[4200];
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        char *v = strchr(line, '=');
+        if (!v)
+            continue;
+        *v++ = 0;
+        if (!strcmp(line, "id")) snprintf(r->id, sizeof r->id, "%s", v);
+        else if (!strcmp(line, "provider")) snprintf(r->provider, sizeof r->provider, "%s", v);
+        else if (!strcmp(line, "origin")) snprintf(r->origin, sizeof r->origin, "%s", v);
+        else if (!strcmp(line, "path")) snprintf(r->path, sizeof r->path, "%s", v);
+        else if (!strcmp(line, "lv")) snprintf(r->lv, sizeof r->lv, "%s", v);
+        else if (!strcmp(line, "mountpoint")) snprintf(r->mountpoint, sizeof r->mountpoint, "%s", v);
+        else if (!strcmp(line, "created")) r->created = (time_t)atoll(v);
+        else if (!strcmp(line, "keep")) r->keep = atoi(v);
+    }
+    fclose(f);
+    return r->id[0] && r->path[0] ? 0 : -1;
+}
+
+static int by_created(const void *a, const void *b)
+{
+    const struct p2v_snap_record *x = a, *y = b;
+    if (x->created != y->created)
+        return x->created < y->created ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+int p2v_registry_list(struct p2v_snap_record **out)
+{
+    char dir[PATH_MAX];
+    *out = NULL;
+    int e = run_dir(dir, sizeof dir);
+    if (e < 0)
+        return e;
+    DIR *d = opendir(dir);
+    if (!d)
+        return -errno;
+    int n = 0, cap = 0;
+    struct dirent *ent;
+    while ((ent = readdir(d))) {
+        size_t l = strlen(ent->d_name);
+        if (l < 6 || strcmp(ent->d_name + l - 5, ".snap"))
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            struct p2v_snap_record *m = realloc(*out, (size_t)cap * sizeof **out);
+            if (!m) {
+                closedir(d);
+                free(*out);
+                *out = NULL;
+                return -ENOMEM;
+            }
+            *out = m;
+        }
+        if (load(dirfd(d), ent->d_name, &(*out)[n]) == 0)
+            n++;
+    }
+    closedir(d);
+    if (n > 1)
+        qsort(*out, (size_t)n, sizeof **out, by_created);
+    return n;
+}
+
+int p2v_registry_find_path(const char *path, struct p2v_snap_record *out)
+{
+    struct p2v_snap_record *all;
+    int n = p2v_registry_list(&all);
+    int r = -ENOENT;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(all[i].path, path)) {
+            *out = all[i];
+            r = 0;
+            break;
+        }
+    free(all);
+    return n < 0 ? n : r;
+}
+
+const char *p2v_registry_state(const struct p2v_snap_record *r)
+{
+    char fstype[64];
+    if (r->mountpoint[0] && p2v_mountinfo_find(r->mountpoint, fstype, sizeof fstype, NULL, 0) == 1 &&
+        !strcmp(fstype, "fuse.p2v"))
+        return "mounted";
+    return r->keep ? "kept" : "stale";
+}

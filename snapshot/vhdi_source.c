@@ -1,0 +1,344 @@
+#define _GNU_SOURCE
+#include "vhdi_source.h"
+
+#include "../core/bytes.h"
+#include "../core/crc32c.h"
+#include "../core/log.h"
+#include "../vhdwriter/vhd_format.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <libvhdi.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A chain deeper than this is more likely a loop than a real image. */
+#define MAX_CHAIN 16
+
+struct vhdi_source {
+    struct p2v_layer l;
+    libvhdi_file_t *chain[MAX_CHAIN];  /* [0] the image, then its parents */
+    int n;
+    atomic_int reported;  /* a read error was explained */
+    char path[PATH_MAX];
+};
+
+const char *p2v_format_name(enum p2v_image_format fmt)
+{
+    return fmt == P2V_FMT_VHD ? "vhd" : fmt == P2V_FMT_VHDX ? "vhdx" : fmt == P2V_FMT_RAW ? "raw" : "auto";
+}
+
+int p2v_vhdi_detect(const char *path, enum p2v_image_format *fmt)
+{
+    *fmt = P2V_FMT_RAW;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    char head[8] = { 0 }, tail[8] = { 0 };
+    int r = 0;
+    if (fstat(fd, &st) < 0)
+        r = -errno;
+    /* Only regular files: a block device holding a VHD file's bytes is a
+     * disk, and is converted as one. */
+    else if (S_ISREG(st.st_mode) && st.st_size >= 512) {
+        /* An unreadable sector is for the --bad-sectors policy to handle,
+         * not a reason to fail here: it just cannot be a signature. */
+        if (pread(fd, head, 8, 0) != 8)
+            memset(head, 0, sizeof head);
+        if (pread(fd, tail, 8, st.st_size - 512) != 8)
+            memset(tail, 0, sizeof tail);
+        if (!memcmp(head, "vhdxfile", 8))
+            *fmt = P2V_FMT_VHDX;
+        else if (!memcmp(tail, "conectix", 8) || !memcmp(head, "conectix", 8))
+            *fmt = P2V_FMT_VHD;
+    }
+    close(fd);
+    return r;
+}
+
+/* libvhdi's messages are a backtrace, innermost last; the first line
+ * says what failed in words a user can act on. */
+static void vhdi_fail(const char *path, const char *what, libvhdi_error_t **e)
+{
+    char msg[512] = "unknown error";
+    if (e && *e) {
+        libvhdi_error_sprint(*e, msg, sizeof msg);
+        msg[strcspn(msg, "\n")] = 0;
+        libvhdi_error_free(e);
+    }
+    p2v_err("%s: %s: %s; the image is damaged or not a VHD/VHDX (check it with "
+            "qemu-img check, or read it as plain bytes with --source-format raw)",
+            path, what, msg);
+}
+
+static int vhdi_read(struct p2v_layer *l, void *buf, size_t len, uint64_t off)
+{
+    struct vhdi_source *s = (struct vhdi_source *)l;
+    libvhdi_error_t *e = NULL;
+    uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = libvhdi_file_read_buffer_at_offset(s->chain[0], p, len, (off64_t)off, &e);
+        if (n <= 0) {
+            char msg[512] = "unexpected end of data";
+            if (e) {
+                libvhdi_error_sprint(e, msg, sizeof msg);
+                msg[strcspn(msg, "\n")] = 0;
+                libvhdi_error_free(&e);
+            }
+            /* Once: the bad-sector layer above retries sector by sector. */
+            if (!atomic_exchange(&s->reported, 1))
+                p2v_err("source %s: the VHD/VHDX is damaged or truncated: reading the virtual "
+                        "disk at byte %llu (LBA %llu) failed (%s); its unreadable sectors "
+                        "follow (--bad-sectors zero reads them as zeros)", s->path,
+                        (unsigned long long)off, (unsigned long long)(off / P2V_SECTOR), msg);
+            return -EIO;
+        }
+        p += n;
+        off += (uint64_t)n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static void vhdi_close(struct p2v_layer *l)
+{
+    struct vhdi_source *s = (struct vhdi_source *)l;
+    /* The child uses its parent until it is closed: children first. */
+    for (int i = 0; i < s->n; i++) {
+        libvhdi_file_close(s->chain[i], NULL);
+        libvhdi_file_free(&s->chain[i], NULL);
+    }
+    free(s);
+}
+
+static const struct p2v_layer_ops vhdi_ops = {
+    .name = "vhdi-source",
+    .read = vhdi_read,
+    .close = vhdi_close,
+};
+
+/* libvhdi does not verify checksums; QEMU and Hyper-V refuse an image
+ * whose VHD footer or both VHDX headers fail theirs, and so does p2v:
+ * their fields would be trusted blindly otherwise. */
+static int check_sums(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    uint8_t b[4096];
+    int r = 0;
+    if (fstat(fd, &st) < 0) {
+        r = -errno;
+    } else if (st.st_size >= 512 && pread(fd, b, 8, 0) == 8 && !memcmp(b, "vhdxfile", 8)) {
+        int good = 0;
+        for (int h = 1; h <= 2; h++) {
+            if (pread(fd, b, sizeof b, h * 65536) != (ssize_t)sizeof b || memcmp(b, "head", 4))
+                continue;
+            uint32_t want = get_le32(b + 4);
+            memset(b + 4, 0, 4);
+            good += p2v_crc32c(b, sizeof b) == want;
+        }
+        if (!good) {
+            p2v_err("%s: damaged VHDX: neither of its two headers has a valid signature and "
+                    "CRC-32C (check it with qemu-img check -f vhdx)", path);
+            r = -EINVAL;
+        }
+    } else if (st.st_size >= 512) {
+        /* The footer at the end; a dynamic disk keeps a copy at 0. */
+        int good = 0;
+        off_t at[2] = { st.st_size - 512, 0 };
+        for (int i = 0; i < 2; i++) {
+            if (pread(fd, b, 512, at[i]) != 512 || memcmp(b, "conectix", 8))
+                continue;
+            uint32_t want = get_be32(b + 64);
+            memset(b + 64, 0, 4);
+            good += vhd_checksum(b, 512) == want;
+        }
+        if (!good) {
+            p2v_err("%s: damaged VHD: its footer checksum is wrong (check it with qemu-img "
+                    "check -f vpc, or read it as plain bytes with --source-format raw)", path);
+            r = -EINVAL;
+        }
+    }
+    close(fd);
+    return r;
+}
+
+static int open_one(const char *path, libvhdi_file_t **f)
+{
+    int r = check_sums(path);
+    if (r < 0)
+        return r;
+    libvhdi_error_t *e = NULL;
+    *f = NULL;
+    if (libvhdi_file_initialize(f, &e) != 1) {
+        vhdi_fail(path, "cannot set up libvhdi", &e);
+        return -ENOMEM;
+    }
+    if (libvhdi_file_open(*f, path, libvhdi_get_access_flags_read(), &e) != 1) {
+        vhdi_fail(path, "cannot open the VHD/VHDX", &e);
+        libvhdi_file_free(f, NULL);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* The name a child records for its parent, as a path in dir: Windows
+ * separators become '/', and a leading ".\" or drive path is dropped for
+ * the bare file name when the recorded path does not exist. */
+static int parent_path(libvhdi_file_t *f, const char *child, const char *dir, char *out,
+                       size_t len)
+{
+    size_t sz = 0;
+    libvhdi_error_t *e = NULL;
+    if (libvhdi_file_get_utf8_parent_filename_size(f, &sz, &e) != 1 || sz == 0 || sz > PATH_MAX) {
+        vhdi_fail(child, "the differencing image names no parent", &e);
+        return -EINVAL;
+    }
+    char name[PATH_MAX];
+    if (libvhdi_file_get_utf8_parent_filename(f, (uint8_t *)name, sz, &e) != 1) {
+        vhdi_fail(child, "cannot read the parent's name", &e);
+        return -EINVAL;
+    }
+    name[sz - 1] = 0;
+    for (char *c = name; *c; c++)
+        if (*c == '\\')
+            *c = '/';
+    const char *rel = name;
+    while (!strncmp(rel, "./", 2))
+        rel += 2;
+    int n;
+    if (rel[0] != '/' && !strchr(rel, ':') &&
+        (n = snprintf(out, len, "%s/%s", dir, rel)) > 0 && (size_t)n < len &&
+        access(out, R_OK) == 0)
+        return 0;
+    const char *base = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
+    if ((n = snprintf(out, len, "%s/%s", dir, base)) > 0 && (size_t)n < len &&
+        access(out, R_OK) == 0)
+        return 0;
+    p2v_err("%s: its parent image \"%s\" is not in %s; put the parent beside it "
+            "(differencing images find their parent by name)", child, name, dir);
+    return -ENOENT;
+}
+
+static int same_guid(libvhdi_file_t *child, libvhdi_file_t *parent)
+{
+    uint8_t want[16], got[16];
+    if (libvhdi_file_get_parent_identifier(child, want, 16, NULL) != 1 ||
+        libvhdi_file_get_identifier(parent, got, 16, NULL) != 1)
+        return 1;  /* nothing recorded to compare */
+    return !memcmp(want, got, 16);
+}
+
+static void append_ident(char *ident, size_t len, const char *path)
+{
+    struct stat st;
+    size_t n = strlen(ident);
+    if (n < len && stat(path, &st) == 0)
+        snprintf(ident + n, len - n, "|%s|%lld|%lld.%09ld", path, (long long)st.st_size,
+                 (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+}
+
+int p2v_vhdi_open(const char *path, const char *parent_dir, struct p2v_layer **out,
+                  struct p2v_source_info *info, char *ident, size_t ident_len)
+{
+    struct vhdi_source *s = calloc(1, sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    s->l.ops = &vhdi_ops;
+    snprintf(s->path, sizeof s->path, "%s", path);
+    if (ident_len)
+        ident[0] = 0;
+    int r = open_one(path, &s->chain[0]);
+    if (r == 0)
+        s->n = 1;
+    /* Open the chain down to a parent that is not differencing. */
+    char cur[PATH_MAX], dir[PATH_MAX];
+    snprintf(cur, sizeof cur, "%s", path);
+    snprintf(dir, sizeof dir, "%s", parent_dir);
+    while (r == 0) {
+        uint32_t type = 0;
+        libvhdi_error_t *e = NULL;
+        if (libvhdi_file_get_disk_type(s->chain[s->n - 1], &type, &e) != 1) {
+            vhdi_fail(cur, "cannot read the disk type", &e);
+            r = -EINVAL;
+            break;
+        }
+        if (type != LIBVHDI_DISK_TYPE_DIFFERENTIAL)
+            break;
+        if (s->n == MAX_CHAIN) {
+            p2v_err("%s: more than %d differencing images in a chain (a loop?)", path, MAX_CHAIN);
+            r = -ELOOP;
+            break;
+        }
+        char ppath[PATH_MAX];
+        if ((r = parent_path(s->chain[s->n - 1], cur, dir, ppath, sizeof ppath)) < 0)
+            break;
+        if ((r = open_one(ppath, &s->chain[s->n])) < 0)
+            break;
+        s->n++;
+        if (!same_guid(s->chain[s->n - 2], s->chain[s->n - 1])) {
+            p2v_err("%s: the parent %s has another identifier than the child records: it "
+                    "was replaced or modified since the child was made", cur, ppath);
+            r = -EINVAL;
+            break;
+        }
+        append_ident(ident, ident_len, ppath);
+        memcpy(cur, ppath, sizeof cur);
+        char tmp[PATH_MAX];
+        memcpy(tmp, ppath, sizeof tmp);
+        memcpy(dir, dirname(tmp), strlen(tmp) + 1);
+    }
+    /* Link each child to its parent, the deepest first. */
+    for (int i = s->n - 2; r == 0 && i >= 0; i--) {
+        libvhdi_error_t *e = NULL;
+        if (libvhdi_file_set_parent_file(s->chain[i], s->chain[i + 1], &e) != 1) {
+            vhdi_fail(path, "cannot attach the parent image", &e);
+            r = -EINVAL;
+        }
+    }
+    size64_t size = 0;
+    uint32_t bps = 512;
+    libvhdi_error_t *e = NULL;
+    if (r == 0 && (libvhdi_file_get_media_size(s->chain[0], &size, &e) != 1 ||
+                   libvhdi_file_get_bytes_per_sector(s->chain[0], &bps, &e) != 1)) {
+        vhdi_fail(path, "cannot read the disk size", &e);
+        r = -EINVAL;
+    }
+    if (r == 0 && (size == 0 || size % P2V_SECTOR)) {
+        p2v_err("%s: the virtual disk is %llu bytes, not a whole number of sectors; the "
+                "image is damaged", path, (unsigned long long)size);
+        r = -EINVAL;
+    }
+    if (r < 0) {
+        vhdi_close(&s->l);
+        return r;
+    }
+    s->l.size = size;
+    struct stat st;
+    memset(info, 0, sizeof *info);
+    snprintf(info->path, sizeof info->path, "%s", path);
+    info->real_size = info->size = size;
+    info->logical_sector = info->physical_sector = bps ? bps : P2V_SECTOR;
+    if (stat(path, &st) == 0) {
+        info->mtime = st.st_mtim;
+        info->ctime = st.st_ctim;
+    }
+    /* Read the first sector now: a damaged BAT or a missing block should
+     * fail here, not in the middle of a copy. */
+    uint8_t probe[P2V_SECTOR];
+    if ((r = vhdi_read(&s->l, probe, sizeof probe, 0)) < 0) {
+        vhdi_close(&s->l);
+        return r;
+    }
+    *out = &s->l;
+    return 0;
+}
