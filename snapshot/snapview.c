@@ -188,7 +188,8 @@ int p2v_srcview_open(const char *source, const struct p2v_srcview_opts *o,
     } else if (fmt == P2V_FMT_AUTO) {
         int r = p2v_vhdi_detect(canon, &fmt);
         if (r < 0) {
-            p2v_err("cannot read source %s: %s", canon, strerror(-r));
+            p2v_err("cannot open source %s for reading: %s%s", source, strerror(-r),
+                    r == -EACCES ? " (run as a user who may read it, e.g. root)" : "");
             return r;
         }
     }
@@ -221,9 +222,6 @@ int p2v_srcview_open(const char *source, const struct p2v_srcview_opts *o,
         return r;
     }
     v->bad = bad;
-    if (so.provider != P2V_SNAP_NONE)
-        p2v_note("snapshot: %s%s%s", v->snap.why, v->snap.used != P2V_SNAP_NONE ? ": " : "",
-                 v->snap.used != P2V_SNAP_NONE ? v->snap.rec.path : "");
     /* libblkid reads by path; only raw bytes read with the default policy
      * are the same through a path as through the layers. */
     if (fmt == P2V_FMT_RAW && o->bad == P2V_BAD_FAIL)

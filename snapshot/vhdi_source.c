@@ -4,6 +4,7 @@
 #include "../core/bytes.h"
 #include "../core/crc32c.h"
 #include "../core/log.h"
+#include "vhd_diff.h"
 #include "../vhdwriter/vhd_format.h"
 
 #include <errno.h>
@@ -25,6 +26,8 @@ struct vhdi_source {
     struct p2v_layer l;
     libvhdi_file_t *chain[MAX_CHAIN];  /* [0] the image, then its parents */
     int n;
+    int read_idx;         /* the file libvhdi reads: 0, or a VHD chain's base */
+    char paths[MAX_CHAIN][PATH_MAX];
     atomic_int reported;  /* a read error was explained */
     char path[PATH_MAX];
 };
@@ -84,7 +87,7 @@ static int vhdi_read(struct p2v_layer *l, void *buf, size_t len, uint64_t off)
     libvhdi_error_t *e = NULL;
     uint8_t *p = buf;
     while (len > 0) {
-        ssize_t n = libvhdi_file_read_buffer_at_offset(s->chain[0], p, len, (off64_t)off, &e);
+        ssize_t n = libvhdi_file_read_buffer_at_offset(s->chain[s->read_idx], p, len, (off64_t)off, &e);
         if (n <= 0) {
             char msg[512] = "unexpected end of data";
             if (e) {
@@ -260,6 +263,7 @@ int p2v_vhdi_open(const char *path, const char *parent_dir, struct p2v_layer **o
     int r = open_one(path, &s->chain[0]);
     if (r == 0)
         s->n = 1;
+    snprintf(s->paths[0], PATH_MAX, "%s", path);
     /* Open the chain down to a parent that is not differencing. */
     char cur[PATH_MAX], dir[PATH_MAX];
     snprintf(cur, sizeof cur, "%s", path);
@@ -284,6 +288,7 @@ int p2v_vhdi_open(const char *path, const char *parent_dir, struct p2v_layer **o
             break;
         if ((r = open_one(ppath, &s->chain[s->n])) < 0)
             break;
+        memcpy(s->paths[s->n], ppath, PATH_MAX);
         s->n++;
         if (!same_guid(s->chain[s->n - 2], s->chain[s->n - 1])) {
             p2v_err("%s: the parent %s has another identifier than the child records: it "
@@ -305,10 +310,16 @@ int p2v_vhdi_open(const char *path, const char *parent_dir, struct p2v_layer **o
             r = -EINVAL;
         }
     }
+    /* A VHD chain: libvhdi reads only its base; p2v reads the
+     * differencing levels (vhd_diff.c says why). */
+    int ftype = 0;
+    if (r == 0 && s->n > 1 && libvhdi_file_get_file_type(s->chain[0], &ftype, NULL) == 1 &&
+        ftype == LIBVHDI_FILE_TYPE_VHD)
+        s->read_idx = s->n - 1;
     size64_t size = 0;
     uint32_t bps = 512;
     libvhdi_error_t *e = NULL;
-    if (r == 0 && (libvhdi_file_get_media_size(s->chain[0], &size, &e) != 1 ||
+    if (r == 0 && (libvhdi_file_get_media_size(s->chain[s->read_idx], &size, &e) != 1 ||
                    libvhdi_file_get_bytes_per_sector(s->chain[0], &bps, &e) != 1)) {
         vhdi_fail(path, "cannot read the disk size", &e);
         r = -EINVAL;
@@ -332,13 +343,22 @@ int p2v_vhdi_open(const char *path, const char *parent_dir, struct p2v_layer **o
         info->mtime = st.st_mtim;
         info->ctime = st.st_ctim;
     }
+    struct p2v_layer *top = &s->l;
+    for (int i = s->read_idx - 1; i >= 0; i--) {
+        struct p2v_layer *d;
+        if ((r = p2v_vhd_diff_open(s->paths[i], top, &d)) < 0) {
+            p2v_layer_close_stack(top);
+            return r;
+        }
+        top = d;
+    }
     /* Read the first sector now: a damaged BAT or a missing block should
      * fail here, not in the middle of a copy. */
     uint8_t probe[P2V_SECTOR];
-    if ((r = vhdi_read(&s->l, probe, sizeof probe, 0)) < 0) {
-        vhdi_close(&s->l);
+    if ((r = p2v_layer_read(top, probe, sizeof probe, 0)) < 0) {
+        p2v_layer_close_stack(top);
         return r;
     }
-    *out = &s->l;
+    *out = top;
     return 0;
 }

@@ -92,7 +92,11 @@ check_fails "read past the shrunk source gives EIO to the reader" "Input/output 
     dd if="$mnt/disk.raw" of=/dev/null bs=4096 skip=768 count=1 iflag=direct
 check "the log names the source and the byte offset" \
     grep -qE "source .*victim.img: unexpected end of data at byte offset 3145728" "$T/p2v.log"
-check "reads before the damage still work" cmp -n $((1 << 20)) "$mnt/disk.raw" "$good"
+# The source changed under the view: from now on every read fails rather
+# than mix old and new data, and the log says why.
+check_fails "reads before the damage fail too, since the source changed" "Input/output error" \
+    dd if="$mnt/disk.raw" of=/dev/null bs=4096 count=1 iflag=direct
+check "the log says the source changed" grep -q "victim.img changed since it was opened" "$T/p2v.log"
 p2v_umount "$mnt"
 
 check_eq "good source unchanged" "$before" "$(hash_of "$good")"

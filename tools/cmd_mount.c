@@ -143,6 +143,9 @@ int cmd_mount(int argc, char **argv)
     struct p2v_stack st;
     if (p2v_stack_open(source, &so, &st) < 0)
         return 1;
+    /* What auto chose, or what was asked for. */
+    p2v_note("snapshot: %s%s%s", st.sv.snap.why, st.sv.snap.used != P2V_SNAP_NONE ? ": " : "",
+             st.sv.snap.used != P2V_SNAP_NONE ? st.sv.snap.rec.path : "");
     struct p2v_view_file files[P2V_VIEW_MAX_FILES];
     int n = mount_files(&st, &so, files);
     if (n < 0) {

@@ -1,0 +1,170 @@
+#define _GNU_SOURCE
+#include "vhd_diff.h"
+
+#include "../core/bytes.h"
+#include "../core/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SECTOR 512u
+#define UNUSED 0xFFFFFFFFu
+
+struct vhd_diff {
+    struct p2v_layer l;
+    int fd;
+    uint32_t block_size;   /* bytes */
+    uint32_t bitmap_len;   /* bytes on disk before each block's data */
+    uint32_t nblocks;
+    uint32_t *bat;         /* sector of each block's bitmap, or UNUSED */
+    char path[4096];
+};
+
+static int pread_all(int fd, void *buf, size_t len, uint64_t off)
+{
+    uint8_t *p = buf;
+    while (len) {
+        ssize_t n = pread(fd, p, len, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 && errno != EIO ? -errno : -EIO;
+        p += n;
+        off += (uint64_t)n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int present(const uint8_t *bitmap, uint32_t sector)
+{
+    return (bitmap[sector / 8] >> (7 - sector % 8)) & 1;
+}
+
+/* [off, off+len) inside one block. */
+static int read_block(struct vhd_diff *d, uint8_t *p, size_t len, uint64_t off)
+{
+    uint32_t b = (uint32_t)(off / d->block_size);
+    if (b >= d->nblocks || d->bat[b] == UNUSED)
+        return p2v_layer_read(d->l.below, p, len, off);
+    uint64_t base = (uint64_t)d->bat[b] * SECTOR;
+    uint8_t bitmap[SECTOR * 8];  /* blocks up to 16 MiB; checked at open */
+    int r = pread_all(d->fd, bitmap, d->bitmap_len, base);
+    if (r < 0)
+        return r;
+    uint64_t in = off - (uint64_t)b * d->block_size;
+    while (len) {
+        /* A run of sectors that all come from the same place. */
+        uint32_t s = (uint32_t)(in / SECTOR);
+        int here = present(bitmap, s);
+        uint64_t end = in;
+        while (end < in + len && present(bitmap, (uint32_t)(end / SECTOR)) == here)
+            end = (end / SECTOR + 1) * SECTOR;
+        size_t n = (size_t)((end < in + len ? end : in + len) - in);
+        r = here ? pread_all(d->fd, p, n, base + d->bitmap_len + in)
+                 : p2v_layer_read(d->l.below, p, n, (uint64_t)b * d->block_size + in);
+        if (r < 0)
+            return r;
+        p += n;
+        in += n;
+        len -= n;
+    }
+    return 0;
+}
+
+static int diff_read(struct p2v_layer *l, void *buf, size_t len, uint64_t off)
+{
+    struct vhd_diff *d = (struct vhd_diff *)l;
+    uint8_t *p = buf;
+    while (len) {
+        uint64_t stop = (off / d->block_size + 1) * d->block_size;
+        size_t n = stop - off < len ? (size_t)(stop - off) : len;
+        int r = read_block(d, p, n, off);
+        if (r < 0)
+            return r;
+        p += n;
+        off += n;
+        len -= n;
+    }
+    return 0;
+}
+
+static void diff_close(struct p2v_layer *l)
+{
+    struct vhd_diff *d = (struct vhd_diff *)l;
+    close(d->fd);
+    free(d->bat);
+    free(d);
+}
+
+static const struct p2v_layer_ops diff_ops = {
+    .name = "vhd-diff",
+    .read = diff_read,
+    .close = diff_close,
+};
+
+static int damaged(struct vhd_diff *d, const char *what)
+{
+    p2v_err("%s: damaged differencing VHD: %s", d->path, what);
+    return -EINVAL;
+}
+
+int p2v_vhd_diff_open(const char *path, struct p2v_layer *parent, struct p2v_layer **out)
+{
+    struct vhd_diff *d = calloc(1, sizeof *d);
+    if (!d)
+        return -ENOMEM;
+    d->l.ops = &diff_ops;
+    d->l.below = parent;
+    d->l.size = parent->size;
+    snprintf(d->path, sizeof d->path, "%s", path);
+    d->fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    uint8_t foot[512], head[1024];
+    int r = d->fd < 0 || fstat(d->fd, &st) < 0 ? -errno : 0;
+    if (r == 0 && (st.st_size < 1536 || pread_all(d->fd, foot, 512, (uint64_t)st.st_size - 512) < 0 ||
+                   memcmp(foot, "conectix", 8)))
+        r = damaged(d, "no footer at its end");
+    uint64_t hoff = r == 0 ? get_be64(foot + 16) : 0;
+    if (r == 0 && (hoff + 1024 > (uint64_t)st.st_size || pread_all(d->fd, head, 1024, hoff) < 0 ||
+                   memcmp(head, "cxsparse", 8)))
+        r = damaged(d, "no dynamic header where its footer points");
+    if (r == 0) {
+        uint64_t bat = get_be64(head + 16);
+        d->nblocks = get_be32(head + 28);
+        d->block_size = get_be32(head + 32);
+        uint64_t virt = get_be64(foot + 48);
+        if (d->block_size < SECTOR || d->block_size % SECTOR || d->block_size > 16u << 20 ||
+            (d->block_size & (d->block_size - 1)))
+            r = damaged(d, "its block size is not a power of two from 512 B to 16 MiB");
+        else if ((uint64_t)d->nblocks * d->block_size < virt || virt != parent->size)
+            r = damaged(d, "its size disagrees with its table of blocks or its parent");
+        d->bitmap_len = (d->block_size / SECTOR / 8 + SECTOR - 1) / SECTOR * SECTOR;
+        d->bat = r == 0 ? malloc((size_t)d->nblocks * 4 + 1) : NULL;
+        if (r == 0 && !d->bat)
+            r = -ENOMEM;
+        if (r == 0 && (bat + (uint64_t)d->nblocks * 4 > (uint64_t)st.st_size ||
+                       pread_all(d->fd, d->bat, (size_t)d->nblocks * 4, bat) < 0))
+            r = damaged(d, "its table of blocks is cut off");
+        for (uint32_t i = 0; r == 0 && i < d->nblocks; i++) {
+            d->bat[i] = get_be32((uint8_t *)&d->bat[i]);
+            if (d->bat[i] != UNUSED &&
+                (uint64_t)d->bat[i] * SECTOR + d->bitmap_len + d->block_size > (uint64_t)st.st_size)
+                r = damaged(d, "a block lies past the end of the file (truncated?)");
+        }
+    }
+    if (r < 0) {
+        if (d->fd >= 0)
+            close(d->fd);
+        free(d->bat);
+        free(d);
+        return r;
+    }
+    *out = &d->l;
+    return 0;
+}
