@@ -137,6 +137,7 @@ int p2v_probe_mount(struct p2v_layer *l, struct p2v_probe_mount **out, char *pat
     char *argv[] = { "p2v-probe", "-o", "ro,fsname=p2v-probe,subtype=p2v-probe", NULL };
     struct fuse_args args = FUSE_ARGS_INIT(3, argv);
     pm->se = fuse_session_new(&args, &probe_ops, sizeof probe_ops, pm);
+    fuse_opt_free_args(&args);  /* the session keeps copies of what it needs */
     if (!pm->se || fuse_session_mount(pm->se, pm->dir) != 0) {
         p2v_err("cannot mount a private FUSE view to probe the partitions (in %s); p2v "
                 "needs /dev/fuse for this source", pm->dir);

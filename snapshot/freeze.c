@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -150,9 +151,10 @@ static void thaw_all(const int *fds, int n)
 }
 
 /* The watchdog: waits for "done" from p2v.  End of file (p2v died, by any
- * signal) or the timeout: thaw.  It ignores terminal signals and leaves
- * the session, so a Ctrl-C or a kill of p2v's process group spares it. */
-static void watchdog(int rd, const int *fds, int n, const struct p2v_freeze_opts *o)
+ * signal) or the timeout: thaw.  On a timeout it tells p2v, which then
+ * discards the snapshot.  It ignores terminal signals and leaves the
+ * session, so a Ctrl-C or a kill of p2v's process group spares it. */
+static void watchdog(int sock, const int *fds, int n, const struct p2v_freeze_opts *o)
 {
     prctl(PR_SET_NAME, "p2v-thaw", 0, 0, 0);
     setsid();
@@ -161,59 +163,75 @@ static void watchdog(int rd, const int *fds, int n, const struct p2v_freeze_opts
     signal(SIGHUP, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
     int timeout = (o->freeze_timeout_s > 0 ? o->freeze_timeout_s : 30) * 1000;
-    struct pollfd p = { .fd = rd, .events = POLLIN };
+    struct pollfd p = { .fd = sock, .events = POLLIN };
     int r;
     do
         r = poll(&p, 1, timeout);
     while (r < 0 && errno == EINTR);
     char c = 0;
-    if (r > 0 && read(rd, &c, 1) == 1 && c == 'D')
+    if (r > 0 && read(sock, &c, 1) == 1 && c == 'D')
         _exit(0);
     thaw_all(fds, n);
-    if (r == 0)
+    if (r == 0) {
         fprintf(stderr, "p2v-thaw: the freeze lasted longer than %d s (--freeze-timeout): "
                 "thawed\n", timeout / 1000);
-    else
-        fprintf(stderr, "p2v-thaw: p2v ended during the freeze: thawed\n");
-    _exit(r == 0 ? 1 : 2);
+        ssize_t w = send(sock, "T", 1, MSG_NOSIGNAL);
+        (void)w;
+        _exit(1);
+    }
+    fprintf(stderr, "p2v-thaw: p2v ended during the freeze: thawed\n");
+    _exit(2);
 }
 
-static pid_t start_watchdog(const int *fds, int n, const struct p2v_freeze_opts *o, int *wr)
+static pid_t start_watchdog(const int *fds, int n, const struct p2v_freeze_opts *o, int *sock)
 {
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0)
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return -1;
     pid_t pid = fork();
     if (pid == 0) {
-        /* Keep only the pipe, the mount points and stderr. */
+        /* Keep only its end of the socket, the mount points and stderr. */
         for (int fd = 3; fd < 1024; fd++) {
-            int keep = fd == p[0];
+            int keep = fd == sv[1];
             for (int i = 0; i < n; i++)
                 keep |= fd == fds[i];
             if (!keep)
                 close(fd);
         }
-        watchdog(p[0], fds, n, o);
+        watchdog(sv[1], fds, n, o);
     }
-    close(p[0]);
+    close(sv[1]);
     if (pid < 0) {
-        close(p[1]);
+        close(sv[0]);
         return -1;
     }
-    *wr = p[1];
+    *sock = sv[0];
     return pid;
 }
 
-/* Tests hold the freeze open here to act while it lasts. */
-static void test_pause(void)
+/* Has the watchdog thawed already (the timeout)? */
+static int timed_out(int sock, int wait_ms)
+{
+    struct pollfd p = { .fd = sock, .events = POLLIN };
+    return poll(&p, 1, wait_ms) > 0;
+}
+
+/* Tests hold the freeze open here to act while it lasts (until they close
+ * the FIFO, or the watchdog's timeout). */
+static void test_pause(int sock)
 {
     const char *fifo = getenv("P2V_TEST_FREEZE_FIFO");
     if (!fifo || !*fifo)
         return;
     int fd = open(fifo, O_RDONLY | O_CLOEXEC);
     char buf[64];
-    while (fd >= 0 && read(fd, buf, sizeof buf) > 0)
-        ;
+    while (fd >= 0) {
+        struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = sock, .events = POLLIN } };
+        if (poll(p, 2, -1) < 0 && errno != EINTR)
+            break;
+        if (p[1].revents || ((p[0].revents & (POLLIN | POLLHUP)) && read(fd, buf, sizeof buf) <= 0))
+            break;
+    }
     if (fd >= 0)
         close(fd);
 }
@@ -228,8 +246,8 @@ static int freeze_and_snap(const struct p2v_freeze_opts *o, int (*snap)(void *),
             break;
         }
     }
-    int wr = -1;
-    pid_t dog = r == 0 ? start_watchdog(fds, n, o, &wr) : 0;
+    int sock = -1;
+    pid_t dog = r == 0 ? start_watchdog(fds, n, o, &sock) : 0;
     if (dog < 0) {
         r = -errno;
         p2v_err("cannot start the thaw watchdog: %s", strerror(-r));
@@ -242,30 +260,34 @@ static int freeze_and_snap(const struct p2v_freeze_opts *o, int (*snap)(void *),
                     : r == -EOPNOTSUPP ? " (its filesystem cannot be frozen)" : "");
         }
     }
+    int late = 0;
     if (r == 0) {
-        test_pause();
-        r = snap(ctx);
+        test_pause(sock);
+        /* Past the timeout the filesystems are thawed: no snapshot then. */
+        if (timed_out(sock, 0))
+            late = 1;
+        else
+            r = snap(ctx);
     }
     /* Thaw ourselves; a filesystem that is not frozen any more was thawed
      * by the watchdog: the freeze ran out of time during the snapshot. */
-    int late = 0;
     for (int i = 0; i < frozen; i++)
         if (ioctl(fds[i], FITHAW, 0) < 0 && errno == EINVAL)
             late = 1;
     if (dog > 0) {
-        /* If this write fails the watchdog is gone, and thawed already. */
-        ssize_t w = write(wr, "D", 1);
+        /* If this fails the watchdog is gone, and has thawed already. */
+        ssize_t w = send(sock, "D", 1, MSG_NOSIGNAL);
         (void)w;
-        close(wr);
-        int st;
+        int st = 0;
         while (waitpid(dog, &st, 0) < 0 && errno == EINTR)
             ;
         if (WIFEXITED(st) && WEXITSTATUS(st) == 1)
             late = 1;
+        close(sock);
     }
     for (int i = 0; i < n; i++)
         close(fds[i]);
-    if (late && frozen == n && r >= 0) {
+    if (late && r >= 0) {
         p2v_err("the freeze lasted longer than %d s (--freeze-timeout) and the watchdog thawed "
                 "the filesystems before the snapshot was complete; it is discarded",
                 o->freeze_timeout_s > 0 ? o->freeze_timeout_s : 30);

@@ -115,11 +115,12 @@ int p2v_snapshot_take(const char *origin, const struct p2v_snap_opts *o,
     struct take t = { .origin = origin, .o = o, .s = s, .want = o->provider,
                       .quiet = o->provider == P2V_SNAP_AUTO };
     new_id(s->rec.id, sizeof s->rec.id);
-    int r = o->freeze.nmounts ? p2v_freeze_check(&o->freeze) : 0;
+    struct p2v_freeze_opts fo = o->freeze;
+    fo.source = origin;  /* for the hooks' P2V_SOURCE */
+    int r = fo.nmounts ? p2v_freeze_check(&fo) : 0;
     if (r < 0)
         return r;
-    r = o->freeze.nmounts || o->freeze.hooks ? p2v_freeze_run(&o->freeze, take_now, &t)
-                                             : take_now(&t);
+    r = fo.nmounts || fo.hooks ? p2v_freeze_run(&fo, take_now, &t) : take_now(&t);
     if (r == -EOPNOTSUPP && o->provider == P2V_SNAP_AUTO) {
         if (o->freeze.nmounts) {
             p2v_err("--freeze: no snapshot provider works for %s (reflink needs an image file "
