@@ -51,10 +51,6 @@ for k in sys.argv[2].split("."):
 print(v if isinstance(v, str) else json.dumps(v))
 PY
 }
-wait_until() {  # wait_until SECONDS command...: poll until it succeeds
-    local dl=$((SECONDS + $1)); shift
-    until "$@"; do [ $SECONDS -ge $dl ] && return 1; sleep 0.05; done
-}
 pstate() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1; }
 alive() { local s; s=$(pstate "$1"); [ -n "$s" ] && [ "$s" != Z ]; }
 gone() {  # gone PID...: all of them have exited (at least one PID)

@@ -18,17 +18,12 @@ guard_cleanup() {
 }
 trap guard_cleanup EXIT
 
-# until_true SECONDS command...: polls until the command succeeds.
-until_true() {
-    local end=$((SECONDS + $1)); shift
-    until "$@"; do [ "$SECONDS" -lt "$end" ] || return 1; sleep 0.05; done
-}
 # hold FILE: a process (HOLDER) that keeps FILE open for writing.
 hold() {
     sleep 300 4<>"$1" &
     HOLDER=$!
     HOLDERS+=("$HOLDER")
-    until_true 10 test "$(readlink "/proc/$HOLDER/fd/4" 2>/dev/null)" = "$1"
+    wait_until 10 test "$(readlink "/proc/$HOLDER/fd/4" 2>/dev/null)" = "$1"
 }
 release() { kill "$1" && wait "$1" 2>/dev/null; true; }
 # field FILE EXPR: a Python expression over the JSON object j in FILE.

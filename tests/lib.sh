@@ -82,6 +82,13 @@ umount_state() {
     flock -w 30 "$2/lock" true
 }
 
+# wait_until SECONDS command...: polls a condition until it holds or the
+# deadline passes (a wait for a state, never for time).
+wait_until() {
+    local dl=$((SECONDS + $1)); shift
+    until "$@"; do [ $SECONDS -ge $dl ] && return 1; sleep 0.05; done
+}
+
 finish() {
     echo "$(basename "$0"): $PASSED passed, $FAILED failed"
     echo "$PASSED $FAILED" >"${RESULT_FILE:-/dev/null}"

@@ -3,6 +3,7 @@
 
 #include "../core/log.h"
 #include "../fs/mountinfo.h"
+#include "../snapshot/registry.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -12,7 +13,9 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static void on_alarm(int sig)
@@ -44,6 +47,41 @@ static void wait_for_state(const char *dir)
     close(fd);
 }
 
+/* Snapshots this mount releases (not kept): their ids, before unmounting. */
+static int releasing(const char *mnt, char ids[][32], int max)
+{
+    struct p2v_snap_record *all;
+    int n = p2v_registry_list(&all), k = 0;
+    for (int i = 0; i < n && k < max; i++)
+        if (!all[i].keep && !strcmp(all[i].mountpoint, mnt))
+            snprintf(ids[k++], 32, "%s", all[i].id);
+    if (n > 0)
+        free(all);
+    return k;
+}
+
+/* The view's process deletes its snapshot once the kernel has let go of
+ * the mount: wait (bounded) until it has, so the clone is gone when
+ * p2v umount returns. */
+static void wait_for_release(char ids[][32], int n)
+{
+    struct timespec t = { 0, 20 * 1000000 };
+    for (int tries = 0; n > 0 && tries < 1500; tries++) {
+        struct p2v_snap_record *all;
+        int m = p2v_registry_list(&all), left = 0;
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+                left += !strcmp(all[i].id, ids[j]);
+        if (m > 0)
+            free(all);
+        if (left == 0 || m < 0)
+            return;
+        nanosleep(&t, NULL);
+    }
+    p2v_warn("the snapshot of this mount is still there 30 s after unmounting; "
+             "p2v snapshot list shows it");
+}
+
 int cmd_umount(int argc, char **argv)
 {
     if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
@@ -71,10 +109,16 @@ int cmd_umount(int argc, char **argv)
     char source[PATH_MAX + 16] = "";
     p2v_mountinfo_source(mnt, source, sizeof source);
     const char *state = !strncmp(source, "p2v:/", 5) ? source + 4 : NULL;
+    /* A view whose process died releases nothing: no wait then. */
+    struct stat st;
+    char ids[8][32];
+    int dead = stat(mnt, &st) < 0 && errno == ENOTCONN;
+    int nids = dead ? 0 : releasing(mnt, ids, 8);
     if (geteuid() == 0) {
         if (umount2(mnt, UMOUNT_NOFOLLOW) == 0) {
             if (state)
                 wait_for_state(state);
+            wait_for_release(ids, nids);
             return 0;
         }
         p2v_err("unmounting %s failed: %s%s", mnt, strerror(errno),
@@ -95,5 +139,6 @@ int cmd_umount(int argc, char **argv)
         return 1;
     if (state)
         wait_for_state(state);
+    wait_for_release(ids, nids);
     return 0;
 }
