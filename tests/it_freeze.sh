@@ -24,13 +24,7 @@ teardown() {
         umount "$INNER" 2>/dev/null || umount -l "$INNER"
     fi
     for p in "${BGPIDS[@]}"; do alive "$p" && kill -KILL "$p" 2>/dev/null; done
-    if mountpoint -q "$X" 2>/dev/null; then
-        local dl=$((SECONDS + 10))
-        until umount "$X" 2>/dev/null; do
-            [ $SECONDS -ge $dl ] && { umount -l "$X"; break; }
-            sleep 0.1
-        done
-    fi
+    mountpoint -q "$X" 2>/dev/null && umount_busy "$X"
     [ -n "$XLOOP" ] && losetup -d "$XLOOP" 2>/dev/null
     cleanup
 }

@@ -12,17 +12,6 @@ make_mixed "$T/s21m.img" 10 21 && head -c $((1 << 20)) /dev/urandom >>"$T/s21m.i
     && head -c 1536 /dev/urandom >>"$T/s21m.img"
 make_mixed "$T/s1g.img" 512 1
 
-nonzero_blocks() {
-    python3 -c '
-import sys
-n = 0
-with open(sys.argv[1], "rb") as f:
-    while True:
-        b = f.read(2 << 20)
-        if not b: break
-        n += b.count(0) != len(b)
-print(n)' "$1"
-}
 
 for name in s3m s21m s1g; do
     src=$T/$name.img

@@ -18,14 +18,7 @@ teardown() {
     mountpoint -q "$T/tmpfs/extmnt" 2>/dev/null && umount "$T/tmpfs/extmnt"
     [ -n "${EXTLOOP:-}" ] && losetup -d "$EXTLOOP" 2>/dev/null
     mountpoint -q "$T/tmpfs" 2>/dev/null && umount "$T/tmpfs"
-    if mountpoint -q "$T/xfs" 2>/dev/null; then
-        # a daemon that has just been unmounted may still hold its clone
-        local dl=$((SECONDS + 10))
-        until umount "$T/xfs" 2>/dev/null; do
-            [ $SECONDS -ge $dl ] && { umount -l "$T/xfs"; break; }
-            sleep 0.1
-        done
-    fi
+    mountpoint -q "$T/xfs" 2>/dev/null && umount_busy "$T/xfs"
     [ -n "$XLOOP" ] && losetup -d "$XLOOP" 2>/dev/null
     if [ -n "$VG" ]; then
         vgremove -ff -y "$VG" >/dev/null 2>&1

@@ -21,17 +21,6 @@ except Exception as e:
     print("ERROR %s" % e)' "$1"; }
 info_size() { "$P2V" info --json -q "$@" 2>"$T/info.err" | jget 'd["size"]'; }
 status_format() { jget 'd["format"]' <"$1/status.json"; }
-nonzero_blocks() {
-    python3 -c '
-import sys
-n = 0
-with open(sys.argv[1], "rb") as f:
-    while True:
-        b = f.read(2 << 20)
-        if not b: break
-        n += b.count(0) != len(b)
-print(n)' "$1"
-}
 # zero_from FILE OFFSET: every byte from OFFSET to the end is zero.
 zero_from() { [ "$(stat -c %s "$1")" -ge "$2" ] && [ "$(tail -c +$(($2 + 1)) "$1" | tr -d '\0' | wc -c)" -eq 0 ]; }
 # mount_refused WHAT PATTERN ARGS... (the last is the mount point): p2v

@@ -65,6 +65,19 @@ with open(path, "wb") as f:
 PY
 }
 
+# nonzero_blocks FILE: how many 2 MiB blocks of FILE hold a non-zero byte.
+nonzero_blocks() {
+    python3 -c '
+import sys
+n = 0
+with open(sys.argv[1], "rb") as f:
+    while True:
+        b = f.read(2 << 20)
+        if not b: break
+        n += b.count(0) != len(b)
+print(n)' "$1"
+}
+
 # repeat TEXT N: TEXT N times on stdout (marker files for leak tests).
 repeat() { python3 -c 'import sys; sys.stdout.write(sys.argv[1] * int(sys.argv[2]))' "$1" "$2"; }
 # count_marker TEXT FILE: lines of FILE holding TEXT (0 when none).
@@ -87,6 +100,12 @@ umount_state() {
 wait_until() {
     local dl=$((SECONDS + $1)); shift
     until "$@"; do [ $SECONDS -ge $dl ] && return 1; sleep 0.05; done
+}
+
+# umount_busy MNT: unmounts a filesystem a process that is just ending
+# may still hold (a view's daemon deleting its clone); lazily at worst.
+umount_busy() {
+    wait_until 10 umount "$1" 2>/dev/null || umount -l "$1"
 }
 
 finish() {

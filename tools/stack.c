@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sysmacros.h>
 
 /* Appends the wrapping of a bare volume to an identity name. */
 static void n_wrap(char *head, size_t len, const struct p2v_stack *s)
@@ -199,8 +198,7 @@ int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2
     }
     r = derive_identity(s, o);
     /* What was scanned must be what is served. */
-    char why[512];
-    if (r == 0 && (p2v_guard_check(s->sv.top) || p2v_guard_state(s->sv.top, why, sizeof why))) {
+    if (r == 0 && p2v_guard_check(s->sv.top)) {
         p2v_err("source %s changed while p2v read it; convert a snapshot (--snapshot) or "
                 "stop what writes it", source);
         r = -EIO;
