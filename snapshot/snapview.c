@@ -108,6 +108,7 @@ static int open_source(const char *source, const struct p2v_srcview_opts *o,
     int r = p2v_vhdi_open(path, dirname(dir), src, &v->info, parents, sizeof parents);
     if (r < 0)
         return r;
+    v->nparents = p2v_vhdi_parents(*src, v->parents, 8);
     struct stat st;
     if (v->snap.used == P2V_SNAP_REFLINK)
         st = v->snap.origin_st;
@@ -130,7 +131,7 @@ static int open_source(const char *source, const struct p2v_srcview_opts *o,
 /* What the guard watches: the file(s) or the device read. */
 static int open_guard(struct p2v_srcview *v, struct p2v_layer *below)
 {
-    struct p2v_guard_watch w[2];
+    struct p2v_guard_watch w[2 + 8];
     int n = 0;
     struct stat st;
     if (stat(v->read_from, &st) < 0)
@@ -143,6 +144,8 @@ static int open_guard(struct p2v_srcview *v, struct p2v_layer *below)
         w[n].ctime = v->info.ctime;
     }
     n++;
+    for (int i = 0; i < v->nparents; i++)
+        w[n++] = (struct p2v_guard_watch){ .path = v->parents[i] };
     /* A loop device's data also changes through its backing file. */
     char f[96], back[PATH_MAX];
     if (w[0].is_blockdev) {

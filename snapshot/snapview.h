@@ -37,6 +37,9 @@ struct p2v_srcview {
     /* A path libblkid can read the same bytes from, or "" (then probe
      * through the layer). */
     char probe_path[4096];
+    /* The parents of a differencing VHD/VHDX: watched by the guard too. */
+    char parents[8][4096];
+    int nparents;
     struct p2v_layer *top;        /* the guard: what the layers above read */
     struct p2v_layer *bad;        /* the bad-sector layer, for the report */
 };

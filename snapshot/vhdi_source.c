@@ -121,6 +121,22 @@ static void vhdi_close(struct p2v_layer *l)
     free(s);
 }
 
+static const struct p2v_layer_ops vhdi_ops;
+
+int p2v_vhdi_parents(struct p2v_layer *l, char (*out)[4096], int max)
+{
+    /* The differencing layers sit on the libvhdi one: walk down to it. */
+    while (l && l->ops != &vhdi_ops)
+        l = l->below;
+    if (!l)
+        return 0;
+    struct vhdi_source *s = (struct vhdi_source *)l;
+    int n = 0;
+    for (int i = 1; i < s->n && n < max; i++)
+        memcpy(out[n++], s->paths[i], 4096);
+    return n;
+}
+
 static const struct p2v_layer_ops vhdi_ops = {
     .name = "vhdi-source",
     .read = vhdi_read,

@@ -21,5 +21,8 @@ const char *p2v_format_name(enum p2v_image_format fmt);
  * ident gets the parents (paths, sizes, mtimes) for the image identity.  0 or -errno, with a message naming the file. */
 int p2v_vhdi_open(const char *path, const char *parent_dir, struct p2v_layer **out,
                   struct p2v_source_info *info, char *ident, size_t ident_len);
+/* The parents p2v_vhdi_open found for the layer it returned, nearest
+ * first: up to max paths into out.  Returns how many. */
+int p2v_vhdi_parents(struct p2v_layer *l, char (*out)[4096], int max);
 
 #endif

@@ -237,6 +237,24 @@ mount_refused "a child without its parent: mount refused" "child\.vhd.*parent\.v
 mount_refused "a child beside another parent.vhd: refused (the parent's id differs)" \
     "parent.*(identifier|replaced|modified)" "$T/wrong/child.vhd" "$mnt"
 
+# The guard watches the parents too: a parent that changes under a
+# mounted child makes the next read fail (copies, so the test may write).
+mkdir -p "$T/live"
+cp "$d/parent.vhd" "$d/child.vhd" "$T/live/"
+mnt=$T/mnt-live
+if p2v_mount "$T/live/child.vhd" "$mnt" --direct-io; then
+    check "guard: the child reads while its parent is unchanged" \
+        dd if="$mnt/disk.raw" of=/dev/null bs=64k count=1 iflag=direct status=none
+    touch "$T/live/parent.vhd"
+    check_fails "guard: a changed parent makes the next read fail" "Input/output error" \
+        dd if="$mnt/disk.raw" of=/dev/null bs=64k skip=3 count=1 iflag=direct status=none
+    check_eq "guard: status.json names the parent" "changed True" \
+        "$(jget 'd["consistency"]["state"], "parent.vhd" in d["consistency"]["reason"]' <"$mnt/status.json" | tr -d "(),'")"
+    p2v_umount "$mnt"
+else
+    bad "guard: mounting the live child failed"
+fi
+
 # Damaged images.
 echo "-- damaged images"
 bad_dir=$T/damaged
