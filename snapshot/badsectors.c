@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,7 @@ struct bad {
     char *name;
     pthread_mutex_t lock;
     struct p2v_ranges known;  /* sorted and merged after every add */
+    atomic_int any;           /* known is not empty: the read path skips the lock */
 };
 
 const char *p2v_bad_policy_name(enum p2v_bad_policy p)
@@ -30,6 +32,8 @@ const char *p2v_bad_policy_name(enum p2v_bad_policy p)
 static int overlaps_known(struct bad *b, uint64_t off, uint64_t len, uint64_t *bad_start,
                           uint64_t *bad_end)
 {
+    if (!atomic_load_explicit(&b->any, memory_order_acquire))
+        return 0;
     pthread_mutex_lock(&b->lock);
     size_t i = p2v_ranges_find(&b->known, off);
     int hit = i < b->known.n && b->known.r[i].start < off + len;
@@ -50,6 +54,7 @@ static int record(struct bad *b, uint64_t off, uint64_t len)
     pthread_mutex_lock(&b->lock);
     int r = p2v_ranges_add(&b->known, off, len);
     p2v_ranges_finish(&b->known);
+    atomic_store_explicit(&b->any, b->known.n > 0, memory_order_release);
     pthread_mutex_unlock(&b->lock);
     p2v_err("source %s: unreadable sectors LBA %llu-%llu (%llu sectors): Input/output "
             "error; %s", b->name, (unsigned long long)(off / SECTOR),

@@ -126,22 +126,19 @@ static int run_hook(const struct p2v_freeze_opts *o, const char *hook, const cha
     return r > 0 ? -EIO : r;
 }
 
-int p2v_freeze_check(const struct p2v_freeze_opts *o)
+/* Each --freeze target must be a mount point: FIFREEZE of a directory
+ * would freeze the filesystem that happens to hold it. */
+static int check_mounts(const struct p2v_freeze_opts *o)
 {
-    struct hooks *h = malloc(sizeof *h);
-    if (!h)
-        return -ENOMEM;
-    int r = list_hooks(o->hooks, h);
-    free(h);
-    for (int i = 0; r == 0 && i < o->nmounts; i++) {
+    for (int i = 0; i < o->nmounts; i++) {
         char real[PATH_MAX];
         if (!realpath(o->mounts[i], real) ||
             p2v_mountinfo_find(real, NULL, 0, NULL, 0) != 1) {
             p2v_err("--freeze %s: not a mount point", o->mounts[i]);
-            r = -EINVAL;
+            return -EINVAL;
         }
     }
-    return r;
+    return 0;
 }
 
 static void thaw_all(const int *fds, int n)
@@ -301,7 +298,9 @@ int p2v_freeze_run(const struct p2v_freeze_opts *o, int (*snap)(void *ctx), void
     struct hooks *h = malloc(sizeof *h);
     if (!h)
         return -ENOMEM;
-    int r = list_hooks(o->hooks, h), ran = 0;
+    int r = check_mounts(o), ran = 0;
+    if (r == 0)
+        r = list_hooks(o->hooks, h);
     /* A hook that fails may have quiesced part of its work: it counts as
      * run, and gets thaw too. */
     for (; r == 0 && ran < h->n; ran++)

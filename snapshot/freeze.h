@@ -17,11 +17,8 @@ struct p2v_freeze_opts {
     const char *source;      /* for the hooks' environment (P2V_SOURCE) */
 };
 
-/* Checks the hooks directory and the mount points without running
- * anything: 0 or -errno with a message. */
-int p2v_freeze_check(const struct p2v_freeze_opts *o);
-
-/* Freezes (hooks, FIFREEZE), calls snap(ctx), thaws (FITHAW, hooks in
+/* Checks the mount points and the hooks before running anything, then
+ * freezes (hooks, FIFREEZE), calls snap(ctx), thaws (FITHAW, hooks in
  * reverse order).  Returns snap's result, or -errno if freezing failed
  * (snap not called) or the watchdog thawed before snap finished
  * (-ETIMEDOUT: the snapshot is not consistent; the caller discards it). */

@@ -117,10 +117,7 @@ int p2v_snapshot_take(const char *origin, const struct p2v_snap_opts *o,
     new_id(s->rec.id, sizeof s->rec.id);
     struct p2v_freeze_opts fo = o->freeze;
     fo.source = origin;  /* for the hooks' P2V_SOURCE */
-    int r = fo.nmounts ? p2v_freeze_check(&fo) : 0;
-    if (r < 0)
-        return r;
-    r = fo.nmounts || fo.hooks ? p2v_freeze_run(&fo, take_now, &t) : take_now(&t);
+    int r = fo.nmounts || fo.hooks ? p2v_freeze_run(&fo, take_now, &t) : take_now(&t);
     if (r == -EOPNOTSUPP && o->provider == P2V_SNAP_AUTO) {
         if (o->freeze.nmounts) {
             p2v_err("--freeze: no snapshot provider works for %s (reflink needs an image file "
@@ -133,10 +130,7 @@ int p2v_snapshot_take(const char *origin, const struct p2v_snap_opts *o,
     }
     if (r == -ETIMEDOUT && s->rec.provider[0]) {
         /* Taken, but the watchdog thawed before it was done: inconsistent. */
-        s->used = !strcmp(s->rec.provider, "lvm") ? P2V_SNAP_LVM : P2V_SNAP_REFLINK;
-        s->rec.keep = 0;
         p2v_snapshot_delete(&s->rec);
-        s->used = P2V_SNAP_NONE;
         return r;
     }
     if (r < 0)

@@ -30,29 +30,7 @@ teardown() {
 }
 trap teardown EXIT
 
-jget() {  # jget FILE KEY: a top-level or dotted value of a JSON file
-    python3 - "$@" <<'PY'
-import json, sys
-try:
-    v = json.load(open(sys.argv[1]))
-except Exception as e:
-    print("ERROR: %s" % e); sys.exit(0)
-for k in sys.argv[2].split("."):
-    if isinstance(v, dict) and k in v:
-        v = v[k]
-    else:
-        print("MISSING"); sys.exit(0)
-print(v if isinstance(v, str) else json.dumps(v))
-PY
-}
 pstate() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1; }
-alive() { local s; s=$(pstate "$1"); [ -n "$s" ] && [ "$s" != Z ]; }
-gone() {  # gone PID...: all of them have exited (at least one PID)
-    local p
-    [ $# -gt 0 ] || return 1
-    for p in "$@"; do alive "$p" && return 1; done
-    return 0
-}
 blocked() { [ "$(pstate "$1")" = D ]; }
 # wait_pid PID SECONDS: the exit status of a child, 124 if it outlives SECONDS
 wait_pid() {
@@ -136,8 +114,8 @@ check_eq "hooks: freeze ascending, thaw descending" \
 check_eq "hooks: P2V_SOURCE and P2V_FREEZE" "$src|$INNER" "$(cat "$T/hookenv.10-first" 2>&1)"
 check "the filesystem is thawed after the mount" writes_complete "$INNER/w1" 20
 cat "$mnt/status.json" >"$T/status.json" 2>&1
-check_eq "status.json: provider" reflink "$(jget "$T/status.json" snapshot.provider)"
-clone=$(jget "$T/status.json" snapshot.path)
+check_eq "status.json: provider" reflink "$(json_key "$T/status.json" snapshot.provider)"
+clone=$(json_key "$T/status.json" snapshot.path)
 check "the clone is in the image's directory" test "$(dirname "$clone")" = "$srcdir" -a -f "$clone"
 check_eq "the snapshot has the files of mount time (not after.txt)" "$at_mount" "$(snap_ls "$mnt")"
 check_eq "data written before the mount, not synced, is in the snapshot" "$(cat "$INNER/before.txt")" \

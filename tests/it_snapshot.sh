@@ -29,27 +29,8 @@ teardown() {
 }
 trap teardown EXIT
 
-# jget FILE KEY[.KEY...]: a JSON value (strings bare, others as JSON),
-# MISSING when a key is absent, ERROR... when the file is not JSON.
-jget() {
-    python3 - "$@" <<'PY'
-import json, sys
-try:
-    v = json.load(open(sys.argv[1]))
-except Exception as e:
-    print("ERROR: %s" % e); sys.exit(0)
-for k in sys.argv[2].split("."):
-    if isinstance(v, list) and k.isdigit() and int(k) < len(v):
-        v = v[int(k)]
-    elif isinstance(v, dict) and k in v:
-        v = v[k]
-    else:
-        print("MISSING"); sys.exit(0)
-print(v if isinstance(v, str) else json.dumps(v))
-PY
-}
 status() { cat "$1/status.json" >"$T/status.json" 2>&1; }   # then st KEY
-st() { jget "$T/status.json" "$1"; }
+st() { json_key "$T/status.json" "$1"; }
 # a mount without -q: its stderr (the snapshot choice) lands in $T/mount.err
 p2v_mount_v() {
     local src=$1 mnt=$2; shift 2
@@ -57,12 +38,6 @@ p2v_mount_v() {
     MOUNTS+=("$mnt")
     "$P2V" mount "$@" "$src" "$mnt" >/dev/null 2>"$T/mount.err" || { cat "$T/mount.err" >&2; return 1; }
 }
-alive() {  # alive PID: a process that has not exited (zombies count as gone)
-    local s
-    s=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
-    [ -n "$s" ] && [ "$s" != Z ]
-}
-gone() { ! alive "$1"; }
 absent() { [ "${1#/}" != "$1" ] && [ ! -e "$1" ]; }   # an absolute path that is not there
 daemon_of() {  # the p2v processes that have MNT as an argument
     local p
@@ -174,13 +149,13 @@ check "no clone left" wait_until 10 only_source
 t0=$(date +%s)
 check "snapshot create --json" bash -c "'$P2V' snapshot create --json '$src' >'$T/create.json'"
 t1=$(date +%s)
-id=$(jget "$T/create.json" id)
-clone=$(jget "$T/create.json" path)
+id=$(json_key "$T/create.json" id)
+clone=$(json_key "$T/create.json" path)
 check "create: id is a non-empty string" python3 -c 'import json,sys; v=json.load(open(sys.argv[1]))["id"]; sys.exit(not (isinstance(v, str) and v))' "$T/create.json"
-check_eq "create: provider" reflink "$(jget "$T/create.json" provider)"
-check_eq "create: origin" "$src" "$(jget "$T/create.json" origin)"
+check_eq "create: provider" reflink "$(json_key "$T/create.json" provider)"
+check_eq "create: origin" "$src" "$(json_key "$T/create.json" origin)"
 check_eq "create: path" "$srcdir/.disk.img.p2v-snap-$id" "$clone"
-created=$(jget "$T/create.json" created)
+created=$(json_key "$T/create.json" created)
 check "create: created is the unix time of creation ($created in $t0..$t1)" \
     test "$created" -ge "$t0" -a "$created" -le "$t1"
 check_eq "create: the snapshot holds the source" "$h1" "$(hash_of "$clone")"

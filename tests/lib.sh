@@ -108,6 +108,41 @@ umount_busy() {
     wait_until 10 umount "$1" 2>/dev/null || umount -l "$1"
 }
 
+# json_key FILE KEY[.KEY...]: a JSON value (strings bare, others as JSON;
+# digits index lists), MISSING when a key is absent, ERROR... when the file
+# is not JSON.
+json_key() {
+    python3 - "$@" <<'PY'
+import json, sys
+try:
+    v = json.load(open(sys.argv[1]))
+except Exception as e:
+    print("ERROR: %s" % e); sys.exit(0)
+for k in sys.argv[2].split("."):
+    if isinstance(v, list) and k.isdigit() and int(k) < len(v):
+        v = v[int(k)]
+    elif isinstance(v, dict) and k in v:
+        v = v[k]
+    else:
+        print("MISSING"); sys.exit(0)
+print(v if isinstance(v, str) else json.dumps(v))
+PY
+}
+
+# alive PID: a process that has not exited (a zombie counts as exited);
+# gone PID...: all of them have exited (at least one PID).
+alive() {
+    local s
+    s=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+    [ -n "$s" ] && [ "$s" != Z ]
+}
+gone() {
+    local p
+    [ $# -gt 0 ] || return 1
+    for p in "$@"; do alive "$p" && return 1; done
+    return 0
+}
+
 finish() {
     echo "$(basename "$0"): $PASSED passed, $FAILED failed"
     echo "$PASSED $FAILED" >"${RESULT_FILE:-/dev/null}"
