@@ -8,15 +8,15 @@ SAN      ?=
 # User CFLAGS/LDFLAGS are added, never replace the project's own flags.
 P2V_CFLAGS := $(OPT) $(SAN) -std=c11 -D_FILE_OFFSET_BITS=64 -D_DEFAULT_SOURCE \
             -Wall -Wextra -Werror -DP2V_VERSION='"$(VERSION)"' \
-            $(shell pkg-config --cflags fuse3 uuid blkid 2>/dev/null) $(CFLAGS)
+            $(shell pkg-config --cflags fuse3 uuid blkid libxml-2.0 2>/dev/null) $(CFLAGS)
 P2V_LDFLAGS := $(SAN) $(LDFLAGS)
-LDLIBS   += $(shell pkg-config --libs fuse3 uuid blkid 2>/dev/null) -lntfs-3g -lext2fs -lcom_err -lhivex -lvhdi -lnettle -lz -ldl -lpthread
+LDLIBS   += $(shell pkg-config --libs fuse3 uuid blkid libxml-2.0 2>/dev/null) -lntfs-3g -lext2fs -lcom_err -lhivex -lvhdi -lnettle -lz -ldl -lpthread
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer
 ASAN_MAKE = $(MAKE) --no-print-directory B=build/asan OPT="-O1 -g" SAN="$(SANITIZE)"
 
 # Everything but main() goes into a library the unit tests link too.
 LIB_SRC  := $(wildcard core/*.c snapshot/*.c vhdwriter/*.c fixup/*.c fs/*.c) \
-            $(filter-out tools/p2v.c,$(wildcard tools/*.c))
+            $(filter-out tools/p2v.c,$(wildcard tools/*.c tools/*/*.c))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 
 B        ?= build
@@ -66,7 +66,19 @@ $(B)/gen/vendor_services.c: fixup/vendor-services.txt
 $(B)/gen/vendor_services.o: $(B)/gen/vendor_services.c
 	$(CC) $(P2V_CFLAGS) -c -o $@ $<
 
-BOOT_CODE := $(B)/gen/mbr_code.o $(B)/gen/gpt_code.o $(B)/gen/vendor_services.o
+# The machine configuration schema, built in for --schema and for reading
+# configurations back.
+$(B)/gen/machine_rng.c: tools/machine/machine.rng
+	@mkdir -p $(dir $@)
+	{ echo '/* Generated from $< by the Makefile. */'; \
+	  echo 'const char p2v_machine_rng[] ='; \
+	  sed 's/\\/\\\\/g; s/"/\\"/g; s/^/    "/; s/$$/\\n"/' $<; \
+	  echo ';'; } >$@
+
+$(B)/gen/machine_rng.o: $(B)/gen/machine_rng.c
+	$(CC) $(P2V_CFLAGS) -c -o $@ $<
+
+BOOT_CODE := $(B)/gen/mbr_code.o $(B)/gen/gpt_code.o $(B)/gen/vendor_services.o $(B)/gen/machine_rng.o
 .SECONDARY: $(B)/gen/mbr_boot.bin $(B)/gen/gpt_boot.bin $(BOOT_CODE:.o=.c)
 
 $(B)/libp2v.a: $(LIB_OBJ) $(BOOT_CODE)

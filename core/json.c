@@ -33,3 +33,24 @@ void json_string(FILE *f, const char *s)
     }
     fputc('"', f);
 }
+
+void xml_text(FILE *f, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        int n = utf8_len(p);
+        switch (*p) {
+        case '&': fputs("&amp;", f); break;
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '"': fputs("&quot;", f); break;
+        case '\'': fputs("&apos;", f); break;
+        default:
+            /* XML 1.0 has no way to write other control characters. */
+            if (n == 0 || (*p < 0x20 && *p != '\t' && *p != '\n'))
+                fputc('?', f);
+            else
+                fwrite(p, 1, (size_t)n, f);
+        }
+        p += n ? n : 1;
+    }
+}

@@ -10,11 +10,13 @@
 enum {
     P2V_FS_FORCE = 1,          /* map hibernated or unclean NTFS anyway (no trimming) */
     P2V_FS_KEEP_PAGEFILE = 2,  /* keep pagefile.sys, hiberfil.sys, swapfile.sys */
+    P2V_FS_INSPECT = 4,        /* as FORCE, without the warning: the caller reports the state */
 };
 
 struct p2v_fsmap_stats {
     uint64_t free_bytes;       /* free clusters */
     uint64_t pagefile_bytes;   /* contents of paging and hibernation files */
+    const char *state;         /* clean, hibernated, dirty, unclean; NULL unknown */
 };
 
 /* Adds the NTFS volume at [start, start+size) of l to zero.  0, or -errno

@@ -1,6 +1,7 @@
-/* ext2/3/4 free blocks through libext2fs, read through the layer stack by
- * an io_manager of p2v's own (libext2fs only ever sees a name). */
+/* ext2/3/4 free blocks through libext2fs, read through the layer stack
+ * (fixup/ext_io.c). */
 #include "fsmap.h"
+#include "ext_io.h"
 
 #include "../core/log.h"
 
@@ -10,97 +11,6 @@
 #include <string.h>
 #include <et/com_err.h>
 #include <ext2fs/ext2fs.h>
-
-struct volume {
-    struct p2v_layer *l;
-    uint64_t start, size;
-};
-
-static struct struct_io_manager p2v_io;
-
-static errcode_t io_open(const char *name, int flags, io_channel *out)
-{
-    struct volume *v = NULL;
-    if (flags & IO_FLAG_RW)
-        return EXT2_ET_RO_FILSYS;
-    /* The volume travels in the name: open() gets nothing else. */
-    if (sscanf(name, "p2v-ext:%p", (void **)&v) != 1 || !v)
-        return EXT2_ET_BAD_DEVICE_NAME;
-    io_channel ch = calloc(1, sizeof *ch);
-    if (!ch || !(ch->name = strdup(name))) {
-        free(ch);
-        return EXT2_ET_NO_MEMORY;
-    }
-    ch->magic = EXT2_ET_MAGIC_IO_CHANNEL;
-    ch->manager = &p2v_io;
-    ch->block_size = 1024;
-    ch->refcount = 1;
-    ch->private_data = v;
-    *out = ch;
-    return 0;
-}
-
-static errcode_t io_close(io_channel ch)
-{
-    if (--ch->refcount > 0)
-        return 0;
-    free(ch->name);
-    free(ch);
-    return 0;
-}
-
-static errcode_t io_set_blksize(io_channel ch, int blksize)
-{
-    ch->block_size = blksize;
-    return 0;
-}
-
-static errcode_t io_read_blk64(io_channel ch, unsigned long long block, int count, void *data)
-{
-    struct volume *v = ch->private_data;
-    /* A negative count is a byte count, not blocks. */
-    uint64_t len = count < 0 ? (uint64_t)-(int64_t)count : (uint64_t)count * (uint64_t)ch->block_size;
-    uint64_t off = block * (uint64_t)ch->block_size;
-    if (off > v->size || len > v->size - off)
-        return EXT2_ET_SHORT_READ;
-    return p2v_layer_read(v->l, data, (size_t)len, v->start + off) < 0 ? EXT2_ET_SHORT_READ : 0;
-}
-
-static errcode_t io_read_blk(io_channel ch, unsigned long block, int count, void *data)
-{
-    return io_read_blk64(ch, block, count, data);
-}
-
-static errcode_t io_write_blk64(io_channel ch, unsigned long long block, int count,
-                                const void *data)
-{
-    (void)ch, (void)block, (void)count, (void)data;
-    return EXT2_ET_RO_FILSYS;
-}
-
-static errcode_t io_write_blk(io_channel ch, unsigned long block, int count, const void *data)
-{
-    return io_write_blk64(ch, block, count, data);
-}
-
-static errcode_t io_flush(io_channel ch)
-{
-    (void)ch;
-    return 0;
-}
-
-static struct struct_io_manager p2v_io = {
-    .magic = EXT2_ET_MAGIC_IO_MANAGER,
-    .name = "p2v layer",
-    .open = io_open,
-    .close = io_close,
-    .set_blksize = io_set_blksize,
-    .read_blk = io_read_blk,
-    .write_blk = io_write_blk,
-    .flush = io_flush,
-    .read_blk64 = io_read_blk64,
-    .write_blk64 = io_write_blk64,
-};
 
 /* Why the bitmaps cannot be trusted, or NULL. */
 static const char *unsafe_state(ext2_filsys fs)
@@ -137,12 +47,8 @@ static int add_free(ext2_filsys fs, uint64_t start, struct p2v_ranges *zero, uin
 int p2v_fsmap_ext(struct p2v_layer *l, uint64_t start, uint64_t size, const char *name,
                   unsigned flags, struct p2v_ranges *zero, struct p2v_fsmap_stats *st)
 {
-    (void)flags;
-    struct volume v = { l, start, size };
-    char dev[64];
-    snprintf(dev, sizeof dev, "p2v-ext:%p", (void *)&v);
     ext2_filsys fs = NULL;
-    errcode_t err = ext2fs_open2(dev, NULL, EXT2_FLAG_64BITS, 0, 0, &p2v_io, &fs);
+    errcode_t err = p2v_ext_open(l, start, size, &fs);
     if (err) {
         p2v_err("%s: the ext2/3/4 filesystem cannot be opened (%s); it may be damaged: run "
                 "e2fsck on it, or pass --keep-free-space to copy it unmodified", name,
@@ -151,7 +57,10 @@ int p2v_fsmap_ext(struct p2v_layer *l, uint64_t start, uint64_t size, const char
     }
     int r = 0;
     const char *why = unsafe_state(fs);
-    if (why) {
+    st->state = why ? "unclean" : "clean";
+    if (why && (flags & P2V_FS_INSPECT)) {
+        /* the caller reports it */
+    } else if (why) {
         p2v_warn("%s: the ext filesystem is %s; copying it whole, free space included", name, why);
     } else if ((err = ext2fs_read_block_bitmap(fs)) != 0) {
         p2v_err("%s: reading the ext block bitmaps failed (%s)", name, error_message(err));
@@ -159,6 +68,6 @@ int p2v_fsmap_ext(struct p2v_layer *l, uint64_t start, uint64_t size, const char
     } else {
         r = add_free(fs, start, zero, &st->free_bytes);
     }
-    ext2fs_close_free(&fs);
+    p2v_ext_close(&fs);
     return r;
 }

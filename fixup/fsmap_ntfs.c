@@ -13,13 +13,17 @@
 
 /* Why the volume must not be trimmed, or NULL.  Read-only mounts skip the
  * library's own checks, so they are made here. */
-static const char *unsafe_state(ntfs_volume *vol)
+static const char *unsafe_state(ntfs_volume *vol, const char **state)
 {
-    if (ntfs_volume_check_hiberfile(vol, 0) < 0)
+    if (ntfs_volume_check_hiberfile(vol, 0) < 0) {
+        *state = errno == EPERM ? "hibernated" : "unclean";
         return errno == EPERM ? "hibernated (hibernation or Windows Fast Startup)"
                               : "unreadable (its hiberfil.sys could not be checked)";
+    }
+    *state = "dirty";
     if (vol->flags & (VOLUME_IS_DIRTY | VOLUME_CHKDSK_UNDERWAY))
         return "marked dirty (not shut down cleanly, or chkdsk pending)";
+    *state = "unclean";
     const char *why = NULL;
     ntfs_inode *ni = ntfs_inode_open(vol, FILE_LogFile);
     ntfs_attr *na = ni ? ntfs_attr_open(ni, AT_DATA, AT_UNNAMED, 0) : NULL;
@@ -27,6 +31,8 @@ static const char *unsafe_state(ntfs_volume *vol)
     if (!na || !ntfs_check_logfile(na, &rp) || !ntfs_is_logfile_clean(na, rp))
         why = "not cleanly unmounted (its $LogFile holds unfinished transactions)";
     free(rp);
+    if (!why)
+        *state = "clean";
     if (na)
         ntfs_attr_close(na);
     if (ni)
@@ -107,12 +113,14 @@ int p2v_fsmap_ntfs(struct p2v_layer *l, uint64_t start, uint64_t size, const cha
                 "on it, or pass --keep-free-space to copy it unmodified", name, strerror(e));
         return -EIO;
     }
-    const char *why = unsafe_state(vol);
+    const char *why = unsafe_state(vol, &st->state);
     int r = 0;
-    if (why && !(flags & P2V_FS_FORCE)) {
+    if (why && !(flags & (P2V_FS_FORCE | P2V_FS_INSPECT))) {
         p2v_err("%s: the NTFS volume is %s; start Windows and shut it down fully "
                 "(shutdown /s /t 0), or pass --force to copy it as it is", name, why);
         r = -EBUSY;
+    } else if (why && (flags & P2V_FS_INSPECT)) {
+        /* the caller reports it */
     } else if (why) {
         p2v_warn("%s: the NTFS volume is %s; copying it whole, free space included", name, why);
     } else {

@@ -118,6 +118,77 @@ int p2v_hive_create_key(struct p2v_hive *h, const char *key)
     return node_at(h, key, 1) ? 0 : -EIO;
 }
 
+void p2v_strv_free(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+int p2v_hive_subkeys(struct p2v_hive *h, const char *key, char ***names, size_t *n)
+{
+    hive_node_h node = node_at(h, key, 0);
+    if (!node)
+        return -ENOENT;
+    hive_node_h *kids = hivex_node_children(h->h, node);
+    if (!kids)
+        return -EIO;
+    size_t k = 0;
+    while (kids[k])
+        k++;
+    char **v = calloc(k + 1, sizeof *v);
+    int r = v ? 0 : -ENOMEM;
+    for (size_t i = 0; r == 0 && i < k; i++)
+        if (!(v[i] = hivex_node_name(h->h, kids[i])))
+            r = -EIO;
+    free(kids);
+    if (r < 0) {
+        p2v_strv_free(v, k);
+        return r;
+    }
+    *names = v;
+    *n = k;
+    return 0;
+}
+
+int p2v_hive_get_multi(struct p2v_hive *h, const char *key, const char *value, char ***strs,
+                       size_t *n)
+{
+    struct p2v_reg_value v;
+    int r = p2v_hive_get(h, key, value, &v);
+    if (r < 0)
+        return r;
+    if (v.type != P2V_REG_MULTI_SZ && v.type != P2V_REG_SZ && v.type != P2V_REG_EXPAND_SZ) {
+        free(v.data);
+        return -EINVAL;
+    }
+    char **out = calloc(v.len / 4 + 2, sizeof *out);
+    size_t k = 0;
+    r = out ? 0 : -ENOMEM;
+    /* Strings are NUL-terminated UTF-16LE, one after another. */
+    for (size_t off = 0; r == 0 && off + 1 < v.len;) {
+        size_t end = off;
+        while (end + 1 < v.len && (v.data[end] || v.data[end + 1]))
+            end += 2;
+        if (end > off) {
+            r = p2v_utf8_from_utf16(v.data + off, end - off, &out[k]);
+            if (r == 0)
+                k++;
+        }
+        off = end + 2;
+        if (v.type != P2V_REG_MULTI_SZ)
+            break;
+    }
+    free(v.data);
+    if (r < 0) {
+        p2v_strv_free(out, k);
+        return r;
+    }
+    *strs = out;
+    *n = k;
+    return 0;
+}
+
 int p2v_hive_get(struct p2v_hive *h, const char *key, const char *value, struct p2v_reg_value *v)
 {
     hive_node_h n = node_at(h, key, 0);

@@ -35,6 +35,13 @@ int p2v_hive_get_string(struct p2v_hive *h, const char *key, const char *value, 
 int p2v_hive_set(struct p2v_hive *h, const char *key, const char *value, uint32_t type,
                  const void *data, size_t len);
 int p2v_hive_create_key(struct p2v_hive *h, const char *key);
+/* The names of key's subkeys, in hive order; *names is a malloc'd array of
+ * malloc'd strings (p2v_strv_free).  -ENOENT when key is missing. */
+int p2v_hive_subkeys(struct p2v_hive *h, const char *key, char ***names, size_t *n);
+/* A REG_MULTI_SZ (or REG_SZ) value as UTF-8 strings, empty ones dropped. */
+int p2v_hive_get_multi(struct p2v_hive *h, const char *key, const char *value, char ***strs,
+                       size_t *n);
+void p2v_strv_free(char **v, size_t n);
 int p2v_hive_delete_value(struct p2v_hive *h, const char *key, const char *value);
 int p2v_hive_delete_key(struct p2v_hive *h, const char *key);
 

@@ -1,11 +1,15 @@
 #!/bin/bash
 # Builds a disk image that looks like a Windows system disk, for integration
 # tests of the registry and file fix-ups:
-#   tests/mkwinfixture.sh OUT.img [--win8] [--size MiB]
+#   tests/mkwinfixture.sh OUT.img [--win8] [--size MiB] [--hiberfil]
 # MBR (signature 0x1234ABCD), one active NTFS partition (type 7, label WINSYS)
 # from 1 MiB to the end, holding SYSTEM and SOFTWARE hives, a PE32+ cmd.exe,
 # drivers/atapi.sys, Users/ and hello.txt.  --win8 gives a Server 2019 layout
 # (DriverDatabase in SYSTEM), the default a Windows 7 one (CriticalDeviceDatabase).
+# Both have one static IPv4 interface (192.168.50.10/24, gateway .1, DNS .2 and
+# 8.8.8.8) and one DHCP one under Tcpip\Parameters\Interfaces, and VMware Tools
+# and 7-Zip in the Uninstall list.  --hiberfil adds a hiberfil.sys whose header
+# says the system is hibernated.
 # Needs root (losetup), sfdisk, mkntfs, ntfs-3g, hivexsh and hivexget.
 set -euo pipefail
 
@@ -13,12 +17,13 @@ set -euo pipefail
 # (tests/fixtures/minimal.hive, the hivex project's images/minimal, LGPL).
 SEED=${MKWINFIXTURE_SEED:-$(dirname "$0")/fixtures/minimal.hive}
 die() { echo "mkwinfixture: $*" >&2; exit 1; }
-usage() { die "usage: $0 OUT.img [--win8] [--size MiB]"; }
+usage() { die "usage: $0 OUT.img [--win8] [--size MiB] [--hiberfil]"; }
 
-OUT='' WIN8=0 SIZE=64
+OUT='' WIN8=0 SIZE=64 HIBER=0
 while (($#)); do
     case $1 in
         --win8) WIN8=1 ;;
+        --hiberfil) HIBER=1 ;;
         --size) [[ ${2:-} =~ ^[0-9]+$ ]] || usage; SIZE=$2; shift ;;
         -*) usage ;;
         *) [ -z "$OUT" ] || usage; OUT=$1 ;;
@@ -90,6 +95,11 @@ made=()
     key "$svc\\vmci" Start dword:0 Type dword:1
     key "$svc\\vm3dmp" Start dword:3
     key "$svc\\prl_fs" Start dword:1
+    tcpip="$svc\\Tcpip\\Parameters\\Interfaces"
+    key "$tcpip\\{5A1B2C3D-0000-4000-8000-000000000001}" EnableDHCP dword:0 \
+        IPAddress "$(multisz 192.168.50.10)" SubnetMask "$(multisz 255.255.255.0)" \
+        DefaultGateway "$(multisz 192.168.50.1)" NameServer 'string:192.168.50.2,8.8.8.8'
+    key "$tcpip\\{5A1B2C3D-0000-4000-8000-000000000002}" EnableDHCP dword:1
     if ((WIN8)); then
         for k in DriverInfFiles DeviceIds DriverPackages; do key "DriverDatabase\\$k"; done
     else
@@ -109,6 +119,9 @@ made=()
 {
     key 'Microsoft\Windows NT\CurrentVersion' "${ver[@]}"
     key 'Microsoft\Windows\CurrentVersion' DevicePath 'expandstring:%SystemRoot%\inf'
+    key 'Microsoft\Windows\CurrentVersion\Uninstall\{FE2F6A2C-196E-4210-9C04-2B1BC21F07EF}' \
+        DisplayName 'string:VMware Tools' Publisher 'string:VMware, Inc.'
+    key 'Microsoft\Windows\CurrentVersion\Uninstall\7-Zip' DisplayName 'string:7-Zip 19.00 (x64)'
 } | build "$tmp/SOFTWARE"
 
 # Read a few values back through hivexget (an independent reader) before use.
@@ -125,6 +138,8 @@ expect SYSTEM "\\$svc\\storahci\\StartOverride" 0 3
 expect SYSTEM "\\$svc\\vmtools" Type 16
 expect SOFTWARE '\Microsoft\Windows NT\CurrentVersion' ProductName "${ver[1]#string:}"
 expect SOFTWARE '\Microsoft\Windows\CurrentVersion' DevicePath '%SystemRoot%\inf'
+expect SOFTWARE '\Microsoft\Windows\CurrentVersion\Uninstall\7-Zip' DisplayName '7-Zip 19.00 (x64)'
+expect SYSTEM "\\$svc\\Tcpip\\Parameters\\Interfaces\\{5A1B2C3D-0000-4000-8000-000000000001}" IPAddress 192.168.50.10
 if ((WIN8)); then a=DriverDatabase b="$cs\\Control\\CriticalDeviceDatabase"
 else a="$cs\\Control\\CriticalDeviceDatabase" b=DriverDatabase; fi
 hivexget "$tmp/SYSTEM" "\\$a" >/dev/null 2>&1 || die "SYSTEM lacks \\$a"
@@ -160,6 +175,8 @@ cp "$tmp/SYSTEM" "$tmp/SOFTWARE" "$sys/config/"
 cp "$tmp/cmd.exe" "$sys/cmd.exe"
 echo 'fake atapi driver' >"$sys/drivers/atapi.sys"
 echo 'hello from the fixture' >"$mnt/hello.txt"
+# ntfs-3g's hibernation test reads the first bytes of hiberfil.sys: "hibr" means hibernated.
+((HIBER == 0)) || { printf 'hibr'; head -c 8188 /dev/zero; } >"$mnt/hiberfil.sys"
 umount "$mnt" || die "umount failed"
 
 # Read the hives back through libntfs-3g, from the unmounted volume.

@@ -11,6 +11,9 @@ int cmd_info(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_fixup(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
+int cmd_inventory(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_vm(int argc, char **argv);
 
 #include "../core/json.h"
 struct p2v_stack;

@@ -16,13 +16,16 @@ static const struct {
     { "inspect", cmd_inspect, "find the operating system on SOURCE and describe it" },
     { "fixup", cmd_fixup, "plan, apply or discard fix-ups (copy-on-write, in --state DIR)" },
     { "snapshot", cmd_snapshot, "create, list or delete snapshots of sources" },
+    { "inventory", cmd_inventory, "describe the machine (or an offline SOURCE) as XML or JSON" },
+    { "check", cmd_check, "can SOURCE (or this machine) be converted? rules, blockers, remedies" },
+    { "vm", cmd_vm, "vm create: a libvirt, Hyper-V or QEMU definition for an image" },
 };
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: p2v COMMAND [OPTIONS] ARGS\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n'p2v COMMAND --help' describes a command's options.\n");
 }
 

@@ -137,14 +137,14 @@ int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2
         return r;
     struct p2v_layer *src = s->sv.top;
     s->src = s->sv.info;
-    if (s->src.logical_sector != P2V_SECTOR) {
+    if (s->src.logical_sector != P2V_SECTOR && !o->no_image) {
         p2v_err("source %s has %u-byte logical sectors; VHD supports only 512-byte "
                 "sectors (VHDX output is planned for 4Kn disks)", source, s->src.logical_sector);
         p2v_layer_close_stack(src);
         p2v_srcview_release(&s->sv);
         return -EINVAL;
     }
-    r = p2v_vhd_check_size(src->size);
+    r = o->no_image ? 0 : p2v_vhd_check_size(src->size);
     if (r < 0) {
         p2v_layer_close_stack(src);
         p2v_srcview_release(&s->sv);
@@ -208,6 +208,10 @@ int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2
         free(s->table);
         p2v_srcview_release(&s->sv);
         return r;
+    }
+    if (o->no_image) {
+        s->vhd = s->disk;
+        return 0;
     }
     struct p2v_vhd_params vp = { .dynamic = scan, .timestamp = s->timestamp };
     memcpy(vp.unique_id, s->unique_id, 16);

@@ -17,6 +17,8 @@ struct p2v_stack_opts {
     const char *state;      /* job state directory with the overlay; NULL: none */
     int writable;           /* the overlay takes writes (created if missing) */
     int dry_run;            /* the overlay takes writes in memory only */
+    int no_image;           /* inspection only: no VHD layer, so no VHD limits
+                             * (vhd is then the disk itself) */
 };
 
 struct p2v_stack {

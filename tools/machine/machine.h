@@ -1,0 +1,139 @@
+/* The machine configuration: what p2v knows about the machine being
+ * converted, from the running system (inventory_local.c) or from an
+ * offline source (inventory_source.c).  It is written as XML (machine.rng
+ * is its schema) or JSON, read back for `check --config` and `vm create
+ * --config`, and is all the convertibility rules and VM writers see.
+ * Unknown facts stay empty or zero; writers leave them out. */
+#ifndef P2V_MACHINE_H
+#define P2V_MACHINE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define P2V_M_MAX_DISKS 32
+#define P2V_M_MAX_PARTS 128
+#define P2V_M_MAX_NICS 32
+#define P2V_M_MAX_ADDRS 16
+#define P2V_M_MAX_ITEMS 64
+
+enum p2v_tristate { P2V_UNKNOWN = 0, P2V_YES, P2V_NO };
+
+struct p2v_m_fs {
+    char type[24], label[64], uuid[64];
+    char state[16];           /* clean, hibernated, dirty, unclean; "" unknown */
+};
+
+struct p2v_m_part {
+    int number;
+    uint64_t start, size;
+    char type[40];            /* "0x07" or a GPT type GUID */
+    char name[80], uuid[40];
+    int bootable;
+    struct p2v_m_fs fs;
+};
+
+struct p2v_m_disk {
+    char name[32], path[256], model[64], serial[64];
+    uint64_t size;
+    unsigned logical_sector;
+    char table[8];            /* dos, gpt, none */
+    char table_id[40];
+    int nparts;
+    struct p2v_m_part part[P2V_M_MAX_PARTS];
+    struct p2v_m_fs whole;    /* a filesystem on the whole disk */
+};
+
+struct p2v_m_addr {
+    char family[8];           /* ipv4, ipv6 */
+    char addr[48];
+    int prefix;               /* -1: unknown */
+};
+
+struct p2v_m_nic {
+    char name[64], mac[18], driver[32];
+    enum p2v_tristate dhcp;   /* Windows' EnableDHCP; unknown on a running machine */
+    int naddrs;
+    struct p2v_m_addr addr[P2V_M_MAX_ADDRS];
+    char gateway[128], dns[128];   /* comma-separated */
+};
+
+struct p2v_m_driver {         /* a boot storage driver the OS has */
+    char name[32];
+    int start;                /* Windows service Start; -1 for Linux modules */
+    enum p2v_tristate file;   /* its .sys / .ko is there */
+    int builtin;              /* Linux: built into the kernel */
+};
+
+struct p2v_m_tool {           /* another hypervisor's tools */
+    char name[96];
+    char kind[12];            /* service, program */
+    int start;                /* service Start, -1 for programs */
+};
+
+struct p2v_m_mount {          /* an /etc/fstab line */
+    char spec[96], file[96], type[24], options[96];
+};
+
+struct p2v_machine {
+    char origin[8];           /* running, source */
+    char source[256];         /* origin source: what was inspected */
+    char hostname[64];
+    struct {
+        char arch[16], vendor[32], model[96];
+        int count, sockets, cores, threads;   /* 0: unknown */
+    } cpu;
+    uint64_t memory_kib;      /* 0: unknown */
+    char firmware[8];         /* bios, uefi; "" unknown */
+    enum p2v_tristate acpi;
+    struct {
+        char family[12];      /* windows, linux, unknown */
+        char name[128], id[32], version[32], build[16], arch[16];
+        char edition[64], installation_type[32], kernel[64];
+        unsigned major, minor;
+        int partition;        /* where it lives; 0 unknown */
+        char systemroot[32];
+        int ndrivers, ntools, nmounts;
+        struct p2v_m_driver driver[P2V_M_MAX_ITEMS];
+        struct p2v_m_tool tool[P2V_M_MAX_ITEMS];
+        struct p2v_m_mount mount[P2V_M_MAX_ITEMS];
+    } os;
+    int nnics;
+    struct p2v_m_nic nic[P2V_M_MAX_NICS];
+    int ndisks;
+    struct p2v_m_disk disk[P2V_M_MAX_DISKS];
+};
+
+/* The running machine, from /proc, /sys and libraries.  0 or -errno. */
+int p2v_inventory_local(struct p2v_machine *m);
+
+struct p2v_stack;
+/* An offline source already opened as a stack: its disk, and the OS on it
+ * when one is found (Windows from its hives, Linux from /etc).  0 or
+ * -errno with a message. */
+int p2v_inventory_stack(struct p2v_stack *st, struct p2v_machine *m);
+struct p2v_stack_opts;
+/* Opens source with o (made read-only and inspection-only here), takes
+ * its inventory and closes it again.  m is allocated (free it). */
+int p2v_inventory_source(const char *source, struct p2v_stack_opts *o, struct p2v_machine **m);
+
+void p2v_machine_xml(FILE *f, const struct p2v_machine *m);
+void p2v_machine_json(FILE *f, const struct p2v_machine *m);
+/* Reads and validates (against the built-in machine.rng) a machine
+ * configuration file.  0 or -errno with a message naming the file. */
+int p2v_machine_load(const char *path, struct p2v_machine *m);
+/* The schema, built in. */
+extern const char p2v_machine_rng[];
+
+/* Helpers for the rules and writers. */
+const char *p2v_tristate_name(enum p2v_tristate t);
+/* The firmware a disk boots with: uefi for GPT with an EFI System
+ * Partition, bios otherwise. */
+const char *p2v_disk_firmware(const struct p2v_m_disk *d);
+/* Boot storage drivers of Linux the rules ask about (NULL-terminated), and
+ * whether a modules.dep / modules.builtin text lists one. */
+extern const char *const p2v_linux_storage_drivers[];
+int p2v_linux_module_listed(const char *text, const char *name);
+/* Copies with truncation, always terminated. */
+void p2v_m_copy(char *dst, size_t len, const char *src);
+
+#endif

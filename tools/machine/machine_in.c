@@ -1,0 +1,293 @@
+/* Reads a machine configuration file back: parsed and validated against
+ * the built-in schema with libxml2, then taken apart with XPath.  A file
+ * that does not validate is refused with libxml2's own line and reason. */
+#include "machine.h"
+
+#include "../../core/log.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <libxml/parser.h>
+#include <libxml/relaxng.h>
+#include <libxml/xpath.h>
+
+/* libxml2 reports through a callback: keep the first message. */
+static void keep_error(void *ctx, const char *fmt, ...)
+{
+    char *buf = ctx;
+    if (buf[0])
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, 512, fmt, ap);
+    va_end(ap);
+    buf[strcspn(buf, "\n")] = 0;
+}
+
+static void structured(void *ctx, xmlErrorPtr e)
+{
+    char *buf = ctx;
+    if (!buf[0] && e && e->message)
+        snprintf(buf, 512, "line %d: %s", e->line, e->message);
+    buf[strcspn(buf, "\n")] = 0;
+}
+
+static int validate(xmlDocPtr doc, char *why)
+{
+    xmlRelaxNGParserCtxtPtr pc = xmlRelaxNGNewMemParserCtxt(p2v_machine_rng, (int)strlen(p2v_machine_rng));
+    xmlRelaxNGPtr schema = pc ? xmlRelaxNGParse(pc) : NULL;
+    xmlRelaxNGValidCtxtPtr vc = schema ? xmlRelaxNGNewValidCtxt(schema) : NULL;
+    int r = -ENOMEM;
+    if (vc) {
+        xmlRelaxNGSetValidStructuredErrors(vc, structured, why);
+        r = xmlRelaxNGValidateDoc(vc, doc) == 0 ? 0 : -EINVAL;
+    }
+    xmlRelaxNGFreeValidCtxt(vc);
+    xmlRelaxNGFree(schema);
+    xmlRelaxNGFreeParserCtxt(pc);
+    return r;
+}
+
+/* Attribute or text of a node into a buffer; "" when absent. */
+static void get(xmlNodePtr n, const char *attr, char *out, size_t len)
+{
+    xmlChar *v = attr ? xmlGetProp(n, (const xmlChar *)attr) : xmlNodeGetContent(n);
+    p2v_m_copy(out, len, v ? (const char *)v : "");
+    xmlFree(v);
+}
+
+static long get_num(xmlNodePtr n, const char *attr, long dflt)
+{
+    char buf[32];
+    get(n, attr, buf, sizeof buf);
+    return buf[0] ? strtol(buf, NULL, 10) : dflt;
+}
+
+static uint64_t get_u64(xmlNodePtr n, const char *attr)
+{
+    char buf[32];
+    get(n, attr, buf, sizeof buf);
+    return strtoull(buf, NULL, 10);
+}
+
+static enum p2v_tristate get_tri(xmlNodePtr n, const char *attr)
+{
+    char buf[16];
+    get(n, attr, buf, sizeof buf);
+    return !strcmp(buf, "yes") ? P2V_YES : !strcmp(buf, "no") ? P2V_NO : P2V_UNKNOWN;
+}
+
+/* Nodes matching an XPath expression (relative to the root). */
+static xmlXPathObjectPtr nodes(xmlXPathContextPtr xc, const char *expr)
+{
+    xmlXPathObjectPtr o = xmlXPathEvalExpression((const xmlChar *)expr, xc);
+    if (o && (!o->nodesetval || !o->nodesetval->nodeNr)) {
+        xmlXPathFreeObject(o);
+        return NULL;
+    }
+    return o;
+}
+
+static xmlNodePtr first(xmlXPathContextPtr xc, const char *expr)
+{
+    xmlXPathObjectPtr o = nodes(xc, expr);
+    xmlNodePtr n = o ? o->nodesetval->nodeTab[0] : NULL;
+    xmlXPathFreeObject(o);
+    return n;
+}
+
+static void text_of(xmlXPathContextPtr xc, const char *expr, char *out, size_t len)
+{
+    xmlNodePtr n = first(xc, expr);
+    out[0] = 0;
+    if (n)
+        get(n, NULL, out, len);
+}
+
+static void read_fs(xmlNodePtr parent, struct p2v_m_fs *fs)
+{
+    for (xmlNodePtr c = parent->children; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && !xmlStrcmp(c->name, (const xmlChar *)"filesystem")) {
+            get(c, "type", fs->type, sizeof fs->type);
+            get(c, "label", fs->label, sizeof fs->label);
+            get(c, "uuid", fs->uuid, sizeof fs->uuid);
+            get(c, "state", fs->state, sizeof fs->state);
+        }
+}
+
+static void read_os(xmlXPathContextPtr xc, struct p2v_machine *m)
+{
+    xmlNodePtr os = first(xc, "/machine/os");
+    get(os, "family", m->os.family, sizeof m->os.family);
+    m->os.partition = (int)get_num(os, "partition", 0);
+    const struct { const char *x; char *out; size_t len; } t[] = {
+        { "/machine/os/name", m->os.name, sizeof m->os.name },
+        { "/machine/os/id", m->os.id, sizeof m->os.id },
+        { "/machine/os/version", m->os.version, sizeof m->os.version },
+        { "/machine/os/build", m->os.build, sizeof m->os.build },
+        { "/machine/os/arch", m->os.arch, sizeof m->os.arch },
+        { "/machine/os/edition", m->os.edition, sizeof m->os.edition },
+        { "/machine/os/installation-type", m->os.installation_type, sizeof m->os.installation_type },
+        { "/machine/os/kernel", m->os.kernel, sizeof m->os.kernel },
+        { "/machine/os/systemroot", m->os.systemroot, sizeof m->os.systemroot },
+    };
+    for (size_t i = 0; i < sizeof t / sizeof *t; i++)
+        text_of(xc, t[i].x, t[i].out, t[i].len);
+    char buf[16];
+    text_of(xc, "/machine/os/major", buf, sizeof buf);
+    m->os.major = (unsigned)strtoul(buf, NULL, 10);
+    text_of(xc, "/machine/os/minor", buf, sizeof buf);
+    m->os.minor = (unsigned)strtoul(buf, NULL, 10);
+    xmlXPathObjectPtr o = nodes(xc, "/machine/os/storage-drivers/driver");
+    for (int i = 0; o && i < o->nodesetval->nodeNr && m->os.ndrivers < P2V_M_MAX_ITEMS; i++) {
+        xmlNodePtr n = o->nodesetval->nodeTab[i];
+        struct p2v_m_driver *d = &m->os.driver[m->os.ndrivers++];
+        get(n, "name", d->name, sizeof d->name);
+        d->start = (int)get_num(n, "start", -1);
+        d->builtin = get_tri(n, "builtin") == P2V_YES;
+        d->file = get_tri(n, "file");
+    }
+    xmlXPathFreeObject(o);
+    o = nodes(xc, "/machine/os/vendor-tools/tool");
+    for (int i = 0; o && i < o->nodesetval->nodeNr && m->os.ntools < P2V_M_MAX_ITEMS; i++) {
+        xmlNodePtr n = o->nodesetval->nodeTab[i];
+        struct p2v_m_tool *t2 = &m->os.tool[m->os.ntools++];
+        get(n, "name", t2->name, sizeof t2->name);
+        get(n, "kind", t2->kind, sizeof t2->kind);
+        t2->start = (int)get_num(n, "start", -1);
+    }
+    xmlXPathFreeObject(o);
+    o = nodes(xc, "/machine/os/fstab/mount");
+    for (int i = 0; o && i < o->nodesetval->nodeNr && m->os.nmounts < P2V_M_MAX_ITEMS; i++) {
+        xmlNodePtr n = o->nodesetval->nodeTab[i];
+        struct p2v_m_mount *e = &m->os.mount[m->os.nmounts++];
+        get(n, "spec", e->spec, sizeof e->spec);
+        get(n, "file", e->file, sizeof e->file);
+        get(n, "type", e->type, sizeof e->type);
+        get(n, "options", e->options, sizeof e->options);
+    }
+    xmlXPathFreeObject(o);
+}
+
+static void read_nics(xmlXPathContextPtr xc, struct p2v_machine *m)
+{
+    xmlXPathObjectPtr o = nodes(xc, "/machine/nics/nic");
+    for (int i = 0; o && i < o->nodesetval->nodeNr && m->nnics < P2V_M_MAX_NICS; i++) {
+        xmlNodePtr n = o->nodesetval->nodeTab[i];
+        struct p2v_m_nic *nic = &m->nic[m->nnics++];
+        get(n, "name", nic->name, sizeof nic->name);
+        get(n, "mac", nic->mac, sizeof nic->mac);
+        get(n, "driver", nic->driver, sizeof nic->driver);
+        nic->dhcp = get_tri(n, "dhcp");
+        for (xmlNodePtr c = n->children; c; c = c->next) {
+            if (c->type != XML_ELEMENT_NODE)
+                continue;
+            if (!xmlStrcmp(c->name, (const xmlChar *)"address") && nic->naddrs < P2V_M_MAX_ADDRS) {
+                struct p2v_m_addr *a = &nic->addr[nic->naddrs++];
+                get(c, "family", a->family, sizeof a->family);
+                get(c, NULL, a->addr, sizeof a->addr);
+                a->prefix = (int)get_num(c, "prefix", -1);
+            } else if (!xmlStrcmp(c->name, (const xmlChar *)"gateway")) {
+                get(c, NULL, nic->gateway, sizeof nic->gateway);
+            } else if (!xmlStrcmp(c->name, (const xmlChar *)"dns")) {
+                get(c, NULL, nic->dns, sizeof nic->dns);
+            }
+        }
+    }
+    xmlXPathFreeObject(o);
+}
+
+static void read_disks(xmlXPathContextPtr xc, struct p2v_machine *m)
+{
+    xmlXPathObjectPtr o = nodes(xc, "/machine/disks/disk");
+    for (int i = 0; o && i < o->nodesetval->nodeNr && m->ndisks < P2V_M_MAX_DISKS; i++) {
+        xmlNodePtr n = o->nodesetval->nodeTab[i];
+        struct p2v_m_disk *d = &m->disk[m->ndisks++];
+        get(n, "name", d->name, sizeof d->name);
+        get(n, "path", d->path, sizeof d->path);
+        d->size = get_u64(n, "size");
+        d->logical_sector = (unsigned)get_num(n, "logical-sector", 512);
+        for (xmlNodePtr c = n->children; c; c = c->next) {
+            if (c->type != XML_ELEMENT_NODE)
+                continue;
+            if (!xmlStrcmp(c->name, (const xmlChar *)"model"))
+                get(c, NULL, d->model, sizeof d->model);
+            else if (!xmlStrcmp(c->name, (const xmlChar *)"serial"))
+                get(c, NULL, d->serial, sizeof d->serial);
+            if (xmlStrcmp(c->name, (const xmlChar *)"table") != 0)
+                continue;
+            get(c, "type", d->table, sizeof d->table);
+            get(c, "id", d->table_id, sizeof d->table_id);
+            read_fs(c, &d->whole);
+            for (xmlNodePtr p = c->children; p; p = p->next) {
+                if (p->type != XML_ELEMENT_NODE || xmlStrcmp(p->name, (const xmlChar *)"partition") ||
+                    d->nparts == P2V_M_MAX_PARTS)
+                    continue;
+                struct p2v_m_part *part = &d->part[d->nparts++];
+                part->number = (int)get_num(p, "number", 0);
+                part->start = get_u64(p, "start");
+                part->size = get_u64(p, "size");
+                get(p, "type", part->type, sizeof part->type);
+                get(p, "name", part->name, sizeof part->name);
+                get(p, "uuid", part->uuid, sizeof part->uuid);
+                part->bootable = get_tri(p, "bootable") == P2V_YES;
+                read_fs(p, &part->fs);
+            }
+        }
+    }
+    xmlXPathFreeObject(o);
+}
+
+int p2v_machine_load(const char *path, struct p2v_machine *m)
+{
+    char why[512] = "";
+    memset(m, 0, sizeof *m);
+    xmlSetGenericErrorFunc(why, keep_error);
+    xmlSetStructuredErrorFunc(why, structured);
+    /* No network, no entities from outside: the file is data. */
+    xmlDocPtr doc = xmlReadFile(path, NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    int r = doc ? validate(doc, why) : -EINVAL;
+    xmlSetGenericErrorFunc(NULL, NULL);
+    xmlSetStructuredErrorFunc(NULL, NULL);
+    if (r < 0) {
+        if (!doc && !why[0])
+            snprintf(why, sizeof why, "cannot be read or is not XML");
+        p2v_err("machine configuration %s: %s; make a new one with 'p2v inventory', or "
+                "check it with 'p2v inventory --schema > machine.rng; xmllint --relaxng "
+                "machine.rng %s'", path, why[0] ? why : "does not match the schema", path);
+        xmlFreeDoc(doc);
+        return r;
+    }
+    xmlXPathContextPtr xc = xmlXPathNewContext(doc);
+    if (!xc) {
+        xmlFreeDoc(doc);
+        return -ENOMEM;
+    }
+    xmlNodePtr root = xmlDocGetRootElement(doc);
+    get(root, "origin", m->origin, sizeof m->origin);
+    text_of(xc, "/machine/source", m->source, sizeof m->source);
+    text_of(xc, "/machine/hostname", m->hostname, sizeof m->hostname);
+    xmlNodePtr cpu = first(xc, "/machine/cpu");
+    get(cpu, "arch", m->cpu.arch, sizeof m->cpu.arch);
+    m->cpu.count = (int)get_num(cpu, "count", 0);
+    m->cpu.sockets = (int)get_num(cpu, "sockets", 0);
+    m->cpu.cores = (int)get_num(cpu, "cores", 0);
+    m->cpu.threads = (int)get_num(cpu, "threads", 0);
+    text_of(xc, "/machine/cpu/vendor", m->cpu.vendor, sizeof m->cpu.vendor);
+    text_of(xc, "/machine/cpu/model", m->cpu.model, sizeof m->cpu.model);
+    char buf[32];
+    text_of(xc, "/machine/memory", buf, sizeof buf);
+    m->memory_kib = strtoull(buf, NULL, 10);
+    xmlNodePtr fw = first(xc, "/machine/firmware");
+    get(fw, "type", m->firmware, sizeof m->firmware);
+    m->acpi = get_tri(fw, "acpi");
+    read_os(xc, m);
+    read_nics(xc, m);
+    read_disks(xc, m);
+    xmlXPathFreeContext(xc);
+    xmlFreeDoc(doc);
+    return 0;
+}

@@ -1,0 +1,436 @@
+/* The convertibility rules.  Facts come from the machine configuration
+ * only, so the same rules judge a running machine, an offline source and
+ * a configuration file; sources of the limits are in README.md. */
+#include "rules.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/statvfs.h>
+
+#define MIN_MEMORY_KIB (512u * 1024)            /* SCVMM's P2V minimum */
+#define VHD_MAX_BYTES 2190433320960ull          /* 2040 GiB: 0xFF000000 sectors */
+#define VHDX_MAX_BYTES (64ull << 40)            /* 64 TiB */
+#define GUID_LDM_META "5808c8aa-7e8f-42e0-85d2-e1e90434cfb3"
+#define GUID_LDM_DATA "af9b60a0-1431-4f62-bc68-3311714a69ad"
+
+int p2v_target_known(const char *t)
+{
+    return !strcmp(t, "virtio") || !strcmp(t, "qemu-sata") || !strcmp(t, "qemu-ide") ||
+           !strcmp(t, "hyperv");
+}
+
+static struct p2v_result *add(struct p2v_result *out, int *n, const char *id, enum p2v_severity sev)
+{
+    struct p2v_result *r = &out[(*n)++];
+    memset(r, 0, sizeof *r);
+    r->id = id;
+    r->severity = sev;
+    return r;
+}
+
+__attribute__((format(printf, 3, 4)))
+static void say(struct p2v_result *r, enum p2v_status st, const char *fmt, ...)
+{
+    r->status = st;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->message, sizeof r->message, fmt, ap);
+    va_end(ap);
+}
+
+/* say() and leave the rule. */
+#define RETURN_SAY(...) do { say(__VA_ARGS__); return; } while (0)
+
+__attribute__((format(printf, 2, 3)))
+static void remedy(struct p2v_result *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->remedy, sizeof r->remedy, fmt, ap);
+    va_end(ap);
+}
+
+static void rule_memory(const struct p2v_machine *m, struct p2v_result *r)
+{
+    if (!m->memory_kib)
+        RETURN_SAY(r, P2V_SKIP, "memory size not known (an offline source: give --config)");
+    uint64_t mib = m->memory_kib / 1024;
+    if (m->memory_kib >= MIN_MEMORY_KIB)
+        RETURN_SAY(r, P2V_PASS, "%" PRIu64 " MiB of memory (at least 512 MiB)", mib);
+    say(r, P2V_FAIL, "only %" PRIu64 " MiB of memory; a converted machine needs at least 512 MiB", mib);
+    remedy(r, "give the VM more memory than the source had: p2v vm create --memory 1024 (or more)");
+}
+
+static void rule_acpi(const struct p2v_machine *m, struct p2v_result *r)
+{
+    if (m->acpi == P2V_UNKNOWN)
+        RETURN_SAY(r, P2V_SKIP, "whether the system uses ACPI is not known");
+    if (m->acpi == P2V_YES)
+        RETURN_SAY(r, P2V_PASS, "ACPI firmware and an ACPI-aware operating system");
+    say(r, P2V_FAIL, "the machine does not use ACPI; virtual machines on KVM and Hyper-V need it");
+    remedy(r, "switch the source to an ACPI HAL / kernel (enable ACPI in its firmware and OS) "
+              "before converting");
+}
+
+static void rule_os(const struct p2v_machine *m, struct p2v_result *r)
+{
+    if (!strcmp(m->os.family, "windows")) {
+        if (m->os.major && m->os.major < 5) {
+            r->severity = P2V_BLOCKER;
+            say(r, P2V_FAIL, "%s (NT %u.%u) is older than Windows 2000: no supported target "
+                "boots it", m->os.name, m->os.major, m->os.minor);
+            remedy(r, "upgrade the source first, or keep it on physical hardware");
+            return;
+        }
+        RETURN_SAY(r, P2V_PASS, "%s %s%s%s", m->os.name[0] ? m->os.name : "Windows",
+                   m->os.version, m->os.build[0] ? " build " : "", m->os.build);
+    }
+    if (!strcmp(m->os.family, "linux"))
+        RETURN_SAY(r, P2V_PASS, "%s", m->os.name[0] ? m->os.name : "Linux");
+    say(r, P2V_FAIL, "no operating system found (no Windows directory, no Linux /etc/os-release): "
+        "the disk is copied as it is, without fix-ups");
+    remedy(r, "nothing, if this is a data disk; otherwise check that the system partition is "
+              "readable (p2v info SOURCE shows what was found)");
+}
+
+static int x86(const char *a)
+{
+    return !strcmp(a, "x86_64") || !strcmp(a, "amd64") || !strcmp(a, "i386") ||
+           !strcmp(a, "i686") || !strcmp(a, "x86");
+}
+
+static void rule_arch(const struct p2v_machine *m, struct p2v_result *r)
+{
+    const char *os = m->os.arch, *cpu = m->cpu.arch;
+    if (!os[0] && !cpu[0])
+        RETURN_SAY(r, P2V_SKIP, "architecture not known");
+    const char *bad = os[0] && !x86(os) ? os : cpu[0] && !x86(cpu) ? cpu : NULL;
+    if (!bad)
+        RETURN_SAY(r, P2V_PASS, "%s, which x86-64 hypervisors run", os[0] ? os : cpu);
+    if (!strcmp(bad, "ia64"))
+        say(r, P2V_FAIL, "Itanium (ia64): no x86-64 hypervisor can run it");
+    else
+        say(r, P2V_FAIL, "architecture %s: the targets (KVM/QEMU x86-64, Hyper-V) run x86 "
+            "systems only", bad);
+    remedy(r, "reinstall the workload on an x86-64 system; its disk cannot be converted");
+}
+
+static void rule_disk_size(const struct p2v_machine *m, const struct p2v_check_opts *o,
+                           struct p2v_result *r)
+{
+    if (!m->ndisks)
+        RETURN_SAY(r, P2V_SKIP, "no disks in the machine configuration");
+    uint64_t max = o->vhdx ? VHDX_MAX_BYTES : VHD_MAX_BYTES;
+    for (int i = 0; i < m->ndisks; i++) {
+        if (m->disk[i].size <= max)
+            continue;
+        say(r, P2V_FAIL, "disk %s is %" PRIu64 " bytes, over the %s limit of %" PRIu64 " bytes (%s)",
+            m->disk[i].name, m->disk[i].size, o->vhdx ? "VHDX" : "VHD", max,
+            o->vhdx ? "64 TiB" : "2040 GiB");
+        if (o->vhdx)
+            remedy(r, "convert only some volumes (p2v mount --volumes N,...), or shrink the "
+                      "largest partition before converting");
+        else
+            remedy(r, "make a VHDX instead (--format vhdx, up to 64 TiB)");
+        return;
+    }
+    say(r, P2V_PASS, "every disk fits in a %s (%s at most)", o->vhdx ? "VHDX" : "VHD",
+        o->vhdx ? "64 TiB" : "2040 GiB");
+}
+
+static void rule_sector(const struct p2v_machine *m, const struct p2v_check_opts *o,
+                        struct p2v_result *r)
+{
+    if (!m->ndisks)
+        RETURN_SAY(r, P2V_SKIP, "no disks in the machine configuration");
+    for (int i = 0; i < m->ndisks; i++) {
+        if (m->disk[i].logical_sector != 4096)
+            continue;
+        if (o->vhdx)
+            RETURN_SAY(r, P2V_PASS, "disk %s has 4096-byte sectors, which VHDX keeps",
+                       m->disk[i].name);
+        say(r, P2V_FAIL, "disk %s has 4096-byte logical sectors; VHD has 512-byte sectors only",
+            m->disk[i].name);
+        remedy(r, "make a VHDX instead (--format vhdx), which keeps 4096-byte sectors");
+        return;
+    }
+    say(r, P2V_PASS, "512-byte logical sectors");
+}
+
+typedef int (*fs_test)(const struct p2v_m_fs *fs, const struct p2v_m_part *p);
+
+/* The first filesystem (or partition) matching t: "disk NAME partition N". */
+static int find_fs(const struct p2v_machine *m, fs_test t, char *where, size_t len,
+                   const struct p2v_m_fs **found)
+{
+    for (int i = 0; i < m->ndisks; i++) {
+        const struct p2v_m_disk *d = &m->disk[i];
+        if (t(&d->whole, NULL)) {
+            snprintf(where, len, "disk %s", d->name);
+            *found = &d->whole;
+            return 1;
+        }
+        for (int k = 0; k < d->nparts; k++)
+            if (t(&d->part[k].fs, &d->part[k])) {
+                snprintf(where, len, "disk %s partition %d", d->name, d->part[k].number);
+                *found = &d->part[k].fs;
+                return 1;
+            }
+    }
+    return 0;
+}
+
+static int is_ntfs(const struct p2v_m_fs *fs, const struct p2v_m_part *p)
+{
+    (void)p;
+    return !strcmp(fs->type, "ntfs");
+}
+
+static int ntfs_unsafe(const struct p2v_m_fs *fs, const struct p2v_m_part *p)
+{
+    return is_ntfs(fs, p) && fs->state[0] && strcmp(fs->state, "clean") != 0;
+}
+
+static int ntfs_known(const struct p2v_m_fs *fs, const struct p2v_m_part *p)
+{
+    return is_ntfs(fs, p) && fs->state[0];
+}
+
+static void rule_ntfs(const struct p2v_machine *m, struct p2v_result *r)
+{
+    char where[96];
+    const struct p2v_m_fs *fs;
+    if (find_fs(m, ntfs_unsafe, where, sizeof where, &fs)) {
+        say(r, P2V_FAIL, "%s: the NTFS volume is %s%s", where, fs->state,
+            !strcmp(fs->state, "hibernated") ? " (hibernation or Windows Fast Startup)"
+                                             : " (not shut down cleanly)");
+        remedy(r, "start Windows and shut it down fully (shutdown /s /t 0; turn Fast Startup "
+                  "off with powercfg /h off), then take the snapshot again; --force copies it "
+                  "as it is");
+        return;
+    }
+    if (find_fs(m, ntfs_known, where, sizeof where, &fs))
+        RETURN_SAY(r, P2V_PASS, "every NTFS volume was shut down cleanly");
+    if (find_fs(m, is_ntfs, where, sizeof where, &fs))
+        RETURN_SAY(r, P2V_SKIP, "NTFS state not known (%s: read it offline with --source)", where);
+    say(r, P2V_SKIP, "no NTFS volume");
+}
+
+static int is_bitlocker(const struct p2v_m_fs *fs, const struct p2v_m_part *p)
+{
+    (void)p;
+    return !strcasecmp(fs->type, "BitLocker");
+}
+
+static void rule_bitlocker(const struct p2v_machine *m, struct p2v_result *r)
+{
+    char where[96];
+    const struct p2v_m_fs *fs;
+    if (!m->ndisks)
+        RETURN_SAY(r, P2V_SKIP, "no disks in the machine configuration");
+    if (!find_fs(m, is_bitlocker, where, sizeof where, &fs))
+        RETURN_SAY(r, P2V_PASS, "no BitLocker volume");
+    say(r, P2V_FAIL, "%s is BitLocker-encrypted: p2v cannot read or fix it up", where);
+    remedy(r, "decrypt it on the source (manage-bde -off C:, wait until manage-bde -status says "
+              "Fully Decrypted), then convert");
+}
+
+static int is_ldm(const struct p2v_m_fs *fs, const struct p2v_m_part *p)
+{
+    (void)fs;
+    return p && (!strcasecmp(p->type, "0x42") || !strcasecmp(p->type, GUID_LDM_META) ||
+                 !strcasecmp(p->type, GUID_LDM_DATA));
+}
+
+static void rule_ldm(const struct p2v_machine *m, struct p2v_result *r)
+{
+    char where[96];
+    const struct p2v_m_fs *fs;
+    if (!m->ndisks)
+        RETURN_SAY(r, P2V_SKIP, "no disks in the machine configuration");
+    if (!find_fs(m, is_ldm, where, sizeof where, &fs))
+        RETURN_SAY(r, P2V_PASS, "basic disks only");
+    say(r, P2V_FAIL, "%s belongs to a Windows dynamic disk (LDM): its volumes are not "
+        "partitions, and a system on one does not boot converted", where);
+    remedy(r, "convert the disk to a basic disk on the source (back up, then Disk Management "
+              "'Convert to Basic Disk' or a tool that converts in place) and take the snapshot again");
+}
+
+static void rule_uefi_vhd(const struct p2v_machine *m, const struct p2v_check_opts *o,
+                          struct p2v_result *r)
+{
+    if (strcmp(o->target, "hyperv") != 0)
+        RETURN_SAY(r, P2V_PASS, "the %s target boots %s from either format", o->target,
+                   m->firmware[0] ? m->firmware : "the image");
+    if (o->generation != 2 && strcmp(m->firmware, "uefi") != 0)
+        RETURN_SAY(r, P2V_PASS, "Hyper-V Generation 1 (BIOS) takes a VHD");
+    if (o->vhdx)
+        RETURN_SAY(r, P2V_PASS, "Hyper-V Generation 2 (UEFI) with a VHDX");
+    say(r, P2V_FAIL, "%s needs Hyper-V Generation 2, which attaches VHDX files only",
+        !strcmp(m->firmware, "uefi") ? "this UEFI machine" : "--generation 2");
+    remedy(r, "make a VHDX (--format vhdx)");
+}
+
+/* Boot storage drivers for the target's disk controller. */
+static const char *const *drivers_for(const char *target, int gen, int windows)
+{
+    static const char *const w_virtio[] = { "viostor", "vioscsi", NULL };
+    static const char *const w_sata[] = { "storahci", "msahci", "iaStorV", NULL };
+    static const char *const w_ide[] = { "atapi", "intelide", "pciide", NULL };
+    static const char *const w_hv1[] = { "atapi", "intelide", NULL };
+    static const char *const w_hv2[] = { "storvsc", NULL };
+    static const char *const l_virtio[] = { "virtio_blk", "virtio_scsi", NULL };
+    static const char *const l_sata[] = { "ahci", NULL };
+    static const char *const l_ide[] = { "ata_piix", NULL };
+    static const char *const l_hv2[] = { "hv_storvsc", NULL };
+    if (!strcmp(target, "virtio"))
+        return windows ? w_virtio : l_virtio;
+    if (!strcmp(target, "qemu-sata"))
+        return windows ? w_sata : l_sata;
+    if (!strcmp(target, "qemu-ide") || (!strcmp(target, "hyperv") && gen == 1))
+        return windows ? (!strcmp(target, "hyperv") ? w_hv1 : w_ide) : l_ide;
+    return windows ? w_hv2 : l_hv2;
+}
+
+static const struct p2v_m_driver *driver(const struct p2v_machine *m, const char *name)
+{
+    for (int i = 0; i < m->os.ndrivers; i++)
+        if (!strcasecmp(m->os.driver[i].name, name))
+            return &m->os.driver[i];
+    return NULL;
+}
+
+static void rule_boot_driver(const struct p2v_machine *m, const struct p2v_check_opts *o,
+                             struct p2v_result *r)
+{
+    int win = !strcmp(m->os.family, "windows");
+    if (!win && strcmp(m->os.family, "linux") != 0)
+        RETURN_SAY(r, P2V_SKIP, "no operating system found");
+    if (!win && !m->os.kernel[0])
+        RETURN_SAY(r, P2V_SKIP, "no kernel modules found (/lib/modules)");
+    const char *const *names = drivers_for(o->target, o->generation, win);
+    char list[128] = "";
+    for (int i = 0; names[i]; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
+                 i ? (names[i + 1] ? ", " : " or ") : "", names[i]);
+    const struct p2v_m_driver *idle = NULL;
+    for (int i = 0; names[i]; i++) {
+        const struct p2v_m_driver *d = driver(m, names[i]);
+        if (!d || d->file != P2V_YES)
+            continue;
+        if (!win)
+            RETURN_SAY(r, P2V_PASS, "kernel %s has %s %s", m->os.kernel, d->name,
+                       d->builtin ? "built in" : "as a module (the initramfs must include it)");
+        if (d->start == 0)
+            RETURN_SAY(r, P2V_PASS, "%s is installed and starts at boot", d->name);
+        if (!idle)
+            idle = d;
+    }
+    if (idle) {
+        r->severity = P2V_WARNING;
+        say(r, P2V_FAIL, "%s is installed but does not start at boot (Start=%d): as it is, "
+            "Windows stops with 0x7B INACCESSIBLE_BOOT_DEVICE on the %s target", idle->name,
+            idle->start, o->target);
+        remedy(r, "apply the default fix-up plan, which enables it: p2v fixup plan --target %s "
+                  "SOURCE > plan.txt; p2v fixup apply --state DIR --plan plan.txt SOURCE",
+               !strcmp(o->target, "hyperv") ? "hyperv" : o->target);
+        return;
+    }
+    if (!win) {
+        say(r, P2V_FAIL, "kernel %s has no %s driver: it cannot find its root disk on the %s "
+            "target", m->os.kernel, list, o->target);
+        remedy(r, "install a kernel with %s (or rebuild the initramfs with it), or convert for "
+                  "another --target (qemu-ide, qemu-sata)", list);
+        return;
+    }
+    say(r, P2V_FAIL, "no %s driver in this Windows: it would stop with 0x7B "
+        "INACCESSIBLE_BOOT_DEVICE on the %s target", list, o->target);
+    if (!strcmp(o->target, "virtio"))
+        remedy(r, "inject virtio-win's viostor: p2v fixup plan --target virtio --drivers "
+                  "VIRTIO-WIN/viostor/OS/amd64 SOURCE > plan.txt; p2v fixup apply --state DIR "
+                  "--plan plan.txt SOURCE; or convert for --target qemu-ide");
+    else
+        remedy(r, "inject the driver with a fix-up plan (inject-driver NAME FILE.sys), or "
+                  "convert for another --target (qemu-ide works with Windows' built-in atapi)");
+}
+
+static void rule_static_ip(const struct p2v_machine *m, struct p2v_result *r)
+{
+    if (!strcmp(m->os.family, "unknown") || !m->os.family[0])
+        RETURN_SAY(r, P2V_SKIP, "no operating system found");
+    for (int i = 0; i < m->nnics; i++) {
+        const struct p2v_m_nic *n = &m->nic[i];
+        if (n->dhcp != P2V_NO || !n->naddrs)
+            continue;
+        say(r, P2V_FAIL, "interface %s has static address %s/%d%s%s; the VM's NIC is a new "
+            "adapter, which Windows sets up for DHCP", n->name, n->addr[0].addr,
+            n->addr[0].prefix, n->gateway[0] ? ", gateway " : "", n->gateway);
+        remedy(r, "note the settings (p2v inventory --source SOURCE lists them) and enter them "
+                  "on the new adapter, or run a firstboot script in the fix-up plan that sets them "
+                  "(netsh interface ip set address)");
+        return;
+    }
+    say(r, P2V_PASS, "no static IP settings to carry over");
+}
+
+static void rule_vendor_tools(const struct p2v_machine *m, struct p2v_result *r)
+{
+    if (!strcmp(m->os.family, "unknown") || !m->os.family[0])
+        RETURN_SAY(r, P2V_SKIP, "no operating system found");
+    if (!m->os.ntools)
+        RETURN_SAY(r, P2V_PASS, "no other hypervisor's tools found");
+    char list[256] = "";
+    for (int i = 0; i < m->os.ntools && strlen(list) < 200; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
+                 m->os.tool[i].name);
+    say(r, P2V_FAIL, "other hypervisors' tools are installed (%s): their services fail or hang "
+        "on the new hardware", list);
+    remedy(r, "the fix-up plan's disable-vendor-services disables them (p2v fixup plan SOURCE); "
+              "uninstall them from the VM afterwards");
+}
+
+static void rule_dest(const struct p2v_check_opts *o, struct p2v_result *r)
+{
+    if (!o->dest)
+        RETURN_SAY(r, P2V_SKIP, "no destination given (--dest DIR)");
+    struct statvfs sv;
+    if (statvfs(o->dest, &sv) != 0) {
+        say(r, P2V_FAIL, "cannot check %s: %s", o->dest, strerror(errno));
+        remedy(r, "give an existing directory the image will be copied to");
+        return;
+    }
+    uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+    if (avail >= o->need_bytes)
+        RETURN_SAY(r, P2V_PASS, "%s has %" PRIu64 " bytes free; the image needs %s%" PRIu64,
+                   o->dest, avail, o->need_exact ? "" : "up to ", o->need_bytes);
+    say(r, P2V_FAIL, "%s has %" PRIu64 " bytes free; the image needs %s%" PRIu64, o->dest, avail,
+        o->need_exact ? "" : "up to ", o->need_bytes);
+    remedy(r, "free %" PRIu64 " bytes there, choose another destination, or make a dynamic "
+              "image (--type dynamic), which leaves unused space out",
+           o->need_bytes - avail);
+}
+
+int p2v_check_rules(const struct p2v_machine *m, const struct p2v_check_opts *o,
+                    struct p2v_result *out)
+{
+    int n = 0;
+    rule_memory(m, add(out, &n, "memory", P2V_BLOCKER));
+    rule_acpi(m, add(out, &n, "acpi", P2V_BLOCKER));
+    rule_os(m, add(out, &n, "os", P2V_WARNING));
+    rule_arch(m, add(out, &n, "arch", P2V_BLOCKER));
+    rule_disk_size(m, o, add(out, &n, "disk-size", P2V_BLOCKER));
+    rule_sector(m, o, add(out, &n, "sector-size", P2V_BLOCKER));
+    rule_ntfs(m, add(out, &n, "ntfs-state", P2V_BLOCKER));
+    rule_bitlocker(m, add(out, &n, "bitlocker", P2V_BLOCKER));
+    rule_ldm(m, add(out, &n, "dynamic-disk", P2V_BLOCKER));
+    rule_uefi_vhd(m, o, add(out, &n, "uefi-vhd", P2V_BLOCKER));
+    rule_boot_driver(m, o, add(out, &n, "boot-driver", P2V_BLOCKER));
+    rule_static_ip(m, add(out, &n, "static-ip", P2V_WARNING));
+    rule_vendor_tools(m, add(out, &n, "vendor-tools", P2V_WARNING));
+    rule_dest(o, add(out, &n, "dest-space", P2V_BLOCKER));
+    return n;
+}
