@@ -66,7 +66,9 @@ static int releasing(const char *mnt, char ids[][32], int max)
 static void wait_for_release(char ids[][32], int n)
 {
     struct timespec t = { 0, 20 * 1000000 };
-    for (int tries = 0; n > 0 && tries < 1500; tries++) {
+    if (n == 0)
+        return;
+    for (int tries = 0; tries < 1500; tries++) {
         struct p2v_snap_record *all;
         int m = p2v_registry_list(&all), left = 0;
         for (int i = 0; i < m; i++)

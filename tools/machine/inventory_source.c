@@ -35,7 +35,11 @@ void p2v_machine_table(struct p2v_m_disk *d, const struct p2v_partition_table *t
 void p2v_machine_table(struct p2v_m_disk *d, const struct p2v_partition_table *t)
 {
     p2v_m_copy(d->table, sizeof d->table, t->type[0] ? t->type : "none");
-    p2v_m_copy(d->table_id, sizeof d->table_id, t->id);
+    /* An MBR signature reads as the hex number it is. */
+    if (!strcmp(t->type, "dos") && t->id[0] && strncmp(t->id, "0x", 2) != 0)
+        snprintf(d->table_id, sizeof d->table_id, "0x%.30s", t->id);
+    else
+        p2v_m_copy(d->table_id, sizeof d->table_id, t->id);
     const struct p2v_filesystem *w = &t->whole;
     p2v_m_copy(d->whole.type, sizeof d->whole.type, w->type);
     p2v_m_copy(d->whole.label, sizeof d->whole.label, w->label);

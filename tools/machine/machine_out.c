@@ -222,9 +222,17 @@ void p2v_machine_xml(FILE *f, const struct p2v_machine *m)
 
 /* ---- JSON --------------------------------------------------------- */
 
+/* "key": "v", after a comma when asked; a key written {"key opens an
+ * object first. */
 static void j_str(FILE *f, const char *key, const char *v, int comma)
 {
-    fprintf(f, "%s\"%s\": ", comma ? ", " : "", key);
+    if (comma)
+        fputs(", ", f);
+    if (!strncmp(key, "{\"", 2)) {
+        fputc('{', f);
+        key += 2;
+    }
+    fprintf(f, "\"%s\": ", key);
     json_string(f, v);
 }
 
