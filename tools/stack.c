@@ -3,6 +3,7 @@
 #include "progress.h"
 #include "../core/log.h"
 #include "../core/uuid5.h"
+#include "../fixup/fsmap.h"
 #include "../fixup/layout_plan.h"
 #include "../fixup/overlay.h"
 #include "../fixup/windows.h"
@@ -65,7 +66,8 @@ static int derive_base(struct p2v_stack *s, const struct p2v_stack_opts *o,
     }
     if (n > 0 && (size_t)n < sizeof head)
         snprintf(head + n, sizeof head - (size_t)n, "|%d|%u|%s|%d", lo->keep_free_space,
-                 lo->fs_flags | (unsigned)lo->drop_unselected << 8,
+                 /* Inspection sees the bytes a mount would: not part of them. */
+                 (lo->fs_flags & ~(unsigned)P2V_FS_INSPECT) | (unsigned)lo->drop_unselected << 8,
                  lo->volumes ? lo->volumes : "all", lo->volume);
     n_wrap(head, sizeof head, s);
     size_t hlen = strlen(head);
