@@ -14,6 +14,7 @@ bash tests/mkbootdisk.sh "$boot" 64 >"$T/mk.log" 2>&1 || { bad "BIOS boot fixtur
 bash tests/mkefidisk.sh "$efi" >"$T/mk.log" 2>&1 || { bad "EFI boot fixture: $(cat "$T/mk.log")"; finish; exit; }
 declare -A before
 for s in "$win" "$boot" "$efi"; do before[$s]=$(hash_of "$s"); done
+check "control: the EFI fixture itself boots under OVMF" bash tests/qemu-boot-check.sh --efi "$efi" raw
 
 # A machine configuration: the Windows fixture's inventory with the running
 # machine's memory, CPUs and a NIC with a MAC, as a P2V agent would give.

@@ -13,7 +13,7 @@
 # No loop devices, mounts or grub-install: each filesystem is built in its
 # own file (mtools for FAT, mkfs.ext4 -d for ext4) and copied into the disk
 # file, so it also works in containers without access to block devices.
-# tests/qemu-efi-boot-check.sh boots the result with OVMF.
+# tests/qemu-boot-check.sh --efi boots the result with OVMF.
 set -eu
 
 # min 44: 1 MiB gap + 34 MiB ESP + 8 MiB ext4 (mke2fs's minimum for a

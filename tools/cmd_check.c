@@ -156,32 +156,26 @@ int cmd_check(int argc, char **argv)
     struct p2v_stack_opts so = { .dynamic = 1 };
     struct p2v_check_opts co = { .target = "virtio" };
     const char *config = NULL;
-    int json = 0, c;
+    static const char *const gens[] = { "1", "2", NULL }, *const formats[] = { "vhd", "vhdx", NULL };
+    int json = 0, c, v;
     while ((c = getopt_long(argc, argv, "t:h", longopts, NULL)) != -1) {
         switch (c) {
         case OPT_JSON: json = 1; break;
         case OPT_CONFIG: config = optarg; break;
         case OPT_TARGET:
-            if (!p2v_target_known(optarg)) {
-                fprintf(stderr, "p2v check: --target is virtio, qemu-sata, qemu-ide or hyperv, "
-                        "not '%s'\n", optarg);
+            if (parse_choice("check", "--target", optarg, p2v_targets) < 0)
                 return 2;
-            }
             co.target = optarg;
             break;
         case OPT_GENERATION:
-            if (strcmp(optarg, "1") != 0 && strcmp(optarg, "2") != 0) {
-                fprintf(stderr, "p2v check: --generation is 1 or 2, not '%s'\n", optarg);
+            if ((v = parse_choice("check", "--generation", optarg, gens)) < 0)
                 return 2;
-            }
-            co.generation = optarg[0] - '0';
+            co.generation = v + 1;
             break;
         case OPT_OUTFMT:
-            if (strcmp(optarg, "vhd") != 0 && strcmp(optarg, "vhdx") != 0) {
-                fprintf(stderr, "p2v check: --format is vhd or vhdx, not '%s'\n", optarg);
+            if ((v = parse_choice("check", "--format", optarg, formats)) < 0)
                 return 2;
-            }
-            co.vhdx = !strcmp(optarg, "vhdx");
+            co.vhdx = v == 1;
             break;
         case OPT_DEST: co.dest = optarg; break;
         case OPT_STATE: so.state = optarg; break;

@@ -34,18 +34,6 @@ static long number(const char *opt, const char *arg, long max)
     return v;
 }
 
-static int one_of(const char *opt, const char *arg, const char *const *names)
-{
-    for (int i = 0; names[i]; i++)
-        if (!strcmp(arg, names[i]))
-            return 1;
-    fprintf(stderr, "p2v vm create: %s is", opt);
-    for (int i = 0; names[i]; i++)
-        fprintf(stderr, "%s %s", i ? (names[i + 1] ? "," : " or") : "", names[i]);
-    fprintf(stderr, ", not '%s'\n", arg);
-    return 0;
-}
-
 static void write_libvirt(FILE *f, const void *vm) { p2v_vm_libvirt(f, vm); }
 static void write_hyperv(FILE *f, const void *vm) { p2v_vm_hyperv(f, vm); }
 static void write_qemu(FILE *f, const void *vm) { p2v_vm_qemu(f, vm); }
@@ -69,7 +57,6 @@ static int vm_create(int argc, char **argv)
         { 0 },
     };
     static const char *const formats[] = { "libvirt", "hyperv", "qemu", NULL };
-    static const char *const targets[] = { "virtio", "qemu-sata", "qemu-ide", "hyperv", NULL };
     static const char *const firmwares[] = { "bios", "uefi", NULL };
     static const char *const gens[] = { "1", "2", NULL };
     static const char *const modes[] = { "direct", "overlay", "readonly", NULL };
@@ -80,7 +67,7 @@ static int vm_create(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
         switch (c) {
         case OPT_FMT:
-            if (!one_of("--format", optarg, formats))
+            if (parse_choice("vm create", "--format", optarg, formats) < 0)
                 return 2;
             o.format = optarg;
             break;
@@ -97,22 +84,22 @@ static int vm_create(int argc, char **argv)
             o.vcpus = (int)v;
             break;
         case OPT_TARGET:
-            if (!one_of("--target", optarg, targets))
+            if (parse_choice("vm create", "--target", optarg, p2v_targets) < 0)
                 return 2;
             o.target = optarg;
             break;
         case OPT_FIRMWARE:
-            if (!one_of("--firmware", optarg, firmwares))
+            if (parse_choice("vm create", "--firmware", optarg, firmwares) < 0)
                 return 2;
             o.firmware = optarg;
             break;
         case OPT_GENERATION:
-            if (!one_of("--generation", optarg, gens))
+            if (parse_choice("vm create", "--generation", optarg, gens) < 0)
                 return 2;
             o.generation = optarg[0] - '0';
             break;
         case OPT_DISK_MODE:
-            if (!one_of("--disk-mode", optarg, modes))
+            if (parse_choice("vm create", "--disk-mode", optarg, modes) < 0)
                 return 2;
             o.disk_mode = optarg;
             break;

@@ -88,6 +88,11 @@ int parse_format(const char *s);
     "      --bad-sectors fail|zero  unreadable source sectors fail the read (default) or\n" \
     "                            read as zeros; either way they are logged and reported\n"   \
     "      --allow-live          read a source in use read-write (reads fail once it changes)\n"
+/* The index of arg in the NULL-terminated names, or -1 after a message
+ * "p2v CMD: OPT is a, b or c, not 'arg'". */
+int parse_choice(const char *cmd, const char *opt, const char *arg, const char *const *names);
+/* Target names of check and vm create (virtio, qemu-sata, qemu-ide, hyperv). */
+extern const char *const p2v_targets[];
 /* Parses "dynamic" or "fixed"; -1 if neither. */
 int parse_type(const char *s);
 

@@ -16,6 +16,20 @@ int parse_type(const char *s)
     return -1;
 }
 
+const char *const p2v_targets[] = { "virtio", "qemu-sata", "qemu-ide", "hyperv", NULL };
+
+int parse_choice(const char *cmd, const char *opt, const char *arg, const char *const *names)
+{
+    for (int i = 0; names[i]; i++)
+        if (!strcmp(arg, names[i]))
+            return i;
+    fprintf(stderr, "p2v %s: %s is", cmd, opt);
+    for (int i = 0; names[i]; i++)
+        fprintf(stderr, "%s %s", i ? (names[i + 1] ? "," : " or") : "", names[i]);
+    fprintf(stderr, ", not '%s'\n", arg);
+    return -1;
+}
+
 int parse_format(const char *s)
 {
     static const char *const names[] = { "auto", "raw", "vhd", "vhdx" };

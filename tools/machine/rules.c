@@ -17,12 +17,6 @@
 #define GUID_LDM_META "5808c8aa-7e8f-42e0-85d2-e1e90434cfb3"
 #define GUID_LDM_DATA "af9b60a0-1431-4f62-bc68-3311714a69ad"
 
-int p2v_target_known(const char *t)
-{
-    return !strcmp(t, "virtio") || !strcmp(t, "qemu-sata") || !strcmp(t, "qemu-ide") ||
-           !strcmp(t, "hyperv");
-}
-
 static struct p2v_result *add(struct p2v_result *out, int *n, const char *id, enum p2v_severity sev)
 {
     struct p2v_result *r = &out[(*n)++];

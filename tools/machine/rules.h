@@ -33,7 +33,4 @@ struct p2v_result {
 int p2v_check_rules(const struct p2v_machine *m, const struct p2v_check_opts *o,
                     struct p2v_result *out);
 
-/* 1 if the target name is known. */
-int p2v_target_known(const char *target);
-
 #endif
