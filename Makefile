@@ -66,19 +66,21 @@ $(B)/gen/vendor_services.c: fixup/vendor-services.txt
 $(B)/gen/vendor_services.o: $(B)/gen/vendor_services.c
 	$(CC) $(P2V_CFLAGS) -c -o $@ $<
 
-# The machine configuration schema, built in for --schema and for reading
-# configurations back.
-$(B)/gen/machine_rng.c: tools/machine/machine.rng
+# RELAX NG schemas (tools/*/NAME.rng), built in as p2v_NAME_rng: for
+# --schema and for validating what p2v reads back.
+.SECONDEXPANSION:
+$(B)/gen/%_rng.c: $$(wildcard tools/*/$$*.rng)
 	@mkdir -p $(dir $@)
 	{ echo '/* Generated from $< by the Makefile. */'; \
-	  echo 'const char p2v_machine_rng[] ='; \
+	  echo 'const char p2v_$*_rng[] ='; \
 	  sed 's/\\/\\\\/g; s/"/\\"/g; s/^/    "/; s/$$/\\n"/' $<; \
 	  echo ';'; } >$@
 
-$(B)/gen/machine_rng.o: $(B)/gen/machine_rng.c
+$(B)/gen/%_rng.o: $(B)/gen/%_rng.c
 	$(CC) $(P2V_CFLAGS) -c -o $@ $<
 
-BOOT_CODE := $(B)/gen/mbr_code.o $(B)/gen/gpt_code.o $(B)/gen/vendor_services.o $(B)/gen/machine_rng.o
+BOOT_CODE := $(B)/gen/mbr_code.o $(B)/gen/gpt_code.o $(B)/gen/vendor_services.o \
+             $(B)/gen/machine_rng.o $(B)/gen/manifest_rng.o
 .SECONDARY: $(B)/gen/mbr_boot.bin $(B)/gen/gpt_boot.bin $(BOOT_CODE:.o=.c)
 
 $(B)/libp2v.a: $(LIB_OBJ) $(BOOT_CODE)

@@ -14,6 +14,8 @@ int cmd_snapshot(int argc, char **argv);
 int cmd_inventory(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_vm(int argc, char **argv);
+int cmd_commit(int argc, char **argv);
+int cmd_batch(int argc, char **argv);
 
 #include "../core/json.h"
 struct p2v_stack;

@@ -19,6 +19,8 @@ static const struct {
     { "inventory", cmd_inventory, "describe the machine (or an offline SOURCE) as XML or JSON" },
     { "check", cmd_check, "can SOURCE (or this machine) be converted? rules, blockers, remedies" },
     { "vm", cmd_vm, "vm create: a libvirt, Hyper-V or QEMU definition for an image" },
+    { "commit", cmd_commit, "copy a view's image to a directory, resumable and verified" },
+    { "batch", cmd_batch, "convert the sources of a manifest, several at once" },
 };
 
 static void usage(FILE *f)

@@ -16,7 +16,7 @@ static double now(void)
 void p2v_progress_update(void *ctx, uint64_t done, uint64_t total)
 {
     struct p2v_progress *p = ctx;
-    if (p->quiet || total < MIN_BYTES)
+    if (p->quiet || total < (p->min_bytes ? p->min_bytes : MIN_BYTES) || !total)
         return;
     double t = now();
     if (!p->start)
@@ -28,6 +28,20 @@ void p2v_progress_update(void *ctx, uint64_t done, uint64_t total)
     p->last_time = t;
     p->last_tenth = tenth;
     double mb = done / 1048576.0, rate = t > p->start ? mb / (t - p->start) : 0;
+    if (p->verb) {
+        char eta[32] = "";
+        if (!done)
+            return;
+        if (rate > 0 && done < total) {
+            unsigned s = (unsigned)((total - done) / 1048576.0 / rate);
+            snprintf(eta, sizeof eta, ", ETA %u:%02u:%02u", s / 3600, s / 60 % 60, s % 60);
+        }
+        fprintf(stderr, "%sp2v: %s %s: %3d%% (%.0f of %.0f MiB, %.0f MiB/s%s)%s%s",
+                tty ? "\r" : "", p->verb, p->what, (int)(done * 100 / total), mb,
+                total / 1048576.0, rate, eta, tty ? "\033[K" : "", tty ? "" : "\n");
+        p->shown = 1;
+        return;
+    }
     fprintf(stderr, "%sp2v: scanning %s for zero blocks: %3d%% (%.0f of %.0f MiB, %.0f MiB/s)%s",
             tty ? "\r" : "", p->what, (int)(done * 100 / total), mb, total / 1048576.0, rate,
             tty ? "" : "\n");

@@ -7,6 +7,9 @@
 
 struct p2v_progress {
     const char *what;
+    const char *verb;     /* "copying": "p2v: copying WHAT: ..." with an ETA;
+                           * NULL: the zero-block scan's wording */
+    uint64_t min_bytes;   /* smaller jobs print nothing; 0: 256 MiB */
     int quiet;
     int shown;        /* something was printed */
     int last_tenth;

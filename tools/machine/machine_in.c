@@ -1,8 +1,8 @@
-/* Reads a machine configuration file back: parsed and validated against
- * the built-in schema with libxml2, then taken apart with XPath.  A file
- * that does not validate is refused with libxml2's own line and reason. */
+/* Reads a machine configuration file back: validated against the built-in
+ * schema (tools/xml_valid.c), then taken apart with XPath. */
 #include "machine.h"
 
+#include "../xml_valid.h"
 #include "../../core/log.h"
 
 #include <errno.h>
@@ -13,43 +13,6 @@
 #include <libxml/parser.h>
 #include <libxml/relaxng.h>
 #include <libxml/xpath.h>
-
-/* libxml2 reports through a callback: keep the first message. */
-static void keep_error(void *ctx, const char *fmt, ...)
-{
-    char *buf = ctx;
-    if (buf[0])
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, 512, fmt, ap);
-    va_end(ap);
-    buf[strcspn(buf, "\n")] = 0;
-}
-
-static void structured(void *ctx, xmlErrorPtr e)
-{
-    char *buf = ctx;
-    if (!buf[0] && e && e->message)
-        snprintf(buf, 512, "line %d: %s", e->line, e->message);
-    buf[strcspn(buf, "\n")] = 0;
-}
-
-static int validate(xmlDocPtr doc, char *why)
-{
-    xmlRelaxNGParserCtxtPtr pc = xmlRelaxNGNewMemParserCtxt(p2v_machine_rng, (int)strlen(p2v_machine_rng));
-    xmlRelaxNGPtr schema = pc ? xmlRelaxNGParse(pc) : NULL;
-    xmlRelaxNGValidCtxtPtr vc = schema ? xmlRelaxNGNewValidCtxt(schema) : NULL;
-    int r = -ENOMEM;
-    if (vc) {
-        xmlRelaxNGSetValidStructuredErrors(vc, structured, why);
-        r = xmlRelaxNGValidateDoc(vc, doc) == 0 ? 0 : -EINVAL;
-    }
-    xmlRelaxNGFreeValidCtxt(vc);
-    xmlRelaxNGFree(schema);
-    xmlRelaxNGFreeParserCtxt(pc);
-    return r;
-}
 
 /* Attribute or text of a node into a buffer; "" when absent. */
 static void get(xmlNodePtr n, const char *attr, char *out, size_t len)
@@ -243,24 +206,12 @@ static void read_disks(xmlXPathContextPtr xc, struct p2v_machine *m)
 
 int p2v_machine_load(const char *path, struct p2v_machine *m)
 {
-    char why[512] = "";
     memset(m, 0, sizeof *m);
-    xmlSetGenericErrorFunc(why, keep_error);
-    xmlSetStructuredErrorFunc(why, structured);
-    /* No network, no entities from outside: the file is data. */
-    xmlDocPtr doc = xmlReadFile(path, NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-    int r = doc ? validate(doc, why) : -EINVAL;
-    xmlSetGenericErrorFunc(NULL, NULL);
-    xmlSetStructuredErrorFunc(NULL, NULL);
-    if (r < 0) {
-        if (!doc && !why[0])
-            snprintf(why, sizeof why, "cannot be read or is not XML");
-        p2v_err("machine configuration %s: %s; make a new one with 'p2v inventory', or "
-                "check it with 'p2v inventory --schema > machine.rng; xmllint --relaxng "
-                "machine.rng %s'", path, why[0] ? why : "does not match the schema", path);
-        xmlFreeDoc(doc);
-        return r;
-    }
+    xmlDocPtr doc = p2v_xml_load(path, p2v_machine_rng, "machine configuration",
+                                 "make a new one with 'p2v inventory', or check it against "
+                                 "'p2v inventory --schema' with xmllint --relaxng");
+    if (!doc)
+        return -EINVAL;
     xmlXPathContextPtr xc = xmlXPathNewContext(doc);
     if (!xc) {
         xmlFreeDoc(doc);

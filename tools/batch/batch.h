@@ -1,0 +1,28 @@
+/* p2v batch: several sources converted from one manifest (manifest.rng),
+ * up to N at once.  Each job runs in its own process with its own state
+ * directory and mount under DESTINATION/.p2v-job/, as the p2v commands a
+ * user would type: fixup apply (with a plan), check, mount, commit,
+ * umount.  A failing job stops only itself; every job leaves a JSON
+ * summary, DESTINATION/p2v-summary.json. */
+#ifndef P2V_BATCH_H
+#define P2V_BATCH_H
+
+#include <limits.h>
+
+struct p2v_job {
+    char name[64];
+    char source[PATH_MAX], dest[PATH_MAX], plan[PATH_MAX], config[PATH_MAX];
+    char type[8], format[8], volumes[64], target[12];
+    int sparse, no_check;
+};
+
+/* Reads and validates a manifest; relative paths are made relative to its
+ * directory.  *jobs is malloc'd.  0 or -errno with a message. */
+int p2v_manifest_load(const char *path, struct p2v_job **jobs, int *n);
+extern const char p2v_manifest_rng[];
+
+/* Runs one job to the end (in the calling process); writes its summary.
+ * self is the p2v binary.  0 if it succeeded. */
+int p2v_job_run(const struct p2v_job *j, const char *self);
+
+#endif
