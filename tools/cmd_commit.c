@@ -125,7 +125,8 @@ static int copy_report(struct commit *c, const char *mnt, const char *name)
     return r;
 }
 
-/* The machine: --config, else what the view's disk shows. */
+/* The machine: --config, else what the view's disk shows (mnt NULL: the
+ * image was named directly). */
 static struct p2v_machine *machine_of(const char *config, const char *mnt, const char *image)
 {
     struct p2v_machine *m = calloc(1, sizeof *m);
@@ -137,12 +138,13 @@ static struct p2v_machine *machine_of(const char *config, const char *mnt, const
         free(m);
         return NULL;
     }
+    /* A view's disk.raw is the same disk without the VHD to decode. */
     char raw[PATH_MAX];
-    snprintf(raw, sizeof raw, "%s/disk.raw", mnt);
+    snprintf(raw, sizeof raw, "%s/disk.raw", mnt ? mnt : "");
     struct p2v_stack_opts so = { 0 };
     struct p2v_machine *found;
     free(m);
-    if (p2v_inventory_source(access(raw, R_OK) == 0 ? raw : image, &so, &found) == 0) {
+    if (p2v_inventory_source(mnt && access(raw, R_OK) == 0 ? raw : image, &so, &found) == 0) {
         p2v_m_copy(found->source, sizeof found->source, image);
         return found;
     }
@@ -263,10 +265,9 @@ int cmd_commit(int argc, char **argv)
         return 1;
     }
     strcat(strcat(final, "/"), base);
-    const char *mdir = mnt;
     struct stat st;
     int is_dir = stat(mnt, &st) == 0 && S_ISDIR(st.st_mode);
-    struct p2v_machine *m = machine_of(config, is_dir ? mdir : ".", final);
+    struct p2v_machine *m = machine_of(config, is_dir ? mnt : NULL, final);
     r = m ? 0 : -1;
     if (r == 0)
         r = put(&cm, "machine.xml", 0600, write_xml, m);
