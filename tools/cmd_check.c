@@ -8,6 +8,7 @@
 #include "../core/log.h"
 #include "../fixup/fsmap.h"
 #include "../vhdwriter/vhd.h"
+#include "../vhdwriter/vhdx.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -15,60 +16,71 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPT_JSON = 0x200, OPT_CONFIG, OPT_TARGET, OPT_GENERATION, OPT_OUTFMT, OPT_DEST, OPT_STATE };
+enum { OPT_JSON = 0x200, OPT_CONFIG, OPT_TARGET, OPT_GENERATION, OPT_DEST, OPT_STATE };
 
 #define VHD_LIMIT 2190433320960ull
 
-static int add_extent(void *ctx, uint64_t off, uint64_t len, int is_data)
+/* The format auto picks for this machine (as p2v mount does). */
+static int pick_vhdx(const struct p2v_machine *m, int image)
 {
-    (void)off;
-    if (is_data)
-        *(uint64_t *)ctx += len;
-    return 0;
+    if (image != P2V_IMAGE_AUTO)
+        return image == P2V_IMAGE_VHDX;
+    int v = !strcmp(m->firmware, "uefi");
+    for (int i = 0; i < m->ndisks; i++)
+        v |= m->disk[i].size > VHD_LIMIT || m->disk[i].logical_sector == 4096;
+    return v;
 }
 
-/* What the image needs at the destination: exact for a VHD the encoder
- * can lay out, else the data (dynamic) or the disk (fixed). */
-static int image_need(struct p2v_stack *st, int dynamic, int vhdx, struct p2v_check_opts *co)
+/* What the image needs at the destination: its exact size when the
+ * encoder can lay it out, else the disk's. */
+static int image_need(struct p2v_stack *st, const struct p2v_stack_opts *so, int vhdx,
+                      struct p2v_check_opts *co)
 {
     co->need_bytes = st->disk->size;
-    if (!vhdx && st->disk->size <= VHD_LIMIT && st->src.logical_sector == 512) {
-        struct p2v_vhd_params vp = { .dynamic = dynamic };
-        struct p2v_layer *vhd;
-        if (p2v_vhd_open(st->disk, &vp, &vhd) < 0)
-            return -EIO;
-        st->vhd = vhd;  /* closing the stack closes it, and the disk below */
-        struct p2v_vhd_layout lay;
-        p2v_vhd_describe(vhd, &lay);
-        co->need_bytes = lay.file_size;
-        co->need_exact = 1;
-        return 0;
+    struct p2v_layer *img = NULL;
+    int r = -1;
+    p2v_log_quiet(1);
+    if (vhdx && p2v_vhdx_check(st->disk->size, st->src.logical_sector,
+                               so->block_size ? so->block_size : 32u << 20) == 0) {
+        struct p2v_vhdx_params xp = { .dynamic = so->dynamic, .block_size = so->block_size,
+                                      .logical_sector = st->src.logical_sector,
+                                      .physical_sector = st->src.physical_sector };
+        r = p2v_vhdx_open(st->disk, &xp, &img);
+    } else if (!vhdx && st->disk->size <= VHD_LIMIT && st->src.logical_sector == 512) {
+        struct p2v_vhd_params vp = { .dynamic = so->dynamic };
+        r = p2v_vhd_open(st->disk, &vp, &img);
     }
-    if (dynamic) {
-        uint64_t data = 0;
-        int r = p2v_layer_extents(st->disk, 0, st->disk->size, add_extent, &data);
-        if (r < 0)
-            return r;
-        co->need_bytes = data;
-    }
+    p2v_log_quiet(0);
+    if (r < 0)
+        return 0;  /* over the limits: the rules say so; the disk's size stands */
+    st->vhd = img;  /* closing the stack closes it, and the disk below */
+    co->need_bytes = img->size;
+    co->need_exact = 1;
     return 0;
 }
 
-static int from_source(const char *source, struct p2v_stack_opts *so, int dynamic, int vhdx,
+static void merge(struct p2v_machine *m, const struct p2v_machine *cfg);
+
+static int from_source(const char *source, struct p2v_stack_opts *so, const struct p2v_machine *cfg,
                        struct p2v_check_opts *co, struct p2v_machine *m)
 {
     so->quiet = 1;
     so->no_image = 1;
     so->layout.fs_flags |= P2V_FS_INSPECT;
     /* Only the free space check needs to know what is allocated. */
+    int dynamic = so->dynamic;
     so->dynamic = dynamic && co->dest;
     struct p2v_stack st;
     int r = p2v_stack_open(source, so, &st);
     if (r < 0)
         return r;
     r = p2v_inventory_stack(&st, m);
+    if (r == 0 && cfg)
+        merge(m, cfg);
+    co->vhdx = pick_vhdx(m, so->image);
+    so->dynamic = dynamic;
     if (r == 0 && co->dest)
-        r = image_need(&st, dynamic, vhdx, co);
+        r = image_need(&st, so, co->vhdx, co);
     p2v_stack_close(&st);
     return r;
 }
@@ -137,7 +149,8 @@ static void print_json(const char *what, const struct p2v_check_opts *co, const 
 
 static const char usage[] =
     "usage: p2v check [--json] [--config MACHINE.xml] [--target T] [--generation 1|2]\n"
-    "                 [--format vhd|vhdx] [-t dynamic|fixed] [--dest DIR] [--state DIR] [SOURCE]\n";
+    "                 [--format auto|vhd|vhdx] [-t dynamic|fixed] [--dest DIR] [--state DIR]\n"
+    "                 [SOURCE]\n";
 
 int cmd_check(int argc, char **argv)
 {
@@ -146,7 +159,6 @@ int cmd_check(int argc, char **argv)
         { "config", required_argument, NULL, OPT_CONFIG },
         { "target", required_argument, NULL, OPT_TARGET },
         { "generation", required_argument, NULL, OPT_GENERATION },
-        { "format", required_argument, NULL, OPT_OUTFMT },
         { "dest", required_argument, NULL, OPT_DEST },
         { "state", required_argument, NULL, OPT_STATE },
         { "help", no_argument, NULL, 'h' },
@@ -156,7 +168,7 @@ int cmd_check(int argc, char **argv)
     struct p2v_stack_opts so = { .dynamic = 1 };
     struct p2v_check_opts co = { .target = "virtio" };
     const char *config = NULL;
-    static const char *const gens[] = { "1", "2", NULL }, *const formats[] = { "vhd", "vhdx", NULL };
+    static const char *const gens[] = { "1", "2", NULL };
     int json = 0, c, v;
     while ((c = getopt_long(argc, argv, "t:h", longopts, NULL)) != -1) {
         switch (c) {
@@ -172,11 +184,6 @@ int cmd_check(int argc, char **argv)
                 return 2;
             co.generation = v + 1;
             break;
-        case OPT_OUTFMT:
-            if ((v = parse_choice("check", "--format", optarg, formats)) < 0)
-                return 2;
-            co.vhdx = v == 1;
-            break;
         case OPT_DEST: co.dest = optarg; break;
         case OPT_STATE: so.state = optarg; break;
         case 'h':
@@ -191,7 +198,6 @@ int cmd_check(int argc, char **argv)
                   "                            SOURCE: adds the running machine's memory, CPU, NICs)\n"
                   "      --target T            virtio (default), qemu-sata, qemu-ide or hyperv\n"
                   "      --generation 1|2      Hyper-V generation (default: 2 for UEFI, else 1)\n"
-                  "      --format vhd|vhdx     the image format (default vhd)\n"
                   "      --dest DIR            check that the image fits there\n"
                   "      --state DIR           SOURCE with the fix-ups in DIR applied\n"
                   P2V_STACK_HELP, stdout);
@@ -216,13 +222,13 @@ int cmd_check(int argc, char **argv)
     if (r == 0 && config)
         r = p2v_machine_load(config, cfg);
     if (r == 0 && source) {
-        r = from_source(source, &so, so.dynamic, co.vhdx, &co, m);
-        if (r == 0 && config)
-            merge(m, cfg);
+        r = from_source(source, &so, config ? cfg : NULL, &co, m);
     } else if (r == 0 && config) {
         *m = *cfg;
+        co.vhdx = pick_vhdx(m, so.image);
     } else if (r == 0) {
         r = p2v_inventory_local(m);
+        co.vhdx = pick_vhdx(m, so.image);
     }
     int status = 2;
     if (r == 0) {

@@ -141,8 +141,8 @@ int cmd_info(int argc, char **argv)
     struct p2v_stack st;
     if (p2v_stack_open(argv[optind], &so, &st) < 0)
         return 1;
-    struct p2v_vhd_layout lay;
-    p2v_vhd_describe(st.vhd, &lay);
+    struct p2v_image_layout lay;
+    p2v_stack_image(&st, &lay);
     char uuid[37];
     uuid_str(st.unique_id, uuid);
     const char *type = so.dynamic ? "dynamic" : "fixed";
@@ -154,7 +154,10 @@ int cmd_info(int argc, char **argv)
         p2v_stack_close(&st);
         return 1;
     }
-    uint64_t fixed_size = st.disk->size + 512;
+    /* A fixed VHD is the disk and a footer; a fixed VHDX has every block. */
+    uint64_t fixed_size = lay.vhdx ? lay.file_size - lay.blocks_present * lay.block_size +
+                                         lay.blocks_total * lay.block_size
+                                   : st.disk->size + 512;
 
     if (json) {
         printf("{\"source\": ");
@@ -162,11 +165,13 @@ int cmd_info(int argc, char **argv)
         printf(", \"kind\": \"%s\", \"size\": %" PRIu64 ", \"source_bytes\": %" PRIu64
                ", \"logical_sector_size\": %u, \"physical_sector_size\": %u"
                ", \"type\": \"%s\", \"image_size\": %" PRIu64 ", \"fixed_image_size\": %" PRIu64
-               ", \"block_size\": 2097152, \"blocks_total\": %u, \"blocks_allocated\": %u"
+               ", \"image_format\": \"%s\", \"block_size\": %u, \"blocks_total\": %" PRIu64
+               ", \"blocks_allocated\": %" PRIu64
                ", \"unique_id\": \"%s\", \"timestamp\": %u, ",
                kind, st.disk->size, st.src.real_size, st.src.logical_sector,
-               st.src.physical_sector, type, lay.file_size, fixed_size, lay.blocks_total,
-               lay.blocks_allocated, uuid, st.timestamp);
+               st.src.physical_sector, type, lay.file_size, fixed_size,
+               lay.vhdx ? "vhdx" : "vhd", lay.block_size, lay.blocks_total, lay.blocks_present,
+               uuid, st.timestamp);
         printf("\"format\": \"%s\", ", p2v_format_name(st.sv.format));
         status_consistency_json(stdout, &st);
         fputs(", ", stdout);
@@ -182,10 +187,12 @@ int cmd_info(int argc, char **argv)
                st.src.size / 1073741824.0, st.src.size != st.src.real_size ? ", zero-padded" : "");
         printf("sector size:       %u logical, %u physical\n", st.src.logical_sector,
                st.src.physical_sector);
-        printf("image:             %s VHD, %" PRIu64 " bytes\n", type, lay.file_size);
+        printf("image:             %s %s (disk.%s), %" PRIu64 " bytes\n", type,
+               lay.vhdx ? "VHDX" : "VHD", lay.vhdx ? "vhdx" : "vhd", lay.file_size);
         printf("fixed image size:  %" PRIu64 " bytes\n", fixed_size);
-        printf("blocks (2 MiB):    %u allocated of %u%s\n", lay.blocks_allocated,
-               lay.blocks_total, so.dynamic ? "" : " (fixed: all present)");
+        printf("blocks (%u MiB):%s %" PRIu64 " allocated of %" PRIu64 "%s\n",
+               lay.block_size >> 20, lay.block_size >> 20 >= 100 ? "" : lay.block_size >> 20 >= 10 ? " " : "  ",
+               lay.blocks_present, lay.blocks_total, so.dynamic ? "" : " (fixed: all present)");
         printf("unique id:         %s\n", uuid);
         status_text(stdout, &st);
         if (scan)

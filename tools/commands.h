@@ -42,11 +42,14 @@ struct p2v_stack_opts;
     { "gpt", no_argument, NULL, 'T' },                       \
     { "source-format", required_argument, NULL, OPT_FORMAT },  \
     { "bad-sectors", required_argument, NULL, OPT_BAD },       \
-    { "allow-live", no_argument, NULL, OPT_LIVE }
+    { "allow-live", no_argument, NULL, OPT_LIVE },             \
+    { "format", required_argument, NULL, OPT_IMAGE },          \
+    { "block-size", required_argument, NULL, OPT_BLOCK_SIZE }
 /* Long-only options (no short letter). */
 enum {
     OPT_FORMAT = 0x100, OPT_BAD, OPT_LIVE, OPT_SNAPSHOT, OPT_KEEP_SNAPSHOT, OPT_SNAPSHOT_DIR,
-    OPT_SNAPSHOT_SIZE, OPT_FREEZE, OPT_HOOKS, OPT_HOOK_TIMEOUT, OPT_FREEZE_TIMEOUT,
+    OPT_SNAPSHOT_SIZE, OPT_FREEZE, OPT_HOOKS, OPT_HOOK_TIMEOUT, OPT_FREEZE_TIMEOUT, OPT_IMAGE,
+    OPT_BLOCK_SIZE,
 };
 int parse_stack_option(int c, const char *arg, struct p2v_stack_opts *o);
 /* Snapshot options (mount, snapshot create); same returns. */
@@ -73,7 +76,11 @@ int parse_snapshot_option(int c, const char *arg, struct p2v_stack_opts *o);
 /* Parses a source format name; -1 if unknown. */
 int parse_format(const char *s);
 #define P2V_STACK_HELP                                                                        \
-    "  -t, --type dynamic|fixed  VHD type (default dynamic: zero blocks left out)\n"          \
+    "  -t, --type dynamic|fixed  image type (default dynamic: zero blocks left out)\n"        \
+    "      --format auto|vhd|vhdx  image format (default auto: VHDX for a UEFI disk (GPT\n"  \
+    "                            with an EFI System Partition), 4096-byte sectors or more\n" \
+    "                            than 2040 GiB, else VHD)\n"                                 \
+    "      --block-size SIZE     VHDX block size, 1M to 256M, a power of two (default 32M)\n" \
     "      --volumes N[,N...]    only these partitions' data; the others read as zeros\n"     \
     "      --drop-unselected     with --volumes: remove the others' table entries too\n"      \
     "      --volume              SOURCE is one volume (found by itself when it has no table)\n" \

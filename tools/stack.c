@@ -12,6 +12,7 @@
 #include "../vhdwriter/allocmap.h"
 #include "../vhdwriter/vhd.h"
 #include "../vhdwriter/vhd_format.h"
+#include "../vhdwriter/vhdx.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Appends the wrapping of a bare volume to an identity name. */
 static void n_wrap(char *head, size_t len, const struct p2v_stack *s)
@@ -110,7 +112,14 @@ static int derive_identity(struct p2v_stack *s, const struct p2v_stack_opts *o)
     memcpy(name + 26, ovl, 16);
     memcpy(name + 42, &alloc, sizeof alloc);
     name[50] = (uint8_t)o->dynamic;
-    p2v_uuid5(s->unique_id, name, 51);
+    size_t n = 51;
+    if (s->vhdx) {  /* a VHD keeps the identity it always had */
+        uint32_t bs = o->block_size ? o->block_size : 32u << 20;
+        memcpy(name + 51, "vhdx", 4);
+        memcpy(name + 55, &bs, 4);
+        n = 59;
+    }
+    p2v_uuid5(s->unique_id, name, n);
     return 0;
 }
 
@@ -139,14 +148,20 @@ int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2
         return r;
     struct p2v_layer *src = s->sv.top;
     s->src = s->sv.info;
-    if (s->src.logical_sector != P2V_SECTOR && !o->no_image) {
-        p2v_err("source %s has %u-byte logical sectors; VHD supports only 512-byte "
-                "sectors (VHDX output is planned for 4Kn disks)", source, s->src.logical_sector);
-        p2v_layer_close_stack(src);
-        p2v_srcview_release(&s->sv);
-        return -EINVAL;
+    /* The limits of the format asked for; auto keeps VHDX's for now and
+     * decides once the table is known. */
+    if (o->no_image)
+        r = 0;
+    else if (o->image == P2V_IMAGE_VHD && s->src.logical_sector != P2V_SECTOR) {
+        p2v_err("source %s has %u-byte logical sectors; VHD has 512-byte sectors only: use "
+                "--format vhdx (or auto)", source, s->src.logical_sector);
+        r = -EINVAL;
+    } else if (o->image == P2V_IMAGE_VHD) {
+        r = p2v_vhd_check_size(src->size);
+    } else {
+        r = p2v_vhdx_check(src->size, s->src.logical_sector,
+                           o->block_size ? o->block_size : 32u << 20);
     }
-    r = o->no_image ? 0 : p2v_vhd_check_size(src->size);
     if (r < 0) {
         p2v_layer_close_stack(src);
         p2v_srcview_release(&s->sv);
@@ -198,6 +213,11 @@ int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2
         p2v_srcview_release(&s->sv);
         return r;
     }
+    s->vhdx = !o->no_image &&
+              (o->image == P2V_IMAGE_VHDX ||
+               (o->image == P2V_IMAGE_AUTO &&
+                (s->src.logical_sector != P2V_SECTOR || s->disk->size > VHD_MAX_SIZE ||
+                 p2v_table_uefi(s->table))));
     r = derive_identity(s, o);
     /* What was scanned must be what is served. */
     if (r == 0 && p2v_guard_check(s->sv.top)) {
@@ -215,9 +235,17 @@ int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2
         s->vhd = s->disk;
         return 0;
     }
-    struct p2v_vhd_params vp = { .dynamic = scan, .timestamp = s->timestamp };
-    memcpy(vp.unique_id, s->unique_id, 16);
-    r = p2v_vhd_open(s->disk, &vp, &s->vhd);
+    if (s->vhdx) {
+        struct p2v_vhdx_params xp = { .dynamic = scan, .block_size = o->block_size,
+                                      .logical_sector = s->src.logical_sector,
+                                      .physical_sector = s->src.physical_sector };
+        memcpy(xp.unique_id, s->unique_id, 16);
+        r = p2v_vhdx_open(s->disk, &xp, &s->vhd);
+    } else {
+        struct p2v_vhd_params vp = { .dynamic = scan, .timestamp = s->timestamp };
+        memcpy(vp.unique_id, s->unique_id, 16);
+        r = p2v_vhd_open(s->disk, &vp, &s->vhd);
+    }
     if (r < 0) {
         p2v_layer_close_stack(s->disk);
         free(s->table);
@@ -225,6 +253,37 @@ int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2
         return r;
     }
     return 0;
+}
+
+int p2v_table_uefi(const struct p2v_partition_table *t)
+{
+    if (strcmp(t->type, "gpt") != 0)
+        return 0;
+    for (int i = 0; i < t->n; i++)
+        if (!strcasecmp(t->part[i].type, "c12a7328-f81f-11d2-ba4b-00a0c93ec93b"))
+            return 1;
+    return 0;
+}
+
+void p2v_stack_image(const struct p2v_stack *s, struct p2v_image_layout *out)
+{
+    memset(out, 0, sizeof *out);
+    out->vhdx = s->vhdx;
+    if (s->vhdx) {
+        struct p2v_vhdx_layout x;
+        p2v_vhdx_describe(s->vhd, &x);
+        out->file_size = x.file_size;
+        out->block_size = x.block_size;
+        out->blocks_total = x.blocks_total;
+        out->blocks_present = x.blocks_present;
+    } else {
+        struct p2v_vhd_layout v;
+        p2v_vhd_describe(s->vhd, &v);
+        out->file_size = v.file_size;
+        out->block_size = VHD_BLOCK_SIZE;
+        out->blocks_total = v.blocks_total;
+        out->blocks_present = v.blocks_allocated;
+    }
 }
 
 void p2v_stack_close(struct p2v_stack *s)

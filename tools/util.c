@@ -23,7 +23,7 @@ int parse_choice(const char *cmd, const char *opt, const char *arg, const char *
     for (int i = 0; names[i]; i++)
         if (!strcmp(arg, names[i]))
             return i;
-    fprintf(stderr, "p2v %s: %s is", cmd, opt);
+    fprintf(stderr, "p2v%s%s: %s is", cmd[0] ? " " : "", cmd, opt);
     for (int i = 0; names[i]; i++)
         fprintf(stderr, "%s %s", i ? (names[i + 1] ? "," : " or") : "", names[i]);
     fprintf(stderr, ", not '%s'\n", arg);
@@ -129,6 +129,29 @@ int parse_stack_option(int c, const char *arg, struct p2v_stack_opts *o)
         o->src.bad = !strcmp(arg, "zero") ? P2V_BAD_ZERO : P2V_BAD_FAIL;
         return 1;
     case OPT_LIVE: o->src.allow_live = 1; return 1;
+    case OPT_IMAGE: {
+        static const char *const names[] = { "auto", "vhd", "vhdx", NULL };
+        int f = parse_choice("", "--format", arg, names);
+        if (f < 0)
+            return -1;
+        o->image = f;  /* the order of P2V_IMAGE_* */
+        return 1;
+    }
+    case OPT_BLOCK_SIZE: {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(arg, &end, 10);
+        unsigned long long unit = *end == 'M' || *end == 'm' ? 1ull << 20 : *end == 'K' || *end == 'k' ? 1ull << 10 : 1;
+        if (unit > 1)
+            end++;
+        v *= unit;
+        if (errno || end == arg || *end || v < (1ull << 20) || v > (256ull << 20) || (v & (v - 1))) {
+            fprintf(stderr, "p2v: --block-size is a power of two from 1M to 256M, not '%s'\n", arg);
+            return -1;
+        }
+        o->block_size = (uint32_t)v;
+        return 1;
+    }
     case 'K': o->layout.keep_free_space = 1; return 1;
     case 'G': o->layout.fs_flags |= P2V_FS_KEEP_PAGEFILE; return 1;
     case 'F': o->layout.fs_flags |= P2V_FS_FORCE; return 1;
