@@ -1,7 +1,8 @@
 #!/bin/bash
 # The VHD size limit: a sparse 2040 GiB source (the largest VHD) mounts as
 # fixed and dynamic and real readers accept it; 2040 GiB + 1 MiB is refused
-# with a message naming the limit, and nothing is left mounted.  The
+# as a VHD with a message naming the limit, and nothing is left mounted;
+# without --format it becomes a VHDX.  The
 # dynamic scan and qemu-img's compare only get through 2 TiB in moments
 # because holes are found with SEEK_DATA/SEEK_HOLE at every layer.
 . "$(dirname "$0")/lib.sh"
@@ -56,11 +57,29 @@ over=$T/over.img
 truncate -s $((size + (1 << 20))) "$over"
 mkdir -p "$T/mnt-over"
 for type in fixed dynamic; do
-    check_fails "$type 2040 GiB + 1 MiB refused" "over the VHD limit of 2040 GiB" \
-        "$P2V" mount --type "$type" "$over" "$T/mnt-over"
+    check_fails "$type 2040 GiB + 1 MiB refused as a VHD" "over the VHD limit of 2040 GiB" \
+        "$P2V" mount --format vhd --type "$type" "$over" "$T/mnt-over"
     check "$type: nothing mounted after the refusal" not_mounted "$T/mnt-over"
 done
-check_fails "info refuses it too" "2040 GiB" "$P2V" info "$over"
+check_fails "info --format vhd refuses it too" "2040 GiB" "$P2V" info --format vhd "$over"
+# The default (auto) makes it a VHDX.
+if p2v_mount "$over" "$T/mnt-over"; then
+    check "auto: 2040 GiB + 1 MiB is shown as disk.vhdx" test -f "$T/mnt-over/disk.vhdx"
+    check "auto: no disk.vhd" test ! -e "$T/mnt-over/disk.vhd"
+    check_eq "auto: qemu-img info -f vhdx exact size" $((size + (1 << 20))) \
+        "$(qemu-img info -f vhdx --output=json "$T/mnt-over/disk.vhdx" | python3 -c 'import json,sys; print(json.load(sys.stdin)["virtual-size"])')"
+    p2v_umount "$T/mnt-over"
+else
+    bad "auto: mounting 2040 GiB + 1 MiB as a VHDX failed"
+fi
+# VHDX stops at 64 TiB.
+# ext4 files stop at 16 TiB: the sparse 64 TiB source lives on a tmpfs.
+mkdir -p "$T/tmpfs" && mount -t tmpfs -o size=16M tmpfs "$T/tmpfs" && MOUNTS+=("$T/tmpfs")
+huge=$T/tmpfs/huge.img
+truncate -s $(((64 << 40) + (1 << 20))) "$huge"
+check_fails "64 TiB + 1 MiB refused" "over the VHDX limit of 64 TiB" "$P2V" mount "$huge" "$T/mnt-over"
+check "nothing mounted after the VHDX refusal" not_mounted "$T/mnt-over"
+umount "$T/tmpfs"
 
 check_eq "source unchanged (data)" "$before" \
     "$(hash_of <(for at in $spots; do dd if="$src" bs=1M skip=$((at >> 20)) count=1 status=none; done))"

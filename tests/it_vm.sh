@@ -131,7 +131,8 @@ p2v_umount "$mnt"
 # ---- QEMU: boot the GPT + ESP fixture with GRUB EFI under OVMF -----------
 mnt=$T/mnt-efi
 p2v_mount "$efi" "$mnt" || bad "mounting the EFI boot fixture failed"
-"$P2V" inventory --source "$mnt/disk.vhd" -o "$T/efi.xml"
+check "EFI: a UEFI disk becomes disk.vhdx by default" test -f "$mnt/disk.vhdx"
+"$P2V" inventory --source "$mnt/disk.vhdx" -o "$T/efi.xml"
 check_eq "EFI: the image's inventory says uefi" uefi "$(xq "$T/efi.xml" /machine/firmware/@type)"
 check "qemu EFI: vm create" "$P2V" vm create --format qemu --config "$T/efi.xml" --name efi -o "$T/q/efi.sh" "$mnt"
 check "qemu EFI: OVMF code and a private VARS copy" \
@@ -141,13 +142,27 @@ else bad "qemu EFI: the script failed"; tail -5 "$T/efi.log"; fi
 check "qemu EFI: GRUB EFI printed its marker" grep -qa P2V-EFI-BOOT-OK "$T/efi.log"
 check "qemu EFI: GRUB read the ext4 file" grep -qa P2V-EFI-FILE-OK "$T/efi.log"
 check "qemu EFI: the VARS store was copied beside the script" test -s "$T/q/efi-VARS.fd"
-"$P2V" vm create --format libvirt --config "$T/efi.xml" -o "$T/efi-domain.xml" "$mnt"
-check "libvirt EFI: validates" virt-xml-validate "$T/efi-domain.xml" domain
-check_eq "libvirt EFI: firmware efi" efi "$(xq "$T/efi-domain.xml" /domain/os/@firmware)"
-check_fails "hyperv EFI: a VHD cannot be Generation 2" 'VHDX' "$P2V" vm create --format hyperv "$mnt"
+check_fails "libvirt: a VHDX is refused (libvirt has no VHDX format)" 'libvirt does not take VHDX' \
+    "$P2V" vm create --format libvirt "$mnt"
+check "qemu EFI: the script attaches the VHDX" grep -q '^fmt=vhdx$' "$T/q/efi.sh"
+gen2=$T/efi.ps1
+check "hyperv EFI: vm create from the VHDX" "$P2V" vm create --format hyperv -o "$gen2" "$mnt"
+check "hyperv EFI: Generation 2" grep -qF -- '-Generation 2 ' "$gen2"
+check "hyperv EFI: disk on SCSI" grep -qF 'Add-VMHardDiskDrive -VM $vm -ControllerType SCSI -ControllerNumber 0 -ControllerLocation 0' "$gen2"
+check "hyperv EFI: DVD on SCSI 0:1" grep -qF 'Add-VMDvdDrive -VM $vm -ControllerNumber 0 -ControllerLocation 1' "$gen2"
+check "hyperv EFI: boots from the disk, Secure Boot off for an unknown OS" \
+    grep -qF 'Set-VMFirmware -VM $vm -FirstBootDevice $disk -EnableSecureBoot Off' "$gen2"
+check "hyperv EFI: the disk path is disk.vhdx" grep -qF "(Join-Path \$PSScriptRoot 'disk.vhdx')" "$gen2"
 check_fails "hyperv EFI: Generation 1 cannot boot UEFI" 'Generation 2 only' \
     "$P2V" vm create --format hyperv --generation 1 "$mnt"
 check_eq "p2v umount of a mount without a snapshot says nothing" "" "$("$P2V" umount "$mnt" 2>&1)"
+p2v_mount "$efi" "$mnt" --format vhd || bad "mounting the EFI fixture as a VHD failed"
+"$P2V" vm create --format libvirt --config "$T/efi.xml" -o "$T/efi-domain.xml" "$mnt"
+check "libvirt EFI: validates" virt-xml-validate "$T/efi-domain.xml" domain
+check_eq "libvirt EFI: firmware efi" efi "$(xq "$T/efi-domain.xml" /domain/os/@firmware)"
+check_fails "hyperv EFI: a VHD cannot be Generation 2" 'Generation 2 attaches VHDX' \
+    "$P2V" vm create --format hyperv "$mnt"
+p2v_umount "$mnt"
 
 # ---- Errors ---------------------------------------------------------------
 check_fails "no --format: usage" 'usage' "$P2V" vm create "$T/boot.img"

@@ -173,10 +173,15 @@ static int definitions(struct commit *c, const struct p2v_machine *m, const char
     for (size_t i = 0; r == 0 && i < sizeof fmts / sizeof *fmts; i++) {
         struct p2v_vm_opts o = { .format = fmts[i].format, .name = name, .disk_mode = "direct",
                                  .out_dir = c->dest };
-        if (!strcmp(fmts[i].format, "hyperv") && !strcmp(m->firmware, "uefi") &&
-            strstr(final, ".vhdx") == NULL) {
-            /* Generation 2 takes VHDX only: no script that cannot work. */
+        int vhdx = strstr(final, ".vhdx") != NULL;
+        /* No definition that cannot work: Generation 2 takes VHDX only,
+         * libvirt takes no VHDX. */
+        if (!strcmp(fmts[i].format, "hyperv") && !strcmp(m->firmware, "uefi") && !vhdx) {
             p2v_note("no Hyper-V script: this UEFI machine needs Generation 2, which takes VHDX only");
+            continue;
+        }
+        if (!strcmp(fmts[i].format, "libvirt") && vhdx) {
+            p2v_note("no libvirt domain: libvirt takes no VHDX disks (mount with --format vhd)");
             continue;
         }
         if (p2v_vm_plan(m, final, &o, vm) < 0)

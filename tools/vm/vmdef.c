@@ -137,6 +137,12 @@ int p2v_vm_plan(const struct p2v_machine *m, const char *image, const struct p2v
     if ((r = disk_format(vm->image, vm->disk_format, sizeof vm->disk_format)) < 0)
         return r;
 
+    if (!strcmp(o->format, "libvirt") && !strcmp(vm->disk_format, "vhdx")) {
+        p2v_err("libvirt does not take VHDX disks (it knows raw, qcow2 and vpc): mount the "
+                "source with --format vhd for libvirt, or convert the copy with qemu-img "
+                "convert -f vhdx -O qcow2");
+        return -EINVAL;
+    }
     clean_name(o->name ? o->name : m->hostname[0] ? m->hostname : "p2v-vm", vm->name,
                sizeof vm->name);
     if (!vm->name[0])
