@@ -1,6 +1,7 @@
 #!/bin/bash
 # make bench: cold-cache sequential read throughput of a source disk, of
-# p2v's fixed and dynamic VHD views of it, and of xmount's VHD of it.
+# p2v's fixed and dynamic VHD views and dynamic VHDX view of it, and of
+# xmount's VHD of it.
 # Usage: tools/bench.sh [--json] [--warm] [BUILD/p2v]
 #   --json  results as JSON on stdout (progress stays on stderr)
 #   --warm  diagnostic: keep the source in the page cache, so only the view
@@ -28,7 +29,7 @@ dir=${BENCH_DIR:-/var/tmp/p2v-bench}   # /var/tmp: on disk, not tmpfs
 src=$dir/source.img
 pmnt=$dir/p2v
 xmnt=$dir/xmount
-stacks="source fixed dynamic xmount"
+stacks="source fixed dynamic vhdx xmount"
 
 say() { echo "$*" >&2; }   # progress on stderr keeps stdout for the results
 die() { say "bench: $*"; exit 1; }
@@ -90,8 +91,11 @@ run_once() {
     case $1 in
         source) file=$src ;;
         fixed|dynamic)
-            "$P2V" mount -q --type "$1" "$src" "$pmnt" >&2; file=$pmnt/disk.vhd
-            pid=$(pgrep -n -f "p2v mount -q --type $1 $src") ;;
+            "$P2V" mount -q --format vhd --type "$1" "$src" "$pmnt" >&2; file=$pmnt/disk.vhd
+            pid=$(pgrep -n -f "p2v mount -q --format vhd --type $1 $src") ;;
+        vhdx)  # dynamic, 32 MiB blocks (the default)
+            "$P2V" mount -q --format vhdx "$src" "$pmnt" >&2; file=$pmnt/disk.vhdx
+            pid=$(pgrep -n -f "p2v mount -q --format vhdx $src") ;;
         xmount)
             xmount --in raw "$src" --out vhd "$xmnt" >&2
             file=$(ls "$xmnt"/*.vhd)
@@ -159,6 +163,7 @@ ratio() { awk -v a="${mbs[$1]}" -v b="${mbs[$2]}" 'BEGIN { printf "%.2f", a / b 
 meets() { awk -v r="$1" -v t="$2" 'BEGIN { exit !(r >= t) }'; }
 fs=$(ratio fixed source) ds=$(ratio dynamic source)
 fx=$(ratio fixed xmount) dx=$(ratio dynamic xmount)
+xs=$(ratio vhdx source) xd=$(ratio vhdx dynamic) xx=$(ratio vhdx xmount)
 
 if [ $json = 1 ]; then
     tf() { meets "$1" "$2" && echo true || echo false; }
@@ -173,8 +178,8 @@ if [ $json = 1 ]; then
             "$(echo ${cpus[$stack]} | median)"
         sep=$',\n'
     done
-    printf '},\n "ratios": {"fixed/source": %s, "dynamic/source": %s, "fixed/xmount": %s, "dynamic/xmount": %s},\n' \
-        "$fs" "$ds" "$fx" "$dx"
+    printf '},\n "ratios": {"fixed/source": %s, "dynamic/source": %s, "fixed/xmount": %s, "dynamic/xmount": %s, "vhdx/source": %s, "vhdx/dynamic": %s, "vhdx/xmount": %s},\n' \
+        "$fs" "$ds" "$fx" "$dx" "$xs" "$xd" "$xx"
     printf ' "targets": {"fixed/source>=0.9": %s, "fixed/xmount>=1.3": %s}}\n' \
         "$(tf "$fs" 0.9)" "$(tf "$fx" 1.3)"
     exit 0
@@ -196,3 +201,6 @@ echo "fixed/source   $fs   (target >= 0.9: $(verdict "$fs" 0.9))"
 echo "dynamic/source $ds"
 echo "fixed/xmount   $fx   (target >= 1.3: $(verdict "$fx" 1.3))"
 echo "dynamic/xmount $dx"
+echo "vhdx/source    $xs"
+echo "vhdx/dynamic   $xd   (dynamic VHDX next to dynamic VHD)"
+echo "vhdx/xmount    $xx"

@@ -25,7 +25,7 @@ static void mount_usage(FILE *f)
         "usage: p2v mount [OPTIONS] SOURCE MOUNTPOINT\n"
         "Shows SOURCE (a raw disk image, a VHD/VHDX or a block device, opened read-only,\n"
         "or a snapshot of it) as\n"
-        "MOUNTPOINT/disk.vhd and MOUNTPOINT/disk.raw, each partition as\n"
+        "MOUNTPOINT/disk.vhd (or disk.vhdx: --format) and MOUNTPOINT/disk.raw, each partition as\n"
         "MOUNTPOINT/partitions/N.raw, the fix-up report as MOUNTPOINT/fixups.json and\n"
         "the job's report (snapshot, consistency, bad sectors) as MOUNTPOINT/status.json.\n\n"
         "  -f, --foreground          stay in the foreground, log to stderr\n"

@@ -190,8 +190,7 @@ static void steps(struct run *r)
     {
         const char *args[20] = { "mount", "-q", "--type", j->type };
         int k = 4;
-        if (strcmp(j->format, "vhd") != 0)
-            args[k++] = "--format", args[k++] = j->format;
+        args[k++] = "--format", args[k++] = j->format;
         if (state_args[0])
             args[k++] = state_args[0], args[k++] = state_args[1];
         if (vol_args[0])

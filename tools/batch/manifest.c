@@ -76,7 +76,7 @@ int p2v_manifest_load(const char *path, struct p2v_job **jobs, int *n)
         snprintf(job->name, sizeof job->name, "%s", name ? (const char *)name : "");
         xmlFree(name);
         snprintf(job->type, sizeof job->type, "dynamic");
-        snprintf(job->format, sizeof job->format, "vhd");
+        snprintf(job->format, sizeof job->format, "auto");
         snprintf(job->target, sizeof job->target, "virtio");
         for (xmlNodePtr e = j->children; e; e = e->next) {
             if (e->type != XML_ELEMENT_NODE)
