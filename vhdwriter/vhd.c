@@ -174,7 +174,7 @@ int p2v_vhd_check_size(uint64_t size)
 {
     if (size > VHD_MAX_SIZE) {
         p2v_err("the disk is %llu bytes, over the VHD limit of 2040 GiB (%llu bytes); "
-                "VHD cannot hold it (VHDX can: it is planned as --format vhdx)",
+                "VHD cannot hold it: use --format vhdx (or auto), up to 64 TiB",
                 (unsigned long long)size, (unsigned long long)VHD_MAX_SIZE);
         return -EFBIG;
     }
