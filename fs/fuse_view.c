@@ -34,6 +34,7 @@ struct view {
     uint64_t *blocks;    /* st_blocks per file: 512-byte units holding data */
     uid_t uid;
     gid_t gid;
+    mode_t others;       /* --allow-other: read (and search) for group and others */
     struct timespec mtime;
     unsigned max_read;   /* from -o max_read=N: init must repeat it */
     int direct_io;
@@ -127,12 +128,12 @@ static void fill_attr(struct view *v, fuse_ino_t ino, struct stat *st)
     st->st_atim = st->st_mtim = st->st_ctim = v->mtime;
     st->st_blksize = 1024 * 1024;
     if (is_dir(v, ino)) {
-        st->st_mode = S_IFDIR | 0500;
+        st->st_mode = S_IFDIR | 0500 | (v->others ? 0055 : 0);
         st->st_nlink = 2 + (ino == ROOT_INO ? (nlink_t)v->ndirs : 0);
         return;
     }
     const struct p2v_view_file *f = file_of(v, ino);
-    st->st_mode = S_IFREG | (f->writable ? 0600 : 0400);
+    st->st_mode = S_IFREG | (f->writable ? 0600 : 0400) | (v->others ? 0044 : 0);
     st->st_nlink = 1;
     if (f->render) {
         char *text;
@@ -562,6 +563,7 @@ int p2v_view_serve(const struct p2v_view_file *files, int nfiles,
                    const struct p2v_view_opts *o)
 {
     struct view v = { .files = files, .n = nfiles, .uid = getuid(), .gid = getgid(),
+                      .others = o->allow_other ? 1 : 0,
                       .mtime = o->mtime, .max_read = find_max_read(o->fuse_opts),
                       .direct_io = o->direct_io, .sync = o->sync, .sync_ctx = o->sync_ctx };
     int br = build_dirs(&v);

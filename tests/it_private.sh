@@ -1,8 +1,8 @@
 #!/bin/bash
 # Private by default: a view mounted by an ordinary user is readable by that
 # user only -- not by other users, not even by root; files are 0400 and owned
-# by the mounting user.  --allow-other opens it to others, and
-# default_permissions still holds them to the 0400 mode.
+# by the mounting user.  --allow-other opens it to others for reading (files
+# 0444), and default_permissions still keeps them from writing.
 #
 # Runs in a private mount namespace: there /dev/fuse is replaced by a 0666
 # node (Debian's default mode; this machine's is 0600) and /etc/fuse.conf by
@@ -30,7 +30,9 @@ cat "$T/mnt/disk.raw" >/dev/null 2>&1; say root_reads \$?
 ${U[*]} "$P2V" umount "$T/mnt"; say umount \$?
 ${U[*]} "$P2V" mount -q --allow-other "$T/src.img" "$T/mnt"; say mount_ao \$?
 cmp -s "$T/mnt/disk.raw" "$T/src.img"; say root_reads_ao \$?
-setpriv --reuid=65533 --regid=65533 --clear-groups cat "$T/mnt/disk.raw" >/dev/null 2>&1; say other_reads_ao \$?
+setpriv --reuid=65533 --regid=65533 --clear-groups cmp -s "$T/mnt/disk.raw" "$T/src.img"; say other_reads_ao \$?
+say mode_ao "\$(stat -c '%a' "$T/mnt/disk.vhd") \$(stat -c '%a' "$T/mnt")"
+setpriv --reuid=65533 --regid=65533 --clear-groups sh -c 'echo x >"$T/mnt/disk.raw"' 2>/dev/null; say other_writes_ao \$((\$? != 0))
 ${U[*]} "$P2V" umount "$T/mnt"; say umount_ao \$?
 INNER
 out=$(unshare -m --propagation private bash "$T/inner.sh" 2>&1)
@@ -42,7 +44,9 @@ check_eq "root cannot read another user's view" 1 "$(val root_reads)"
 check_eq "the user unmounts it (fusermount3)" 0 "$(val umount)"
 check_eq "--allow-other mount" 0 "$(val mount_ao)"
 check_eq "--allow-other: root reads it" 0 "$(val root_reads_ao)"
-check_eq "--allow-other: other users are still held to mode 0400" 1 "$(val other_reads_ao)"
+check_eq "--allow-other: other users read it" 0 "$(val other_reads_ao)"
+check_eq "--allow-other: files 0444, directory 0555" "444 555" "$(val mode_ao)"
+check_eq "--allow-other: other users cannot write" 1 "$(val other_writes_ao)"
 check_eq "unmounted again" 0 "$(val umount_ao)"
 [ "$FAILED" -eq 0 ] || echo "$out" | sed 's/^/       | /'
 check_eq "source unchanged" "$before" "$(hash_of "$T/src.img")"
