@@ -18,6 +18,13 @@
 
 enum { OPT_JOBS = 0x200, OPT_JSON, OPT_SCHEMA };
 
+static volatile sig_atomic_t stopping;
+static void on_stop(int sig)
+{
+    (void)sig;
+    stopping = 1;
+}
+
 static void write_schema(FILE *f, const void *unused)
 {
     (void)unused;
@@ -90,9 +97,15 @@ int cmd_batch(int argc, char **argv)
     }
     fflush(stdout);
     fflush(stderr);
+    /* Ctrl-C stops the jobs' steps (they get it too); the batch waits for
+     * the jobs to clean up and still prints their summaries. */
+    struct sigaction sa = { .sa_handler = on_stop };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     int next = 0, running = 0, done = 0, failed = 0;
     while (done < n) {
-        while (running < jobs && next < n) {
+        while (running < jobs && next < n && !stopping) {
             int i = next++;
             outs[i] = tmpfile();
             pids[i] = outs[i] ? fork() : -1;
@@ -129,6 +142,10 @@ int cmd_batch(int argc, char **argv)
                     status[i] ? "FAILED" : "ok");
         }
     }
+    for (int i = next; i < n; i++) {  /* never started: the batch was stopped */
+        status[i] = 1;
+        failed++;
+    }
     if (json)
         putchar('[');
     for (int i = 0; i < n; i++) {
@@ -140,6 +157,10 @@ int cmd_batch(int argc, char **argv)
             fclose(outs[i]);
         }
         line[strcspn(line, "\n")] = 0;
+        if (!line[0] && i >= next)
+            snprintf(line, sizeof line, "{\"name\": \"%s\", \"status\": \"failed\", "
+                     "\"failed_step\": null, \"error\": \"not started: the batch was interrupted\"}",
+                     job[i].name);
         if (json) {
             printf("%s%s", i ? ",\n " : "", line[0] ? line : "null");
         } else {

@@ -21,7 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { OPT_SPARSE = 0x200, OPT_NO_VERIFY, OPT_CONFIG, OPT_NAME, OPT_JSON };
+enum { OPT_SPARSE = 0x200, OPT_NO_VERIFY, OPT_CONFIG, OPT_NAME, OPT_JSON, OPT_TARGET };
 
 #define MAX_FILES 8
 
@@ -60,22 +60,14 @@ static int file_sha(const char *path, char out[65])
     return r;
 }
 
-/* Writes DEST/name with write(), then records its hash for SHA256SUMS. */
-static int put(struct commit *c, const char *name, mode_t mode, void (*w)(FILE *, const void *),
-               const void *ctx)
+static void sha_of(const void *data, size_t len, char out[65])
 {
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s", c->dest, name);
-    if (p2v_write_output(path, mode, w, ctx) < 0)
-        return -1;
-    struct written *f = &c->files[c->n];
-    snprintf(f->name, sizeof f->name, "%s", name);
-    if (file_sha(path, f->sha) < 0) {
-        p2v_err("reading back %s failed", path);
-        return -1;
-    }
-    c->n++;
-    return 0;
+    struct sha256_ctx h;
+    uint8_t d[32];
+    sha256_init(&h);
+    sha256_update(&h, len, data);
+    sha256_digest(&h, sizeof d, d);
+    hex(d, sizeof d, out);
 }
 
 struct blob { const char *data; size_t len; };
@@ -84,6 +76,39 @@ static void write_blob(FILE *f, const void *ctx)
     const struct blob *b = ctx;
     fwrite(b->data, 1, b->len, f);
 }
+
+/* Writes DEST/name (atomically) and records its hash for SHA256SUMS.  A
+ * file already there with these bytes is left alone, so a second commit
+ * to a read-only copy still checks out. */
+static int put(struct commit *c, const char *name, mode_t mode, void (*w)(FILE *, const void *),
+               const void *ctx)
+{
+    char path[PATH_MAX], *data = NULL, have[65] = "";
+    size_t len = 0;
+    snprintf(path, sizeof path, "%s/%s", c->dest, name);
+    FILE *mem = open_memstream(&data, &len);
+    if (!mem)
+        return -1;
+    w(mem, ctx);
+    if (fclose(mem) != 0) {
+        free(data);
+        return -1;
+    }
+    struct written *f = &c->files[c->n];
+    snprintf(f->name, sizeof f->name, "%s", name);
+    sha_of(data, len, f->sha);
+    struct stat st;
+    int same = stat(path, &st) == 0 && (size_t)st.st_size == len && file_sha(path, have) == 0 &&
+               !strcmp(have, f->sha);
+    struct blob b = { data, len };
+    int r = same ? 0 : p2v_write_output(path, mode, write_blob, &b);
+    free(data);
+    if (r < 0)
+        return -1;
+    c->n++;
+    return 0;
+}
+
 static void write_xml(FILE *f, const void *m) { p2v_machine_xml(f, m); }
 static void write_libvirt(FILE *f, const void *vm) { p2v_vm_libvirt(f, vm); }
 static void write_hyperv(FILE *f, const void *vm) { p2v_vm_hyperv(f, vm); }
@@ -95,11 +120,14 @@ static void write_sums(FILE *f, const void *ctx)
         fprintf(f, "%s  %s\n", c->files[i].sha, c->files[i].name);
 }
 
-/* A report the view renders (fixups.json, status.json), copied as it is. */
-static int copy_report(struct commit *c, const char *mnt, const char *name)
+/* A report the view renders (fixups.json, status.json), read before the
+ * copy: the view may be gone by the end.  0 with *out NULL when absent. */
+static int read_report(const char *mnt, const char *name, struct blob *out)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", mnt, name);
+    out->data = NULL;
+    out->len = 0;
     FILE *f = fopen(path, "re");
     if (!f)
         return errno == ENOENT ? 0 : -1;
@@ -110,19 +138,18 @@ static int copy_report(struct commit *c, const char *mnt, const char *name)
     size_t n;
     while (m && (n = fread(buf, 1, sizeof buf, f)) > 0)
         fwrite(buf, 1, n, m);
-    int bad = ferror(f);
+    int bad = ferror(f) || !m;
     fclose(f);
-    if (m)
-        fclose(m);
-    int r = bad || !data ? -1 : 0;
-    if (r == 0) {
-        struct blob b = { data, len };
-        r = put(c, name, 0600, write_blob, &b);
-    } else {
+    if (m && fclose(m) != 0)
+        bad = 1;
+    if (bad) {
         p2v_err("reading %s failed", path);
+        free(data);
+        return -1;
     }
-    free(data);
-    return r;
+    out->data = data;
+    out->len = len;
+    return 0;
 }
 
 /* The machine: --config, else what the view's disk shows (mnt NULL: the
@@ -145,7 +172,13 @@ static struct p2v_machine *machine_of(const char *config, const char *mnt, const
     struct p2v_machine *found;
     free(m);
     if (p2v_inventory_source(mnt && access(raw, R_OK) == 0 ? raw : image, &so, &found) == 0) {
+        /* Name the copy, not the view that will be gone. */
         p2v_m_copy(found->source, sizeof found->source, image);
+        if (found->ndisks == 1) {
+            p2v_m_copy(found->disk[0].path, sizeof found->disk[0].path, image);
+            p2v_m_copy(found->disk[0].name, sizeof found->disk[0].name,
+                       strrchr(image, '/') ? strrchr(image, '/') + 1 : image);
+        }
         return found;
     }
     p2v_warn("the image's machine configuration could not be read; the VM definitions use "
@@ -159,7 +192,7 @@ static struct p2v_machine *machine_of(const char *config, const char *mnt, const
 }
 
 static int definitions(struct commit *c, const struct p2v_machine *m, const char *final,
-                       const char *name)
+                       const char *name, const char *target)
 {
     static const struct { const char *format, *ext; mode_t mode; void (*w)(FILE *, const void *); } fmts[] = {
         { "libvirt", "xml", 0600, write_libvirt },
@@ -171,8 +204,9 @@ static int definitions(struct commit *c, const struct p2v_machine *m, const char
         return -1;
     int r = 0;
     for (size_t i = 0; r == 0 && i < sizeof fmts / sizeof *fmts; i++) {
+        int hv = !strcmp(fmts[i].format, "hyperv");
         struct p2v_vm_opts o = { .format = fmts[i].format, .name = name, .disk_mode = "direct",
-                                 .out_dir = c->dest };
+                                 .out_dir = c->dest, .target = hv ? NULL : target };
         int vhdx = strstr(final, ".vhdx") != NULL;
         /* No definition that cannot work: Generation 2 takes VHDX only,
          * libvirt takes no VHDX. */
@@ -195,8 +229,8 @@ static int definitions(struct commit *c, const struct p2v_machine *m, const char
 }
 
 static const char usage[] =
-    "usage: p2v commit [--sparse] [--no-verify] [--config MACHINE.xml] [--name NAME] [--json]\n"
-    "                  [-q] MNT DEST_DIR\n";
+    "usage: p2v commit [--sparse] [--no-verify] [--config MACHINE.xml] [--name NAME]\n"
+    "                  [--target T] [--json] [-q] MNT DEST_DIR\n";
 
 int cmd_commit(int argc, char **argv)
 {
@@ -206,12 +240,13 @@ int cmd_commit(int argc, char **argv)
         { "config", required_argument, NULL, OPT_CONFIG },
         { "name", required_argument, NULL, OPT_NAME },
         { "json", no_argument, NULL, OPT_JSON },
+        { "target", required_argument, NULL, OPT_TARGET },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
         { 0 },
     };
     struct p2v_copy_opts co = { .verify = 1 };
-    const char *config = NULL, *name = NULL;
+    const char *config = NULL, *name = NULL, *target = NULL;
     int json = 0, c;
     while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
         switch (c) {
@@ -220,6 +255,13 @@ int cmd_commit(int argc, char **argv)
         case OPT_CONFIG: config = optarg; break;
         case OPT_NAME: name = optarg; break;
         case OPT_JSON: json = 1; break;
+        case OPT_TARGET: {
+            static const char *const t[] = { "virtio", "qemu-sata", "qemu-ide", NULL };
+            if (parse_choice("commit", "--target", optarg, t) < 0)
+                return 2;
+            target = optarg;
+            break;
+        }
         case 'q': co.quiet = 1; break;
         case 'h':
             fputs(usage, stdout);
@@ -235,6 +277,8 @@ int cmd_commit(int argc, char **argv)
                   "      --config FILE     machine configuration for the definitions\n"
                   "                        (default: what the image shows)\n"
                   "      --name NAME       the VM's name (default: the hostname, else p2v-vm)\n"
+                  "      --target T        disk bus of the libvirt and QEMU definitions: virtio\n"
+                  "                        (default), qemu-sata or qemu-ide\n"
                   "      --json            a JSON summary on stdout\n"
                   "  -q, --quiet           no progress\n", stdout);
             return 0;
@@ -256,37 +300,50 @@ int cmd_commit(int argc, char **argv)
         return 1;
     }
     const char *base = strrchr(image, '/') ? strrchr(image, '/') + 1 : image;
-    struct p2v_copy_result res;
-    int r = p2v_copy_image(image, dest, base, &co, &res);
-    if (r < 0)
-        return r == -EINTR ? 130 : 1;
-    struct commit cm = { .dest = dest };
-    p2v_m_copy(cm.files[0].name, sizeof cm.files[0].name, base);
-    hex(res.sha256, sizeof res.sha256, cm.files[0].sha);
-    cm.n = 1;
     char final[PATH_MAX];
     if (!realpath(dest, final) || strlen(final) + strlen(base) + 2 > sizeof final) {
         p2v_err("%s: %s", dest, strerror(errno));
         return 1;
     }
     strcat(strcat(final, "/"), base);
+    /* Everything read from the view or the user comes first: a bad
+     * --config fails before hours of copying, and the reports are kept
+     * even if the view is lost during the copy. */
     struct stat st;
     int is_dir = stat(mnt, &st) == 0 && S_ISDIR(st.st_mode);
+    struct blob fixups = { 0 }, status = { 0 };
     struct p2v_machine *m = machine_of(config, is_dir ? mnt : NULL, final);
-    r = m ? 0 : -1;
-    if (r == 0)
+    int r = m ? 0 : -1;
+    if (r == 0 && is_dir)
+        r = read_report(mnt, "fixups.json", &fixups);
+    if (r == 0 && is_dir)
+        r = read_report(mnt, "status.json", &status);
+    struct p2v_copy_result res;
+    if (r == 0) {
+        r = p2v_copy_image(image, dest, base, &co, &res);
+        if (r == -EINTR)
+            r = -130;
+    }
+    struct commit cm = { .dest = dest };
+    if (r == 0) {
+        p2v_m_copy(cm.files[0].name, sizeof cm.files[0].name, base);
+        hex(res.sha256, sizeof res.sha256, cm.files[0].sha);
+        cm.n = 1;
         r = put(&cm, "machine.xml", 0600, write_xml, m);
+    }
     if (r == 0)
-        r = definitions(&cm, m, final, name);
-    if (r == 0 && is_dir)
-        r = copy_report(&cm, mnt, "fixups.json");
-    if (r == 0 && is_dir)
-        r = copy_report(&cm, mnt, "status.json");
+        r = definitions(&cm, m, final, name, target);
+    if (r == 0 && fixups.data)
+        r = put(&cm, "fixups.json", 0600, write_blob, &fixups);
+    if (r == 0 && status.data)
+        r = put(&cm, "status.json", 0600, write_blob, &status);
     if (r == 0)
         r = put(&cm, "SHA256SUMS", 0600, write_sums, &cm);
     free(m);
+    free((void *)fixups.data);
+    free((void *)status.data);
     if (r < 0)
-        return 1;
+        return r == -130 ? 130 : 1;
     if (json) {
         printf("{\"image\": ");
         json_string(stdout, final);

@@ -10,7 +10,7 @@
 #include <limits.h>
 
 struct p2v_job {
-    char name[64];
+    char name[72];           /* the schema allows 64 characters */
     char source[PATH_MAX], dest[PATH_MAX], plan[PATH_MAX], config[PATH_MAX];
     char type[8], format[8], volumes[64], target[12];
     int sparse, no_check;

@@ -61,7 +61,11 @@ static int step(struct run *r, const char *out, const char *const *args)
         _exit(127);
     }
     int st;
-    if (pid < 0 || waitpid(pid, &st, 0) < 0)
+    pid_t w;
+    /* Ctrl-C reaches the step too; the job waits for it to stop cleanly. */
+    while (pid > 0 && (w = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
+        ;
+    if (pid < 0 || w < 0)
         return -1;
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
@@ -203,8 +207,10 @@ static void steps(struct run *r)
     }
     char commit_out[PATH_MAX + 16];
     snprintf(commit_out, sizeof commit_out, "%s/commit.json", r->work);
-    const char *args[16] = { "commit", "--json", "-q", "--name", j->name };
+    const char *args[18] = { "commit", "--json", "-q", "--name", j->name };
     int k = 5;
+    if (strcmp(j->target, "hyperv") != 0)  /* the libvirt and QEMU definitions' bus */
+        args[k++] = "--target", args[k++] = j->target;
     if (j->sparse)
         args[k++] = "--sparse";
     if (j->config[0])
@@ -221,6 +227,22 @@ static void steps(struct run *r)
         return last_error(r, "umount", ust);
 }
 
+/* mkdir -p, new directories 0700. */
+static int mkdir_p(const char *path)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s", path);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = 0;
+        if (mkdir(p, 0700) < 0 && errno != EEXIST)
+            return -1;
+        *s = '/';
+    }
+    return mkdir(p, 0700) < 0 && errno != EEXIST ? -1 : 0;
+}
+
 int p2v_job_run(const struct p2v_job *j, const char *self)
 {
     struct run r = { .j = j, .self = self };
@@ -233,7 +255,7 @@ int p2v_job_run(const struct p2v_job *j, const char *self)
     snprintf(r.state, sizeof r.state, "%.4000s/state", r.work);
     snprintf(r.mnt, sizeof r.mnt, "%.4000s/mnt", r.work);
     snprintf(r.log, sizeof r.log, "%.4000s/log", r.work);
-    if ((mkdir(j->dest, 0700) < 0 && errno != EEXIST) || (mkdir(r.work, 0700) < 0 && errno != EEXIST) ||
+    if (mkdir_p(j->dest) < 0 || (mkdir(r.work, 0700) < 0 && errno != EEXIST) ||
         (mkdir(r.mnt, 0700) < 0 && errno != EEXIST)) {
         r.failed = "prepare";
         snprintf(r.error, sizeof r.error, "cannot create %s: %s", r.work, strerror(errno));

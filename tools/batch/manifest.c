@@ -25,10 +25,36 @@ static int field(char *out, size_t len, const char *a, const char *b)
     return 0;
 }
 
+/* A path without "//", "/./", "/../" or a trailing '/', so two spellings
+ * of one directory compare equal (it may not exist yet: no realpath). */
+static void normalize(char *p)
+{
+    char *out = p, *in = p;
+    while (*in) {
+        if (in[0] == '/' && (in[1] == '/' || in[1] == 0) && out > p) {
+            in++;
+        } else if (in[0] == '/' && in[1] == '.' && (in[2] == '/' || in[2] == 0)) {
+            in += 2;
+        } else if (in[0] == '/' && in[1] == '.' && in[2] == '.' && (in[3] == '/' || in[3] == 0)) {
+            in += 3;
+            while (out > p && *--out != '/')
+                ;
+        } else {
+            *out++ = *in++;
+        }
+    }
+    if (out == p)
+        *out++ = '/';
+    *out = 0;
+}
+
 /* A path from the manifest, relative to the manifest's directory. */
 static int resolve(const char *dir, const char *p, char *out, size_t len)
 {
-    return p[0] == '/' || !dir[0] ? field(out, len, p, NULL) : field(out, len, dir, p);
+    int r = p[0] == '/' || !dir[0] ? field(out, len, p, NULL) : field(out, len, dir, p);
+    if (r == 0)
+        normalize(out);
+    return r;
 }
 
 static int text(xmlNodePtr n, char *out, size_t len)

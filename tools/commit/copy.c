@@ -86,13 +86,18 @@ static int src_error(struct copy *c, int r, uint64_t off)
     return r;
 }
 
+#define DONE_UNKNOWN UINT64_MAX
+
 static int dest_error(struct copy *c, int r, uint64_t done)
 {
     if (r == -EINTR && stopped)
         return r;
-    p2v_err("writing %s failed: %s%s; the %llu bytes copied and synced so far are kept: %s, then "
-            "run the same p2v commit to resume", c->partial, strerror(-r),
-            r == -ENOSPC ? " (the destination is full)" : "", (unsigned long long)done,
+    char kept[96] = "the part copied so far is kept";
+    if (done != DONE_UNKNOWN)
+        snprintf(kept, sizeof kept, "the %llu bytes copied and synced so far are kept",
+                 (unsigned long long)done);
+    p2v_err("writing %s failed: %s%s; %s: %s, then run the same p2v commit to resume",
+            c->partial, strerror(-r), r == -ENOSPC ? " (the destination is full)" : "", kept,
             r == -ENOSPC ? "free space there" : "make the destination writable");
     return r;
 }
@@ -333,7 +338,9 @@ static int check_existing(struct copy *c)
     c->res->already = 1;
     unlink(c->journal);  /* left by a run stopped between its rename and its cleanup */
     unlink(c->partial);
-    r = c->o->verify ? verify(c, fd, c->final) : 0;
+    /* Its head and tail match; the rest is compared too, verify or not,
+     * since SHA256SUMS will vouch for it. */
+    r = verify(c, fd, c->final);
     struct sha256_ctx h;
     sha256_init(&h);
     int zero;
@@ -367,14 +374,14 @@ static int run(struct copy *c)
         return check_existing(c);
     c->jfd = open(c->journal, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (c->jfd < 0)
-        return dest_error(c, -errno, 0);
+        return dest_error(c, -errno, DONE_UNKNOWN);
     if (flock(c->jfd, LOCK_EX | LOCK_NB) < 0) {
         p2v_err("another p2v commit is writing %s; wait for it, or stop it", c->partial);
         return -EBUSY;
     }
     c->dfd = open(c->partial, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (c->dfd < 0)
-        return dest_error(c, -errno, 0);
+        return dest_error(c, -errno, DONE_UNKNOWN);
     c->prog.verb = "checking the part already copied of";
     int64_t good = resume_check(c);
     p2v_progress_done(&c->prog);
@@ -386,7 +393,7 @@ static int run(struct copy *c)
         sha256_init(&c->whole);
     }
     if (good < 0)
-        return good == -EINTR ? good : dest_error(c, (int)good, 0);
+        return good == -EINTR ? good : dest_error(c, (int)good, DONE_UNKNOWN);
     uint64_t done = (uint64_t)good * CHUNK;
     if (done > c->size)
         done = c->size;
