@@ -1,7 +1,7 @@
 #!/bin/bash
 # A block device as the source: a read-only loop device over an image.
-# Its size and sector size come from the device; a 4Kn device is refused
-# with a message naming the sector size.
+# Its size and sector size come from the device; a 4Kn device is refused as
+# a VHD with a message naming the sector size, and becomes a VHDX by default.
 . "$(dirname "$0")/lib.sh"
 
 if ! losetup -f >/dev/null 2>&1; then
@@ -57,8 +57,15 @@ check_eq "once unmounted, no warning" 0 "$("$P2V" info -q "$fsdev" 2>&1 >/dev/nu
 
 dev4k=$(losetup -r -f --show --sector-size 4096 "$img") && LOOPS+=("$dev4k")
 mkdir -p "$T/mnt"
-check_fails "a 4Kn device is refused" "4096-byte logical sectors.*VHD supports only 512" \
-    "$P2V" mount "$dev4k" "$T/mnt"
+check_fails "a 4Kn device is refused as a VHD" "4096-byte logical sectors; VHD has 512-byte sectors only" \
+    "$P2V" mount --format vhd "$dev4k" "$T/mnt"
 check "4Kn: nothing mounted" not_mounted "$T/mnt"
+if p2v_mount "$dev4k" "$T/mnt"; then
+    check "4Kn: auto shows disk.vhdx" test -f "$T/mnt/disk.vhdx"
+    check "4Kn: vhdiinfo sees 4096-byte sectors" grep -q "Bytes per sector.*4096" <(vhdiinfo "$T/mnt/disk.vhdx")
+    p2v_umount "$T/mnt"
+else
+    bad "4Kn: the default mount (VHDX) failed"
+fi
 check_eq "image unchanged" "$before" "$(hash_of "$img")"
 finish

@@ -284,6 +284,11 @@ int p2v_vhdx_open(struct p2v_layer *below, const struct p2v_vhdx_params *p, stru
     v->l.ops = &vhdx_ops;
     v->l.below = below;
     v->fp.size = below->size;
+    /* A fixed image has every block present but does not say so with
+     * LeaveBlockAllocated: libvhdi (20210425) then drops the bitmap entries
+     * from its BAT arithmetic and reads every chunk after the first from
+     * the wrong place.  Hyper-V and QEMU take it as a full dynamic disk. */
+    v->fp.fixed = 0;
     v->fp.block_size = bs;
     v->fp.logical_sector = ls;
     v->fp.physical_sector = p->physical_sector == 4096 ? 4096 : 512;

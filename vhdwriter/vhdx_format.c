@@ -102,7 +102,8 @@ void vhdx_build_metadata(uint8_t out[VHDX_META_BYTES], const struct vhdx_params 
     meta_entry(out + 128, GUID_LOGICAL, at + 32, 4, IS_VIRTUAL_DISK | IS_REQUIRED);
     meta_entry(out + 160, GUID_PHYSICAL, at + 36, 4, IS_VIRTUAL_DISK | IS_REQUIRED);
     uint8_t *item = out + at;
-    put_le32(item, p->block_size);   /* flags 0: no LeaveBlockAllocated, no parent */
+    put_le32(item, p->block_size);
+    put_le32(item + 4, p->fixed ? 1u : 0u);  /* LeaveBlockAllocated; never HasParent */
     put_le64(item + 8, p->size);
     memcpy(item + 16, p->disk_id, 16);
     put_le32(item + 32, p->logical_sector);

@@ -30,6 +30,7 @@ struct vhdx_params {
     uint32_t block_size;       /* 1 MiB .. 256 MiB, a power of two */
     uint32_t logical_sector, physical_sector;
     uint64_t bat_len;          /* BAT region length (a multiple of 1 MiB) */
+    int fixed;                 /* LeaveBlockAllocated: every block present, a fixed disk */
     uint8_t file_write_guid[16], data_write_guid[16], disk_id[16];
 };
 
