@@ -1,6 +1,7 @@
 #include "vhd.h"
 
 #include "vhd_format.h"
+#include "payload.h"
 #include "../core/bytes.h"
 #include "../core/log.h"
 
@@ -71,16 +72,6 @@ static void locate(const struct vhd *v, uint64_t off, struct piece *p)
     }
 }
 
-/* Reads disk bytes [vofs, vofs+len); bytes past the disk's end (the tail
- * of a partial last block) are zeros. */
-static int read_disk(struct vhd *v, uint8_t *buf, size_t len, uint64_t vofs)
-{
-    uint64_t size = v->l.below->size;
-    size_t have = vofs >= size ? 0 : (size - vofs < len ? (size_t)(size - vofs) : len);
-    memset(buf + have, 0, len - have);
-    return have ? p2v_layer_read(v->l.below, buf, have, vofs) : 0;
-}
-
 static int vhd_read(struct p2v_layer *l, void *buf, size_t len, uint64_t off)
 {
     struct vhd *v = (struct vhd *)l;
@@ -104,7 +95,7 @@ static int vhd_read(struct p2v_layer *l, void *buf, size_t len, uint64_t off)
             memset(out + from_bat, 0xFF, n - from_bat);  /* padding: unused entries */
             break;
         }
-        case P_DATA: r = read_disk(v, out, n, p.vofs + rel); break;
+        case P_DATA: r = p2v_payload_read(v->l.below, out, n, p.vofs + rel); break;
         }
         if (r < 0)
             return r;
@@ -113,18 +104,6 @@ static int vhd_read(struct p2v_layer *l, void *buf, size_t len, uint64_t off)
         len -= n;
     }
     return 0;
-}
-
-struct shift {
-    p2v_extent_fn fn;
-    void *ctx;
-    uint64_t delta;  /* file offset - disk offset */
-};
-
-static int shifted(void *ctx, uint64_t off, uint64_t len, int is_data)
-{
-    struct shift *s = ctx;
-    return s->fn(s->ctx, off + s->delta, len, is_data);
 }
 
 static int vhd_extents(struct p2v_layer *l, uint64_t off, uint64_t len,
@@ -139,12 +118,7 @@ static int vhd_extents(struct p2v_layer *l, uint64_t off, uint64_t len,
         uint64_t n = p.len - rel < end - off ? p.len - rel : end - off;
         int r;
         if (p.kind == P_DATA) {
-            uint64_t size = l->below->size, vofs = p.vofs + rel;
-            uint64_t have = vofs >= size ? 0 : (size - vofs < n ? size - vofs : n);
-            struct shift s = { fn, ctx, off - vofs };
-            r = have ? p2v_layer_extents(l->below, vofs, have, shifted, &s) : 0;
-            if (r == 0 && have < n)
-                r = fn(ctx, off + have, n - have, 0);
+            r = p2v_payload_extents(l->below, p.vofs + rel, n, off, fn, ctx);
         } else {
             r = fn(ctx, off, n, p.kind != P_ZERO);
         }

@@ -1,6 +1,7 @@
 #include "vhdx.h"
 
 #include "vhdx_format.h"
+#include "payload.h"
 #include "../core/bytes.h"
 #include "../core/log.h"
 #include "../core/uuid5.h"
@@ -118,14 +119,6 @@ static void read_bat(const struct vhdx *v, uint8_t *out, size_t n, uint64_t rel)
     }
 }
 
-static int read_disk(struct vhdx *v, uint8_t *buf, size_t len, uint64_t vofs)
-{
-    uint64_t size = v->l.below->size;
-    size_t have = vofs >= size ? 0 : (size - vofs < len ? (size_t)(size - vofs) : len);
-    memset(buf + have, 0, len - have);
-    return have ? p2v_layer_read(v->l.below, buf, have, vofs) : 0;
-}
-
 static void copy_from(uint8_t *out, const uint8_t *src, size_t srclen, uint64_t rel, size_t n)
 {
     size_t have = rel >= srclen ? 0 : (srclen - rel < n ? (size_t)(srclen - rel) : n);
@@ -151,25 +144,13 @@ static int vhdx_read(struct p2v_layer *l, void *buf, size_t len, uint64_t off)
         case P_META: copy_from(out, v->meta, sizeof v->meta, rel, n); break;
         case P_ZERO: memset(out, 0, n); break;
         case P_BAT: read_bat(v, out, n, rel); break;
-        case P_DATA: r = read_disk(v, out, n, p.vofs + rel); break;
+        case P_DATA: r = p2v_payload_read(v->l.below, out, n, p.vofs + rel); break;
         }
         if (r < 0)
             return r;
         out += n, off += n, len -= n;
     }
     return 0;
-}
-
-struct shift {
-    p2v_extent_fn fn;
-    void *ctx;
-    uint64_t delta;  /* file offset - disk offset */
-};
-
-static int shifted(void *ctx, uint64_t off, uint64_t len, int is_data)
-{
-    struct shift *s = ctx;
-    return s->fn(s->ctx, off + s->delta, len, is_data);
 }
 
 static int vhdx_extents(struct p2v_layer *l, uint64_t off, uint64_t len, p2v_extent_fn fn,
@@ -184,12 +165,7 @@ static int vhdx_extents(struct p2v_layer *l, uint64_t off, uint64_t len, p2v_ext
         uint64_t n = p.len - rel < end - off ? p.len - rel : end - off;
         int r;
         if (p.kind == P_DATA) {
-            uint64_t size = l->below->size, vofs = p.vofs + rel;
-            uint64_t have = vofs >= size ? 0 : (size - vofs < n ? size - vofs : n);
-            struct shift s = { fn, ctx, off - vofs };
-            r = have ? p2v_layer_extents(l->below, vofs, have, shifted, &s) : 0;
-            if (r == 0 && have < n)
-                r = fn(ctx, off + have, n - have, 0);
+            r = p2v_payload_extents(l->below, p.vofs + rel, n, off, fn, ctx);
         } else {
             /* Metadata counts as data; the log and padding as holes. */
             r = fn(ctx, off, n, p.kind != P_ZERO);
