@@ -106,7 +106,7 @@ integration: $(B)/p2v $(B)/badfuse
 
 check:
 	@$(MAKE) --no-print-directory deps
-	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory all unit fuzz-replay
 	@$(MAKE) --no-print-directory integration
 
 # The whole suite under AddressSanitizer and UBSan, in a build tree of its own.
@@ -132,6 +132,44 @@ demo: deps
 bench: deps all
 	@bash tools/bench.sh $(B)/p2v
 	@bash tools/bench_layout.sh $(B)/p2v
+
+# Fuzzing (tests/fuzz/fuzz_NAME.c, seeds in tests/fuzz/corpus/NAME/).
+# make fuzz: each harness built with clang and libFuzzer, ASan and UBSan
+# (the library too, in build/fuzz), run for FUZZ_SECONDS; new inputs go to
+# build/fuzz/corpus/NAME, crashes to build/fuzz/crash-NAME-*.
+# make fuzz-replay (part of make check): every harness built with the
+# project's compiler and tests/fuzz/replay.c as main, run over its corpus.
+FUZZERS  := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 60
+FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+FUZZ_MAKE = $(MAKE) --no-print-directory B=build/fuzz CC=clang OPT="-O1 -g" SAN="$(FUZZ_SAN)"
+
+build/fuzz/%: tests/fuzz/fuzz_%.c build/fuzz/libp2v.a
+	clang $(P2V_CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer \
+	    -o $@ $^ $(LDLIBS)
+
+$(B)/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(B)/libp2v.a
+	@mkdir -p $(dir $@)
+	$(CC) $(P2V_CFLAGS) -o $@ $^ $(P2V_LDFLAGS) $(LDLIBS)
+
+.PHONY: fuzz fuzz-build fuzz-replay check-valgrind
+fuzz-build: deps-build
+	@$(FUZZ_MAKE) build/fuzz/libp2v.a
+	@$(FUZZ_MAKE) $(FUZZERS:%=build/fuzz/%)
+
+fuzz: fuzz-build
+	@set -e; for f in $(FUZZERS); do \
+	    mkdir -p build/fuzz/corpus/$$f; \
+	    echo "== fuzz $$f for $(FUZZ_SECONDS) s"; \
+	    build/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	        -artifact_prefix=build/fuzz/crash-$$f- -print_final_stats=1 \
+	        build/fuzz/corpus/$$f tests/fuzz/corpus/$$f 2>&1 | grep -E '^(stat::number_of_executed_units|#[0-9]+ *DONE)|ERROR|SUMMARY' ; \
+	done
+
+fuzz-replay: $(FUZZERS:%=$(B)/tests/replay_%)
+	@set -e; for f in $(FUZZERS); do echo "== replay $$f"; $(B)/tests/replay_$$f tests/fuzz/corpus/$$f; done
+
+check-valgrind: valgrind
 
 clean:
 	rm -rf build
