@@ -25,6 +25,19 @@ static const struct {
     { "boot-geometry", 0, 0, "boot-geometry" },
 };
 
+/* A ".." component: a guest path stays inside the volume it names. */
+static int climbs(const char *path)
+{
+    for (const char *p = path; *p;) {
+        size_t n = strcspn(p, "/\\");
+        if (n == 2 && p[0] == '.' && p[1] == '.')
+            return 1;
+        p += n;
+        p += strspn(p, "/\\");
+    }
+    return 0;
+}
+
 int p2v_plan_check_action(const struct p2v_action *a, const char **why)
 {
     for (size_t i = 0; i < sizeof actions / sizeof *actions; i++) {
@@ -32,6 +45,12 @@ int p2v_plan_check_action(const struct p2v_action *a, const char **why)
             continue;
         if (a->argc - 1 < actions[i].min || a->argc - 1 > actions[i].max) {
             *why = actions[i].usage;
+            return -EINVAL;
+        }
+        const char *guest = !strcmp(a->argv[0], "file-put") ? a->argv[2]
+                          : !strcmp(a->argv[0], "file-delete") ? a->argv[1] : NULL;
+        if (guest && climbs(guest)) {
+            *why = "a guest path may not contain '..'";
             return -EINVAL;
         }
         return 0;

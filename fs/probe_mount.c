@@ -125,9 +125,15 @@ int p2v_probe_mount(struct p2v_layer *l, struct p2v_probe_mount **out, char *pat
     if (!pm)
         return -ENOMEM;
     pm->l = l;
+    /* TMPDIR only when it is safe to make a mount point in: ours or
+     * root's, and sticky if others may write there. */
     const char *tmp = getenv("TMPDIR");
-    snprintf(pm->dir, sizeof pm->dir, "%s/p2v-probe.XXXXXX",
-             tmp && *tmp && strlen(tmp) < 40 ? tmp : "/tmp");
+    struct stat td;
+    if (!tmp || !*tmp || strlen(tmp) >= 40 || stat(tmp, &td) < 0 || !S_ISDIR(td.st_mode) ||
+        (td.st_uid != 0 && td.st_uid != geteuid()) ||
+        ((td.st_mode & (S_IWGRP | S_IWOTH)) && !(td.st_mode & S_ISVTX)))
+        tmp = "/tmp";
+    snprintf(pm->dir, sizeof pm->dir, "%s/p2v-probe.XXXXXX", tmp);
     if (!mkdtemp(pm->dir)) {
         int e = errno;
         p2v_err("cannot make a private directory for probing (%s): %s", pm->dir, strerror(e));

@@ -220,7 +220,15 @@ static void test_pause(int sock)
     const char *fifo = getenv("P2V_TEST_FREEZE_FIFO");
     if (!fifo || !*fifo)
         return;
-    int fd = open(fifo, O_RDONLY | O_CLOEXEC);
+    /* Only a FIFO of the caller's own: the variable must not make root
+     * open whatever path someone else put there. */
+    int fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode) || st.st_uid != geteuid() ||
+                    fcntl(fd, F_SETFL, 0) < 0)) {
+        close(fd);
+        fd = -1;
+    }
     char buf[64];
     while (fd >= 0) {
         struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = sock, .events = POLLIN } };
