@@ -532,6 +532,16 @@ int p2v_overlay_open(struct p2v_layer *below, const char *dir, const uint8_t bas
     }
     if (o->dir_fd < 0)
         r = -errno;
+    struct stat ds;
+    /* Fix-ups are private, and nobody else may swap their files. */
+    if (r == 0 && fstat(o->dir_fd, &ds) == 0 &&
+        (ds.st_uid != geteuid() || (ds.st_mode & (S_IWGRP | S_IWOTH)))) {
+        p2v_err("state directory %s belongs to uid %u or may be written by others; p2v keeps "
+                "fix-ups private: use a directory of your own (chmod go-w)", dir,
+                (unsigned)ds.st_uid);
+        r = -EPERM;
+        goto fail_quiet;
+    }
     if (r == 0 && scratch && (o->scratch_fd = memfd_create("p2v-dry-run", MFD_CLOEXEC)) < 0)
         r = -errno;
     if (r == 0) {

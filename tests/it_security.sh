@@ -48,6 +48,12 @@ check_eq "state directory 0700" 700 "$(stat -c %a "$T/state")"
 check_eq "state files 0600" "600" "$(find "$T/state" -type f -printf '%m\n' | sort -u | tr '\n' ' ' | xargs)"
 "$P2V" inventory --source "$src" -o "$T/m.xml"
 check_eq "inventory -o 0600" 600 "$(stat -c %a "$T/m.xml")"
+mkdir -p "$T/shared" && chmod 777 "$T/shared"
+check_fails "a state directory others may write is refused" "may be written by others" \
+    "$P2V" fixup apply --state "$T/shared" --plan "$T/ok.plan" "$src"
+mkdir -p "$T/theirs" "$T/mnt2" && chown 65534:65534 "$T/theirs"
+check_fails "a state directory of another user is refused" "belongs to uid 65534" \
+    "$P2V" mount --state "$T/theirs" --writable "$src" "$T/mnt2"
 p2v_mount "$src" "$T/mnt" --state "$T/state"
 check_eq "a view is the owner's only: files 0400" 400 "$(stat -c %a "$T/mnt/disk.vhd")"
 check "mount options: ro, default_permissions, no allow_other" \
