@@ -61,7 +61,7 @@ static int step(struct run *r, const char *out, const char *const *args)
         _exit(127);
     }
     int st;
-    pid_t w;
+    pid_t w = -1;
     /* Ctrl-C reaches the step too; the job waits for it to stop cleanly. */
     while (pid > 0 && (w = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
         ;
