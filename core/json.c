@@ -44,6 +44,10 @@ void xml_text(FILE *f, const char *s)
         case '>': fputs("&gt;", f); break;
         case '"': fputs("&quot;", f); break;
         case '\'': fputs("&apos;", f); break;
+        /* As references, so attribute normalisation cannot turn them into blanks. */
+        case '\t': fputs("&#9;", f); break;
+        case '\n': fputs("&#10;", f); break;
+        case '\r': fputs("&#13;", f); break;
         default:
             /* XML 1.0 has no way to write other control characters. */
             if (n == 0 || (*p < 0x20 && *p != '\t' && *p != '\n'))

@@ -475,7 +475,9 @@ static int load_index(struct overlay *o)
         for (uint64_t i = 0; o->e && i < n && !why; i++) {
             const uint8_t *e = buf + i * ENTRY;
             o->e[i] = (struct entry){ get_le64(e), get_le32(e + 8), get_le32(e + 12) };
-            if ((i && o->e[i].blk <= o->e[i - 1].blk) || o->e[i].blk * BLK >= o->l.size ||
+            /* Compared as block numbers: blk * BLK could wrap around. */
+            if ((i && o->e[i].blk <= o->e[i - 1].blk) ||
+                o->e[i].blk >= (o->l.size + BLK - 1) / BLK ||
                 (uint64_t)o->e[i].dblk * BLK >= data_len)
                 why = "an entry is out of order or out of range";
         }

@@ -26,7 +26,8 @@ dir=${BENCH_DIR:-/var/tmp/p2v-bench}
 src=$dir/source.img
 pmnt=$dir/iops-p2v    # not bench.sh's mount points: the two may run at once
 xmnt=$dir/iops-xmount
-work=$(mktemp -d /tmp/p2v-bench-iops.XXXXXX)
+mkdir -p "$dir"
+work=$(mktemp -d "$dir/iops-work.XXXXXX")   # not /tmp: cleaned by others on a shared machine
 stacks="fixed dynamic vhdx xmount fixed-sc"
 
 say() { echo "$*" >&2; }

@@ -31,7 +31,9 @@ static void normalize(char *p)
 {
     char *out = p, *in = p;
     while (*in) {
-        if (in[0] == '/' && (in[1] == '/' || in[1] == 0) && out > p) {
+        if (in[0] == '/' && in[1] == '/') {
+            in++;
+        } else if (in[0] == '/' && in[1] == 0 && out > p) {
             in++;
         } else if (in[0] == '/' && in[1] == '.' && (in[2] == '/' || in[2] == 0)) {
             in += 2;
@@ -120,6 +122,17 @@ int p2v_manifest_load(const char *path, struct p2v_job **jobs, int *n)
                 bad = resolve(dir, val, job->plan, sizeof job->plan);
             else if (!strcmp(el, "config"))
                 bad = resolve(dir, val, job->config, sizeof job->config);
+            else if (!strcmp(el, "type") || !strcmp(el, "format") || !strcmp(el, "target") ||
+                     !strcmp(el, "volumes")) {
+                /* Tokens to the schema: blanks around them do not count. */
+                size_t lead = strspn(val, " \t\r\n"), end = strlen(val);
+                while (end > lead && strchr(" \t\r\n", val[end - 1]))
+                    end--;
+                memmove(val, val + lead, end - lead);
+                val[end - lead] = 0;
+            }
+            if (bad)
+                ;
             else if (!strcmp(el, "type"))
                 bad = field(job->type, sizeof job->type, val, NULL);
             else if (!strcmp(el, "format"))

@@ -6,6 +6,7 @@
 #include "../../core/log.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -14,7 +15,9 @@
 #include <libxml/relaxng.h>
 #include <libxml/xpath.h>
 
-/* Attribute or text of a node into a buffer; "" when absent. */
+/* Attribute or text of a node into a buffer; "" when absent.  Enumerated
+ * and numeric values are tokens to the schema (blanks around them do not
+ * count), so they are trimmed here too. */
 static void get(xmlNodePtr n, const char *attr, char *out, size_t len)
 {
     xmlChar *v = attr ? xmlGetProp(n, (const xmlChar *)attr) : xmlNodeGetContent(n);
@@ -22,24 +25,38 @@ static void get(xmlNodePtr n, const char *attr, char *out, size_t len)
     xmlFree(v);
 }
 
+static void get_token(xmlNodePtr n, const char *attr, char *out, size_t len)
+{
+    get(n, attr, out, len);
+    size_t lead = strspn(out, " \t\r\n"), end = strlen(out);
+    while (end > lead && strchr(" \t\r\n", out[end - 1]))
+        end--;
+    memmove(out, out + lead, end - lead);
+    out[end - lead] = 0;
+}
+
+/* A number the schema accepted, clamped to what p2v keeps (an int). */
 static long get_num(xmlNodePtr n, const char *attr, long dflt)
 {
     char buf[32];
-    get(n, attr, buf, sizeof buf);
-    return buf[0] ? strtol(buf, NULL, 10) : dflt;
+    get_token(n, attr, buf, sizeof buf);
+    if (!buf[0])
+        return dflt;
+    long long v = strtoll(buf, NULL, 10);
+    return v > INT_MAX ? INT_MAX : v < INT_MIN ? INT_MIN : (long)v;
 }
 
 static uint64_t get_u64(xmlNodePtr n, const char *attr)
 {
     char buf[32];
-    get(n, attr, buf, sizeof buf);
+    get_token(n, attr, buf, sizeof buf);
     return strtoull(buf, NULL, 10);
 }
 
 static enum p2v_tristate get_tri(xmlNodePtr n, const char *attr)
 {
     char buf[16];
-    get(n, attr, buf, sizeof buf);
+    get_token(n, attr, buf, sizeof buf);
     return !strcmp(buf, "yes") ? P2V_YES : !strcmp(buf, "no") ? P2V_NO : P2V_UNKNOWN;
 }
 
@@ -77,14 +94,14 @@ static void read_fs(xmlNodePtr parent, struct p2v_m_fs *fs)
             get(c, "type", fs->type, sizeof fs->type);
             get(c, "label", fs->label, sizeof fs->label);
             get(c, "uuid", fs->uuid, sizeof fs->uuid);
-            get(c, "state", fs->state, sizeof fs->state);
+            get_token(c, "state", fs->state, sizeof fs->state);
         }
 }
 
 static void read_os(xmlXPathContextPtr xc, struct p2v_machine *m)
 {
     xmlNodePtr os = first(xc, "/machine/os");
-    get(os, "family", m->os.family, sizeof m->os.family);
+    get_token(os, "family", m->os.family, sizeof m->os.family);
     m->os.partition = (int)get_num(os, "partition", 0);
     const struct { const char *x; char *out; size_t len; } t[] = {
         { "/machine/os/name", m->os.name, sizeof m->os.name },
@@ -119,7 +136,7 @@ static void read_os(xmlXPathContextPtr xc, struct p2v_machine *m)
         xmlNodePtr n = o->nodesetval->nodeTab[i];
         struct p2v_m_tool *t2 = &m->os.tool[m->os.ntools++];
         get(n, "name", t2->name, sizeof t2->name);
-        get(n, "kind", t2->kind, sizeof t2->kind);
+        get_token(n, "kind", t2->kind, sizeof t2->kind);
         t2->start = (int)get_num(n, "start", -1);
     }
     xmlXPathFreeObject(o);
@@ -150,7 +167,7 @@ static void read_nics(xmlXPathContextPtr xc, struct p2v_machine *m)
                 continue;
             if (!xmlStrcmp(c->name, (const xmlChar *)"address") && nic->naddrs < P2V_M_MAX_ADDRS) {
                 struct p2v_m_addr *a = &nic->addr[nic->naddrs++];
-                get(c, "family", a->family, sizeof a->family);
+                get_token(c, "family", a->family, sizeof a->family);
                 get(c, NULL, a->addr, sizeof a->addr);
                 a->prefix = (int)get_num(c, "prefix", -1);
             } else if (!xmlStrcmp(c->name, (const xmlChar *)"gateway")) {
@@ -182,7 +199,7 @@ static void read_disks(xmlXPathContextPtr xc, struct p2v_machine *m)
                 get(c, NULL, d->serial, sizeof d->serial);
             if (xmlStrcmp(c->name, (const xmlChar *)"table") != 0)
                 continue;
-            get(c, "type", d->table, sizeof d->table);
+            get_token(c, "type", d->table, sizeof d->table);
             get(c, "id", d->table_id, sizeof d->table_id);
             read_fs(c, &d->whole);
             for (xmlNodePtr p = c->children; p; p = p->next) {
@@ -218,7 +235,7 @@ int p2v_machine_load(const char *path, struct p2v_machine *m)
         return -ENOMEM;
     }
     xmlNodePtr root = xmlDocGetRootElement(doc);
-    get(root, "origin", m->origin, sizeof m->origin);
+    get_token(root, "origin", m->origin, sizeof m->origin);
     text_of(xc, "/machine/source", m->source, sizeof m->source);
     text_of(xc, "/machine/hostname", m->hostname, sizeof m->hostname);
     xmlNodePtr cpu = first(xc, "/machine/cpu");
@@ -233,7 +250,7 @@ int p2v_machine_load(const char *path, struct p2v_machine *m)
     text_of(xc, "/machine/memory", buf, sizeof buf);
     m->memory_kib = strtoull(buf, NULL, 10);
     xmlNodePtr fw = first(xc, "/machine/firmware");
-    get(fw, "type", m->firmware, sizeof m->firmware);
+    get_token(fw, "type", m->firmware, sizeof m->firmware);
     m->acpi = get_tri(fw, "acpi");
     read_os(xc, m);
     read_nics(xc, m);

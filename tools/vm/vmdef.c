@@ -151,7 +151,7 @@ int p2v_vm_plan(const struct p2v_machine *m, const char *image, const struct p2v
                    : m->memory_kib ? (m->memory_kib + 1023) / 1024 : 2048;
     vm->memory_mib += vm->memory_mib & 1;  /* Hyper-V takes multiples of 2 MiB */
     vm->vcpus = o->vcpus ? o->vcpus : m->cpu.count ? m->cpu.count : 2;
-    if (!o->vcpus && m->cpu.sockets * m->cpu.cores * m->cpu.threads == vm->vcpus) {
+    if (!o->vcpus && (long long)m->cpu.sockets * m->cpu.cores * m->cpu.threads == vm->vcpus) {
         vm->sockets = m->cpu.sockets;
         vm->cores = m->cpu.cores;
         vm->threads = m->cpu.threads;
