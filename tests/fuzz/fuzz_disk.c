@@ -59,7 +59,8 @@ ntfs_volume *ntfs_device_mount(struct ntfs_device *dev, ntfs_mount_flags flags)
         *(void **)&real = dlsym(RTLD_NEXT, "ntfs_device_mount");
     if (!real)
         abort();
-    if (!__lsan_disable || !__lsan_enable)
+    /* Only read-only mounts are tried twice: a read-write one writes. */
+    if (!__lsan_disable || !__lsan_enable || !(flags & NTFS_MNT_RDONLY))
         return real(dev, flags);
     __lsan_disable();
     struct ntfs_device *probe = ntfs_device_alloc(dev->d_name, 0, dev->d_ops, dev->d_private);
