@@ -158,7 +158,8 @@ bench: deps all
 # project's compiler and tests/fuzz/replay.c as main, run over its corpus.
 FUZZERS  := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 60
-FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+            -fsanitize-coverage-ignorelist=tests/fuzz/coverage-ignore.txt
 FUZZ_MAKE = $(MAKE) --no-print-directory B=build/fuzz CC=clang OPT="-O1 -g" SAN="$(FUZZ_SAN)"
 
 build/fuzz/%: tests/fuzz/fuzz_%.c build/fuzz/libp2v.a
@@ -178,7 +179,8 @@ fuzz: fuzz-build
 	@set -e; for f in $(FUZZERS); do \
 	    mkdir -p build/fuzz/corpus/$$f; \
 	    echo "== fuzz $$f for $(FUZZ_SECONDS) s"; \
-	    build/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	    dict=; [ -f tests/fuzz/$$f.dict ] && dict=-dict=tests/fuzz/$$f.dict; \
+	    build/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 $$dict \
 	        -artifact_prefix=build/fuzz/crash-$$f- -print_final_stats=1 \
 	        build/fuzz/corpus/$$f tests/fuzz/corpus/$$f 2>&1 | grep -E '^(stat::number_of_executed_units|#[0-9]+ *DONE)|ERROR|SUMMARY' ; \
 	done

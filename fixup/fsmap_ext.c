@@ -13,8 +13,15 @@
 #include <ext2fs/ext2fs.h>
 
 /* Why the bitmaps cannot be trusted, or NULL. */
+/* Why the block bitmaps cannot be trusted (or even read: libext2fs 1.47.0
+ * overruns its bitmap on some damaged filesystems), or NULL. */
 static const char *unsafe_state(ext2_filsys fs)
 {
+    /* What e2fsck checks before it reads the bitmaps; ext2fs_open2 does not. */
+    if (fs->super->s_first_data_block > 1 || ext2fs_check_desc(fs) != 0)
+        return "damaged (its group descriptors are not consistent; e2fsck -n shows more)";
+    if (fs->super->s_feature_ro_compat & ~EXT2_LIB_FEATURE_RO_COMPAT_SUPP)
+        return "using features this libext2fs does not know";
     if (ext2fs_has_feature_journal_needs_recovery(fs->super))
         return "in need of journal recovery (mounted, or not unmounted cleanly)";
     if (!(fs->super->s_state & EXT2_VALID_FS) || (fs->super->s_state & EXT2_ERROR_FS))

@@ -1,11 +1,13 @@
 #define _GNU_SOURCE
 #include "hive.h"
 
+#include "shadow.h"
 #include "../core/log.h"
 
 #include <errno.h>
 #include <hivex.h>
 #include <iconv.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@ struct p2v_hive {
     int fd;               /* the memfd hivex reads and commits to */
     char path[64];        /* /proc/self/fd/N */
     char name[32];
+    struct p2v_shadow twin;  /* tries each edit first */
 };
 
 static int write_all(int fd, const uint8_t *p, size_t len)
@@ -85,10 +88,19 @@ void p2v_hive_close(struct p2v_hive *h)
 {
     if (!h)
         return;
+    p2v_shadow_stop(&h->twin);
     hivex_close(h->h);
     close(h->fd);
     free(h);
 }
+
+/* One edit of the hive, for guarded(). */
+struct edit {
+    const char *key, *value;
+    uint32_t type;
+    const void *data;
+    size_t len;
+};
 
 /* The node at key; with create, missing keys are added.  0 if absent. */
 static hive_node_h node_at(struct p2v_hive *h, const char *key, int create)
@@ -113,9 +125,9 @@ int p2v_hive_key_exists(struct p2v_hive *h, const char *key)
     return node_at(h, key, 0) != 0;
 }
 
-int p2v_hive_create_key(struct p2v_hive *h, const char *key)
+static int edit_create_key(struct p2v_hive *h, const struct edit *e)
 {
-    return node_at(h, key, 1) ? 0 : -EIO;
+    return node_at(h, e->key, 1) ? 0 : -EIO;
 }
 
 void p2v_strv_free(char **v, size_t n)
@@ -237,20 +249,20 @@ int p2v_hive_get_string(struct p2v_hive *h, const char *key, const char *value, 
     return r;
 }
 
-int p2v_hive_set(struct p2v_hive *h, const char *key, const char *value, uint32_t type,
-                 const void *data, size_t len)
+static int edit_set(struct p2v_hive *h, const struct edit *e)
 {
-    hive_node_h n = node_at(h, key, 1);
+    hive_node_h n = node_at(h, e->key, 1);
     if (!n)
         return -EIO;
-    hive_set_value sv = { .key = (char *)value, .t = (hive_type)type, .len = len,
-                          .value = (char *)data };
+    hive_set_value sv = { .key = (char *)e->value, .t = (hive_type)e->type, .len = e->len,
+                          .value = (char *)e->data };
     return hivex_node_set_value(h->h, n, &sv, 0) < 0 ? -errno : 0;
 }
 
-int p2v_hive_delete_value(struct p2v_hive *h, const char *key, const char *value)
+static int edit_delete_value(struct p2v_hive *h, const struct edit *e)
 {
-    hive_node_h n = node_at(h, key, 0);
+    const char *value = e->value;
+    hive_node_h n = node_at(h, e->key, 0);
     if (!n)
         return -ENOENT;
     /* hivex has no single-value delete: set the key's values without it. */
@@ -293,14 +305,139 @@ int p2v_hive_delete_value(struct p2v_hive *h, const char *key, const char *value
     return r;
 }
 
-int p2v_hive_delete_key(struct p2v_hive *h, const char *key)
+static int edit_delete_key(struct p2v_hive *h, const struct edit *e)
 {
-    hive_node_h n = node_at(h, key, 0);
+    hive_node_h n = node_at(h, e->key, 0);
     if (!n)
         return -ENOENT;
     if (n == hivex_root(h->h))
         return -EINVAL;
     return hivex_node_delete_child(h->h, n) < 0 ? -errno : 0;
+}
+
+/* hivex (1.3.23) asserts, and so aborts the whole process, when an edit
+ * frees a block that a damaged hive does not hold as one (mark_block_unused:
+ * IS_VALID_BLOCK). Each edit is therefore made first by a forked twin of
+ * this process (fixup/shadow.c) on its copy of the hive; only if the twin
+ * survives is it made here. The message carries the edit: op, type, then
+ * key, value and data, each a u64 length (UINT64_MAX: none) and the bytes. */
+enum { OP_CREATE_KEY, OP_SET, OP_DELETE_VALUE, OP_DELETE_KEY };
+static int (*const edit_fns[])(struct p2v_hive *, const struct edit *) = {
+    edit_create_key, edit_set, edit_delete_value, edit_delete_key,
+};
+
+static size_t put_field(uint8_t *m, size_t at, const void *p, size_t len)
+{
+    uint64_t n = p ? len : UINT64_MAX;
+    if (m) {
+        memcpy(m + at, &n, sizeof n);
+        if (p && len)
+            memcpy(m + at + sizeof n, p, len);
+    }
+    return at + sizeof n + (p ? len : 0);
+}
+
+static size_t encode(uint8_t *m, uint32_t op, const struct edit *e)
+{
+    if (m) {
+        memcpy(m, &op, 4);
+        memcpy(m + 4, &e->type, 4);
+    }
+    size_t at = put_field(m, 8, e->key, strlen(e->key) + 1);
+    at = put_field(m, at, e->value, e->value ? strlen(e->value) + 1 : 0);
+    return put_field(m, at, e->data, e->len);
+}
+
+static const uint8_t *get_field(const uint8_t *p, const uint8_t *end, const void **out,
+                                size_t *len)
+{
+    uint64_t n;
+    if (!p || (size_t)(end - p) < sizeof n)
+        return NULL;
+    memcpy(&n, p, sizeof n);
+    p += sizeof n;
+    *out = n == UINT64_MAX ? NULL : p;
+    *len = n == UINT64_MAX ? 0 : (size_t)n;
+    if (n != UINT64_MAX && n > (uint64_t)(end - p))
+        return NULL;
+    return p + *len;
+}
+
+/* In the twin: decode and make the edit. */
+static int twin_edit(void *ctx, const void *msg, size_t len)
+{
+    const uint8_t *p = msg, *end = p + len;
+    uint32_t op;
+    struct edit e = { 0 };
+    const void *key, *value;
+    size_t klen, vlen;
+    if (len < 8)
+        return -EINVAL;
+    memcpy(&op, p, 4);
+    memcpy(&e.type, p + 4, 4);
+    p = get_field(p + 8, end, &key, &klen);
+    p = get_field(p, end, &value, &vlen);
+    p = get_field(p, end, &e.data, &e.len);
+    if (!p || !key || op >= sizeof edit_fns / sizeof *edit_fns)
+        return -EINVAL;
+    e.key = key;
+    e.value = value;
+    return edit_fns[op](ctx, &e);
+}
+
+static int guarded(struct p2v_hive *h, uint32_t op, const struct edit *e, const char *what)
+{
+    size_t len = encode(NULL, op, e);
+    uint8_t *msg = malloc(len);
+    if (!msg)
+        return -ENOMEM;
+    encode(msg, op, e);
+    int r = p2v_shadow_try(&h->twin, twin_edit, h, msg, len);
+    free(msg);
+    if (r < 0) {
+        p2v_err("the %s hive: cannot try %s %s in a child process first: %s", h->name, what,
+                e->key, strerror(-r));
+        return r;
+    }
+    if (r == SIGABRT || r == SIGSEGV || r == SIGBUS || r == SIGILL || r == SIGFPE) {
+        p2v_err("the %s hive is damaged: hivex cannot %s %s%s%s without crashing; repair "
+                "Windows first (chkdsk, or restore the hive from RegBack)", h->name, what,
+                e->key, e->value ? " value " : "", e->value ? e->value : "");
+        return -EINVAL;
+    }
+    if (r > 0) {
+        p2v_err("the %s hive: the child process trying %s %s was stopped by signal %d",
+                h->name, what, e->key, r);
+        return -EINTR;
+    }
+    r = edit_fns[op](h, e);
+    p2v_shadow_made(&h->twin, r);
+    return r;
+}
+
+int p2v_hive_create_key(struct p2v_hive *h, const char *key)
+{
+    struct edit e = { .key = key };
+    return guarded(h, OP_CREATE_KEY, &e, "create key");
+}
+
+int p2v_hive_set(struct p2v_hive *h, const char *key, const char *value, uint32_t type,
+                 const void *data, size_t len)
+{
+    struct edit e = { .key = key, .value = value, .type = type, .data = data, .len = len };
+    return guarded(h, OP_SET, &e, "set");
+}
+
+int p2v_hive_delete_value(struct p2v_hive *h, const char *key, const char *value)
+{
+    struct edit e = { .key = key, .value = value };
+    return guarded(h, OP_DELETE_VALUE, &e, "delete from");
+}
+
+int p2v_hive_delete_key(struct p2v_hive *h, const char *key)
+{
+    struct edit e = { .key = key };
+    return guarded(h, OP_DELETE_KEY, &e, "delete key");
 }
 
 static int convert(const char *to, const char *from, const void *in, size_t inlen, char **out,

@@ -44,6 +44,7 @@ struct overlay {
     int data_fd, lock_fd, dir_fd;
     int scratch_fd;            /* dry runs: new blocks live in memory (memfd) */
     int writable, dirty;
+    int write_errno;           /* the last failed write's, logged once */
     uint8_t base_id[16];
     uint64_t generation;
     uint64_t data_blocks;      /* appended so far (committed or not) */
@@ -242,7 +243,7 @@ static int overlay_write(struct p2v_layer *l, const void *buf, size_t len, uint6
             continue;  /* unchanged: nothing to store, and re-applying stays a no-op */
         int scratch = o->scratch_fd >= 0;
         uint64_t slot = scratch ? o->scratch_blocks : o->data_blocks;
-        if (slot >= (scratch ? SCRATCH_BIT : UINT32_MAX)) {
+        if (slot >= SCRATCH_BIT) {  /* 8 TiB of changes: the index cannot number more */
             r = -EFBIG;
             break;
         }
@@ -250,8 +251,11 @@ static int overlay_write(struct p2v_layer *l, const void *buf, size_t len, uint6
         ssize_t put = pwrite(scratch ? o->scratch_fd : o->data_fd, next, BLK, at);
         if (put != (ssize_t)BLK) {
             r = put < 0 ? -errno : -ENOSPC;
-            p2v_err("%s/overlay.data: writing %u bytes at offset %lld failed: %s", o->dir, BLK,
-                    (long long)at, strerror(-r));
+            /* Once per cause: ntfs-3g retries, and each retry fails alike. */
+            if (o->write_errno != r)
+                p2v_err("%s/overlay.data: writing %u bytes at offset %lld failed: %s", o->dir,
+                        BLK, (long long)at, strerror(-r));
+            o->write_errno = r;
             break;
         }
         r = put_entry(o, find(o, b), b, (uint32_t)slot | (scratch ? SCRATCH_BIT : 0),
@@ -453,8 +457,16 @@ static int load_index(struct overlay *o)
     else if (get_le32(h + 68) != (uint32_t)crc32(0, h, 68))
         why = "its header checksum does not match";
     uint64_t n = why ? 0 : get_le64(h + 56), data_len = why ? 0 : get_le64(h + 48);
-    if (!why && (n > (uint64_t)SIZE_MAX / ENTRY || n > data_len / BLK))
+    struct stat ist;
+    if (!why && fstat(ifd, &ist) < 0)
+        r = -errno, why = "it cannot be examined";
+    /* Sized from the file before anything is allocated from the header; and
+     * block numbers stay below SCRATCH_BIT, which marks a dry run's blocks. */
+    if (!why && (n > data_len / BLK || (uint64_t)ist.st_size < HEADER ||
+                 n > ((uint64_t)ist.st_size - HEADER) / ENTRY))
         why = "its entry count is impossible";
+    else if (!why && data_len / BLK > SCRATCH_BIT)
+        why = "its data length is past the 8 TiB an overlay can hold";
     uint8_t *buf = NULL;
     if (!why && !(buf = malloc(n ? n * ENTRY : 1)))
         r = -ENOMEM;

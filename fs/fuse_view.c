@@ -2,6 +2,7 @@
 #define FUSE_USE_VERSION 312
 #include "fuse_view.h"
 
+#include "daemon.h"
 #include "mountinfo.h"
 #include "../core/log.h"
 
@@ -619,6 +620,12 @@ int p2v_view_serve(const struct p2v_view_file *files, int nfiles,
         p2v_err("cannot install signal handlers for the FUSE session");
         goto out_session;
     }
+    /* Into the background before mounting, not after: the process that
+     * mounts is the one that serves, so no kill of `p2v mount` can leave a
+     * mount without its server (a dead mount, ENOTCONN). */
+    if (!o->foreground && (r = p2v_daemon_start()) < 0)
+        goto out_signals;
+    r = -EINVAL;
     if (fuse_session_mount(se, o->mountpoint) != 0) {
         p2v_err("mounting on %s failed (see the message above)", o->mountpoint);
         goto out_signals;
@@ -637,10 +644,8 @@ int p2v_view_serve(const struct p2v_view_file *files, int nfiles,
     p2v_note("ready: %s: %s", o->mountpoint, list);
     if (!o->foreground)
         p2v_log_target(o->log_to_file ? P2V_LOG_FILE : P2V_LOG_SYSLOG);
-    if (fuse_daemonize(o->foreground) != 0) {
-        r = -ECHILD;
-        goto out_unmount;
-    }
+    if (!o->foreground)
+        p2v_daemon_ready();
     struct fuse_loop_config *cfg = fuse_loop_cfg_create();
     if (!cfg) {
         r = -ENOMEM;

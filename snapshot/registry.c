@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,6 +40,27 @@ static int run_dir(char *out, size_t len)
         return -EPERM;
     }
     return 0;
+}
+
+int p2v_registry_view_lock(const char *mountpoint, int create)
+{
+    char dir[PATH_MAX], path[PATH_MAX + 64];
+    int e = run_dir(dir, sizeof dir);
+    if (e < 0)
+        return e;
+    uint64_t h = 1469598103934665603ull;  /* FNV-1a: a short, stable name */
+    for (const char *c = mountpoint; *c; c++)
+        h = (h ^ (uint8_t)*c) * 1099511628211ull;
+    snprintf(path, sizeof path, "%s/view-%016llx.lock", dir, (unsigned long long)h);
+    int fd = open(path, (create ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return -errno;
+    if (create && flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        e = -errno;
+        close(fd);
+        return e;
+    }
+    return fd;
 }
 
 int p2v_registry_save(const struct p2v_snap_record *r)

@@ -131,7 +131,7 @@ int p2v_vhd_diff_open(const char *path, struct p2v_layer *parent, struct p2v_lay
                    memcmp(foot, "conectix", 8)))
         r = damaged(d, "no footer at its end");
     uint64_t hoff = r == 0 ? get_be64(foot + 16) : 0;
-    if (r == 0 && (hoff + 1024 > (uint64_t)st.st_size || pread_all(d->fd, head, 1024, hoff) < 0 ||
+    if (r == 0 && (hoff > (uint64_t)st.st_size - 1024 || pread_all(d->fd, head, 1024, hoff) < 0 ||
                    memcmp(head, "cxsparse", 8)))
         r = damaged(d, "no dynamic header where its footer points");
     if (r == 0) {
@@ -145,12 +145,15 @@ int p2v_vhd_diff_open(const char *path, struct p2v_layer *parent, struct p2v_lay
         else if ((uint64_t)d->nblocks * d->block_size < virt || virt != parent->size)
             r = damaged(d, "its size disagrees with its table of blocks or its parent");
         d->bitmap_len = (d->block_size / SECTOR / 8 + SECTOR - 1) / SECTOR * SECTOR;
+        /* The table must lie inside the file before we size a buffer from
+         * a header field: a 2 KiB file could otherwise claim 16 GiB. */
+        if (r == 0 && (bat > (uint64_t)st.st_size || (uint64_t)d->nblocks * 4 > (uint64_t)st.st_size - bat))
+            r = damaged(d, "its table of blocks is cut off");
         d->bat = r == 0 ? malloc((size_t)d->nblocks * 4 + 1) : NULL;
         if (r == 0 && !d->bat)
             r = -ENOMEM;
-        if (r == 0 && (bat + (uint64_t)d->nblocks * 4 > (uint64_t)st.st_size ||
-                       pread_all(d->fd, d->bat, (size_t)d->nblocks * 4, bat) < 0))
-            r = damaged(d, "its table of blocks is cut off");
+        if (r == 0 && pread_all(d->fd, d->bat, (size_t)d->nblocks * 4, bat) < 0)
+            r = damaged(d, "its table of blocks cannot be read");
         for (uint32_t i = 0; r == 0 && i < d->nblocks; i++) {
             d->bat[i] = get_be32((uint8_t *)&d->bat[i]);
             if (d->bat[i] != UNUSED &&

@@ -132,6 +132,9 @@ PY
 }
 no_view_process() { [ -z "$(view_pids "$1")" ]; }
 
+# mount_settled MNT: a killed `p2v mount` has left a live view or nothing.
+mount_settled() { [ "$(mnt_state "$1")" = live ] || no_view_process "$1"; }
+
 # Random readers (tests/randread.py), each a process of its own under a
 # timeout watchdog: one stuck in a read is a deadlock, and shows as exit 124.
 # start_readers N FILE PREFIX [randread options]: results in PREFIX.rI,
@@ -342,6 +345,9 @@ kill_loop() {
             0) m_done=$((m_done + 1)); how=finished ;;
             *) how="failed (exit $rc)"; echo "       #$i mount: exit $rc: $(tail -n 2 "$T/km.err")" ;;
         esac
+        # p2v mount forks before it mounts, and the child goes on: once
+        # it has mounted (live) or ended (none), nothing changes any more.
+        wait_until 20 mount_settled "$M"
         st=$(mnt_state "$M")
         case $st in
             none) m_none=$((m_none + 1)) ;;

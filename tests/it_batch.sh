@@ -276,6 +276,10 @@ done
 "$P2V" batch --jobs x "$B/batch.xml" >/dev/null 2>&1; check_eq "--jobs x: exit 2" 2 $?
 "$P2V" batch "$B/batch.xml" "$B/more.xml" >/dev/null 2>&1; check_eq "two manifests: exit 2" 2 $?
 check "p2v batch --schema prints tools/batch/manifest.rng" cmp <("$P2V" batch --schema) tools/batch/manifest.rng
+awk '/^```xml/ { f = 0 } /^```xml/ && !done { getline; if ($0 ~ /^<batch/) { f = 1; done = 1 } }
+     /^```$/ { f = 0 } f' README.md >"$T/readme-manifest.xml"
+check "README's example manifest is valid against the schema" \
+    xmllint --noout --relaxng tools/batch/manifest.rng "$T/readme-manifest.xml"
 
 check_eq "no p2v mount left at the end" 0 "$(our_mounts)"
 for s in plain win damaged; do check_eq "source $s.img unchanged" "${before[$s]}" "$(hash_of "$B/$s.img")"; done

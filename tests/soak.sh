@@ -1,5 +1,5 @@
 #!/bin/bash
-# Soak: the SIGKILL loop of tests/faults.sh (fixup apply, mount start-up
+# Soak: the SIGKILL loop of tests/it_faults.sh (fixup apply, mount start-up
 # and commit, each killed at a random moment, then checked and run again),
 # SOAK_N times (default 100).  Not part of make check (about 4 s an
 # iteration); run it as root, from anywhere:

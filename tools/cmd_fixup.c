@@ -274,16 +274,19 @@ static int do_apply(int argc, char **argv)
      * the same source and plan always give the same image. */
     p2v_fixed_clock(&st.mtime);
     int r = p2v_apply(&in, &plan, &ch, &w);
-    if (r == 0 && !so.dry_run) {
-        /* The report first under a temporary name would be no safer: the
-         * overlay is the truth, and the report is rewritten by every run. */
+    if (r == 0 && !so.dry_run)
         r = p2v_overlay_commit(st.overlay);
-        if (r == 0)
-            r = save_report(so.state, st.src.path, plan.path, &w, &ch, st.overlay);
-    }
     if (r < 0) {
         p2v_overlay_abandon(st.overlay);
         p2v_err("nothing was applied: the state in %s is as it was", so.state);
+    } else if (!so.dry_run &&
+               save_report(so.state, st.src.path, plan.path, &w, &ch, st.overlay) < 0) {
+        /* The overlay is the truth and is saved; only its description is
+         * missing, and a mount says the old one does not match. */
+        p2v_err("the fix-ups were applied and saved in %s, but their report (fixups.json) "
+                "was not; free some space there and run the same fixup apply again: it "
+                "changes nothing more and writes the report", so.state);
+        r = -EIO;
     } else if (json) {
         report_json(stdout, st.src.path, plan.path, so.dry_run, &w, &ch, st.overlay);
     } else {

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "commands.h"
+#include "../snapshot/registry.h"
 
 #include "stack.h"
 #include "view_files.h"
@@ -165,6 +166,11 @@ int cmd_mount(int argc, char **argv)
         snprintf(fsname, sizeof fsname, "p2v:%s", so.state);
         vo.fsname = fsname;
     }
+    /* Held, never closed, until this process (the view's, after the fork
+     * in p2v_view_serve) exits: p2v umount waits for it. Best effort: a
+     * previous view of this mount point still ending holds it a moment. */
+    int view_lock = p2v_registry_view_lock(mnt, 1);
+    (void)view_lock;
     int r = p2v_view_serve(files, n, &vo);
     mount_files_close(files, n);
     p2v_stack_close(&st);

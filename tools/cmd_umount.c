@@ -23,6 +23,21 @@ static void on_alarm(int sig)
     (void)sig;  /* only interrupts flock */
 }
 
+/* Waits (bounded) for an exclusive lock on fd, which the holder releases
+ * when it is done; what names it in the warning. */
+static void wait_lock(int fd, const char *what)
+{
+    struct sigaction sa = { .sa_handler = on_alarm }, old;  /* no SA_RESTART */
+    sigaction(SIGALRM, &sa, &old);
+    alarm(30);
+    if (flock(fd, LOCK_EX) == 0)
+        flock(fd, LOCK_UN);
+    else
+        p2v_warn("%s is still in use 30 s after unmounting", what);
+    alarm(0);
+    sigaction(SIGALRM, &old, NULL);
+}
+
 /* The view's process saves its last writes and lets go of its state
  * directory after the kernel has let go of the mount: wait for that (an
  * exclusive lock is free once it has), so that what comes next (an apply,
@@ -35,15 +50,9 @@ static void wait_for_state(const char *dir)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return;
-    struct sigaction sa = { .sa_handler = on_alarm }, old;  /* no SA_RESTART */
-    sigaction(SIGALRM, &sa, &old);
-    alarm(30);
-    if (flock(fd, LOCK_EX) == 0)
-        flock(fd, LOCK_UN);
-    else
-        p2v_warn("%s is still in use 30 s after unmounting (another mount of it?)", dir);
-    alarm(0);
-    sigaction(SIGALRM, &old, NULL);
+    char what[PATH_MAX + 64];
+    snprintf(what, sizeof what, "state directory %s (another mount of it?)", dir);
+    wait_lock(fd, what);
     close(fd);
 }
 
@@ -116,8 +125,14 @@ int cmd_umount(int argc, char **argv)
     char ids[8][32];
     int dead = stat(mnt, &st) < 0 && errno == ENOTCONN;
     int nids = dead ? 0 : releasing(mnt, ids, 8);
+    /* The view's process, which closes its source as it exits. */
+    int view = dead ? -1 : p2v_registry_view_lock(mnt, 0);
+    char what[PATH_MAX + 64];
+    snprintf(what, sizeof what, "the source of the view on %s", mnt);
     if (geteuid() == 0) {
         if (umount2(mnt, UMOUNT_NOFOLLOW) == 0) {
+            if (view >= 0)
+                wait_lock(view, what);
             if (state)
                 wait_for_state(state);
             wait_for_release(ids, nids);
@@ -139,6 +154,8 @@ int cmd_umount(int argc, char **argv)
         return 1;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         return 1;
+    if (view >= 0)
+        wait_lock(view, what);
     if (state)
         wait_for_state(state);
     wait_for_release(ids, nids);

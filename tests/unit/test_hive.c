@@ -82,6 +82,34 @@ static void set_get_delete_and_save(void **state)
     p2v_hive_close(h);
 }
 
+/* hivex 1.3.23 aborts on this damaged hive when a key is deleted (an
+ * assertion in mark_block_unused; found by fuzzing): p2v must fail the edit
+ * with an error and go on, and its other edits still work. */
+static void damaged_hive_edit_fails(void **state)
+{
+    (void)state;
+    FILE *f = fopen("tests/fuzz/corpus/hive/crash-hivex-assert-delete-1.bin", "rb");
+    assert_non_null(f);
+    uint8_t *bad = malloc(1 << 20);
+    assert_non_null(bad);
+    size_t len = fread(bad, 1, 1 << 20, f);
+    fclose(f);
+    struct p2v_hive *h;
+    assert_int_equal(p2v_hive_load(bad, len, "SYSTEM", &h), 0);
+    assert_true(p2v_hive_key_exists(h, "ControlSet001\\Services\\vmtools"));
+    assert_int_equal(p2v_hive_delete_key(h, "ControlSet001\\Services\\vmtools"), -EINVAL);
+    assert_true(p2v_hive_key_exists(h, "ControlSet001\\Services\\vmtools"));  /* untouched */
+    /* A new twin for the next edit, which works. */
+    const uint8_t dword[4] = { 0, 0, 0, 0 };
+    assert_int_equal(p2v_hive_set(h, "ControlSet001\\Services\\viostor", "Start",
+                                  P2V_REG_DWORD, dword, 4), 0);
+    uint32_t v = 9;
+    assert_int_equal(p2v_hive_get_dword(h, "ControlSet001\\Services\\viostor", "Start", &v), 0);
+    assert_int_equal(v, 0);
+    p2v_hive_close(h);
+    free(bad);
+}
+
 static void not_a_hive(void **state)
 {
     (void)state;
@@ -112,6 +140,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(set_get_delete_and_save),
         cmocka_unit_test(not_a_hive),
+        cmocka_unit_test(damaged_hive_edit_fails),
         cmocka_unit_test(class_guid_bytes),
     };
     return cmocka_run_group_tests(tests, load_seed, free_seed);

@@ -49,11 +49,12 @@ static void hex(const uint8_t *d, size_t n, char *out)
         sprintf(out + 2 * i, "%02x", d[i]);
 }
 
-/* Full reads: a short read of a file of known size is an error. */
-static int read_at(int fd, uint8_t *p, size_t len, uint64_t off)
+/* Whole reads and writes; a short read of a file of known size is an
+ * error. Ctrl-C (stopped) ends them. */
+static int io_at(int fd, uint8_t *p, size_t len, uint64_t off, int write)
 {
     while (len) {
-        ssize_t n = pread(fd, p, len, (off_t)off);
+        ssize_t n = write ? pwrite(fd, p, len, (off_t)off) : pread(fd, p, len, (off_t)off);
         if (n < 0 && errno == EINTR && !stopped)
             continue;
         if (n <= 0)
@@ -61,25 +62,62 @@ static int read_at(int fd, uint8_t *p, size_t len, uint64_t off)
         p += n, off += (uint64_t)n, len -= (size_t)n;
     }
     return 0;
+}
+
+static int read_at(int fd, uint8_t *p, size_t len, uint64_t off)
+{
+    return io_at(fd, p, len, off, 0);
 }
 
 static int write_at(int fd, const uint8_t *p, size_t len, uint64_t off)
 {
-    while (len) {
-        ssize_t n = pwrite(fd, p, len, (off_t)off);
-        if (n < 0 && errno == EINTR && !stopped)
-            continue;
-        if (n <= 0)
-            return n < 0 ? -errno : -EIO;
-        p += n, off += (uint64_t)n, len -= (size_t)n;
-    }
-    return 0;
+    return io_at(fd, (uint8_t *)p, len, off, 1);
 }
 
-static int src_error(struct copy *c, int r, uint64_t off)
+/* The first byte of [off, off + len) that cannot be read: the read that
+ * failed covered many sectors, and the user wants to know which one. With
+ * O_DIRECT, so that the page cache does not widen a sector to its page. */
+static uint64_t first_unreadable(const char *path, int fd, uint64_t off, size_t len)
+{
+    static const size_t steps[] = { 65536, 4096, 512 };
+    int dfd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+    void *buf = NULL;
+    if (posix_memalign(&buf, 4096, steps[0]) != 0)
+        buf = NULL;
+    if (dfd >= 0 && buf)
+        fd = dfd;
+    for (int i = 0; buf && i < 3; i++) {
+        size_t step = steps[i];
+        uint64_t end = off + len;
+        for (; off < end; off += step) {
+            size_t n = end - off < step ? (size_t)(end - off) : step;
+            if (read_at(fd, buf, n, off) < 0) {
+                len = n;
+                break;
+            }
+        }
+        if (off >= end)
+            break;  /* it reads now */
+    }
+    free(buf);
+    if (dfd >= 0)
+        close(dfd);
+    return off;
+}
+
+static int src_error(struct copy *c, int r, uint64_t off, size_t len)
 {
     if (r == -EINTR && stopped)
         return r;
+    if (r == -EIO && len) {
+        uint64_t bad = first_unreadable(c->src, c->sfd, off, len);
+        p2v_err("reading %s failed at byte %llu (512-byte sector %llu of the image): %s; the "
+                "source has unreadable sectors (status.json in the view lists them): mount it "
+                "with --bad-sectors zero to copy them as zeros, and run the same p2v commit: "
+                "it resumes", c->src, (unsigned long long)bad, (unsigned long long)(bad / 512),
+                strerror(-r));
+        return r;
+    }
     p2v_err("reading %s at byte %llu failed: %s; if its view was unmounted, mount it again with "
             "the same options and run the same p2v commit: it resumes", c->src,
             (unsigned long long)off, strerror(-r));
@@ -253,7 +291,7 @@ static int copy_chunk(struct copy *c, uint64_t off, uint64_t len, char digest[65
             size_t n = (uint64_t)hole - pos < IOBUF ? (size_t)((uint64_t)hole - pos) : IOBUF;
             int r = read_at(c->sfd, c->buf, n, pos);
             if (r < 0)
-                return src_error(c, r, pos);
+                return src_error(c, r, pos, n);
             if ((r = write_at(c->dfd, c->buf, n, pos)) < 0)
                 return dest_error(c, r, off);
             sha256_update(&h, n, c->buf);
@@ -303,7 +341,7 @@ static int verify(struct copy *c, int dfd, const char *what)
             return r;
         }
         if (!hole && (r = read_at(c->sfd, c->buf, n, pos)) < 0)
-            return src_error(c, r, pos);
+            return src_error(c, r, pos, n);
         if (memcmp(hole ? zeros : c->buf, c->buf2, n) != 0) {
             p2v_err("verifying: %s differs from %s in bytes %llu-%llu; the copy is not "
                     "trustworthy: check the destination's storage, delete it and commit again",
@@ -368,7 +406,7 @@ static int run(struct copy *c)
     c->size = c->res->size = (uint64_t)st.st_size;
     int r = identity(c->sfd, c->size, c->buf, c->id);
     if (r < 0)
-        return src_error(c, r, 0);
+        return src_error(c, r, 0, 0);
     sha256_init(&c->whole);
     if (access(c->final, F_OK) == 0)
         return check_existing(c);
