@@ -12,7 +12,6 @@
 #include <et/com_err.h>
 #include <ext2fs/ext2fs.h>
 
-/* Why the bitmaps cannot be trusted, or NULL. */
 /* Why the block bitmaps cannot be trusted (or even read: libext2fs 1.47.0
  * overruns its bitmap on some damaged filesystems), or NULL. */
 static const char *unsafe_state(ext2_filsys fs)

@@ -458,14 +458,18 @@ static int load_index(struct overlay *o)
         why = "its header checksum does not match";
     uint64_t n = why ? 0 : get_le64(h + 56), data_len = why ? 0 : get_le64(h + 48);
     struct stat ist;
-    if (!why && fstat(ifd, &ist) < 0)
-        r = -errno, why = "it cannot be examined";
+    if (!why && fstat(ifd, &ist) < 0) {
+        r = -errno;
+        fclose(f);
+        p2v_err("%s: %s", path, strerror(-r));
+        return r;
+    }
     /* Sized from the file before anything is allocated from the header; and
      * block numbers stay below SCRATCH_BIT, which marks a dry run's blocks. */
     if (!why && (n > data_len / BLK || (uint64_t)ist.st_size < HEADER ||
                  n > ((uint64_t)ist.st_size - HEADER) / ENTRY))
         why = "its entry count is impossible";
-    else if (!why && data_len / BLK > SCRATCH_BIT)
+    else if (!why && data_len > (uint64_t)SCRATCH_BIT * BLK)
         why = "its data length is past the 8 TiB an overlay can hold";
     uint8_t *buf = NULL;
     if (!why && !(buf = malloc(n ? n * ENTRY : 1)))

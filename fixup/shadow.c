@@ -43,8 +43,12 @@ _Noreturn static void twin(int sock, p2v_shadow_fn fn, void *ctx)
     /* Nothing else of the process: another twin's socket kept here would
      * hide that twin's end from it (and deadlock its reaping), and a lock
      * or a source must not outlive the process in us. */
-    close_range(3, (unsigned)sock - 1, 0);
-    close_range((unsigned)sock + 1, ~0u, 0);
+    if (close_range(3, (unsigned)sock - 1, 0) < 0 || close_range((unsigned)sock + 1, ~0u, 0) < 0) {
+        long max = sysconf(_SC_OPEN_MAX);  /* kernels before 5.9 */
+        for (int fd = 3; fd < (max > 0 && max < 65536 ? max : 65536); fd++)
+            if (fd != sock)
+                close(fd);
+    }
     for (;;) {
         uint64_t len;
         if (io_all(sock, &len, sizeof len, 0) < 0 || len > (64u << 20))
@@ -86,6 +90,9 @@ static int reap(struct p2v_shadow *s)
 {
     int st = 0;
     pid_t w;
+    /* shutdown, not only close: it ends the connection even if some other
+     * process holds a copy of our end, so the twin sees it and exits. */
+    shutdown(s->sock, SHUT_RDWR);
     close(s->sock);
     do
         w = waitpid(s->pid, &st, 0);
@@ -119,7 +126,7 @@ int p2v_shadow_try(struct p2v_shadow *s, p2v_shadow_fn fn, void *ctx, const void
 
 void p2v_shadow_made(struct p2v_shadow *s, int result)
 {
-    if (s->pid > 0 && (result == 0) != (s->last == 0))
+    if (s->pid > 0 && result != s->last)
         reap(s);
 }
 

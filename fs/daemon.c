@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -20,7 +21,7 @@ _Noreturn static void wait_child(pid_t child, int fd)
     ssize_t n;
     do
         n = read(fd, &c, 1);
-    while (n < 0 && errno == EINTR);  /* Ctrl-C reaches the child too: it stops */
+    while (n < 0 && errno == EINTR);
     if (n == 1)
         _exit(0);
     int st;
@@ -52,6 +53,12 @@ int p2v_daemon_start(void)
         return r;
     }
     if (pid > 0) {
+        /* Only waiting here: a signal that ends the command may end it (the
+         * child, in the same process group until it is ready, gets Ctrl-C
+         * too and stops; a kill of this process alone leaves it serving). */
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
         close(p[1]);
         wait_child(pid, p[0]);
     }
@@ -64,13 +71,10 @@ void p2v_daemon_ready(void)
 {
     if (ready_fd < 0)
         return;
-    /* The parent may be gone (killed): the view serves all the same, so a
-     * failed send is no error, and MSG_NOSIGNAL keeps it from being fatal. */
-    ssize_t n = send(ready_fd, "1", 1, MSG_NOSIGNAL);
-    (void)n;
-    close(ready_fd);
-    ready_fd = -1;
-    /* Nothing below fails in practice; if it does, the view still serves. */
+    /* Out of the terminal's session first, as fuse_daemonize does: once the
+     * command has returned, a hangup of its terminal must not reach us. The
+     * warnings still go to the terminal; nothing here fails in practice,
+     * and if it does the view serves all the same. */
     if (setsid() < 0)
         p2v_warn("going to the background: setsid: %s", strerror(errno));
     if (chdir("/") < 0)
@@ -81,4 +85,10 @@ void p2v_daemon_ready(void)
             p2v_warn("going to the background: stdio on /dev/null: %s", strerror(errno));
     if (nul >= 0)
         close(nul);
+    /* The parent may be gone (killed): a failed send is no error, and
+     * MSG_NOSIGNAL keeps it from being fatal. */
+    ssize_t n = send(ready_fd, "1", 1, MSG_NOSIGNAL);
+    (void)n;
+    close(ready_fd);
+    ready_fd = -1;
 }

@@ -14,9 +14,18 @@
 #include <stdint.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+static int run_dir_q(char *out, size_t len, int quiet);
+
 static int run_dir(char *out, size_t len)
+{
+    return run_dir_q(out, len, 0);
+}
+
+/* quiet: no message (for what works without a run directory). */
+static int run_dir_q(char *out, size_t len, int quiet)
 {
     const char *d = getenv("P2V_RUN_DIR");
     const char *xdg = getenv("XDG_RUNTIME_DIR");
@@ -28,14 +37,16 @@ static int run_dir(char *out, size_t len)
         snprintf(out, len, "%s/p2v", xdg);
     if (mkdir(out, 0700) < 0 && errno != EEXIST) {
         int e = errno;
-        p2v_err("cannot create the run directory %s: %s (set P2V_RUN_DIR)", out, strerror(e));
+        if (!quiet)
+            p2v_err("cannot create the run directory %s: %s (set P2V_RUN_DIR)", out, strerror(e));
         return -e;
     }
     /* Records name files p2v deletes: only a directory of our own. */
     struct stat st;
     if (lstat(out, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
         (st.st_mode & 022)) {
-        p2v_err("run directory %s is not a directory owned by this user and writable only "
+        if (!quiet)
+            p2v_err("run directory %s is not a directory owned by this user and writable only "
                 "by it; remove it or set P2V_RUN_DIR", out);
         return -EPERM;
     }
@@ -45,7 +56,7 @@ static int run_dir(char *out, size_t len)
 int p2v_registry_view_lock(const char *mountpoint, int create)
 {
     char dir[PATH_MAX], path[PATH_MAX + 64];
-    int e = run_dir(dir, sizeof dir);
+    int e = run_dir_q(dir, sizeof dir, 1);  /* without one, umount just does not wait */
     if (e < 0)
         return e;
     uint64_t h = 1469598103934665603ull;  /* FNV-1a: a short, stable name */
@@ -55,10 +66,18 @@ int p2v_registry_view_lock(const char *mountpoint, int create)
     int fd = open(path, (create ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
         return -errno;
-    if (create && flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        e = -errno;
-        close(fd);
-        return e;
+    /* A previous view of this mount point may still be closing: wait for it
+     * a while (30 s), so that each view holds the lock while it lives. */
+    struct timespec t = { 0, 20 * 1000000 };
+    for (int tries = 0; create; tries++) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            break;
+        e = errno;
+        if (e != EWOULDBLOCK || tries == 1500) {
+            close(fd);
+            return -e;
+        }
+        nanosleep(&t, NULL);
     }
     return fd;
 }

@@ -28,8 +28,9 @@ int p2v_registry_find_path(const char *path, struct p2v_snap_record *out);
 /* The lock a view's process holds for as long as it lives, so that
  * `p2v umount` can wait until it has closed its source: a file in the run
  * directory named after the mount point. create: open (making it) and take
- * the lock without waiting; else open it only if it is there. The
- * descriptor (close-on-exec), or -errno (-ENOENT: none; -EWOULDBLOCK: held). */
+ * the lock, waiting up to 30 s for a previous view of the mount point to
+ * end; else open it only if it is there. The descriptor (close-on-exec), or
+ * -errno (-ENOENT: none; -EWOULDBLOCK: still held). Prints nothing. */
 int p2v_registry_view_lock(const char *mountpoint, int create);
 /* "kept", "mounted" or "stale" (its mount is gone). */
 const char *p2v_registry_state(const struct p2v_snap_record *r);

@@ -279,20 +279,24 @@ static int do_apply(int argc, char **argv)
     if (r < 0) {
         p2v_overlay_abandon(st.overlay);
         p2v_err("nothing was applied: the state in %s is as it was", so.state);
-    } else if (!so.dry_run &&
-               save_report(so.state, st.src.path, plan.path, &w, &ch, st.overlay) < 0) {
-        /* The overlay is the truth and is saved; only its description is
-         * missing, and a mount says the old one does not match. */
-        p2v_err("the fix-ups were applied and saved in %s, but their report (fixups.json) "
-                "was not; free some space there and run the same fixup apply again: it "
-                "changes nothing more and writes the report", so.state);
-        r = -EIO;
-    } else if (json) {
-        report_json(stdout, st.src.path, plan.path, so.dry_run, &w, &ch, st.overlay);
     } else {
-        if (so.dry_run)
-            printf("dry run: nothing is changed\n");
-        p2v_changes_text(stdout, &ch);
+        if (!so.dry_run &&
+            save_report(so.state, st.src.path, plan.path, &w, &ch, st.overlay) < 0) {
+            /* The overlay is the truth and is saved; only its description
+             * is missing, and a mount says the old one does not match. */
+            p2v_err("the fix-ups were applied and saved in %s, but their report (fixups.json) "
+                    "was not; free some space there and run the same fixup apply again: it "
+                    "changes nothing more and writes the report", so.state);
+            r = -EIO;
+        }
+        /* What was applied, even when its report could not be saved. */
+        if (json) {
+            report_json(stdout, st.src.path, plan.path, so.dry_run, &w, &ch, st.overlay);
+        } else {
+            if (so.dry_run)
+                printf("dry run: nothing is changed\n");
+            p2v_changes_text(stdout, &ch);
+        }
     }
     p2v_changes_free(&ch);
     p2v_stack_close(&st);

@@ -127,7 +127,7 @@ static struct state judge(const uint8_t *idx, size_t len, uint64_t size, int hav
         le32(idx + 12) != BLK || le32(idx + 68) != (uint32_t)crc32(0, idx, 68))
         return s;
     uint64_t n = le64(idx + 56), data_len = le64(idx + 48);
-    if (n > data_len / BLK || n > (len - HEADER) / ENTRY || data_len / BLK > 0x80000000u)
+    if (n > data_len / BLK || n > (len - HEADER) / ENTRY || data_len > 0x80000000ull * BLK)
         return s;
     const uint8_t *e = idx + HEADER;
     if (le32(idx + 64) != (uint32_t)crc32(0, e, (uInt)(n * ENTRY)) ||

@@ -74,35 +74,38 @@ static int write_at(int fd, const uint8_t *p, size_t len, uint64_t off)
     return io_at(fd, (uint8_t *)p, len, off, 1);
 }
 
-/* The first byte of [off, off + len) that cannot be read: the read that
- * failed covered many sectors, and the user wants to know which one. With
- * O_DIRECT, so that the page cache does not widen a sector to its page. */
+/* The first byte of [off, off + len) that cannot be read (EIO), or
+ * UINT64_MAX if none fails again: the read that failed covered many
+ * sectors, and the user wants to know which one. With O_DIRECT, so that
+ * the page cache does not widen a sector to its page. */
 static uint64_t first_unreadable(const char *path, int fd, uint64_t off, size_t len)
 {
     static const size_t steps[] = { 65536, 4096, 512 };
     int dfd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
     void *buf = NULL;
     if (posix_memalign(&buf, 4096, steps[0]) != 0)
-        buf = NULL;
-    if (dfd >= 0 && buf)
+        return UINT64_MAX;
+    if (dfd >= 0)
         fd = dfd;
-    for (int i = 0; buf && i < 3; i++) {
-        size_t step = steps[i];
-        uint64_t end = off + len;
-        for (; off < end; off += step) {
-            size_t n = end - off < step ? (size_t)(end - off) : step;
-            if (read_at(fd, buf, n, off) < 0) {
-                len = n;
+    uint64_t found = UINT64_MAX;
+    for (int i = 0; i < 3; i++) {
+        uint64_t end = off + len, at = off;
+        int r = 0;
+        for (; at < end; at += steps[i]) {
+            size_t n = end - at < steps[i] ? (size_t)(end - at) : steps[i];
+            if ((r = read_at(fd, buf, n, at)) < 0) {
+                off = at, len = n;
                 break;
             }
         }
-        if (off >= end)
-            break;  /* it reads now */
+        if (r != -EIO)
+            break;  /* it reads now, or another error (Ctrl-C): keep what we have */
+        found = off;
     }
     free(buf);
     if (dfd >= 0)
         close(dfd);
-    return off;
+    return found;
 }
 
 static int src_error(struct copy *c, int r, uint64_t off, size_t len)
@@ -110,12 +113,17 @@ static int src_error(struct copy *c, int r, uint64_t off, size_t len)
     if (r == -EINTR && stopped)
         return r;
     if (r == -EIO && len) {
-        uint64_t bad = first_unreadable(c->src, c->sfd, off, len);
-        p2v_err("reading %s failed at byte %llu (512-byte sector %llu of the image): %s; the "
-                "source has unreadable sectors (status.json in the view lists them): mount it "
-                "with --bad-sectors zero to copy them as zeros, and run the same p2v commit: "
-                "it resumes", c->src, (unsigned long long)bad, (unsigned long long)(bad / 512),
-                strerror(-r));
+        uint64_t bad = stopped ? UINT64_MAX : first_unreadable(c->src, c->sfd, off, len);
+        char where[96];
+        if (bad == UINT64_MAX)
+            snprintf(where, sizeof where, "in bytes %llu-%llu", (unsigned long long)off,
+                     (unsigned long long)(off + len - 1));
+        else
+            snprintf(where, sizeof where, "at byte %llu (512-byte sector %llu of the image)",
+                     (unsigned long long)bad, (unsigned long long)(bad / 512));
+        p2v_err("reading %s failed %s: %s; the source has unreadable sectors (status.json "
+                "in the view lists them): mount it with --bad-sectors zero to copy them as "
+                "zeros, and run the same p2v commit: it resumes", c->src, where, strerror(-r));
         return r;
     }
     p2v_err("reading %s at byte %llu failed: %s; if its view was unmounted, mount it again with "
