@@ -17,6 +17,26 @@ struct p2v_gfs {
     char *name;
 };
 
+/* Closes an inode (through its directory when dir is given). When it cannot
+ * be written back (the overlay is full or read-only) the apply fails and is
+ * abandoned, so its changes are dropped here too: libntfs-3g otherwise keeps
+ * a dirty inode it cannot sync, and its memory, for good. */
+static int close_or_drop(ntfs_inode *ni, ntfs_inode *dir)
+{
+    if (!ni)
+        return 0;
+    int r = dir ? ntfs_inode_close_in_dir(ni, dir) : ntfs_inode_close(ni);
+    if (r < 0) {
+        int e = errno;
+        NInoClearDirty(ni);
+        NInoAttrListClearDirty(ni);
+        NInoFileNameTestAndClearDirty(ni);
+        ntfs_inode_close(ni);
+        errno = e;
+    }
+    return r;
+}
+
 /* libntfs-3g wants '/' and no trailing or doubled separators. */
 static char *norm(const char *path)
 {
@@ -167,7 +187,8 @@ static int open_parent(struct p2v_gfs *g, const char *path, int make_dirs, ntfs_
         }
         if (!c)
             r = errno ? -errno : -EIO;
-        ntfs_inode_close(d);
+        if (close_or_drop(d, NULL) < 0 && r == 0)
+            r = errno ? -errno : -EIO;
         d = c;
     }
     if (r == 0) {
@@ -177,8 +198,7 @@ static int open_parent(struct p2v_gfs *g, const char *path, int make_dirs, ntfs_
     }
     free(p);
     if (r < 0) {
-        if (d)
-            ntfs_inode_close(d);
+        close_or_drop(d, NULL);
         return r;
     }
     *dir = d;
@@ -211,10 +231,10 @@ int p2v_gfs_write(struct p2v_gfs *g, const char *path, const void *data, size_t 
         ntfs_attr_close(na);
     /* The parent is open with the new entry in its index: the file's name
      * must be synced through it, not through a fresh copy from disk. */
-    if (ni && ntfs_inode_close_in_dir(ni, dir) < 0 && r == 0)
+    if (close_or_drop(ni, dir) < 0 && r == 0)
         r = -errno;
-    if (dir)
-        ntfs_inode_close(dir);
+    if (close_or_drop(dir, NULL) < 0 && r == 0)
+        r = -errno;
     free(u);
     if (r < 0)
         p2v_err("%s: writing %s (%zu bytes) failed: %s", g->name, path, len, strerror(-r));

@@ -634,6 +634,13 @@ int p2v_view_serve(const struct p2v_view_file *files, int nfiles,
     if (r < 0)
         goto out_unmount;
     raise_readahead(o->mountpoint);
+    /* A Ctrl-C (or SIGTERM) since the mount: not ready, and not a success.
+     * Once "ready:" is out, a signal is a clean stop instead. */
+    if (fuse_session_exited(se)) {
+        p2v_err("stopped by a signal before the view was ready; unmounting %s", o->mountpoint);
+        r = -EINTR;
+        goto out_unmount;
+    }
     /* The line scripts can wait for: the view answers from now on. */
     char list[512] = "";
     for (int i = 0, at = 0; i < nfiles && at < (int)sizeof list; i++)
@@ -644,11 +651,6 @@ int p2v_view_serve(const struct p2v_view_file *files, int nfiles,
     p2v_note("ready: %s: %s", o->mountpoint, list);
     if (!o->foreground)
         p2v_log_target(o->log_to_file ? P2V_LOG_FILE : P2V_LOG_SYSLOG);
-    if (fuse_session_exited(se)) {  /* Ctrl-C (or a SIGTERM) since the mount */
-        p2v_err("stopped by a signal before the view was ready; unmounting %s", o->mountpoint);
-        r = -EINTR;
-        goto out_unmount;
-    }
     if (!o->foreground)
         p2v_daemon_ready();
     struct fuse_loop_config *cfg = fuse_loop_cfg_create();

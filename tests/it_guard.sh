@@ -23,8 +23,10 @@ hold() {
     sleep 300 4<>"$1" &
     HOLDER=$!
     HOLDERS+=("$HOLDER")
-    wait_until 10 test "$(readlink "/proc/$HOLDER/fd/4" 2>/dev/null)" = "$1"
+    wait_until 10 holds "$HOLDER" "$1"
 }
+# holds PID FILE: PID has FILE open as fd 4 (read anew on every try).
+holds() { [ "$(readlink "/proc/$1/fd/4" 2>/dev/null)" = "$2" ]; }
 release() { kill "$1" && wait "$1" 2>/dev/null; true; }
 # field FILE EXPR: a Python expression over the JSON object j in FILE.
 field() {
