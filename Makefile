@@ -118,9 +118,10 @@ check-asan: deps
 	@mkdir -p build/asan && rm -f build/asan/report.*
 	@ASAN_OPTIONS=log_path=$(CURDIR)/build/asan/report \
 	 UBSAN_OPTIONS=log_path=$(CURDIR)/build/asan/report:print_stacktrace=1 \
-	 $(ASAN_MAKE) all unit fuzz-replay integration
-	@if ls build/asan/report.* >/dev/null 2>&1; then \
-	    cat build/asan/report.*; echo "check-asan: sanitizer reports above"; exit 1; fi
+	 $(ASAN_MAKE) all unit fuzz-replay integration; rc=$$?; \
+	if ls build/asan/report.* >/dev/null 2>&1; then \
+	    cat build/asan/report.*; echo "check-asan: sanitizer reports above"; exit 1; fi; \
+	exit $$rc
 
 # What make check runs under the sanitizers (the whole suite twice would
 # not fit CI's time): every unit test and fuzz corpus, and the integration
@@ -134,9 +135,10 @@ check-asan-subset: deps
 	 $(ASAN_MAKE) all unit fuzz-replay
 	@ASAN_OPTIONS=log_path=$(CURDIR)/build/asan/report \
 	 UBSAN_OPTIONS=log_path=$(CURDIR)/build/asan/report:print_stacktrace=1 \
-	 bash tests/run-integration.sh build/asan/p2v $(ASAN_SUBSET)
-	@if ls build/asan/report.* >/dev/null 2>&1; then \
-	    cat build/asan/report.*; echo "check-asan-subset: sanitizer reports above"; exit 1; fi
+	 bash tests/run-integration.sh build/asan/p2v $(ASAN_SUBSET); rc=$$?; \
+	if ls build/asan/report.* >/dev/null 2>&1; then \
+	    cat build/asan/report.*; echo "check-asan-subset: sanitizer reports above"; exit 1; fi; \
+	exit $$rc
 
 valgrind: deps all $(UNITS)
 	@set -e; for t in $(UNITS); do valgrind -q --error-exitcode=1 --leak-check=full $$t; done

@@ -310,9 +310,20 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
         return;
     }
     if (f->render) {
+        /* Replied from a copy: once the kernel has the reply it may send
+         * RELEASE, and another thread frees the text while this one is
+         * still inside writev (harmless to the kernel, which has copied
+         * the bytes, but a use after free to ASan, which checks after). */
         struct rendered *t = rendered_of(fi);
         size_t at = off < 0 || (uint64_t)off >= t->len ? t->len : (size_t)off;
-        fuse_reply_buf(req, t->text + at, size < t->len - at ? size : t->len - at);
+        size_t n = size < t->len - at ? size : t->len - at;
+        void *buf = thread_buf(n ? n : 1);
+        if (!buf) {
+            fuse_reply_err(req, ENOMEM);
+            return;
+        }
+        memcpy(buf, t->text + at, n);
+        fuse_reply_buf(req, buf, n);
         return;
     }
     uint64_t fsize = f->layer->size;

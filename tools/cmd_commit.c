@@ -129,8 +129,12 @@ static int read_report(const char *mnt, const char *name, struct blob *out)
     out->data = NULL;
     out->len = 0;
     FILE *f = fopen(path, "re");
-    if (!f)
-        return errno == ENOENT ? 0 : -1;
+    if (!f) {
+        if (errno == ENOENT)
+            return 0;
+        p2v_err("cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
     char *data = NULL;
     size_t len = 0;
     FILE *m = open_memstream(&data, &len);

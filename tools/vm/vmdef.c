@@ -38,13 +38,23 @@ void p2v_ps_quote(FILE *f, const char *s)
     fputc('\'', f);
 }
 
+/* A view whose process ended still answers stat from the kernel's cache
+ * for a while; opening the file is what tells. */
+static int gone(const char *image, int e)
+{
+    if (e == ENOTCONN || e == ECONNABORTED)
+        p2v_err("the view mounted on %s is gone (its process ended): run 'p2v umount %s', "
+                "mount the source again, and rerun", image, image);
+    else
+        p2v_err("image %s: %s", image, strerror(e));
+    return -e;
+}
+
 int p2v_vm_image_path(const char *image, char *out, size_t len)
 {
     struct stat st;
-    if (stat(image, &st) != 0) {
-        p2v_err("image %s: %s", image, strerror(errno));
-        return -errno;
-    }
+    if (stat(image, &st) != 0)
+        return gone(image, errno);
     if (!S_ISDIR(st.st_mode)) {
         snprintf(out, len, "%s", image);
         return 0;
@@ -53,8 +63,13 @@ int p2v_vm_image_path(const char *image, char *out, size_t len)
     static const char *const files[] = { "disk.vhdx", "disk.vhd" };
     for (size_t i = 0; i < 2; i++) {
         snprintf(out, len, "%s/%s", image, files[i]);
-        if (stat(out, &st) == 0 && S_ISREG(st.st_mode))
+        if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) {
+            int fd = open(out, O_RDONLY | O_CLOEXEC);
+            if (fd < 0)
+                return gone(image, errno);
+            close(fd);
             return 0;
+        }
     }
     p2v_err("%s is a directory without disk.vhd or disk.vhdx: give the image file, or the "
             "mount point of 'p2v mount'", image);
