@@ -130,6 +130,44 @@ static void schema_refuses(void **state)
     }
 }
 
+/* The schema reads enumerations and numbers as tokens: blanks around
+ * them, and a number's leading zeros, may run past the field p2v keeps
+ * the value in, and must not cut the value. */
+static void padded_tokens_and_numbers(void **state)
+{
+    (void)state;
+    static const char pad[] = "                                        "; /* 40 blanks */
+    static const char zeros[] = "0000000000000000000000000000000000000000";
+    char xml[2048];
+    snprintf(xml, sizeof xml,
+             "<machine version='1' origin='%srunning%s'>"
+             "<cpu count='%s%s4' sockets='\n%s2 '/>"
+             "<memory unit='KiB'>%s%s16777216%s</memory>"
+             "<firmware type='%suefi' acpi='%syes'/>"
+             "<os family='%swindows%s'><major>%s10</major><minor>%s%s3</minor></os>"
+             "<nics/><disks/></machine>",
+             pad, pad, pad, zeros, zeros, pad, zeros, pad, pad, pad, pad, pad, zeros, pad, zeros);
+    char path[] = "/tmp/p2v-machine-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, xml, strlen(xml)), (ssize_t)strlen(xml));
+    close(fd);
+    struct p2v_machine *m = calloc(1, sizeof *m);
+    assert_non_null(m);
+    assert_int_equal(p2v_machine_load(path, m), 0);
+    unlink(path);
+    assert_string_equal(m->origin, "running");
+    assert_int_equal(m->cpu.count, 4);
+    assert_int_equal(m->cpu.sockets, 2);
+    assert_int_equal(m->memory_kib, 16777216);
+    assert_string_equal(m->firmware, "uefi");
+    assert_int_equal(m->acpi, P2V_YES);
+    assert_string_equal(m->os.family, "windows");
+    assert_int_equal(m->os.major, 10);
+    assert_int_equal(m->os.minor, 3);
+    free(m);
+}
+
 static const struct p2v_result *find(const struct p2v_result *r, int n, const char *id)
 {
     for (int i = 0; i < n; i++)
@@ -292,6 +330,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(xml_round_trip),
         cmocka_unit_test(schema_refuses),
+        cmocka_unit_test(padded_tokens_and_numbers),
         cmocka_unit_test(rules),
         cmocka_unit_test(linux_boot_driver),
         cmocka_unit_test(quoting),

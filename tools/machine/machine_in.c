@@ -25,32 +25,60 @@ static void get(xmlNodePtr n, const char *attr, char *out, size_t len)
     xmlFree(v);
 }
 
-static void get_token(xmlNodePtr n, const char *attr, char *out, size_t len)
+/* The value without the blanks around it, which the schema ignores; the
+ * trimming comes before any cut to a field's size, or a value padded
+ * with blanks would lose its end. */
+static const char *trimmed(const char *s, size_t *len)
 {
-    get(n, attr, out, len);
-    size_t lead = strspn(out, " \t\r\n"), end = strlen(out);
-    while (end > lead && strchr(" \t\r\n", out[end - 1]))
-        end--;
-    memmove(out, out + lead, end - lead);
-    out[end - lead] = 0;
+    s += strspn(s, " \t\r\n");
+    size_t n = strlen(s);
+    while (n > 0 && strchr(" \t\r\n", s[n - 1]))
+        n--;
+    *len = n;
+    return s;
 }
 
-/* A number the schema accepted, clamped to what p2v keeps (an int). */
+static void get_token(xmlNodePtr n, const char *attr, char *out, size_t len)
+{
+    xmlChar *v = attr ? xmlGetProp(n, (const xmlChar *)attr) : xmlNodeGetContent(n);
+    size_t tl;
+    const char *t = trimmed(v ? (const char *)v : "", &tl);
+    if (tl > len - 1)
+        tl = len - 1;
+    memcpy(out, t, tl);
+    out[tl] = 0;
+    xmlFree(v);
+}
+
+/* A number the schema accepted (an attribute, or with attr NULL the
+ * element's text), read whole (leading zeros of any length) and clamped
+ * to what p2v keeps; dflt when absent. */
+static long long get_ll(xmlNodePtr n, const char *attr, long long dflt, unsigned long long *u)
+{
+    xmlChar *v = !n ? NULL : attr ? xmlGetProp(n, (const xmlChar *)attr) : xmlNodeGetContent(n);
+    size_t tl;
+    const char *t = trimmed(v ? (const char *)v : "", &tl);
+    long long r = dflt;
+    if (tl > 0) {
+        r = strtoll(t, NULL, 10);  /* saturates at LLONG_MIN/MAX */
+        if (u)
+            *u = strtoull(t, NULL, 10);
+    }
+    xmlFree(v);
+    return r;
+}
+
 static long get_num(xmlNodePtr n, const char *attr, long dflt)
 {
-    char buf[32];
-    get_token(n, attr, buf, sizeof buf);
-    if (!buf[0])
-        return dflt;
-    long long v = strtoll(buf, NULL, 10);
+    long long v = get_ll(n, attr, dflt, NULL);
     return v > INT_MAX ? INT_MAX : v < INT_MIN ? INT_MIN : (long)v;
 }
 
 static uint64_t get_u64(xmlNodePtr n, const char *attr)
 {
-    char buf[32];
-    get_token(n, attr, buf, sizeof buf);
-    return strtoull(buf, NULL, 10);
+    unsigned long long u = 0;
+    get_ll(n, attr, 0, &u);
+    return u;
 }
 
 static enum p2v_tristate get_tri(xmlNodePtr n, const char *attr)
@@ -116,11 +144,10 @@ static void read_os(xmlXPathContextPtr xc, struct p2v_machine *m)
     };
     for (size_t i = 0; i < sizeof t / sizeof *t; i++)
         text_of(xc, t[i].x, t[i].out, t[i].len);
-    char buf[16];
-    text_of(xc, "/machine/os/major", buf, sizeof buf);
-    m->os.major = (unsigned)strtoul(buf, NULL, 10);
-    text_of(xc, "/machine/os/minor", buf, sizeof buf);
-    m->os.minor = (unsigned)strtoul(buf, NULL, 10);
+    uint64_t major = get_u64(first(xc, "/machine/os/major"), NULL);
+    uint64_t minor = get_u64(first(xc, "/machine/os/minor"), NULL);
+    m->os.major = major > UINT_MAX ? UINT_MAX : (unsigned)major;
+    m->os.minor = minor > UINT_MAX ? UINT_MAX : (unsigned)minor;
     xmlXPathObjectPtr o = nodes(xc, "/machine/os/storage-drivers/driver");
     for (int i = 0; o && i < o->nodesetval->nodeNr && m->os.ndrivers < P2V_M_MAX_ITEMS; i++) {
         xmlNodePtr n = o->nodesetval->nodeTab[i];
@@ -246,9 +273,7 @@ int p2v_machine_load(const char *path, struct p2v_machine *m)
     m->cpu.threads = (int)get_num(cpu, "threads", 0);
     text_of(xc, "/machine/cpu/vendor", m->cpu.vendor, sizeof m->cpu.vendor);
     text_of(xc, "/machine/cpu/model", m->cpu.model, sizeof m->cpu.model);
-    char buf[32];
-    text_of(xc, "/machine/memory", buf, sizeof buf);
-    m->memory_kib = strtoull(buf, NULL, 10);
+    m->memory_kib = get_u64(first(xc, "/machine/memory"), NULL);
     xmlNodePtr fw = first(xc, "/machine/firmware");
     get_token(fw, "type", m->firmware, sizeof m->firmware);
     m->acpi = get_tri(fw, "acpi");
