@@ -40,13 +40,13 @@ void p2v_ps_quote(FILE *f, const char *s)
 
 /* A view whose process ended still answers stat from the kernel's cache
  * for a while; opening the file is what tells. */
-static int gone(const char *image, int e)
+static int gone(const char *image, const char *path, int e)
 {
     if (e == ENOTCONN || e == ECONNABORTED)
         p2v_err("the view mounted on %s is gone (its process ended): run 'p2v umount %s', "
                 "mount the source again, and rerun", image, image);
     else
-        p2v_err("image %s: %s", image, strerror(e));
+        p2v_err("image %s: %s", path, strerror(e));
     return -e;
 }
 
@@ -54,7 +54,7 @@ int p2v_vm_image_path(const char *image, char *out, size_t len)
 {
     struct stat st;
     if (stat(image, &st) != 0)
-        return gone(image, errno);
+        return gone(image, image, errno);
     if (!S_ISDIR(st.st_mode)) {
         snprintf(out, len, "%s", image);
         return 0;
@@ -66,7 +66,7 @@ int p2v_vm_image_path(const char *image, char *out, size_t len)
         if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) {
             int fd = open(out, O_RDONLY | O_CLOEXEC);
             if (fd < 0)
-                return gone(image, errno);
+                return gone(image, out, errno);
             close(fd);
             return 0;
         }
