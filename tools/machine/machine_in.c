@@ -15,19 +15,24 @@
 #include <libxml/relaxng.h>
 #include <libxml/xpath.h>
 
-/* Attribute or text of a node into a buffer; "" when absent.  Enumerated
- * and numeric values are tokens to the schema (blanks around them do not
- * count), so they are trimmed here too. */
+/* An attribute of a node, or with attr NULL its text; NULL when absent. */
+static xmlChar *value(xmlNodePtr n, const char *attr)
+{
+    return !n ? NULL : attr ? xmlGetProp(n, (const xmlChar *)attr) : xmlNodeGetContent(n);
+}
+
+/* Attribute or text of a node into a buffer; "" when absent. */
 static void get(xmlNodePtr n, const char *attr, char *out, size_t len)
 {
-    xmlChar *v = attr ? xmlGetProp(n, (const xmlChar *)attr) : xmlNodeGetContent(n);
+    xmlChar *v = value(n, attr);
     p2v_m_copy(out, len, v ? (const char *)v : "");
     xmlFree(v);
 }
 
-/* The value without the blanks around it, which the schema ignores; the
- * trimming comes before any cut to a field's size, or a value padded
- * with blanks would lose its end. */
+/* The value without the blanks around it: enumerated and numeric values
+ * are tokens to the schema (blanks around them do not count).  The
+ * trimming comes before any cut to a field's size, or a value padded with
+ * blanks would lose its end. */
 static const char *trimmed(const char *s, size_t *len)
 {
     s += strspn(s, " \t\r\n");
@@ -40,7 +45,7 @@ static const char *trimmed(const char *s, size_t *len)
 
 static void get_token(xmlNodePtr n, const char *attr, char *out, size_t len)
 {
-    xmlChar *v = attr ? xmlGetProp(n, (const xmlChar *)attr) : xmlNodeGetContent(n);
+    xmlChar *v = value(n, attr);
     size_t tl;
     const char *t = trimmed(v ? (const char *)v : "", &tl);
     if (tl > len - 1)
@@ -50,35 +55,27 @@ static void get_token(xmlNodePtr n, const char *attr, char *out, size_t len)
     xmlFree(v);
 }
 
-/* A number the schema accepted (an attribute, or with attr NULL the
- * element's text), read whole (leading zeros of any length) and clamped
- * to what p2v keeps; dflt when absent. */
-static long long get_ll(xmlNodePtr n, const char *attr, long long dflt, unsigned long long *u)
-{
-    xmlChar *v = !n ? NULL : attr ? xmlGetProp(n, (const xmlChar *)attr) : xmlNodeGetContent(n);
-    size_t tl;
-    const char *t = trimmed(v ? (const char *)v : "", &tl);
-    long long r = dflt;
-    if (tl > 0) {
-        r = strtoll(t, NULL, 10);  /* saturates at LLONG_MIN/MAX */
-        if (u)
-            *u = strtoull(t, NULL, 10);
-    }
-    xmlFree(v);
-    return r;
-}
-
+/* Numbers the schema accepted, parsed from the whole value (leading zeros
+ * of any length; strtoll/strtoull saturate) and clamped to what p2v keeps;
+ * dflt when absent. */
 static long get_num(xmlNodePtr n, const char *attr, long dflt)
 {
-    long long v = get_ll(n, attr, dflt, NULL);
-    return v > INT_MAX ? INT_MAX : v < INT_MIN ? INT_MIN : (long)v;
+    xmlChar *v = value(n, attr);
+    size_t tl;
+    const char *t = trimmed(v ? (const char *)v : "", &tl);
+    long long r = tl ? strtoll(t, NULL, 10) : dflt;
+    xmlFree(v);
+    return r > INT_MAX ? INT_MAX : r < INT_MIN ? INT_MIN : (long)r;
 }
 
 static uint64_t get_u64(xmlNodePtr n, const char *attr)
 {
-    unsigned long long u = 0;
-    get_ll(n, attr, 0, &u);
-    return u;
+    xmlChar *v = value(n, attr);
+    size_t tl;
+    const char *t = trimmed(v ? (const char *)v : "", &tl);
+    uint64_t r = tl ? strtoull(t, NULL, 10) : 0;
+    xmlFree(v);
+    return r;
 }
 
 static enum p2v_tristate get_tri(xmlNodePtr n, const char *attr)
