@@ -7,17 +7,19 @@ OPT      ?= -O2 -g
 SAN      ?=
 # User CFLAGS/LDFLAGS are added, never replace the project's own flags.
 P2V_CFLAGS := $(OPT) $(SAN) -std=c11 -D_FILE_OFFSET_BITS=64 -D_DEFAULT_SOURCE \
-            -Wall -Wextra -Werror -DP2V_VERSION='"$(VERSION)"' \
+            -Wall -Wextra -Werror -Wmissing-prototypes -DP2V_VERSION='"$(VERSION)"' -I. \
             $(shell pkg-config --cflags fuse3 uuid blkid libxml-2.0 2>/dev/null) $(CFLAGS)
 P2V_LDFLAGS := $(SAN) $(LDFLAGS)
 LDLIBS   += $(shell pkg-config --libs fuse3 uuid blkid libxml-2.0 2>/dev/null) -lntfs-3g -lext2fs -lcom_err -lhivex -lvhdi -lnettle -lz -ldl -lpthread
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer
 ASAN_MAKE = $(MAKE) --no-print-directory B=build/asan OPT="-O1 -g" SAN="$(SANITIZE)"
 
+# The folders, lowest level first (ARCHITECTURE.md; tests/check_levels.py
+# holds each file to including its own folder or a lower level only).
+FOLDERS  := core snapshot vhdwriter fs guest layout fixup machine transfer tools
 # Everything but main() goes into a library the unit tests link too.
-LIB_SRC  := $(wildcard core/*.c snapshot/*.c vhdwriter/*.c fixup/*.c fs/*.c) \
-            $(filter-out tools/p2v.c,$(wildcard tools/*.c tools/*/*.c))
-UNIT_SRC := $(wildcard tests/unit/test_*.c)
+LIB_SRC  := $(filter-out tools/p2v.c,$(foreach d,$(FOLDERS),$(wildcard $(d)/*.c)))
+UNIT_SRC := $(wildcard tests/unit/*/test_*.c)
 
 B        ?= build
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
@@ -38,15 +40,15 @@ $(B)/obj/%.o: %.c
 # p2v's MBR boot code (mbr_boot.S) and its GPT counterpart (gpt_boot.S):
 # 16-bit GNU as source, linked at 0x600, cut to the 440 bytes before the
 # disk signature, and turned into C arrays p2v_mbr_code and p2v_gpt_code.
-$(B)/gen/%_boot.bin: fixup/%_boot.S fixup/boot_common.inc
+$(B)/gen/%_boot.bin: layout/%_boot.S layout/boot_common.inc
 	@mkdir -p $(dir $@)
-	as --32 -I fixup -o $(B)/gen/$*_boot.o $<
+	as --32 -I layout -o $(B)/gen/$*_boot.o $<
 	ld -m elf_i386 -Ttext=0x600 -o $(B)/gen/$*_boot.elf $(B)/gen/$*_boot.o
 	objcopy -O binary -j .text $(B)/gen/$*_boot.elf $@
 	@test "$$(stat -c %s $@)" -eq 440 || { echo "$@ is not 440 bytes"; rm -f $@; exit 1; }
 
 $(B)/gen/%_code.c: $(B)/gen/%_boot.bin
-	{ echo '/* Generated from fixup/$*_boot.S by the Makefile. */'; \
+	{ echo '/* Generated from layout/$*_boot.S by the Makefile. */'; \
 	  echo '#include <stdint.h>'; \
 	  echo 'const uint8_t p2v_$*_code[440] = {'; \
 	  od -An -v -tx1 $< | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
@@ -56,7 +58,7 @@ $(B)/gen/%_code.o: $(B)/gen/%_code.c
 	$(CC) $(P2V_CFLAGS) -c -o $@ $<
 
 # The vendor-services data file, built in as a C string.
-$(B)/gen/vendor_services.c: fixup/vendor-services.txt
+$(B)/gen/vendor_services.c: guest/vendor-services.txt
 	@mkdir -p $(dir $@)
 	{ echo '/* Generated from $< by the Makefile. */'; \
 	  echo 'const char p2v_vendor_services[] ='; \
@@ -66,10 +68,10 @@ $(B)/gen/vendor_services.c: fixup/vendor-services.txt
 $(B)/gen/vendor_services.o: $(B)/gen/vendor_services.c
 	$(CC) $(P2V_CFLAGS) -c -o $@ $<
 
-# RELAX NG schemas (tools/*/NAME.rng), built in as p2v_NAME_rng: for
-# --schema and for validating what p2v reads back.
+# RELAX NG schemas (machine/machine.rng, transfer/manifest.rng), built in as
+# p2v_NAME_rng: for --schema and for validating what p2v reads back.
 .SECONDEXPANSION:
-$(B)/gen/%_rng.c: $$(wildcard tools/*/$$*.rng)
+$(B)/gen/%_rng.c: $$(wildcard */$$*.rng)
 	@mkdir -p $(dir $@)
 	{ echo '/* Generated from $< by the Makefile. */'; \
 	  echo 'const char p2v_$*_rng[] ='; \

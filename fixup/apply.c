@@ -1,9 +1,9 @@
 #define _GNU_SOURCE
 #include "apply_ctx.h"
 
-#include "../core/bytes.h"
-#include "../core/json.h"
-#include "../core/log.h"
+#include "core/bytes.h"
+#include "core/json.h"
+#include "core/log.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -1,7 +1,7 @@
 #define _GNU_SOURCE
 #include "apply_ctx.h"
 
-#include "drivers.h"
+#include "guest/windows_drivers.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 #define _GNU_SOURCE
 #include "apply_ctx.h"
 
-#include "../core/log.h"
+#include "core/log.h"
 
 #include <errno.h>
 #include <nettle/sha2.h>

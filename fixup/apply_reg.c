@@ -1,7 +1,7 @@
 #define _GNU_SOURCE
 #include "apply_ctx.h"
 
-#include "../core/bytes.h"
+#include "core/bytes.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,9 +1,9 @@
 #define _GNU_SOURCE
 #include "overlay.h"
 
-#include "../core/bytes.h"
-#include "../core/log.h"
-#include "../core/uuid5.h"
+#include "core/bytes.h"
+#include "core/log.h"
+#include "core/uuid5.h"
 
 #include <errno.h>
 #include <fcntl.h>

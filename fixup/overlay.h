@@ -16,7 +16,7 @@
 #ifndef P2V_OVERLAY_H
 #define P2V_OVERLAY_H
 
-#include "../core/layer.h"
+#include "core/layer.h"
 
 #define P2V_OVERLAY_BLOCK 4096u
 

@@ -1,6 +1,6 @@
 #include "plan.h"
 
-#include "../core/log.h"
+#include "core/log.h"
 
 #include <errno.h>
 #include <libgen.h>

@@ -5,7 +5,7 @@
 #ifndef P2V_PLAN_H
 #define P2V_PLAN_H
 
-#include "windows.h"
+#include "guest/windows.h"
 
 #include <stdio.h>
 

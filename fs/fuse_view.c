@@ -3,8 +3,8 @@
 #include "fuse_view.h"
 
 #include "daemon.h"
-#include "mountinfo.h"
-#include "../core/log.h"
+#include "core/mountinfo.h"
+#include "core/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

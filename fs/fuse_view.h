@@ -5,7 +5,7 @@
 #ifndef P2V_FUSE_VIEW_H
 #define P2V_FUSE_VIEW_H
 
-#include "../core/layer.h"
+#include "core/layer.h"
 
 #include <sys/types.h>
 #include <time.h>

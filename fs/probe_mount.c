@@ -2,7 +2,7 @@
 #define FUSE_USE_VERSION 312
 #include "probe_mount.h"
 
-#include "../core/log.h"
+#include "core/log.h"
 
 #include <errno.h>
 #include <fuse_lowlevel.h>

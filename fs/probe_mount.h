@@ -5,7 +5,7 @@
 #ifndef P2V_PROBE_MOUNT_H
 #define P2V_PROBE_MOUNT_H
 
-#include "../core/layer.h"
+#include "core/layer.h"
 
 #include <stddef.h>
 

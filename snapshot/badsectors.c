@@ -1,6 +1,6 @@
 #include "badsectors.h"
 
-#include "../core/log.h"
+#include "core/log.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -5,8 +5,8 @@
 #ifndef P2V_BADSECTORS_H
 #define P2V_BADSECTORS_H
 
-#include "../core/layer.h"
-#include "../core/ranges.h"
+#include "core/layer.h"
+#include "core/ranges.h"
 
 enum p2v_bad_policy { P2V_BAD_FAIL, P2V_BAD_ZERO };
 

@@ -1,9 +1,9 @@
 #define _GNU_SOURCE
 #include "freeze.h"
 
-#include "../core/log.h"
-#include "../core/spawn.h"
-#include "../fs/mountinfo.h"
+#include "core/log.h"
+#include "core/spawn.h"
+#include "core/mountinfo.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,7 +1,7 @@
 #define _GNU_SOURCE
 #include "guard.h"
 
-#include "../core/log.h"
+#include "core/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -7,7 +7,7 @@
 #ifndef P2V_GUARD_H
 #define P2V_GUARD_H
 
-#include "../core/layer.h"
+#include "core/layer.h"
 
 #include <stddef.h>
 #include <sys/types.h>

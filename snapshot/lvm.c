@@ -1,8 +1,8 @@
 #define _GNU_SOURCE
 #include "lvm.h"
 
-#include "../core/log.h"
-#include "../core/spawn.h"
+#include "core/log.h"
+#include "core/spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>

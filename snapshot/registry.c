@@ -1,8 +1,8 @@
 #define _GNU_SOURCE
 #include "registry.h"
 
-#include "../core/log.h"
-#include "../fs/mountinfo.h"
+#include "core/log.h"
+#include "core/mountinfo.h"
 
 #include <dirent.h>
 #include <errno.h>

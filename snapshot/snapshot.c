@@ -3,7 +3,7 @@
 
 #include "lvm.h"
 #include "reflink.h"
-#include "../core/log.h"
+#include "core/log.h"
 
 #include <errno.h>
 #include <stdio.h>

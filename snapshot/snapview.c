@@ -2,7 +2,7 @@
 #include "snapview.h"
 
 #include "guard.h"
-#include "../core/log.h"
+#include "core/log.h"
 
 #include <errno.h>
 #include <libgen.h>

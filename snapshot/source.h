@@ -6,7 +6,7 @@
 #ifndef P2V_SOURCE_H
 #define P2V_SOURCE_H
 
-#include "../core/layer.h"
+#include "core/layer.h"
 
 #include <stdint.h>
 #include <sys/types.h>

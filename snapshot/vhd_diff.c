@@ -1,8 +1,8 @@
 #define _GNU_SOURCE
 #include "vhd_diff.h"
 
-#include "../core/bytes.h"
-#include "../core/log.h"
+#include "core/bytes.h"
+#include "core/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -7,7 +7,7 @@
 #ifndef P2V_VHD_DIFF_H
 #define P2V_VHD_DIFF_H
 
-#include "../core/layer.h"
+#include "core/layer.h"
 
 /* Opens path (a differencing VHD whose checksums were checked) over its
  * parent's layer.  0 or -errno with a message. */

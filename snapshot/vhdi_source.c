@@ -1,11 +1,11 @@
 #define _GNU_SOURCE
 #include "vhdi_source.h"
 
-#include "../core/bytes.h"
-#include "../core/crc32c.h"
-#include "../core/log.h"
+#include "core/bytes.h"
+#include "core/crc32c.h"
+#include "core/log.h"
 #include "vhd_diff.h"
-#include "../vhdwriter/vhd_format.h"
+#include "vhdwriter/vhd_format.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -7,7 +7,7 @@
 # rerun finds the finished images.  Check blockers, <no-check/>, a damaged
 # partition table; Ctrl-C to the batch, then a rerun that resumes.  Manifests that do not validate (unknown element,
 # duplicate names or destinations) exit 2 naming the file; --schema is
-# tools/batch/manifest.rng.  Sources are hashed before and after.
+# transfer/manifest.rng.  Sources are hashed before and after.
 . "$(dirname "$0")/lib.sh"
 
 sums_ok() { (cd "$1" && sha256sum --quiet -c SHA256SUMS); }
@@ -55,8 +55,8 @@ cat >"$B/batch.xml" <<'XML'
   </job>
 </batch>
 XML
-check "the manifest validates against tools/batch/manifest.rng" \
-    xmllint --noout --relaxng tools/batch/manifest.rng "$B/batch.xml"
+check "the manifest validates against transfer/manifest.rng" \
+    xmllint --noout --relaxng transfer/manifest.rng "$B/batch.xml"
 
 # Run from another directory: relative paths are the manifest's.
 (cd / && "$P2V" batch --jobs 2 --json "$B/batch.xml") >"$T/b.json" 2>"$T/b.err"
@@ -93,7 +93,7 @@ for j in plain win; do
         python3 -c 'import json, sys; sys.exit(json.load(open(sys.argv[1]))[int(sys.argv[3])] != json.load(open(sys.argv[2])))' \
         "$T/b.json" "$S" $k
     check "$j: the definitions are named after the job; libvirt validates" virt-xml-validate "$D/$j.xml" domain
-    check "$j: machine.xml validates" xmllint --noout --relaxng tools/machine/machine.rng "$D/machine.xml"
+    check "$j: machine.xml validates" xmllint --noout --relaxng machine/machine.rng "$D/machine.xml"
     check_eq "$j: no partial left; the job's mount point is empty" "0 0" \
         "$(ls -A "$D" | grep -c p2v-partial) $(ls -A "$D/.p2v-job/mnt" | wc -l)"
     k=$((k + 1))
@@ -221,7 +221,7 @@ cat >"$B/long.xml" <<XML
   <job name="$long"><source>missing.img</source><destination>out/long</destination></job>
 </batch>
 XML
-check "a 64-character name is valid" xmllint --noout --relaxng tools/batch/manifest.rng "$B/long.xml"
+check "a 64-character name is valid" xmllint --noout --relaxng transfer/manifest.rng "$B/long.xml"
 "$P2V" batch --json "$B/long.xml" >"$T/l.json" 2>/dev/null
 check_eq "a 64-character name is kept whole" "$long" "$(json_key "$T/l.json" 0.name)"
 
@@ -265,7 +265,7 @@ echo '<batch version="1"/>' >"$B/empty.xml"
 bad_manifest "no job" 'batch' "$B/empty.xml"
 bad_manifest "a missing manifest" '' "$B/nothing.xml"
 for f in unknown dupdest2 version badname nosource empty; do
-    xmllint --noout --relaxng tools/batch/manifest.rng "$B/$f.xml" >/dev/null 2>&1 && r=valid || r=invalid
+    xmllint --noout --relaxng transfer/manifest.rng "$B/$f.xml" >/dev/null 2>&1 && r=valid || r=invalid
     [ $f = dupdest2 ] && want_r=valid || want_r=invalid
     check_eq "control: xmllint says $f.xml is $want_r" $want_r $r
 done
@@ -275,11 +275,11 @@ done
 "$P2V" batch --jobs 0 "$B/batch.xml" >/dev/null 2>&1; check_eq "--jobs 0: exit 2" 2 $?
 "$P2V" batch --jobs x "$B/batch.xml" >/dev/null 2>&1; check_eq "--jobs x: exit 2" 2 $?
 "$P2V" batch "$B/batch.xml" "$B/more.xml" >/dev/null 2>&1; check_eq "two manifests: exit 2" 2 $?
-check "p2v batch --schema prints tools/batch/manifest.rng" cmp <("$P2V" batch --schema) tools/batch/manifest.rng
+check "p2v batch --schema prints transfer/manifest.rng" cmp <("$P2V" batch --schema) transfer/manifest.rng
 awk '/^```xml/ { f = 0 } /^```xml/ && !done { getline; if ($0 ~ /^<batch/) { f = 1; done = 1 } }
      /^```$/ { f = 0 } f' README.md >"$T/readme-manifest.xml"
 check "README's example manifest is valid against the schema" \
-    xmllint --noout --relaxng tools/batch/manifest.rng "$T/readme-manifest.xml"
+    xmllint --noout --relaxng transfer/manifest.rng "$T/readme-manifest.xml"
 
 check_eq "no p2v mount left at the end" 0 "$(our_mounts)"
 for s in plain win damaged; do check_eq "source $s.img unchanged" "${before[$s]}" "$(hash_of "$B/$s.img")"; done

@@ -287,7 +287,7 @@ check_eq "fixture: big2040.img is 2040 GiB = 2190433320960 bytes, sparse" "21904
 keep_sparse "$T/big2040.img"; keep_sparse "$T/big2041.img"
 
 # --- Machine configuration files --------------------------------------------
-RNG=tools/machine/machine.rng
+RNG=machine/machine.rng
 host=$T/host.xml
 "$P2V" inventory -o "$host" 2>"$T/inv.err"
 rc=$?

@@ -166,7 +166,7 @@ check_eq "fixed: DEST was created 0700" 700 "$(mode_of "$D")"
 check_eq "fixed: modes (image, machine.xml, libvirt, qemu, hyperv, status, sums)" \
     "600 600 600 700 700 600 600" \
     "$(for f in disk.vhd machine.xml p2v-vm.xml p2v-vm.sh p2v-vm.ps1 status.json SHA256SUMS; do mode_of "$D/$f"; done | xargs)"
-check "fixed: machine.xml validates against machine.rng" xmllint --noout --relaxng tools/machine/machine.rng "$D/machine.xml"
+check "fixed: machine.xml validates against machine.rng" xmllint --noout --relaxng machine/machine.rng "$D/machine.xml"
 check "fixed: the libvirt domain passes virt-xml-validate" virt-xml-validate "$D/p2v-vm.xml" domain
 check_eq "fixed: libvirt disk is the copy, as vpc" "vpc $(realpath "$D")/disk.vhd" \
     "$(xq "$D/p2v-vm.xml" '/domain/devices/disk/driver/@type') $(xq "$D/p2v-vm.xml" '/domain/devices/disk/source/@file')"
@@ -202,7 +202,7 @@ check_eq "dynamic: --name names the definitions" "600 700 700" \
     "$(for f in dyn.xml dyn.sh dyn.ps1; do mode_of "$D/$f"; done | xargs)"
 check_eq "dynamic: libvirt name" dyn "$(xq "$D/dyn.xml" /domain/name)"
 check "dynamic: libvirt validates" virt-xml-validate "$D/dyn.xml" domain
-check "dynamic: machine.xml validates" xmllint --noout --relaxng tools/machine/machine.rng "$D/machine.xml"
+check "dynamic: machine.xml validates" xmllint --noout --relaxng machine/machine.rng "$D/machine.xml"
 check_eq "dynamic: no partial or journal left" 0 "$(leftovers "$D")"
 check_eq "dynamic: json verified false, sha256" "false $HD" \
     "$(json_key "$T/d.json" verified) $(json_key "$T/d.json" sha256)"
@@ -228,7 +228,7 @@ check_eq "windows: modes of the definitions (NAME = hostname)" "600 700 700 600 
     "$(for f in P2V-TESTHOST.xml P2V-TESTHOST.sh P2V-TESTHOST.ps1 machine.xml fixups.json status.json; do mode_of "$D/$f"; done | xargs)"
 check "windows: fixups.json is the view's report" cmp "$D/fixups.json" "$MW/fixups.json"
 check "windows: status.json is the view's" cmp "$D/status.json" "$MW/status.json"
-check "windows: machine.xml validates" xmllint --noout --relaxng tools/machine/machine.rng "$D/machine.xml"
+check "windows: machine.xml validates" xmllint --noout --relaxng machine/machine.rng "$D/machine.xml"
 check_eq "windows: machine.xml: hostname, OS family, firmware" "P2V-TESTHOST windows bios" \
     "$(xq "$D/machine.xml" /machine/hostname) $(xq "$D/machine.xml" /machine/os/@family) $(xq "$D/machine.xml" /machine/firmware/@type)"
 check "windows: libvirt validates" virt-xml-validate "$D/P2V-TESTHOST.xml" domain

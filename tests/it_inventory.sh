@@ -3,12 +3,12 @@
 # the usual tools; offline Windows (tests/mkwinfixture.sh) and Linux
 # (tests/mklinuxfixture.sh) disks give every fact the fixtures hold, in XML
 # (read with xmllint --xpath) and in JSON alike; every XML validates against
-# tools/machine/machine.rng; the same source gives the same bytes twice;
+# machine/machine.rng; the same source gives the same bytes twice;
 # bad sources exit 1 with a message, bad usage exits 2.  Sources are hashed
 # before and after (inventory only reads).
 . "$(dirname "$0")/lib.sh"
 
-RNG=tools/machine/machine.rng
+RNG=machine/machine.rng
 # The interpreter itself, not a version manager's shim: jv runs it ~200 times.
 PY=$(python3 -c 'import sys; print(sys.executable)')
 
@@ -76,7 +76,7 @@ check "running: -o writes nothing on stdout" test -z "$("$P2V" inventory --json 
 check "running: XML on stdout is the document -o writes" cmp <("$P2V" inventory 2>/dev/null) "$T/run.xml"
 check "running: the XML is valid against machine.rng" xmllint --noout --relaxng "$RNG" "$T/run.xml"
 check "running: the JSON parses" python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$T/run.json"
-check "running: --schema prints tools/machine/machine.rng" cmp <("$P2V" inventory --schema) "$RNG"
+check "running: --schema prints machine/machine.rng" cmp <("$P2V" inventory --schema) "$RNG"
 
 fact run "origin" running '/machine/@origin' 'd["origin"]'
 fact run "version" 1 '/machine/@version' 'd["version"]'

@@ -28,7 +28,7 @@ m.insert(list(m).index(cpu) + 1, mem)
 nic = ET.SubElement(m.find("nics"), "nic", name="eth0", mac="00:1b:21:3a:4b:5c", driver="e1000e")
 t.write(sys.argv[1], encoding="UTF-8", xml_declaration=True)
 PY
-check "edited configuration still validates" xmllint --noout --relaxng tools/machine/machine.rng "$T/win.xml"
+check "edited configuration still validates" xmllint --noout --relaxng machine/machine.rng "$T/win.xml"
 
 # ---- libvirt -------------------------------------------------------------
 mnt=$T/mnt-win

@@ -3,9 +3,9 @@
  * itself. */
 #include "commands.h"
 
-#include "output.h"
-#include "batch/batch.h"
-#include "../core/log.h"
+#include "core/output.h"
+#include "transfer/batch.h"
+#include "core/log.h"
 
 #include <errno.h>
 #include <getopt.h>

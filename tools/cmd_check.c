@@ -5,10 +5,10 @@
 #include "stack.h"
 #include "machine/machine.h"
 #include "machine/rules.h"
-#include "../core/log.h"
-#include "../fixup/fsmap.h"
-#include "../vhdwriter/vhd.h"
-#include "../vhdwriter/vhdx.h"
+#include "core/log.h"
+#include "layout/fsmap.h"
+#include "vhdwriter/vhd.h"
+#include "vhdwriter/vhdx.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -4,12 +4,12 @@
 #define _GNU_SOURCE
 #include "commands.h"
 
-#include "output.h"
+#include "core/output.h"
 #include "stack.h"
-#include "commit/copy.h"
+#include "transfer/copy.h"
 #include "machine/machine.h"
-#include "vm/vmdef.h"
-#include "../core/log.h"
+#include "machine/vmdef.h"
+#include "core/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

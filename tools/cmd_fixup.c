@@ -3,9 +3,9 @@
 
 #include "fixed_clock.h"
 #include "stack.h"
-#include "../core/log.h"
-#include "../fixup/apply.h"
-#include "../fixup/overlay.h"
+#include "core/log.h"
+#include "fixup/apply.h"
+#include "fixup/overlay.h"
 
 #include <errno.h>
 #include <fcntl.h>

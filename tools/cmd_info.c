@@ -2,11 +2,11 @@
 #include "commands.h"
 
 #include "stack.h"
-#include "progress.h"
+#include "core/progress.h"
 #include "status.h"
-#include "../core/log.h"
-#include "../fs/mountinfo.h"
-#include "../vhdwriter/vhd.h"
+#include "core/log.h"
+#include "core/mountinfo.h"
+#include "vhdwriter/vhd.h"
 
 #include <errno.h>
 #include <getopt.h>

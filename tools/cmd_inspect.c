@@ -2,8 +2,8 @@
 #include "commands.h"
 
 #include "stack.h"
-#include "../core/log.h"
-#include "../fixup/windows.h"
+#include "core/log.h"
+#include "guest/windows.h"
 
 #include <errno.h>
 #include <getopt.h>

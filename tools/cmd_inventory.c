@@ -2,11 +2,11 @@
  * an offline source, as XML (machine.rng) or JSON. */
 #include "commands.h"
 
-#include "output.h"
+#include "core/output.h"
 #include "stack.h"
 #include "machine/machine.h"
-#include "../core/log.h"
-#include "../fixup/fsmap.h"
+#include "core/log.h"
+#include "layout/fsmap.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -1,12 +1,12 @@
 #define _GNU_SOURCE
 #include "commands.h"
-#include "../snapshot/registry.h"
+#include "snapshot/registry.h"
 
 #include "stack.h"
 #include "view_files.h"
-#include "../core/log.h"
-#include "../fixup/overlay.h"
-#include "../fs/fuse_view.h"
+#include "core/log.h"
+#include "fixup/overlay.h"
+#include "fs/fuse_view.h"
 
 #include <errno.h>
 #include <getopt.h>

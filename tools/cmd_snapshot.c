@@ -2,8 +2,8 @@
 #include "commands.h"
 
 #include "stack.h"
-#include "../core/log.h"
-#include "../snapshot/snapshot.h"
+#include "core/log.h"
+#include "snapshot/snapshot.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -1,9 +1,9 @@
 #define _GNU_SOURCE
 #include "commands.h"
 
-#include "../core/log.h"
-#include "../fs/mountinfo.h"
-#include "../snapshot/registry.h"
+#include "core/log.h"
+#include "core/mountinfo.h"
+#include "snapshot/registry.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -2,11 +2,11 @@
  * configuration (--config) or from what the image itself shows. */
 #include "commands.h"
 
-#include "output.h"
+#include "core/output.h"
 #include "stack.h"
 #include "machine/machine.h"
-#include "vm/vmdef.h"
-#include "../core/log.h"
+#include "machine/vmdef.h"
+#include "core/log.h"
 
 #include <errno.h>
 #include <getopt.h>

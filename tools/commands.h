@@ -17,7 +17,7 @@ int cmd_vm(int argc, char **argv);
 int cmd_commit(int argc, char **argv);
 int cmd_batch(int argc, char **argv);
 
-#include "../core/json.h"
+#include "core/json.h"
 struct p2v_stack;
 void info_partitions_text(FILE *f, const struct p2v_stack *st);
 /* Writes the members "partition_table", "filesystem", "partitions". */

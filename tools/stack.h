@@ -5,9 +5,9 @@
 #ifndef P2V_STACK_H
 #define P2V_STACK_H
 
-#include "../core/layer.h"
-#include "../fixup/layout_plan.h"
-#include "../snapshot/snapview.h"
+#include "core/layer.h"
+#include "layout/layout_plan.h"
+#include "snapshot/snapview.h"
 
 struct p2v_stack_opts {
     int dynamic;

@@ -2,8 +2,8 @@
 #include "status.h"
 
 #include "stack.h"
-#include "../core/json.h"
-#include "../snapshot/guard.h"
+#include "core/json.h"
+#include "snapshot/guard.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -2,10 +2,10 @@
 #include "view_files.h"
 
 #include "status.h"
-#include "../core/log.h"
-#include "../core/memfile.h"
-#include "../core/slice.h"
-#include "../fixup/overlay.h"
+#include "core/log.h"
+#include "core/memfile.h"
+#include "core/slice.h"
+#include "fixup/overlay.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -5,7 +5,7 @@
 #define P2V_VIEW_FILES_H
 
 #include "stack.h"
-#include "../fs/fuse_view.h"
+#include "fs/fuse_view.h"
 
 #define P2V_VIEW_MAX_FILES (4 + P2V_MAX_PARTITIONS)
 

@@ -1,6 +1,6 @@
 #include "allocmap.h"
 
-#include "../core/log.h"
+#include "core/log.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -9,7 +9,7 @@
 #ifndef P2V_ALLOCMAP_H
 #define P2V_ALLOCMAP_H
 
-#include "../core/layer.h"
+#include "core/layer.h"
 
 #define P2V_ALLOC_CHUNK (64u * 1024)
 

@@ -3,7 +3,7 @@
 #ifndef P2V_PAYLOAD_H
 #define P2V_PAYLOAD_H
 
-#include "../core/layer.h"
+#include "core/layer.h"
 
 /* Reads disk bytes [vofs, vofs+len) of below; bytes past its end (the
  * tail of a partial last block) are zeros. */

@@ -2,8 +2,8 @@
 
 #include "vhd_format.h"
 #include "payload.h"
-#include "../core/bytes.h"
-#include "../core/log.h"
+#include "core/bytes.h"
+#include "core/log.h"
 
 #include <errno.h>
 #include <stdlib.h>

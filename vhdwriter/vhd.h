@@ -5,7 +5,7 @@
 #ifndef P2V_VHD_H
 #define P2V_VHD_H
 
-#include "../core/layer.h"
+#include "core/layer.h"
 
 struct p2v_vhd_params {
     int dynamic;              /* 0: fixed, 1: dynamic */

@@ -1,6 +1,6 @@
 #include "vhd_format.h"
 
-#include "../core/bytes.h"
+#include "core/bytes.h"
 
 #include <string.h>
 

@@ -2,9 +2,9 @@
 
 #include "vhdx_format.h"
 #include "payload.h"
-#include "../core/bytes.h"
-#include "../core/log.h"
-#include "../core/uuid5.h"
+#include "core/bytes.h"
+#include "core/log.h"
+#include "core/uuid5.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -13,7 +13,7 @@
 #ifndef P2V_VHDX_H
 #define P2V_VHDX_H
 
-#include "../core/layer.h"
+#include "core/layer.h"
 
 struct p2v_vhdx_params {
     int dynamic;               /* 0: every block present */

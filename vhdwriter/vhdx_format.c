@@ -1,7 +1,7 @@
 #include "vhdx_format.h"
 
-#include "../core/bytes.h"
-#include "../core/crc32c.h"
+#include "core/bytes.h"
+#include "core/crc32c.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -15,16 +15,17 @@
  * coverage guides through p2v's own code, and a library fault shows only as
  * a crash or through ASan's interceptors. */
 #define _GNU_SOURCE
-#include "../../core/layer.h"
-#include "../../core/log.h"
-#include "../../core/memfile.h"
-#include "../../fixup/fsmap.h"
-#include "../../fixup/layout_plan.h"
-#include "../../fixup/partitions.h"
-#include "../../fixup/windows.h"
-#include "../../vhdwriter/allocmap.h"
-#include "../../vhdwriter/vhd.h"
-#include "../../vhdwriter/vhdx.h"
+#include "tests/fuzz/harness.h"
+#include "core/layer.h"
+#include "core/log.h"
+#include "core/memfile.h"
+#include "layout/fsmap.h"
+#include "layout/layout_plan.h"
+#include "layout/partitions.h"
+#include "guest/windows.h"
+#include "vhdwriter/allocmap.h"
+#include "vhdwriter/vhd.h"
+#include "vhdwriter/vhdx.h"
 
 #include <dlfcn.h>
 #include <errno.h>

@@ -7,8 +7,9 @@
  * hivex fault shows only as a crash or through ASan's interceptors (an ASan
  * report in p2v's child that tries an edit first is found again when the
  * edit is made in this process). */
-#include "../../core/log.h"
-#include "../../fixup/hive.h"
+#include "tests/fuzz/harness.h"
+#include "core/log.h"
+#include "guest/hive.h"
 
 #include <errno.h>
 #include <stdint.h>

@@ -1,16 +1,17 @@
 /* Machine configuration files (p2v check --config, p2v vm create --config,
  * p2v batch's <config>) on arbitrary bytes: the whole path a file takes in
- * p2v.  tools/machine/machine_in.c reads it (libxml2, then machine.rng,
+ * p2v.  machine/machine_in.c reads it (libxml2, then machine.rng,
  * then XPath); when it loads, the convertibility rules judge it for every
  * target, machine_out.c writes it back as XML and JSON, and the VM writers
  * make libvirt, Hyper-V and QEMU definitions of it.  Checked on the way:
  * the facts stay within their arrays and their schema's values, the JSON
  * is JSON, the XML written back loads again and gives the same XML (as
  * p2v commit does with --config), and the libvirt domain is well-formed. */
-#include "../../core/log.h"
-#include "../../tools/machine/machine.h"
-#include "../../tools/machine/rules.h"
-#include "../../tools/vm/vmdef.h"
+#include "tests/fuzz/harness.h"
+#include "core/log.h"
+#include "machine/machine.h"
+#include "machine/rules.h"
+#include "machine/vmdef.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -1,10 +1,11 @@
-/* The batch manifest (tools/batch/manifest.c) on arbitrary bytes: libxml2
+/* The batch manifest (transfer/manifest.c) on arbitrary bytes: libxml2
  * parses it, manifest.rng validates it, then p2v takes the jobs apart.  A
  * manifest may come from someone else, and every field it yields becomes
  * an argument of a p2v process and a path p2v creates: so the jobs that
  * come out are checked against what the schema and README promise. */
-#include "../../core/log.h"
-#include "../../tools/batch/batch.h"
+#include "tests/fuzz/harness.h"
+#include "core/log.h"
+#include "transfer/batch.h"
 
 #include <stdint.h>
 #include <stdio.h>

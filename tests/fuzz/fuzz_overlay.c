@@ -18,10 +18,11 @@
  * fixed base id; if it opens, every block is read (one by one, all at once,
  * and at odd offsets) and compared with what the files say it holds, and the
  * extents and the list of changes are checked. */
-#include "../../core/layer.h"
-#include "../../core/log.h"
-#include "../../core/memfile.h"
-#include "../../fixup/overlay.h"
+#include "tests/fuzz/harness.h"
+#include "core/layer.h"
+#include "core/log.h"
+#include "core/memfile.h"
+#include "fixup/overlay.h"
 
 #include <errno.h>
 #include <stdint.h>

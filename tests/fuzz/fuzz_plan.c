@@ -1,7 +1,8 @@
 /* The fix-up plan parser on arbitrary text: a plan file is the user's,
  * or comes with a batch manifest from someone else. */
-#include "../../core/log.h"
-#include "../../fixup/plan.h"
+#include "tests/fuzz/harness.h"
+#include "core/log.h"
+#include "fixup/plan.h"
 
 #include <stdint.h>
 #include <stdio.h>

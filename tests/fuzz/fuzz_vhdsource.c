@@ -11,9 +11,10 @@
  * libvhdi is not instrumented: coverage guides through p2v's code, and a
  * libvhdi fault shows only as a crash or through ASan's interceptors. */
 #define _GNU_SOURCE
-#include "../../core/layer.h"
-#include "../../core/log.h"
-#include "../../snapshot/snapview.h"
+#include "tests/fuzz/harness.h"
+#include "core/layer.h"
+#include "core/log.h"
+#include "snapshot/snapview.h"
 
 #include <fcntl.h>
 #include <stdint.h>

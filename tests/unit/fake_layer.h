@@ -4,7 +4,7 @@
 #ifndef P2V_FAKE_LAYER_H
 #define P2V_FAKE_LAYER_H
 
-#include "../../core/layer.h"
+#include "core/layer.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,0 +1,502 @@
+/* An offline source: its disk as libblkid and the disk layout see it, and
+ * the operating system on it.  Windows facts come from the SYSTEM and
+ * SOFTWARE hives (read with libntfs-3g and hivex), Linux facts from /etc
+ * and /lib/modules (read with libext2fs).  Nothing is written. */
+#define _GNU_SOURCE
+#include "machine.h"
+
+#include "tools/stack.h"
+#include "core/bytes.h"
+#include "core/log.h"
+#include "guest/windows_drivers.h"
+#include "guest/ext_io.h"
+#include "guest/guest_fs.h"
+#include "guest/hive.h"
+#include "guest/windows.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GUID_ESP "c12a7328-f81f-11d2-ba4b-00a0c93ec93b"
+
+const char *p2v_disk_firmware(const struct p2v_m_disk *d)
+{
+    if (strcmp(d->table, "gpt") != 0)
+        return "bios";
+    for (int i = 0; i < d->nparts; i++)
+        if (!strcasecmp(d->part[i].type, GUID_ESP))
+            return "uefi";
+    return "bios";
+}
+
+void p2v_machine_table(struct p2v_m_disk *d, const struct p2v_partition_table *t);
+void p2v_machine_table(struct p2v_m_disk *d, const struct p2v_partition_table *t)
+{
+    p2v_m_copy(d->table, sizeof d->table, t->type[0] ? t->type : "none");
+    /* An MBR signature reads as the hex number it is. */
+    if (!strcmp(t->type, "dos") && t->id[0] && strncmp(t->id, "0x", 2) != 0)
+        snprintf(d->table_id, sizeof d->table_id, "0x%.30s", t->id);
+    else
+        p2v_m_copy(d->table_id, sizeof d->table_id, t->id);
+    const struct p2v_filesystem *w = &t->whole;
+    p2v_m_copy(d->whole.type, sizeof d->whole.type, w->type);
+    p2v_m_copy(d->whole.label, sizeof d->whole.label, w->label);
+    p2v_m_copy(d->whole.uuid, sizeof d->whole.uuid, w->uuid);
+    p2v_m_copy(d->whole.state, sizeof d->whole.state, w->state);
+    d->nparts = 0;
+    for (int i = 0; i < t->n && d->nparts < P2V_M_MAX_PARTS; i++) {
+        const struct p2v_partition *s = &t->part[i];
+        struct p2v_m_part *p = &d->part[d->nparts++];
+        p->number = s->number;
+        p->start = s->start;
+        p->size = s->size;
+        p2v_m_copy(p->type, sizeof p->type, s->type);
+        p2v_m_copy(p->name, sizeof p->name, s->name);
+        p2v_m_copy(p->uuid, sizeof p->uuid, s->uuid);
+        p->bootable = s->bootable;
+        p2v_m_copy(p->fs.type, sizeof p->fs.type, s->fs.type);
+        p2v_m_copy(p->fs.label, sizeof p->fs.label, s->fs.label);
+        p2v_m_copy(p->fs.uuid, sizeof p->fs.uuid, s->fs.uuid);
+        p2v_m_copy(p->fs.state, sizeof p->fs.state, s->fs.state);
+    }
+}
+
+void p2v_os_release_value(const char *text, const char *key, char *out, size_t len);
+void p2v_os_release_value(const char *text, const char *key, char *out, size_t len)
+{
+    size_t klen = strlen(key);
+    out[0] = 0;
+    for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        if (strncmp(l, key, klen) != 0 || l[klen] != '=')
+            continue;
+        const char *v = l + klen + 1;
+        size_t n = strcspn(v, "\n");
+        if (n >= 2 && (v[0] == '"' || v[0] == '\'') && v[n - 1] == v[0]) {
+            v++;
+            n -= 2;
+        }
+        if (n >= len)
+            n = len - 1;
+        memcpy(out, v, n);
+        out[n] = 0;
+        return;
+    }
+}
+
+/* ---- Windows ------------------------------------------------------ */
+
+/* Boot storage drivers the convertibility rules ask about. */
+static const char *const win_drivers[] = { "viostor", "vioscsi", "storahci", "msahci", "iaStorV",
+                                           "atapi",   "intelide", "pciide", "storvsc" };
+
+/* Programs of other hypervisors, by the name their uninstaller shows. */
+static const char *const vendor_programs[] = { "VMware Tools", "Parallels Tools",
+                                               "VirtualBox Guest Additions", "Citrix XenServer",
+                                               "XenServer", "Citrix Hypervisor", "Xen PV",
+                                               "Citrix VM Tools" };
+
+static int get_start(struct p2v_hive *sys, const char *svc)
+{
+    char key[160];
+    uint32_t v;
+    /* StartOverride wins over Start (a known cause of 0x7B). */
+    snprintf(key, sizeof key, "%s\\StartOverride", svc);
+    if (p2v_hive_get_dword(sys, key, "0", &v) == 0)
+        return (int)v;
+    return p2v_hive_get_dword(sys, svc, "Start", &v) == 0 ? (int)v : -1;
+}
+
+/* The guest path of a service's image: ImagePath when it names one, else
+ * System32/drivers/NAME.sys. */
+static void driver_path(struct p2v_hive *sys, const char *svc, const char *name,
+                        const struct p2v_windows *w, char *out, size_t len)
+{
+    char *ip = NULL;
+    snprintf(out, len, "%s/System32/drivers/%s.sys", w->systemroot, name);
+    if (p2v_hive_get_string(sys, svc, "ImagePath", &ip) < 0)
+        return;
+    const char *p = ip;
+    if (!strncasecmp(p, "\\SystemRoot\\", 12))
+        p += 12;
+    if (!strncasecmp(p, "System32\\", 9))
+        snprintf(out, len, "%s/%s", w->systemroot, p);
+    free(ip);
+}
+
+static void win_drivers_and_tools(struct p2v_gfs *g, const struct p2v_windows *w,
+                                  struct p2v_hive *sys, struct p2v_machine *m)
+{
+    char svc[160], path[512];
+    for (size_t i = 0; i < sizeof win_drivers / sizeof *win_drivers; i++) {
+        snprintf(svc, sizeof svc, "%s\\Services\\%s", w->ccs, win_drivers[i]);
+        if (!p2v_hive_key_exists(sys, svc) || m->os.ndrivers == P2V_M_MAX_ITEMS)
+            continue;
+        struct p2v_m_driver *d = &m->os.driver[m->os.ndrivers++];
+        p2v_m_copy(d->name, sizeof d->name, win_drivers[i]);
+        d->start = get_start(sys, svc);
+        if (d->start < 0)
+            d->start = 3;  /* Windows' default for a service without Start */
+        driver_path(sys, svc, win_drivers[i], w, path, sizeof path);
+        int r = p2v_gfs_stat(g, path, NULL, NULL);
+        d->file = r == 1 ? P2V_YES : r == 0 ? P2V_NO : P2V_UNKNOWN;
+    }
+    /* Services from the built-in vendor list ("service NAME" lines). */
+    for (const char *l = p2v_vendor_services; *l; l = strchr(l, '\n') + 1) {
+        char name[96];
+        if (sscanf(l, "service %95s", name) == 1 && m->os.ntools < P2V_M_MAX_ITEMS) {
+            snprintf(svc, sizeof svc, "%s\\Services\\%s", w->ccs, name);
+            if (p2v_hive_key_exists(sys, svc)) {
+                struct p2v_m_tool *t = &m->os.tool[m->os.ntools++];
+                p2v_m_copy(t->name, sizeof t->name, name);
+                p2v_m_copy(t->kind, sizeof t->kind, "service");
+                t->start = get_start(sys, svc);
+                if (t->start < 0)
+                    t->start = 3;
+            }
+        }
+        if (!strchr(l, '\n'))
+            break;
+    }
+}
+
+static void win_programs(struct p2v_hive *sw, struct p2v_machine *m)
+{
+    const char *un = "Microsoft\\Windows\\CurrentVersion\\Uninstall";
+    char **keys;
+    size_t n;
+    if (p2v_hive_subkeys(sw, un, &keys, &n) < 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        char key[512], *dn = NULL;
+        snprintf(key, sizeof key, "%s\\%s", un, keys[i]);
+        if (p2v_hive_get_string(sw, key, "DisplayName", &dn) < 0)
+            continue;
+        for (size_t k = 0; k < sizeof vendor_programs / sizeof *vendor_programs; k++) {
+            if (strcasestr(dn, vendor_programs[k]) && m->os.ntools < P2V_M_MAX_ITEMS) {
+                struct p2v_m_tool *t = &m->os.tool[m->os.ntools++];
+                p2v_m_copy(t->name, sizeof t->name, dn);
+                p2v_m_copy(t->kind, sizeof t->kind, "program");
+                t->start = -1;
+                break;
+            }
+        }
+        free(dn);
+    }
+    p2v_strv_free(keys, n);
+}
+
+static int mask_bits(const char *mask)
+{
+    unsigned a, b, c, d;
+    if (sscanf(mask, "%u.%u.%u.%u", &a, &b, &c, &d) != 4)
+        return -1;
+    return __builtin_popcount((a << 24 | b << 16 | c << 8 | d) & 0xFFFFFFFFu);
+}
+
+/* A comma-separated list of a MULTI_SZ (or a REG_SZ with blanks or commas). */
+static void join_values(struct p2v_hive *h, const char *key, const char *value, char *out,
+                        size_t len)
+{
+    char **v;
+    size_t n;
+    out[0] = 0;
+    if (p2v_hive_get_multi(h, key, value, &v, &n) < 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        for (char *p = v[i]; *p; p++)
+            if (*p == ' ')
+                *p = ',';
+        size_t used = strlen(out);
+        snprintf(out + used, len - used, "%s%s", used ? "," : "", v[i]);
+    }
+    p2v_strv_free(v, n);
+}
+
+/* Static settings per interface (Tcpip\Parameters\Interfaces\{GUID}):
+ * the virtual NIC is a new adapter, so the user needs to know them. */
+static void win_nics(struct p2v_hive *sys, const struct p2v_windows *w, struct p2v_machine *m)
+{
+    char base[160], key[320];
+    snprintf(base, sizeof base, "%s\\Services\\Tcpip\\Parameters\\Interfaces", w->ccs);
+    char **ifs;
+    size_t n;
+    if (p2v_hive_subkeys(sys, base, &ifs, &n) < 0)
+        return;
+    for (size_t i = 0; i < n && m->nnics < P2V_M_MAX_NICS; i++) {
+        snprintf(key, sizeof key, "%s\\%s", base, ifs[i]);
+        uint32_t dhcp;
+        int have_dhcp = p2v_hive_get_dword(sys, key, "EnableDHCP", &dhcp) == 0;
+        char **ips = NULL, **masks = NULL;
+        size_t nip = 0, nmask = 0;
+        if (p2v_hive_get_multi(sys, key, "IPAddress", &ips, &nip) < 0)
+            nip = 0;
+        if (p2v_hive_get_multi(sys, key, "SubnetMask", &masks, &nmask) < 0)
+            nmask = 0;
+        struct p2v_m_nic *nic = &m->nic[m->nnics];
+        memset(nic, 0, sizeof *nic);
+        for (size_t k = 0; k < nip && nic->naddrs < P2V_M_MAX_ADDRS; k++) {
+            if (!strcmp(ips[k], "0.0.0.0"))
+                continue;
+            struct p2v_m_addr *a = &nic->addr[nic->naddrs++];
+            p2v_m_copy(a->family, sizeof a->family, strchr(ips[k], ':') ? "ipv6" : "ipv4");
+            p2v_m_copy(a->addr, sizeof a->addr, ips[k]);
+            a->prefix = k < nmask ? mask_bits(masks[k]) : -1;
+        }
+        p2v_strv_free(ips, nip);
+        p2v_strv_free(masks, nmask);
+        /* Interfaces Windows made for tunnels and adapters never configured
+         * carry neither: leave them out. */
+        if (!have_dhcp && !nic->naddrs)
+            continue;
+        p2v_m_copy(nic->name, sizeof nic->name, ifs[i]);
+        nic->dhcp = have_dhcp ? (dhcp ? P2V_YES : P2V_NO) : P2V_UNKNOWN;
+        join_values(sys, key, "DefaultGateway", nic->gateway, sizeof nic->gateway);
+        join_values(sys, key, "NameServer", nic->dns, sizeof nic->dns);
+        m->nnics++;
+    }
+    p2v_strv_free(ifs, n);
+}
+
+static int inventory_windows(struct p2v_stack *st, struct p2v_machine *m)
+{
+    struct p2v_windows w;
+    struct p2v_gfs *g;
+    struct p2v_volume vols[P2V_MAX_PARTITIONS];
+    int n = p2v_layout_volumes(st->table, &st->wrap, st->src.size, vols, P2V_MAX_PARTITIONS);
+    /* BitLocker volumes cannot be looked into; the rules report them. */
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        uint8_t b[16];
+        int fve = p2v_layer_read(st->disk, b, sizeof b, vols[i].start) == 0 &&
+                  !memcmp(b + 3, "-FVE-FS-", 8);
+        if (!fve && strcmp(vols[i].fstype, "BitLocker") != 0)
+            vols[k++] = vols[i];
+    }
+    int r = p2v_windows_find(st->disk, vols, k, st->src.path, 0, &w, &g);
+    if (r < 0)
+        return r;
+    p2v_m_copy(m->os.family, sizeof m->os.family, "windows");
+    p2v_m_copy(m->os.name, sizeof m->os.name, w.product);
+    p2v_m_copy(m->os.version, sizeof m->os.version, w.version);
+    p2v_m_copy(m->os.build, sizeof m->os.build, w.build);
+    p2v_m_copy(m->os.arch, sizeof m->os.arch, strcmp(w.arch, "unknown") ? w.arch : "");
+    p2v_m_copy(m->os.edition, sizeof m->os.edition, w.edition);
+    p2v_m_copy(m->os.installation_type, sizeof m->os.installation_type, w.installation_type);
+    p2v_m_copy(m->os.systemroot, sizeof m->os.systemroot, w.systemroot);
+    p2v_m_copy(m->os.id, sizeof m->os.id, "windows");
+    p2v_m_copy(m->hostname, sizeof m->hostname, w.hostname);
+    m->os.major = w.major;
+    m->os.minor = w.minor;
+    m->os.partition = w.vol.number;
+    struct p2v_hive *sys = NULL, *sw = NULL;
+    r = p2v_windows_load_hive(g, &w, "SYSTEM", &sys);
+    if (r == 0) {
+        win_drivers_and_tools(g, &w, sys, m);
+        win_nics(sys, &w, m);
+        char key[160];
+        snprintf(key, sizeof key, "%s\\Enum\\Root\\ACPI_HAL", w.ccs);
+        /* Every Windows from Vista on needs ACPI; older ones say by their HAL. */
+        m->acpi = w.major >= 6 || p2v_hive_key_exists(sys, key) ? P2V_YES : P2V_UNKNOWN;
+        p2v_hive_close(sys);
+    }
+    if (r == 0 && (r = p2v_windows_load_hive(g, &w, "SOFTWARE", &sw)) == 0) {
+        win_programs(sw, m);
+        p2v_hive_close(sw);
+    }
+    int c = p2v_gfs_close(g);
+    return r < 0 ? r : c;
+}
+
+/* ---- Linux -------------------------------------------------------- */
+
+const char *const p2v_linux_storage_drivers[] = { "virtio_blk", "virtio_scsi", "ahci",
+                                                 "ata_piix", "hv_storvsc", NULL };
+
+/* The module name of a modules.dep / modules.builtin path. */
+static int module_is(const char *path, size_t len, const char *name)
+{
+    const char *base = path;
+    for (size_t i = 0; i < len; i++)
+        if (path[i] == '/')
+            base = path + i + 1;
+    size_t blen = len - (size_t)(base - path), nlen = strlen(name);
+    /* Module names use '_' and '-' interchangeably. */
+    if (blen < nlen + 3)
+        return 0;
+    for (size_t i = 0; i < nlen; i++) {
+        char a = base[i] == '-' ? '_' : base[i], b = name[i] == '-' ? '_' : name[i];
+        if (a != b)
+            return 0;
+    }
+    return !strncmp(base + nlen, ".ko", 3);
+}
+
+int p2v_linux_module_listed(const char *text, const char *name)
+{
+    for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        size_t len = strcspn(l, ":\n");
+        if (module_is(l, len, name))
+            return 1;
+    }
+    return 0;
+}
+
+/* The newest kernel under /lib/modules, by version order. */
+static int newest_kernel(ext2_filsys fs, char *out, size_t len)
+{
+    char **v;
+    size_t n;
+    if (p2v_ext_list_dir(fs, "/lib/modules", &v, &n) < 0)
+        return -ENOENT;
+    out[0] = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!out[0] || strverscmp(v[i], out) > 0)
+            p2v_m_copy(out, len, v[i]);
+    p2v_strv_free(v, n);
+    return out[0] ? 0 : -ENOENT;
+}
+
+static void linux_drivers_of(ext2_filsys fs, struct p2v_machine *m)
+{
+    char path[160], *dep = NULL, *builtin = NULL;
+    size_t len;
+    if (newest_kernel(fs, m->os.kernel, sizeof m->os.kernel) < 0)
+        return;
+    snprintf(path, sizeof path, "/lib/modules/%s/modules.dep", m->os.kernel);
+    if (p2v_ext_read_file(fs, path, 64 << 20, &dep, &len) < 0)
+        dep = NULL;
+    snprintf(path, sizeof path, "/lib/modules/%s/modules.builtin", m->os.kernel);
+    if (p2v_ext_read_file(fs, path, 64 << 20, &builtin, &len) < 0)
+        builtin = NULL;
+    for (size_t i = 0; p2v_linux_storage_drivers[i]; i++) {
+        const char *name = p2v_linux_storage_drivers[i];
+        int b = builtin && p2v_linux_module_listed(builtin, name);
+        int d = !b && dep && p2v_linux_module_listed(dep, name);
+        if ((b || d) && m->os.ndrivers < P2V_M_MAX_ITEMS) {
+            struct p2v_m_driver *drv = &m->os.driver[m->os.ndrivers++];
+            p2v_m_copy(drv->name, sizeof drv->name, name);
+            drv->start = -1;
+            drv->builtin = b;
+            drv->file = P2V_YES;
+        }
+    }
+    free(dep);
+    free(builtin);
+}
+
+static void linux_fstab(ext2_filsys fs, struct p2v_machine *m)
+{
+    char *text;
+    size_t len;
+    if (p2v_ext_read_file(fs, "/etc/fstab", 1 << 20, &text, &len) < 0)
+        return;
+    char *save = NULL;
+    for (char *l = strtok_r(text, "\n", &save); l && m->os.nmounts < P2V_M_MAX_ITEMS;
+         l = strtok_r(NULL, "\n", &save)) {
+        char spec[96], file[96], type[24], opts[96];
+        l += strspn(l, " \t");
+        if (*l == '#' || sscanf(l, "%95s %95s %23s %95s", spec, file, type, opts) < 3)
+            continue;
+        if (sscanf(l, "%*s %*s %*s %95s", opts) != 1)
+            p2v_m_copy(opts, sizeof opts, "defaults");
+        struct p2v_m_mount *e = &m->os.mount[m->os.nmounts++];
+        p2v_m_copy(e->spec, sizeof e->spec, spec);
+        p2v_m_copy(e->file, sizeof e->file, file);
+        p2v_m_copy(e->type, sizeof e->type, type);
+        p2v_m_copy(e->options, sizeof e->options, opts);
+    }
+    free(text);
+}
+
+/* The architecture from an ELF binary's header (e_machine). */
+static void linux_arch(ext2_filsys fs, struct p2v_machine *m)
+{
+    static const char *const bins[] = { "/bin/sh", "/usr/bin/env", "/sbin/init" };
+    for (size_t i = 0; i < sizeof bins / sizeof *bins && !m->os.arch[0]; i++) {
+        char *d;
+        size_t len;
+        if (p2v_ext_read_file(fs, bins[i], 16 << 20, &d, &len) < 0)
+            continue;
+        if (len >= 20 && !memcmp(d, "\177ELF", 4)) {
+            uint16_t mach = d[5] == 2 ? (uint16_t)((uint8_t)d[18] << 8 | (uint8_t)d[19])
+                                      : get_le16((const uint8_t *)d + 18);
+            const char *a = mach == 0x3e ? "x86_64" : mach == 0x03 ? "i386" : mach == 0xb7 ? "arm64"
+                          : mach == 0x32 ? "ia64" : mach == 0x28 ? "arm" : "";
+            p2v_m_copy(m->os.arch, sizeof m->os.arch, a);
+        }
+        free(d);
+    }
+}
+
+static int inventory_linux(struct p2v_stack *st, struct p2v_machine *m)
+{
+    struct p2v_volume vols[P2V_MAX_PARTITIONS];
+    int n = p2v_layout_volumes(st->table, &st->wrap, st->src.size, vols, P2V_MAX_PARTITIONS);
+    for (int i = 0; i < n; i++) {
+        if (strncmp(vols[i].fstype, "ext", 3) != 0)
+            continue;
+        ext2_filsys fs;
+        if (p2v_ext_open(st->disk, vols[i].start, vols[i].size, &fs) != 0)
+            continue;  /* the layout has already said what is wrong with it */
+        char *text = NULL;
+        size_t len;
+        /* The root filesystem is the one with an os-release. */
+        if (p2v_ext_read_file(fs, "/etc/os-release", 1 << 20, &text, &len) < 0 &&
+            p2v_ext_read_file(fs, "/usr/lib/os-release", 1 << 20, &text, &len) < 0) {
+            p2v_ext_close(&fs);
+            continue;
+        }
+        p2v_m_copy(m->os.family, sizeof m->os.family, "linux");
+        p2v_os_release_value(text, "PRETTY_NAME", m->os.name, sizeof m->os.name);
+        p2v_os_release_value(text, "ID", m->os.id, sizeof m->os.id);
+        p2v_os_release_value(text, "VERSION_ID", m->os.version, sizeof m->os.version);
+        free(text);
+        m->os.partition = vols[i].number;
+        if (p2v_ext_read_file(fs, "/etc/hostname", 4096, &text, &len) == 0) {
+            text[strcspn(text, " \t\r\n")] = 0;
+            p2v_m_copy(m->hostname, sizeof m->hostname, text);
+            free(text);
+        }
+        linux_fstab(fs, m);
+        linux_drivers_of(fs, m);
+        linux_arch(fs, m);
+        p2v_ext_close(&fs);
+        return 0;
+    }
+    return -ENOENT;
+}
+
+int p2v_inventory_stack(struct p2v_stack *st, struct p2v_machine *m)
+{
+    memset(m, 0, sizeof *m);
+    p2v_m_copy(m->origin, sizeof m->origin, "source");
+    p2v_m_copy(m->source, sizeof m->source, st->src.path);
+    p2v_m_copy(m->os.family, sizeof m->os.family, "unknown");
+    struct p2v_m_disk *d = &m->disk[m->ndisks++];
+    const char *base = strrchr(st->src.path, '/');
+    p2v_m_copy(d->name, sizeof d->name, base ? base + 1 : st->src.path);
+    p2v_m_copy(d->path, sizeof d->path, st->src.path);
+    d->size = st->disk->size;
+    d->logical_sector = st->src.logical_sector;
+    p2v_machine_table(d, st->table);
+    /* libblkid names BitLocker only when its metadata is complete; the boot
+     * sector's OEM id says it already. */
+    for (int i = 0; i < d->nparts; i++) {
+        uint8_t b[16];
+        if (d->part[i].size >= sizeof b &&
+            p2v_layer_read(st->disk, b, sizeof b, d->part[i].start) == 0 &&
+            !memcmp(b + 3, "-FVE-FS-", 8))
+            p2v_m_copy(d->part[i].fs.type, sizeof d->part[i].fs.type, "BitLocker");
+    }
+    p2v_m_copy(m->firmware, sizeof m->firmware, p2v_disk_firmware(d));
+    int r = inventory_windows(st, m);
+    if (r == -ENOENT)
+        r = inventory_linux(st, m);
+    if (r == -ENOENT)
+        return 0;  /* no OS found: the disk facts stand alone */
+    if (r == 0)
+        p2v_m_copy(m->cpu.arch, sizeof m->cpu.arch, m->os.arch);
+    return r;
+}
