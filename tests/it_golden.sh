@@ -152,7 +152,7 @@ view() {
     if ! p2v_mount "$src" "$M" "$@" 2>"$G/out/$name.mount.err"; then
         echo "MOUNT-FAILED  view/$name" >>"$RESULTS"; return
     fi
-    for f in disk.vhd disk.vhdx disk.raw fixups.json; do
+    for f in disk.vhd disk.vhdx disk.raw fixups.json status.json; do
         [ -e "$M/$f" ] && put "view/$name/$f" "$M/$f"
     done
     if [ -d "$M/partitions" ]; then
@@ -192,15 +192,29 @@ view in-vhdx "$S/in.vhdx"
 view mixed-raw-format "$S/mixed.raw" --source-format raw --bad-sectors zero
 view child-vhd "$S/child.vhd"
 
-# A block device with 4096-byte sectors (a VHDX by default): its identity is
-# the loop device's backing file, the size, the allocation and the first and
-# last MiB.
-if loop=$(losetup -f --show -r -b 4096 "$S/mixed.raw" 2>/dev/null); then
-    view loop-4k "$loop"
-    losetup -d "$loop"
+# Block devices: their identity is the loop device's backing file, the
+# size, the allocation and the first and last MiB.  The loop device gets a
+# node at a fixed path (its own name depends on which one is free).  One
+# with 4096-byte sectors (a VHDX by default); fixed images of them pass the
+# extents of the layers below through (the allocation is folded into the
+# identity).
+LOOPS=()
+trap 'cleanup; for l in "${LOOPS[@]}"; do losetup -d "$l" 2>/dev/null; done' EXIT
+blockdev() {  # blockdev NAME FILE [losetup options]: $G/dev/NAME
+    local name=$1 file=$2 loop; shift 2
+    loop=$(losetup -f --show -r "$@" "$file" 2>/dev/null) || return 1
+    LOOPS+=("$loop")
+    mkdir -p "$G/dev" && mknod "$G/dev/$name" b $((0x$(stat -c %t "$loop"))) $((0x$(stat -c %T "$loop")))
+}
+if blockdev mixed4k "$S/mixed.raw" -b 4096 && blockdev multi "$S/multi-mbr.img"; then
+    view loop-4k "$G/dev/mixed4k"
+    view loop-multi "$G/dev/multi"
+    view loop-multi-fixed "$G/dev/multi" -t fixed
+    view loop-multi-fixed-vhdx "$G/dev/multi" -t fixed --format vhdx
+    out info-json-loop-multi "$P2V" info -q --json "$G/dev/multi"
 else
-    echo "  note: no loop device here; the 4096-byte-sector case is left out"
-    echo "SKIPPED  view/loop-4k" >>"$RESULTS"
+    echo "  note: no loop device here; the block device cases are left out"
+    echo "SKIPPED  view/loop" >>"$RESULTS"
 fi
 
 # --- Fix-ups -----------------------------------------------------------------
@@ -237,6 +251,23 @@ PLAN
     view "$w-fixed-up-vhdx" "$S/$w.img" --state "$G/state/$w" --format vhdx
     out "inspect-state-$w" "$P2V" inspect --json --state "$G/state/$w" "$S/$w.img"
 done
+# A fixed-up block device, fixed: the overlay's blocks are data among the
+# layout's extents.
+if blockdev win7 "$S/win7.img"; then
+    out apply-loop-win7 fixed "$P2V" fixup apply --state "$G/state/loop" --plan "$P/win7.plan" --json "$G/dev/win7"
+    view loop-win7-fixed-up-fixed "$G/dev/win7" --state "$G/state/loop" -t fixed
+    view loop-win7-fixed-up "$G/dev/win7" --state "$G/state/loop"
+fi
+for l in "${LOOPS[@]}"; do losetup -d "$l"; done
+LOOPS=()
+# The report of a mounted view, and the snapshots (none here).
+if p2v_mount "$S/multi-gpt.img" "$M" --volumes 1 2>"$G/out/report.mount.err"; then
+    out info-mounted "$P2V" info "$M"
+    out info-json-mounted "$P2V" info --json "$M"
+    p2v_umount "$M"
+fi
+out snapshot-list "$P2V" snapshot list
+out snapshot-list-json "$P2V" snapshot list --json
 
 # --- Reports and machine facts -------------------------------------------------
 for s in win7 win8 hiber linux efi boot mixed.raw multi-mbr multi-gpt in.vhd child.vhd; do
