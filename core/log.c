@@ -97,3 +97,11 @@ void p2v_note(const char *fmt, ...)
     emit(LOG_INFO, "", fmt, ap);
     va_end(ap);
 }
+
+void p2v_trace(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    emit(LOG_DEBUG, "trace: ", fmt, ap);
+    va_end(ap);
+}

@@ -15,6 +15,8 @@ void p2v_log_target(enum p2v_log_target t);
 void p2v_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void p2v_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void p2v_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The layer trace (P2V_TRACE=1, core/layer.c): "p2v: trace: ...". */
+void p2v_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Silences p2v_note (not warnings or errors). */
 void p2v_log_quiet(int quiet);
 

@@ -18,24 +18,11 @@ static int slice_write(struct p2v_layer *l, const void *buf, size_t len, uint64_
     return p2v_layer_write(l->below, buf, len, off + ((struct slice *)l)->start);
 }
 
-struct shift {
-    uint64_t start;
-    p2v_extent_fn fn;
-    void *ctx;
-};
-
-static int shift_cb(void *ctx, uint64_t off, uint64_t len, int kind)
-{
-    struct shift *s = ctx;
-    return s->fn(s->ctx, off - s->start, len, kind);
-}
-
 static int slice_extents(struct p2v_layer *l, uint64_t off, uint64_t len, p2v_extent_fn fn,
                          void *ctx)
 {
-    struct slice *s = (struct slice *)l;
-    struct shift sh = { s->start, fn, ctx };
-    return p2v_layer_extents(l->below, off + s->start, len, shift_cb, &sh);
+    uint64_t start = ((struct slice *)l)->start;
+    return p2v_layer_extents_moved(l->below, off + start, len, off, fn, ctx);
 }
 
 static void slice_close(struct p2v_layer *l)

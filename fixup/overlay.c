@@ -162,7 +162,7 @@ struct walk {
 };
 
 /* Splits an extent of the layer below at changed blocks, which are data. */
-static int split(void *ctx, uint64_t off, uint64_t len, int kind)
+static int split(void *ctx, uint64_t off, uint64_t len, enum p2v_extent_kind kind)
 {
     struct walk *w = ctx;
     struct overlay *o = w->o;
@@ -348,9 +348,21 @@ static int commit_locked(struct overlay *o)
     return 0;
 }
 
+static const struct p2v_layer_ops overlay_ops, overlay_ro_ops;
+
+/* The checked cast: an overlay opened for writes or read-only. */
+static struct overlay *as_overlay(struct p2v_layer *l)
+{
+    if (l && l->ops == &overlay_ro_ops)
+        return (struct overlay *)l;
+    return p2v_layer_cast(l, &overlay_ops);
+}
+
 int p2v_overlay_commit(struct p2v_layer *l)
 {
-    struct overlay *o = (struct overlay *)l;
+    struct overlay *o = as_overlay(l);
+    if (!o)
+        return -EINVAL;
     pthread_rwlock_wrlock(&o->lock);
     int r = commit_locked(o);
     pthread_rwlock_unlock(&o->lock);
@@ -359,7 +371,9 @@ int p2v_overlay_commit(struct p2v_layer *l)
 
 void p2v_overlay_abandon(struct p2v_layer *l)
 {
-    struct overlay *o = (struct overlay *)l;
+    struct overlay *o = as_overlay(l);
+    if (!o)
+        return;
     pthread_rwlock_wrlock(&o->lock);
     if (o->dirty) {
         /* Back to the index on disk; the blocks appended since stay as
@@ -376,7 +390,10 @@ void p2v_overlay_abandon(struct p2v_layer *l)
 
 void p2v_overlay_digest(struct p2v_layer *l, uint8_t out[16])
 {
-    struct overlay *o = (struct overlay *)l;
+    struct overlay *o = as_overlay(l);
+    memset(out, 0, 16);
+    if (!o)
+        return;
     pthread_rwlock_rdlock(&o->lock);
     memcpy(out, o->digest, 16);
     pthread_rwlock_unlock(&o->lock);
@@ -384,7 +401,9 @@ void p2v_overlay_digest(struct p2v_layer *l, uint8_t out[16])
 
 int p2v_overlay_changes(struct p2v_layer *l, p2v_extent_fn fn, void *ctx)
 {
-    struct overlay *o = (struct overlay *)l;
+    struct overlay *o = as_overlay(l);
+    if (!o)
+        return -EINVAL;
     int r = 0;
     pthread_rwlock_rdlock(&o->lock);
     for (size_t i = 0; r == 0 && i < o->n;) {

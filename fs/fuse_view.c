@@ -410,11 +410,11 @@ static void op_destroy(void *userdata)
 
 struct seek { int want_data; int found; uint64_t at; };
 
-static int seek_cb(void *ctx, uint64_t off, uint64_t len, int is_data)
+static int seek_cb(void *ctx, uint64_t off, uint64_t len, enum p2v_extent_kind kind)
 {
     (void)len;
     struct seek *s = ctx;
-    if ((is_data != P2V_EXTENT_ZERO) != s->want_data)
+    if ((kind != P2V_EXTENT_ZERO) != s->want_data)
         return 0;
     s->found = 1;
     s->at = off;

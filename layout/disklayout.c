@@ -118,9 +118,9 @@ static int emit_data(struct walk *w, uint64_t off, uint64_t len)
 }
 
 /* Emits a range, turning patched sectors inside a zero range into data. */
-static int emit(struct walk *w, uint64_t off, uint64_t len, int is_data)
+static int emit(struct walk *w, uint64_t off, uint64_t len, int data)
 {
-    if (is_data)
+    if (data)
         return emit_data(w, off, len);
     uint64_t end = off + len;
     for (size_t i = 0; i < w->d->npatches && off < end; i++) {
@@ -140,11 +140,11 @@ static int emit(struct walk *w, uint64_t off, uint64_t len, int is_data)
 }
 
 /* Cuts the zero ranges out of a data extent (disk offsets). */
-static int clip(struct walk *w, uint64_t off, uint64_t len, int is_data)
+static int clip(struct walk *w, uint64_t off, uint64_t len, int data)
 {
     const struct p2v_ranges *z = &w->d->zero;
     uint64_t end = off + len;
-    if (!is_data)
+    if (!data)
         return emit(w, off, len, 0);
     while (w->zi < z->n && z->r[w->zi].end <= off)
         w->zi++;
@@ -167,10 +167,10 @@ static int clip(struct walk *w, uint64_t off, uint64_t len, int is_data)
     return 0;
 }
 
-static int below_cb(void *ctx, uint64_t off, uint64_t len, int is_data)
+static int below_cb(void *ctx, uint64_t off, uint64_t len, enum p2v_extent_kind kind)
 {
     struct walk *w = ctx;
-    return clip(w, off + w->shift, len, is_data);
+    return clip(w, off + w->shift, len, kind != P2V_EXTENT_ZERO);
 }
 
 static int layout_extents(struct p2v_layer *l, uint64_t off, uint64_t len,

@@ -186,8 +186,10 @@ int p2v_badsectors_open(struct p2v_layer *below, enum p2v_bad_policy policy, con
 
 int p2v_badsectors_get(struct p2v_layer *l, struct p2v_ranges *out)
 {
-    struct bad *b = (struct bad *)l;
+    struct bad *b = p2v_layer_cast(l, &bad_ops);
     memset(out, 0, sizeof *out);
+    if (!b)
+        return -EINVAL;
     pthread_mutex_lock(&b->lock);
     int r = 0;
     for (size_t i = 0; r == 0 && i < b->known.n; i++)
@@ -202,5 +204,6 @@ int p2v_badsectors_get(struct p2v_layer *l, struct p2v_ranges *out)
 
 enum p2v_bad_policy p2v_badsectors_policy(struct p2v_layer *l)
 {
-    return ((struct bad *)l)->policy;
+    struct bad *b = p2v_layer_cast(l, &bad_ops);
+    return b ? b->policy : P2V_BAD_FAIL;
 }

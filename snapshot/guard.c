@@ -123,9 +123,13 @@ static int watch_changed(struct watch *w, char *why, size_t len)
     return 1;
 }
 
+static const struct p2v_layer_ops guard_ops;
+
 int p2v_guard_check(struct p2v_layer *l)
 {
-    struct guard *g = (struct guard *)l;
+    struct guard *g = p2v_layer_cast(l, &guard_ops);
+    if (!g)
+        return -EINVAL;
     if (atomic_load(&g->changed))
         return 1;
     char why[480];
@@ -262,7 +266,9 @@ int p2v_guard_open(struct p2v_layer *below, const char *name,
 
 int p2v_guard_state(struct p2v_layer *l, char *reason, size_t len)
 {
-    struct guard *g = (struct guard *)l;
+    struct guard *g = p2v_layer_cast(l, &guard_ops);
+    if (!g)
+        return -EINVAL;
     if (!atomic_load(&g->changed))
         return 0;
     pthread_mutex_lock(&g->lock);

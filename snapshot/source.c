@@ -105,14 +105,14 @@ static int source_extents(struct p2v_layer *l, uint64_t off, uint64_t len,
             }
         }
         int r;
-        if (data > off && (r = fn(ctx, off, data - off, 0)) != 0)
+        if (data > off && (r = fn(ctx, off, data - off, P2V_EXTENT_ZERO)) != 0)
             return r;
-        if (hole > data && (r = fn(ctx, data, hole - data, 1)) != 0)
+        if (hole > data && (r = fn(ctx, data, hole - data, P2V_EXTENT_DATA)) != 0)
             return r;
         off = hole > data ? hole : data;
     }
     if (end > off)
-        return fn(ctx, off, end - off, 0);
+        return fn(ctx, off, end - off, P2V_EXTENT_ZERO);
     return 0;
 }
 

@@ -78,7 +78,7 @@ struct ext_out {
     int first;
 };
 
-static int extent_json_f(void *ctx, uint64_t off, uint64_t len, int kind)
+static int extent_json_f(void *ctx, uint64_t off, uint64_t len, enum p2v_extent_kind kind)
 {
     (void)kind;
     struct ext_out *e = ctx;

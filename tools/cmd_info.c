@@ -27,11 +27,11 @@ static void uuid_str(const uint8_t u[16], char out[37])
  * found, logged and listed by the layer on the way. */
 struct scan { struct p2v_layer *l; uint8_t *buf; uint64_t done, total; struct p2v_progress *p; };
 
-static int scan_extent(void *ctx, uint64_t off, uint64_t len, int is_data)
+static int scan_extent(void *ctx, uint64_t off, uint64_t len, enum p2v_extent_kind kind)
 {
     struct scan *s = ctx;
     enum { CHUNK = 1 << 20 };
-    if (!is_data)
+    if (kind == P2V_EXTENT_ZERO)
         return 0;
     for (uint64_t at = off; at < off + len; at += CHUNK) {
         size_t n = off + len - at < CHUNK ? (size_t)(off + len - at) : CHUNK;

@@ -39,10 +39,10 @@ static uint64_t mix(uint64_t h, uint64_t v)
     return h ^ (h >> 31);
 }
 
-static int fold_extent(void *ctx, uint64_t off, uint64_t len, int is_data)
+static int fold_extent(void *ctx, uint64_t off, uint64_t len, enum p2v_extent_kind kind)
 {
     uint64_t *h = ctx;
-    if (is_data)
+    if (kind != P2V_EXTENT_ZERO)
         *h = mix(mix(*h, off), len);
     return 0;
 }

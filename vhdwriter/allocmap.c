@@ -61,10 +61,11 @@ static int allocmap_extents(struct p2v_layer *l, uint64_t off, uint64_t len,
     while (off < end) {
         uint64_t c = off / P2V_ALLOC_CHUNK;
         int data = bit(m, c);
+        /* The whole run: p2v_layer_extents clips it to the range. */
         uint64_t stop = next_chunk(m, c, !data) * P2V_ALLOC_CHUNK;
-        if (stop > end)
-            stop = end;
-        int r = fn(ctx, off, stop - off, data);
+        if (stop > m->l.size)
+            stop = m->l.size;
+        int r = fn(ctx, off, stop - off, data ? P2V_EXTENT_DATA : P2V_EXTENT_ZERO);
         if (r)
             return r;
         off = stop;
@@ -129,13 +130,13 @@ static int scan_unreadable(struct allocmap *m, uint8_t *buf, uint64_t n, uint64_
 
 /* Reads one data extent of the layer below, chunk-aligned, and marks the
  * chunks holding a non-zero byte. */
-static int scan_extent(void *ctx, uint64_t off, uint64_t len, int is_data)
+static int scan_extent(void *ctx, uint64_t off, uint64_t len, enum p2v_extent_kind kind)
 {
     struct scan *s = ctx;
     struct allocmap *m = s->m;
-    if (is_data == P2V_EXTENT_ZERO)
+    if (kind == P2V_EXTENT_ZERO)
         return 0;
-    if (is_data == P2V_EXTENT_USED) {
+    if (kind == P2V_EXTENT_USED) {
         /* A filesystem uses it: mark it without reading a byte. */
         for (uint64_t c = off / P2V_ALLOC_CHUNK; c <= (off + len - 1) / P2V_ALLOC_CHUNK; c++)
             m->bits[c / 64] |= 1ull << (c % 64);

@@ -120,7 +120,7 @@ static int vhd_extents(struct p2v_layer *l, uint64_t off, uint64_t len,
         if (p.kind == P_DATA) {
             r = p2v_payload_extents(l->below, p.vofs + rel, n, off, fn, ctx);
         } else {
-            r = fn(ctx, off, n, p.kind != P_ZERO);
+            r = fn(ctx, off, n, p.kind != P_ZERO ? P2V_EXTENT_DATA : P2V_EXTENT_ZERO);
         }
         if (r)
             return r;
@@ -165,10 +165,10 @@ int p2v_vhd_check_size(uint64_t size)
     return 0;
 }
 
-static int mark_block(void *ctx, uint64_t off, uint64_t len, int is_data)
+static int mark_block(void *ctx, uint64_t off, uint64_t len, enum p2v_extent_kind kind)
 {
     uint8_t *used = ctx;
-    if (is_data)
+    if (kind != P2V_EXTENT_ZERO)
         for (uint64_t b = off / VHD_BLOCK_SIZE; b <= (off + len - 1) / VHD_BLOCK_SIZE; b++)
             used[b] = 1;
     return 0;
@@ -243,9 +243,12 @@ int p2v_vhd_open(struct p2v_layer *below, const struct p2v_vhd_params *p,
     return 0;
 }
 
-void p2v_vhd_describe(const struct p2v_layer *l, struct p2v_vhd_layout *out)
+void p2v_vhd_describe(struct p2v_layer *l, struct p2v_vhd_layout *out)
 {
-    const struct vhd *v = (const struct vhd *)l;
+    const struct vhd *v = p2v_layer_cast(l, &vhd_ops);
+    memset(out, 0, sizeof *out);
+    if (!v)
+        return;
     out->file_size = l->size;
     out->blocks_total = v->nblocks;
     out->blocks_allocated = v->nalloc;

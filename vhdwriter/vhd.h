@@ -22,7 +22,7 @@ struct p2v_vhd_layout {
 /* Fails with a clear message when the disk is outside VHD's limits. */
 int p2v_vhd_open(struct p2v_layer *below, const struct p2v_vhd_params *p,
                  struct p2v_layer **out);
-void p2v_vhd_describe(const struct p2v_layer *vhd, struct p2v_vhd_layout *out);
+void p2v_vhd_describe(struct p2v_layer *vhd, struct p2v_vhd_layout *out);
 /* Checks the size limits only; used by `info` before any scan. */
 int p2v_vhd_check_size(uint64_t size);
 

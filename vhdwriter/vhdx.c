@@ -168,7 +168,7 @@ static int vhdx_extents(struct p2v_layer *l, uint64_t off, uint64_t len, p2v_ext
             r = p2v_payload_extents(l->below, p.vofs + rel, n, off, fn, ctx);
         } else {
             /* Metadata counts as data; the log and padding as holes. */
-            r = fn(ctx, off, n, p.kind != P_ZERO);
+            r = fn(ctx, off, n, p.kind != P_ZERO ? P2V_EXTENT_DATA : P2V_EXTENT_ZERO);
         }
         if (r)
             return r;
@@ -227,10 +227,10 @@ struct mark {
     uint32_t block_size;
 };
 
-static int mark_block(void *ctx, uint64_t off, uint64_t len, int is_data)
+static int mark_block(void *ctx, uint64_t off, uint64_t len, enum p2v_extent_kind kind)
 {
     struct mark *m = ctx;
-    if (is_data)
+    if (kind != P2V_EXTENT_ZERO)
         for (uint64_t b = off / m->block_size; b <= (off + len - 1) / m->block_size; b++)
             m->present[b / 64] |= 1ull << (b % 64);
     return 0;
@@ -309,9 +309,12 @@ int p2v_vhdx_open(struct p2v_layer *below, const struct p2v_vhdx_params *p, stru
     return 0;
 }
 
-void p2v_vhdx_describe(const struct p2v_layer *l, struct p2v_vhdx_layout *out)
+void p2v_vhdx_describe(struct p2v_layer *l, struct p2v_vhdx_layout *out)
 {
-    const struct vhdx *v = (const struct vhdx *)l;
+    const struct vhdx *v = p2v_layer_cast(l, &vhdx_ops);
+    memset(out, 0, sizeof *out);
+    if (!v)
+        return;
     out->file_size = l->size;
     out->blocks_total = v->nblocks;
     out->blocks_present = v->npresent;

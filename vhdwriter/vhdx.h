@@ -34,7 +34,7 @@ struct p2v_vhdx_layout {
 int p2v_vhdx_check(uint64_t size, uint32_t logical_sector, uint32_t block_size);
 int p2v_vhdx_open(struct p2v_layer *below, const struct p2v_vhdx_params *p,
                   struct p2v_layer **out);
-void p2v_vhdx_describe(const struct p2v_layer *vhdx, struct p2v_vhdx_layout *out);
+void p2v_vhdx_describe(struct p2v_layer *vhdx, struct p2v_vhdx_layout *out);
 /* 1 if l is a VHDX encoder layer. */
 int p2v_is_vhdx(const struct p2v_layer *l);
 

@@ -91,13 +91,13 @@ struct walk {
     int n;
 };
 
-static int note_extent(void *ctx, uint64_t off, uint64_t len, int is_data)
+static int note_extent(void *ctx, uint64_t off, uint64_t len, enum p2v_extent_kind kind)
 {
     struct walk *w = ctx;
     if (off != w->end || len == 0)
         abort();  /* extents are contiguous, ascending and not empty */
     w->end = off + len;
-    if (is_data) {
+    if (kind != P2V_EXTENT_ZERO) {
         w->data += len;
         if (w->n < 8) {
             w->off[w->n] = off;

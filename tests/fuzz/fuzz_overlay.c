@@ -228,7 +228,7 @@ struct walk {
     uint64_t changes;         /* p2v_overlay_changes: blocks in its runs */
 };
 
-static int on_extent(void *ctx, uint64_t off, uint64_t len, int kind)
+static int on_extent(void *ctx, uint64_t off, uint64_t len, enum p2v_extent_kind kind)
 {
     struct walk *w = ctx;
     CHECK(off == w->next, "extent at %llu, expected %llu", (unsigned long long)off,
@@ -248,7 +248,7 @@ static int on_extent(void *ctx, uint64_t off, uint64_t len, int kind)
     return 0;
 }
 
-static int on_change(void *ctx, uint64_t off, uint64_t len, int kind)
+static int on_change(void *ctx, uint64_t off, uint64_t len, enum p2v_extent_kind kind)
 {
     struct walk *w = ctx;
     CHECK(kind == P2V_EXTENT_DATA, "change of kind %d", kind);

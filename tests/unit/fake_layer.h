@@ -45,13 +45,13 @@ static inline int fake_extents(struct p2v_layer *l, uint64_t off, uint64_t len,
 {
     struct fake *f = (struct fake *)l;
     if (!f->report_holes || !f->is_zero)
-        return fn(ctx, off, len, 1);
+        return fn(ctx, off, len, P2V_EXTENT_DATA);
     uint64_t end = off + len;
     while (off < end) {
         uint64_t b = off / FAKE_BLOCK, stop = (b + 1) * FAKE_BLOCK;
         if (stop > end)
             stop = end;
-        int r = fn(ctx, off, stop - off, !f->is_zero(b));
+        int r = fn(ctx, off, stop - off, f->is_zero(b) ? P2V_EXTENT_ZERO : P2V_EXTENT_DATA);
         if (r)
             return r;
         off = stop;

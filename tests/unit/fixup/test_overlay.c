@@ -136,7 +136,7 @@ static void uncommitted_writes_are_lost_like_a_crash(void **state)
 
 struct acc { uint64_t data, next; };
 
-static int acc_cb(void *ctx, uint64_t off, uint64_t len, int kind)
+static int acc_cb(void *ctx, uint64_t off, uint64_t len, enum p2v_extent_kind kind)
 {
     struct acc *a = ctx;
     assert_true(off == a->next);
@@ -146,7 +146,7 @@ static int acc_cb(void *ctx, uint64_t off, uint64_t len, int kind)
     return 0;
 }
 
-static int acc_cb_sparse(void *ctx, uint64_t off, uint64_t len, int kind)
+static int acc_cb_sparse(void *ctx, uint64_t off, uint64_t len, enum p2v_extent_kind kind)
 {
     struct acc *a = ctx;
     assert_true(off >= a->next && off % 4096 == 0 && kind == P2V_EXTENT_DATA);

@@ -82,12 +82,12 @@ static void reads_zero_exactly_the_ranges(void **state)
 
 struct rec { uint64_t next, data, zero; };
 
-static int rec_cb(void *ctx, uint64_t off, uint64_t len, int is_data)
+static int rec_cb(void *ctx, uint64_t off, uint64_t len, enum p2v_extent_kind kind)
 {
     struct rec *r = ctx;
     assert_true(off == r->next);
     r->next += len;
-    *(is_data ? &r->data : &r->zero) += len;
+    *(kind != P2V_EXTENT_ZERO ? &r->data : &r->zero) += len;
     return 0;
 }
 

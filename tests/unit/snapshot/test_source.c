@@ -83,12 +83,12 @@ static void pads_when_asked(void **state)
 
 struct ext { uint64_t next, data; int runs; };
 
-static int ext_cb(void *ctx, uint64_t off, uint64_t len, int is_data)
+static int ext_cb(void *ctx, uint64_t off, uint64_t len, enum p2v_extent_kind kind)
 {
     struct ext *e = ctx;
     assert_true(off == e->next);
     e->next += len;
-    if (is_data) {
+    if (kind != P2V_EXTENT_ZERO) {
         e->data += len;
         e->runs++;
     }

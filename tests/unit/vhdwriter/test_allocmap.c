@@ -14,12 +14,12 @@ static int odd_zero(uint64_t b) { return b % 2 == 1; }
 
 struct rec { uint64_t next, data, zero; int calls; };
 
-static int rec_cb(void *ctx, uint64_t off, uint64_t len, int is_data)
+static int rec_cb(void *ctx, uint64_t off, uint64_t len, enum p2v_extent_kind kind)
 {
     struct rec *r = ctx;
     assert_true(off == r->next);
     r->next = off + len;
-    if (is_data)
+    if (kind != P2V_EXTENT_ZERO)
         r->data += len;
     else
         r->zero += len;
@@ -73,10 +73,10 @@ static int mem_read(struct p2v_layer *l, void *buf, size_t len, uint64_t off)
 }
 static const struct p2v_layer_ops mem_ops = { .name = "mem", .read = mem_read };
 
-static int first_data(void *ctx, uint64_t off, uint64_t len, int is_data)
+static int first_data(void *ctx, uint64_t off, uint64_t len, enum p2v_extent_kind kind)
 {
     (void)len;
-    if (!is_data)
+    if (kind == P2V_EXTENT_ZERO)
         return 0;
     *(uint64_t *)ctx = off;
     return 1;

@@ -253,11 +253,11 @@ static void source_errors_propagate(void **state)
     v->ops->close(v);
 }
 
-static int count_cb(void *ctx, uint64_t off, uint64_t len, int is_data)
+static int count_cb(void *ctx, uint64_t off, uint64_t len, enum p2v_extent_kind kind)
 {
     uint64_t *acc = ctx;   /* [0] data bytes, [1] zero bytes, [2] next offset */
     assert_true(off == acc[2]);
-    acc[is_data ? 0 : 1] += len;
+    acc[kind != P2V_EXTENT_ZERO ? 0 : 1] += len;
     acc[2] = off + len;
     return 0;
 }

@@ -123,21 +123,21 @@ static void source_errors_propagate(void **state)
     p2v_layer_close(v);
 }
 
-static int extent_cb(void *ctx, uint64_t off, uint64_t len, int is_data)
+static int extent_cb(void *ctx, uint64_t off, uint64_t len, enum p2v_extent_kind kind)
 {
     uint64_t *acc = ctx;  /* [0] next offset, [1] zero bytes */
     assert_true(off == acc[0]);
     assert_true(len > 0);
-    if (!is_data)
+    if (kind == P2V_EXTENT_ZERO)
         acc[1] += len;
     acc[0] = off + len;
     return 0;
 }
 
-static int zero_check_cb(void *ctx, uint64_t off, uint64_t len, int is_data)
+static int zero_check_cb(void *ctx, uint64_t off, uint64_t len, enum p2v_extent_kind kind)
 {
     const uint8_t *whole = ctx;
-    if (!is_data)
+    if (kind == P2V_EXTENT_ZERO)
         assert_true(all_zero_bytes(whole + off, len));
     return 0;
 }
