@@ -1,5 +1,7 @@
 #include "json.h"
 
+#include <stdarg.h>
+
 /* Length of the valid UTF-8 sequence at p, or 0 if there is none. */
 static int utf8_len(const unsigned char *p)
 {
@@ -57,4 +59,122 @@ void xml_text(FILE *f, const char *s)
         }
         p += n ? n : 1;
     }
+}
+
+/* ---- the writer ---- */
+
+void p2v_json_init(struct p2v_json *j, FILE *f)
+{
+    j->f = f;
+    j->depth = 0;
+}
+
+/* The separator and the key before a member or element. */
+static void next(struct p2v_json *j, const char *key)
+{
+    if (j->depth > 0) {
+        int d = j->depth - 1;
+        if (j->lines[d])
+            fputs(j->any[d] ? ",\n  " : "\n  ", j->f);
+        else if (j->any[d])
+            fputs(", ", j->f);
+        j->any[d] = 1;
+    }
+    if (key) {
+        json_string(j->f, key);
+        fputs(": ", j->f);
+    }
+}
+
+static void open_container(struct p2v_json *j, const char *key, char open, char close, int lines)
+{
+    next(j, key);
+    fputc(open, j->f);
+    if (j->depth < P2V_JSON_DEPTH) {
+        j->close[j->depth] = close;
+        j->any[j->depth] = 0;
+        j->lines[j->depth] = (unsigned char)lines;
+    }
+    j->depth++;
+}
+
+void p2v_json_object(struct p2v_json *j, const char *key)
+{
+    open_container(j, key, '{', '}', 0);
+}
+
+void p2v_json_array(struct p2v_json *j, const char *key)
+{
+    open_container(j, key, '[', ']', 0);
+}
+
+void p2v_json_array_lines(struct p2v_json *j, const char *key)
+{
+    open_container(j, key, '[', ']', 1);
+}
+
+void p2v_json_end(struct p2v_json *j)
+{
+    if (j->depth == 0)
+        return;
+    int d = --j->depth;
+    if (d < P2V_JSON_DEPTH) {
+        if (j->lines[d] && j->any[d])
+            fputc('\n', j->f);
+        fputc(j->close[d], j->f);
+    }
+}
+
+void p2v_json_finish(struct p2v_json *j)
+{
+    while (j->depth > 0)
+        p2v_json_end(j);
+    fputc('\n', j->f);
+}
+
+void p2v_json_str(struct p2v_json *j, const char *key, const char *s)
+{
+    next(j, key);
+    json_string(j->f, s ? s : "");
+}
+
+void p2v_json_str_or_null(struct p2v_json *j, const char *key, const char *s)
+{
+    if (s && *s)
+        p2v_json_str(j, key, s);
+    else
+        p2v_json_null(j, key);
+}
+
+void p2v_json_int(struct p2v_json *j, const char *key, long long v)
+{
+    next(j, key);
+    fprintf(j->f, "%lld", v);
+}
+
+void p2v_json_uint(struct p2v_json *j, const char *key, unsigned long long v)
+{
+    next(j, key);
+    fprintf(j->f, "%llu", v);
+}
+
+void p2v_json_bool(struct p2v_json *j, const char *key, int v)
+{
+    next(j, key);
+    fputs(v ? "true" : "false", j->f);
+}
+
+void p2v_json_null(struct p2v_json *j, const char *key)
+{
+    next(j, key);
+    fputs("null", j->f);
+}
+
+void p2v_json_fmt(struct p2v_json *j, const char *key, const char *fmt, ...)
+{
+    next(j, key);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(j->f, fmt, ap);
+    va_end(ap);
 }

@@ -7,7 +7,7 @@
 
 #include "guest_fs.h"
 #include "hive.h"
-#include "layout/layout_plan.h"
+#include "volume.h"
 
 struct p2v_windows {
     struct p2v_volume vol;        /* the partition holding it */

@@ -1,7 +1,7 @@
 #include "bootsector.h"
 
 #include "core/bytes.h"
-#include "vhdwriter/vhd_format.h"
+#include "core/vhd_facts.h"
 
 #include <errno.h>
 #include <string.h>

@@ -342,6 +342,11 @@ int p2v_layout_plan(struct p2v_layer *src, const char *name, struct p2v_partitio
     return r;
 }
 
+int p2v_disk_view_volumes(const struct p2v_disk_view *v, struct p2v_volume *out, int max)
+{
+    return p2v_layout_volumes(v->table, v->wrap, v->source_size, out, max);
+}
+
 int p2v_layout_volumes(const struct p2v_partition_table *t, const struct p2v_wrap *wrap,
                        uint64_t vol_size, struct p2v_volume *out, int max)
 {

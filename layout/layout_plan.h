@@ -8,6 +8,7 @@
 #define P2V_LAYOUT_PLAN_H
 
 #include "core/layer.h"
+#include "guest/volume.h"
 #include "partitions.h"
 
 struct p2v_layout_opts {
@@ -38,17 +39,25 @@ int p2v_layout_plan(struct p2v_layer *src, const char *name, struct p2v_partitio
                     const struct p2v_layout_opts *o, struct p2v_wrap *wrap,
                     struct p2v_layer **out);
 
-/* A volume of the planned disk: a data partition, or the wrapped volume. */
-struct p2v_volume {
-    int number;             /* partition number; 1 for a wrapped volume */
-    uint64_t start, size;   /* bytes on the disk layout */
-    const char *fstype;     /* "ntfs", "BitLocker", ... or "" */
-};
-
-/* The volumes of the disk t describes (wrapped at wrap->offset when set,
- * with vol_size bytes).  Returns how many (at most max). */
+/* The volumes of the planned disk (guest/volume.h): its data partitions,
+ * or the wrapped volume.  t describes the disk, wrapped at wrap->offset
+ * when set, with vol_size bytes.  Returns how many (at most max). */
 int p2v_layout_volumes(const struct p2v_partition_table *t, const struct p2v_wrap *wrap,
                        uint64_t vol_size, struct p2v_volume *out, int max);
+
+/* The disk as the layout planned it, for what looks inside it (inventory,
+ * inspection, fix-ups): its bytes and what they hold. */
+struct p2v_disk_view {
+    struct p2v_layer *layer;                  /* the disk's bytes (with the overlay, if any) */
+    const struct p2v_partition_table *table;  /* the source's table and filesystems */
+    const struct p2v_wrap *wrap;              /* how a bare volume became a disk */
+    uint64_t source_size;                     /* the source's bytes: a wrapped volume's size */
+    uint32_t logical_sector;
+    const char *name;                         /* the source, for messages */
+};
+
+/* p2v_layout_volumes of a disk view. */
+int p2v_disk_view_volumes(const struct p2v_disk_view *v, struct p2v_volume *out, int max);
 
 /* The biggest disk an MBR describes: 2^32 - 1 sectors of 512 bytes. */
 #define P2V_MBR_MAX_SECTORS 0xFFFFFFFFull

@@ -5,6 +5,7 @@
 
 #include <blkid/blkid.h>
 #include <errno.h>
+#include <strings.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,4 +193,14 @@ int p2v_partitions_probe(const char *path, uint64_t disk_size, int as_volume,
         p2v_err("%s: identifying its filesystem failed", path);
     close(fd);
     return r;
+}
+
+int p2v_table_uefi(const struct p2v_partition_table *t)
+{
+    if (strcmp(t->type, "gpt") != 0)
+        return 0;
+    for (int i = 0; i < t->n; i++)
+        if (!strcasecmp(t->part[i].type, P2V_GPT_TYPE_ESP))
+            return 1;
+    return 0;
 }

@@ -41,6 +41,12 @@ struct p2v_partition_table {
     struct p2v_filesystem whole;  /* a filesystem on the bare disk, no table */
 };
 
+/* The type GUID of an EFI System Partition, as libblkid spells it. */
+#define P2V_GPT_TYPE_ESP "c12a7328-f81f-11d2-ba4b-00a0c93ec93b"
+/* 1 if t describes a disk that boots through UEFI: GPT with an EFI System
+ * Partition. */
+int p2v_table_uefi(const struct p2v_partition_table *t);
+
 /* Reads the table of the disk at path (disk_size bytes).  Prints a clear
  * message and returns -errno when the table is damaged or inconsistent.
  * as_volume (--volume): no table is looked for; the whole source is one

@@ -1,7 +1,7 @@
 /* The running machine, read from /proc, /sys and libraries (getifaddrs,
  * libblkid): no other program's output is parsed. */
 #define _GNU_SOURCE
-#include "machine.h"
+#include "inventory.h"
 
 #include "core/log.h"
 #include "layout/partitions.h"
@@ -108,7 +108,6 @@ static void memory_facts(struct p2v_machine *m)
 }
 
 /* KEY="value" or KEY=value from an os-release file's text. */
-void p2v_os_release_value(const char *text, const char *key, char *out, size_t len);
 
 static void os_facts(struct p2v_machine *m)
 {
@@ -268,7 +267,6 @@ static void nic_facts(struct p2v_machine *m)
 }
 
 /* Fills a disk's table and filesystems from what libblkid says. */
-void p2v_machine_table(struct p2v_m_disk *d, const struct p2v_partition_table *t);
 
 static void disk_facts(struct p2v_machine *m)
 {

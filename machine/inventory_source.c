@@ -3,35 +3,32 @@
  * SOFTWARE hives (read with libntfs-3g and hivex), Linux facts from /etc
  * and /lib/modules (read with libext2fs).  Nothing is written. */
 #define _GNU_SOURCE
-#include "machine.h"
+#include "inventory.h"
 
-#include "tools/stack.h"
 #include "core/bytes.h"
 #include "core/log.h"
-#include "guest/windows_drivers.h"
 #include "guest/ext_io.h"
 #include "guest/guest_fs.h"
 #include "guest/hive.h"
 #include "guest/windows.h"
+#include "guest/windows_drivers.h"
+#include "layout/layout_plan.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define GUID_ESP "c12a7328-f81f-11d2-ba4b-00a0c93ec93b"
-
 const char *p2v_disk_firmware(const struct p2v_m_disk *d)
 {
     if (strcmp(d->table, "gpt") != 0)
         return "bios";
     for (int i = 0; i < d->nparts; i++)
-        if (!strcasecmp(d->part[i].type, GUID_ESP))
+        if (!strcasecmp(d->part[i].type, P2V_GPT_TYPE_ESP))
             return "uefi";
     return "bios";
 }
 
-void p2v_machine_table(struct p2v_m_disk *d, const struct p2v_partition_table *t);
 void p2v_machine_table(struct p2v_m_disk *d, const struct p2v_partition_table *t)
 {
     p2v_m_copy(d->table, sizeof d->table, t->type[0] ? t->type : "none");
@@ -63,7 +60,6 @@ void p2v_machine_table(struct p2v_m_disk *d, const struct p2v_partition_table *t
     }
 }
 
-void p2v_os_release_value(const char *text, const char *key, char *out, size_t len);
 void p2v_os_release_value(const char *text, const char *key, char *out, size_t len)
 {
     size_t klen = strlen(key);
@@ -259,22 +255,22 @@ static void win_nics(struct p2v_hive *sys, const struct p2v_windows *w, struct p
     p2v_strv_free(ifs, n);
 }
 
-static int inventory_windows(struct p2v_stack *st, struct p2v_machine *m)
+static int inventory_windows(const struct p2v_disk_view *dv, struct p2v_machine *m)
 {
     struct p2v_windows w;
     struct p2v_gfs *g;
     struct p2v_volume vols[P2V_MAX_PARTITIONS];
-    int n = p2v_layout_volumes(st->table, &st->wrap, st->src.size, vols, P2V_MAX_PARTITIONS);
+    int n = p2v_disk_view_volumes(dv, vols, P2V_MAX_PARTITIONS);
     /* BitLocker volumes cannot be looked into; the rules report them. */
     int k = 0;
     for (int i = 0; i < n; i++) {
         uint8_t b[16];
-        int fve = p2v_layer_read(st->disk, b, sizeof b, vols[i].start) == 0 &&
+        int fve = p2v_layer_read(dv->layer, b, sizeof b, vols[i].start) == 0 &&
                   !memcmp(b + 3, "-FVE-FS-", 8);
         if (!fve && strcmp(vols[i].fstype, "BitLocker") != 0)
             vols[k++] = vols[i];
     }
-    int r = p2v_windows_find(st->disk, vols, k, st->src.path, 0, &w, &g);
+    int r = p2v_windows_find(dv->layer, vols, k, dv->name, 0, &w, &g);
     if (r < 0)
         return r;
     p2v_m_copy(m->os.family, sizeof m->os.family, "windows");
@@ -430,15 +426,15 @@ static void linux_arch(ext2_filsys fs, struct p2v_machine *m)
     }
 }
 
-static int inventory_linux(struct p2v_stack *st, struct p2v_machine *m)
+static int inventory_linux(const struct p2v_disk_view *dv, struct p2v_machine *m)
 {
     struct p2v_volume vols[P2V_MAX_PARTITIONS];
-    int n = p2v_layout_volumes(st->table, &st->wrap, st->src.size, vols, P2V_MAX_PARTITIONS);
+    int n = p2v_disk_view_volumes(dv, vols, P2V_MAX_PARTITIONS);
     for (int i = 0; i < n; i++) {
         if (strncmp(vols[i].fstype, "ext", 3) != 0)
             continue;
         ext2_filsys fs;
-        if (p2v_ext_open(st->disk, vols[i].start, vols[i].size, &fs) != 0)
+        if (p2v_ext_open(dv->layer, vols[i].start, vols[i].size, &fs) != 0)
             continue;  /* the layout has already said what is wrong with it */
         char *text = NULL;
         size_t len;
@@ -468,32 +464,32 @@ static int inventory_linux(struct p2v_stack *st, struct p2v_machine *m)
     return -ENOENT;
 }
 
-int p2v_inventory_stack(struct p2v_stack *st, struct p2v_machine *m)
+int p2v_inventory_disk(const struct p2v_disk_view *dv, struct p2v_machine *m)
 {
     memset(m, 0, sizeof *m);
     p2v_m_copy(m->origin, sizeof m->origin, "source");
-    p2v_m_copy(m->source, sizeof m->source, st->src.path);
+    p2v_m_copy(m->source, sizeof m->source, dv->name);
     p2v_m_copy(m->os.family, sizeof m->os.family, "unknown");
     struct p2v_m_disk *d = &m->disk[m->ndisks++];
-    const char *base = strrchr(st->src.path, '/');
-    p2v_m_copy(d->name, sizeof d->name, base ? base + 1 : st->src.path);
-    p2v_m_copy(d->path, sizeof d->path, st->src.path);
-    d->size = st->disk->size;
-    d->logical_sector = st->src.logical_sector;
-    p2v_machine_table(d, st->table);
+    const char *base = strrchr(dv->name, '/');
+    p2v_m_copy(d->name, sizeof d->name, base ? base + 1 : dv->name);
+    p2v_m_copy(d->path, sizeof d->path, dv->name);
+    d->size = dv->layer->size;
+    d->logical_sector = dv->logical_sector;
+    p2v_machine_table(d, dv->table);
     /* libblkid names BitLocker only when its metadata is complete; the boot
      * sector's OEM id says it already. */
     for (int i = 0; i < d->nparts; i++) {
         uint8_t b[16];
         if (d->part[i].size >= sizeof b &&
-            p2v_layer_read(st->disk, b, sizeof b, d->part[i].start) == 0 &&
+            p2v_layer_read(dv->layer, b, sizeof b, d->part[i].start) == 0 &&
             !memcmp(b + 3, "-FVE-FS-", 8))
             p2v_m_copy(d->part[i].fs.type, sizeof d->part[i].fs.type, "BitLocker");
     }
     p2v_m_copy(m->firmware, sizeof m->firmware, p2v_disk_firmware(d));
-    int r = inventory_windows(st, m);
+    int r = inventory_windows(dv, m);
     if (r == -ENOENT)
-        r = inventory_linux(st, m);
+        r = inventory_linux(dv, m);
     if (r == -ENOENT)
         return 0;  /* no OS found: the disk facts stand alone */
     if (r == 0)

@@ -106,15 +106,11 @@ struct p2v_machine {
 /* The running machine, from /proc, /sys and libraries.  0 or -errno. */
 int p2v_inventory_local(struct p2v_machine *m);
 
-struct p2v_stack;
-/* An offline source already opened as a stack: its disk, and the OS on it
- * when one is found (Windows from its hives, Linux from /etc).  0 or
- * -errno with a message. */
-int p2v_inventory_stack(struct p2v_stack *st, struct p2v_machine *m);
-struct p2v_stack_opts;
-/* Opens source with o (made read-only and inspection-only here), takes
- * its inventory and closes it again.  m is allocated (free it). */
-int p2v_inventory_source(const char *source, struct p2v_stack_opts *o, struct p2v_machine **m);
+struct p2v_disk_view;
+/* An offline source's disk, as the layout planned it: the disk, and the
+ * OS on it when one is found (Windows from its hives, Linux from /etc).
+ * 0 or -errno with a message. */
+int p2v_inventory_disk(const struct p2v_disk_view *dv, struct p2v_machine *m);
 
 void p2v_machine_xml(FILE *f, const struct p2v_machine *m);
 void p2v_machine_json(FILE *f, const struct p2v_machine *m);

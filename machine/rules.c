@@ -12,8 +12,6 @@
 #include <sys/statvfs.h>
 
 #define MIN_MEMORY_KIB (512u * 1024)            /* SCVMM's P2V minimum */
-#define VHD_MAX_BYTES 2190433320960ull          /* 2040 GiB: 0xFF000000 sectors */
-#define VHDX_MAX_BYTES (64ull << 40)            /* 64 TiB */
 #define GUID_LDM_META "5808c8aa-7e8f-42e0-85d2-e1e90434cfb3"
 #define GUID_LDM_DATA "af9b60a0-1431-4f62-bc68-3311714a69ad"
 
@@ -118,22 +116,20 @@ static void rule_disk_size(const struct p2v_machine *m, const struct p2v_check_o
 {
     if (!m->ndisks)
         RETURN_SAY(r, P2V_SKIP, "no disks in the machine configuration");
-    uint64_t max = o->vhdx ? VHDX_MAX_BYTES : VHD_MAX_BYTES;
+    const struct p2v_image_format *f = o->format;
     for (int i = 0; i < m->ndisks; i++) {
-        if (m->disk[i].size <= max)
+        if (m->disk[i].size <= f->max_size)
             continue;
         say(r, P2V_FAIL, "disk %s is %" PRIu64 " bytes, over the %s limit of %" PRIu64 " bytes (%s)",
-            m->disk[i].name, m->disk[i].size, o->vhdx ? "VHDX" : "VHD", max,
-            o->vhdx ? "64 TiB" : "2040 GiB");
-        if (o->vhdx)
+            m->disk[i].name, m->disk[i].size, f->label, f->max_size, f->max_text);
+        if (f->max_size >= p2v_vhdx_format.max_size)
             remedy(r, "convert only some volumes (p2v mount --volumes N,...), or shrink the "
                       "largest partition before converting");
         else
-            remedy(r, "make a VHDX instead (--format vhdx, up to 64 TiB)");
+            remedy(r, "make a VHDX instead (--format vhdx, up to %s)", p2v_vhdx_format.max_text);
         return;
     }
-    say(r, P2V_PASS, "every disk fits in a %s (%s at most)", o->vhdx ? "VHDX" : "VHD",
-        o->vhdx ? "64 TiB" : "2040 GiB");
+    say(r, P2V_PASS, "every disk fits in a %s (%s at most)", f->label, f->max_text);
 }
 
 static void rule_sector(const struct p2v_machine *m, const struct p2v_check_opts *o,
@@ -144,11 +140,11 @@ static void rule_sector(const struct p2v_machine *m, const struct p2v_check_opts
     for (int i = 0; i < m->ndisks; i++) {
         if (m->disk[i].logical_sector != 4096)
             continue;
-        if (o->vhdx)
-            RETURN_SAY(r, P2V_PASS, "disk %s has 4096-byte sectors, which VHDX keeps",
-                       m->disk[i].name);
-        say(r, P2V_FAIL, "disk %s has 4096-byte logical sectors; VHD has 512-byte sectors only",
-            m->disk[i].name);
+        if (o->format->sector_4k)
+            RETURN_SAY(r, P2V_PASS, "disk %s has 4096-byte sectors, which %s keeps",
+                       m->disk[i].name, o->format->label);
+        say(r, P2V_FAIL, "disk %s has 4096-byte logical sectors; %s has 512-byte sectors only",
+            m->disk[i].name, o->format->label);
         remedy(r, "make a VHDX instead (--format vhdx), which keeps 4096-byte sectors");
         return;
     }
@@ -262,8 +258,8 @@ static void rule_uefi_vhd(const struct p2v_machine *m, const struct p2v_check_op
                    m->firmware[0] ? m->firmware : "the image");
     if (o->generation != 2 && strcmp(m->firmware, "uefi") != 0)
         RETURN_SAY(r, P2V_PASS, "Hyper-V Generation 1 (BIOS) takes a VHD");
-    if (o->vhdx)
-        RETURN_SAY(r, P2V_PASS, "Hyper-V Generation 2 (UEFI) with a VHDX");
+    if (o->format->hyperv_gen2)
+        RETURN_SAY(r, P2V_PASS, "Hyper-V Generation 2 (UEFI) with a %s", o->format->label);
     say(r, P2V_FAIL, "%s needs Hyper-V Generation 2, which attaches VHDX files only",
         !strcmp(m->firmware, "uefi") ? "this UEFI machine" : "--generation 2");
     remedy(r, "make a VHDX (--format vhdx)");
@@ -427,4 +423,19 @@ int p2v_check_rules(const struct p2v_machine *m, const struct p2v_check_opts *o,
     rule_vendor_tools(m, add(out, &n, "vendor-tools", P2V_WARNING));
     rule_dest(o, add(out, &n, "dest-space", P2V_BLOCKER));
     return n;
+}
+
+const struct p2v_image_format *p2v_machine_format(const struct p2v_machine *m,
+                                                  enum p2v_image_kind asked)
+{
+    struct p2v_image_disk whole = { .name = m->source, .uefi = !strcmp(m->firmware, "uefi") };
+    const struct p2v_image_format *f = p2v_image_choose(asked, &whole);
+    for (int i = 0; i < m->ndisks; i++) {
+        struct p2v_image_disk d = { .name = m->disk[i].name, .size = m->disk[i].size,
+                                    .logical_sector = m->disk[i].logical_sector,
+                                    .uefi = whole.uefi };
+        if (p2v_image_choose(asked, &d) != f)
+            f = &p2v_vhdx_format;  /* one disk needs it: the machine does */
+    }
+    return f;
 }

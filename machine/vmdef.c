@@ -4,6 +4,7 @@
 #include "vmdef.h"
 
 #include "core/log.h"
+#include "core/vhd_facts.h"
 #include "core/uuid5.h"
 
 #include <ctype.h>
@@ -94,9 +95,9 @@ static int disk_format(const char *path, char *out, size_t len)
         p2v_err("image %s: reading its first and last sectors failed", path);
         return r;
     }
-    if (!memcmp(head, "vhdxfile", 8))
+    if (!memcmp(head, VHDX_SIGNATURE, 8))
         snprintf(out, len, "vhdx");
-    else if (!memcmp(head, "conectix", 8) || !memcmp(foot, "conectix", 8))
+    else if (!memcmp(head, VHD_COOKIE, 8) || !memcmp(foot, VHD_COOKIE, 8))
         snprintf(out, len, "vpc");
     else
         snprintf(out, len, "raw");

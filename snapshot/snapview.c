@@ -185,7 +185,7 @@ int p2v_srcview_open(const char *source, const struct p2v_srcview_opts *o,
         p2v_err("source %s is neither a regular file nor a block device", source);
         return -EINVAL;
     }
-    enum p2v_image_format fmt = o->format;
+    enum p2v_source_format fmt = o->format;
     if (fmt == P2V_FMT_AUTO && !S_ISREG(st.st_mode)) {
         fmt = P2V_FMT_RAW;  /* a device is a disk; anything else is refused below */
     } else if (fmt == P2V_FMT_AUTO) {

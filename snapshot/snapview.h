@@ -19,14 +19,14 @@ struct p2v_srcview_opts {
     struct p2v_snap_opts snap;
     int allow_live;             /* read a source in use read-write (guarded) */
     enum p2v_bad_policy bad;
-    enum p2v_image_format format;
+    enum p2v_source_format format;
     unsigned source_flags;      /* P2V_SOURCE_* */
 };
 
 struct p2v_srcview {
     struct p2v_source_info info;  /* info.path: the source the user named (canonical) */
     char read_from[4096];         /* what is read: the source or its snapshot */
-    enum p2v_image_format format;
+    enum p2v_source_format format;
     struct p2v_snapshot snap;
     int live;                     /* in use read-write, read anyway (--allow-live) */
     char held_by[P2V_HOLDERS_MAX][P2V_HOLDER_LEN];

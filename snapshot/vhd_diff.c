@@ -2,6 +2,7 @@
 #include "vhd_diff.h"
 
 #include "core/bytes.h"
+#include "core/vhd_facts.h"
 #include "core/log.h"
 
 #include <errno.h>
@@ -128,11 +129,11 @@ int p2v_vhd_diff_open(const char *path, struct p2v_layer *parent, struct p2v_lay
     uint8_t foot[512], head[1024];
     int r = d->fd < 0 || fstat(d->fd, &st) < 0 ? -errno : 0;
     if (r == 0 && (st.st_size < 1536 || pread_all(d->fd, foot, 512, (uint64_t)st.st_size - 512) < 0 ||
-                   memcmp(foot, "conectix", 8)))
+                   memcmp(foot, VHD_COOKIE, 8)))
         r = damaged(d, "no footer at its end");
     uint64_t hoff = r == 0 ? get_be64(foot + 16) : 0;
     if (r == 0 && (hoff > (uint64_t)st.st_size - 1024 || pread_all(d->fd, head, 1024, hoff) < 0 ||
-                   memcmp(head, "cxsparse", 8)))
+                   memcmp(head, VHD_DYNHDR_COOKIE, 8)))
         r = damaged(d, "no dynamic header where its footer points");
     if (r == 0) {
         uint64_t bat = get_be64(head + 16);

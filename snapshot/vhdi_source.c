@@ -5,7 +5,7 @@
 #include "core/crc32c.h"
 #include "core/log.h"
 #include "vhd_diff.h"
-#include "vhdwriter/vhd_format.h"
+#include "core/vhd_facts.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,12 +32,12 @@ struct vhdi_source {
     char path[PATH_MAX];
 };
 
-const char *p2v_format_name(enum p2v_image_format fmt)
+const char *p2v_format_name(enum p2v_source_format fmt)
 {
     return fmt == P2V_FMT_VHD ? "vhd" : fmt == P2V_FMT_VHDX ? "vhdx" : fmt == P2V_FMT_RAW ? "raw" : "auto";
 }
 
-int p2v_vhdi_detect(const char *path, enum p2v_image_format *fmt)
+int p2v_vhdi_detect(const char *path, enum p2v_source_format *fmt)
 {
     *fmt = P2V_FMT_RAW;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
@@ -57,9 +57,9 @@ int p2v_vhdi_detect(const char *path, enum p2v_image_format *fmt)
             memset(head, 0, sizeof head);
         if (pread(fd, tail, 8, st.st_size - 512) != 8)
             memset(tail, 0, sizeof tail);
-        if (!memcmp(head, "vhdxfile", 8))
+        if (!memcmp(head, VHDX_SIGNATURE, 8))
             *fmt = P2V_FMT_VHDX;
-        else if (!memcmp(tail, "conectix", 8) || !memcmp(head, "conectix", 8))
+        else if (!memcmp(tail, VHD_COOKIE, 8) || !memcmp(head, VHD_COOKIE, 8))
             *fmt = P2V_FMT_VHD;
     }
     close(fd);
@@ -152,18 +152,19 @@ static int check_sums(const char *path)
     if (fd < 0)
         return -errno;
     struct stat st;
-    uint8_t b[4096];
+    uint8_t b[VHDX_HEADER_SIZE];
     int r = 0;
     if (fstat(fd, &st) < 0) {
         r = -errno;
-    } else if (st.st_size >= 512 && pread(fd, b, 8, 0) == 8 && !memcmp(b, "vhdxfile", 8)) {
+    } else if (st.st_size >= 512 && pread(fd, b, 8, 0) == 8 && !memcmp(b, VHDX_SIGNATURE, 8)) {
         int good = 0;
         for (int h = 1; h <= 2; h++) {
-            if (pread(fd, b, sizeof b, h * 65536) != (ssize_t)sizeof b || memcmp(b, "head", 4))
+            off_t at = h == 1 ? VHDX_HEADER1_OFF : VHDX_HEADER2_OFF;
+            if (pread(fd, b, VHDX_HEADER_SIZE, at) != VHDX_HEADER_SIZE || memcmp(b, "head", 4))
                 continue;
             uint32_t want = get_le32(b + 4);
             memset(b + 4, 0, 4);
-            good += p2v_crc32c(b, sizeof b) == want;
+            good += p2v_crc32c(b, VHDX_HEADER_SIZE) == want;
         }
         if (!good) {
             p2v_err("%s: damaged VHDX: neither of its two headers has a valid signature and "
@@ -175,11 +176,11 @@ static int check_sums(const char *path)
         int good = 0;
         off_t at[2] = { st.st_size - 512, 0 };
         for (int i = 0; i < 2; i++) {
-            if (pread(fd, b, 512, at[i]) != 512 || memcmp(b, "conectix", 8))
+            if (pread(fd, b, 512, at[i]) != 512 || memcmp(b, VHD_COOKIE, 8))
                 continue;
-            uint32_t want = get_be32(b + 64);
-            memset(b + 64, 0, 4);
-            good += vhd_checksum(b, 512) == want;
+            uint32_t want = get_be32(b + VHD_CHECKSUM_OFF);
+            memset(b + VHD_CHECKSUM_OFF, 0, 4);
+            good += vhd_checksum(b, VHD_FOOTER_SIZE) == want;
         }
         if (!good) {
             p2v_err("%s: damaged VHD: its footer checksum is wrong (check it with qemu-img "

@@ -7,12 +7,12 @@
 
 #include <stddef.h>
 
-enum p2v_image_format { P2V_FMT_AUTO, P2V_FMT_RAW, P2V_FMT_VHD, P2V_FMT_VHDX };
+enum p2v_source_format { P2V_FMT_AUTO, P2V_FMT_RAW, P2V_FMT_VHD, P2V_FMT_VHDX };
 
 /* What the file at path is: VHD (a "conectix" footer at the end, or its
  * copy at 0), VHDX ("vhdxfile" at 0), else raw.  -errno if unreadable. */
-int p2v_vhdi_detect(const char *path, enum p2v_image_format *fmt);
-const char *p2v_format_name(enum p2v_image_format fmt);
+int p2v_vhdi_detect(const char *path, enum p2v_source_format *fmt);
+const char *p2v_format_name(enum p2v_source_format fmt);
 
 /* Opens path as a VHD/VHDX.  Parents of a differencing image are looked
  * for in parent_dir (the directory of the image the user named, which

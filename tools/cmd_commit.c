@@ -9,6 +9,7 @@
 #include "transfer/copy.h"
 #include "machine/machine.h"
 #include "machine/vmdef.h"
+#include "core/json.h"
 #include "core/log.h"
 
 #include <errno.h>

@@ -3,6 +3,7 @@
 
 #include "fixed_clock.h"
 #include "stack.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "fixup/apply.h"
 #include "fixup/overlay.h"

@@ -1,12 +1,12 @@
 #define _GNU_SOURCE
 #include "commands.h"
 
+#include "info.h"
 #include "stack.h"
-#include "core/progress.h"
 #include "status.h"
 #include "core/log.h"
 #include "core/mountinfo.h"
-#include "vhdwriter/vhd.h"
+#include "core/progress.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -98,7 +98,25 @@ static int info_mount(const char *mnt, int json)
     return 0;
 }
 
-int cmd_info(int argc, char **argv)
+struct info_opts {
+    struct p2v_stack_opts so;
+    const char *source;
+    int json, scan;
+};
+
+static void help(void)
+{
+    fputs("usage: p2v info [--json] [--scan] [-q] [OPTIONS] SOURCE\n"
+          "       p2v info [--json] MOUNTPOINT\n"
+          "Prints the source, its partitions and filesystems, and the VHD it gives;\n"
+          "for a p2v mount point, the mount's report (snapshot, consistency, bad sectors).\n"
+          "      --json                machine-readable output\n"
+          "      --scan                read the whole source and list unreadable sectors\n"
+          "  -q, --quiet               no progress output\n" P2V_STACK_HELP, stdout);
+}
+
+/* 0 to run, -1 after --help, else the exit status. */
+static int parse(int argc, char **argv, struct info_opts *o)
 {
     static const struct option longopts[] = {
         { "json", no_argument, NULL, 'j' },
@@ -108,24 +126,15 @@ int cmd_info(int argc, char **argv)
         P2V_STACK_LONGOPTS,
         { 0 },
     };
-    struct p2v_stack_opts so = { .dynamic = 1 };
-    int json = 0, scan = 0, c;
+    int c;
     while ((c = getopt_long(argc, argv, "t:qh", longopts, NULL)) != -1) {
         switch (c) {
-        case 'j': json = 1; break;
-        case 's': scan = 1; break;
-        case 'q': so.quiet = 1; break;
-        case 'h':
-            fputs("usage: p2v info [--json] [--scan] [-q] [OPTIONS] SOURCE\n"
-                  "       p2v info [--json] MOUNTPOINT\n"
-                  "Prints the source, its partitions and filesystems, and the VHD it gives;\n"
-                  "for a p2v mount point, the mount's report (snapshot, consistency, bad sectors).\n"
-                  "      --json                machine-readable output\n"
-                  "      --scan                read the whole source and list unreadable sectors\n"
-                  "  -q, --quiet               no progress output\n" P2V_STACK_HELP, stdout);
-            return 0;
+        case 'j': o->json = 1; break;
+        case 's': o->scan = 1; break;
+        case 'q': o->so.quiet = 1; break;
+        case 'h': help(); return -1;
         default:
-            if ((c = parse_stack_option(c, optarg, &so)) <= 0)
+            if ((c = parse_stack_option(c, optarg, &o->so)) <= 0)
                 return 2;
         }
     }
@@ -133,72 +142,91 @@ int cmd_info(int argc, char **argv)
         fprintf(stderr, "usage: p2v info [--json] [--scan] [--type dynamic|fixed] SOURCE\n");
         return 2;
     }
+    o->source = argv[optind];
+    return 0;
+}
+
+static void print_json(struct p2v_stack *st, const struct info_opts *o,
+                       const struct p2v_image_layout *lay, const char *uuid)
+{
+    struct p2v_json j;
+    p2v_json_init(&j, stdout);
+    p2v_json_object(&j, NULL);
+    p2v_json_str(&j, "source", st->src.path);
+    p2v_json_str(&j, "kind", st->src.is_blockdev ? "block device" : "file");
+    p2v_json_uint(&j, "size", st->disk->size);
+    p2v_json_uint(&j, "source_bytes", st->src.real_size);
+    p2v_json_uint(&j, "logical_sector_size", st->src.logical_sector);
+    p2v_json_uint(&j, "physical_sector_size", st->src.physical_sector);
+    p2v_json_str(&j, "type", o->so.dynamic ? "dynamic" : "fixed");
+    p2v_json_uint(&j, "image_size", lay->file_size);
+    p2v_json_uint(&j, "fixed_image_size", lay->fixed_file_size);
+    p2v_json_str(&j, "image_format", st->format->name);
+    p2v_json_uint(&j, "block_size", lay->block_size);
+    p2v_json_uint(&j, "blocks_total", lay->blocks_total);
+    p2v_json_uint(&j, "blocks_allocated", lay->blocks_present);
+    p2v_json_str(&j, "unique_id", uuid);
+    p2v_json_uint(&j, "timestamp", st->timestamp);
+    p2v_json_str(&j, "format", p2v_format_name(st->sv.format));
+    status_consistency_json(&j, st);
+    if (o->scan)
+        status_bad_sectors_json(&j, st);
+    info_partitions_json(&j, st);
+    p2v_json_finish(&j);
+}
+
+static void print_text(struct p2v_stack *st, const struct info_opts *o,
+                       const struct p2v_image_layout *lay, const char *uuid)
+{
+    const char *kind_text = st->src.is_blockdev          ? "block device"
+                            : st->sv.format == P2V_FMT_VHD  ? "VHD file"
+                            : st->sv.format == P2V_FMT_VHDX ? "VHDX file" : "file";
+    printf("source:            %s (%s)\n", st->src.path, kind_text);
+    printf("disk size:         %" PRIu64 " bytes (%.2f GiB)%s\n", st->src.size,
+           st->src.size / 1073741824.0, st->src.size != st->src.real_size ? ", zero-padded" : "");
+    printf("sector size:       %u logical, %u physical\n", st->src.logical_sector,
+           st->src.physical_sector);
+    printf("image:             %s %s (%s), %" PRIu64 " bytes\n",
+           o->so.dynamic ? "dynamic" : "fixed", st->format->label, st->format->file,
+           lay->file_size);
+    printf("fixed image size:  %" PRIu64 " bytes\n", lay->fixed_file_size);
+    unsigned mib = lay->block_size >> 20;
+    printf("blocks (%u MiB):%s %" PRIu64 " allocated of %" PRIu64 "%s\n", mib,
+           mib >= 100 ? "" : mib >= 10 ? " " : "  ", lay->blocks_present, lay->blocks_total,
+           o->so.dynamic ? "" : " (fixed: all present)");
+    printf("unique id:         %s\n", uuid);
+    status_text(stdout, st);
+    if (o->scan)
+        bad_text(st);
+    info_partitions_text(stdout, st);
+}
+
+static int run(struct info_opts *o)
+{
     char real[PATH_MAX], fstype[64];
-    if (realpath(argv[optind], real) &&
+    if (realpath(o->source, real) &&
         p2v_mountinfo_find(real, fstype, sizeof fstype, NULL, 0) == 1 &&
         !strcmp(fstype, "fuse.p2v"))
-        return info_mount(real, json);
+        return info_mount(real, o->json);
     struct p2v_stack st;
-    if (p2v_stack_open(argv[optind], &so, &st) < 0)
+    if (p2v_stack_open(o->source, &o->so, &st) < 0)
         return 1;
+    if (o->scan && scan_source(&st, o->so.quiet || o->json) < 0) {
+        p2v_stack_close(&st);
+        return 1;
+    }
     struct p2v_image_layout lay;
     p2v_stack_image(&st, &lay);
     char uuid[37];
     uuid_str(st.unique_id, uuid);
-    const char *type = so.dynamic ? "dynamic" : "fixed";
-    const char *kind = st.src.is_blockdev ? "block device" : "file";
-    const char *kind_text = st.src.is_blockdev          ? "block device"
-                            : st.sv.format == P2V_FMT_VHD  ? "VHD file"
-                            : st.sv.format == P2V_FMT_VHDX ? "VHDX file" : "file";
-    if (scan && scan_source(&st, so.quiet || json) < 0) {
-        p2v_stack_close(&st);
-        return 1;
-    }
-    /* A fixed VHD is the disk and a footer; a fixed VHDX has every block. */
-    uint64_t fixed_size = lay.vhdx ? lay.file_size - lay.blocks_present * lay.block_size +
-                                         lay.blocks_total * lay.block_size
-                                   : st.disk->size + 512;
-
-    if (json) {
-        printf("{\"source\": ");
-        json_string(stdout, st.src.path);
-        printf(", \"kind\": \"%s\", \"size\": %" PRIu64 ", \"source_bytes\": %" PRIu64
-               ", \"logical_sector_size\": %u, \"physical_sector_size\": %u"
-               ", \"type\": \"%s\", \"image_size\": %" PRIu64 ", \"fixed_image_size\": %" PRIu64
-               ", \"image_format\": \"%s\", \"block_size\": %u, \"blocks_total\": %" PRIu64
-               ", \"blocks_allocated\": %" PRIu64
-               ", \"unique_id\": \"%s\", \"timestamp\": %u, ",
-               kind, st.disk->size, st.src.real_size, st.src.logical_sector,
-               st.src.physical_sector, type, lay.file_size, fixed_size,
-               lay.vhdx ? "vhdx" : "vhd", lay.block_size, lay.blocks_total, lay.blocks_present,
-               uuid, st.timestamp);
-        printf("\"format\": \"%s\", ", p2v_format_name(st.sv.format));
-        status_consistency_json(stdout, &st);
-        fputs(", ", stdout);
-        if (scan) {
-            status_bad_sectors_json(stdout, &st);
-            fputs(", ", stdout);
-        }
-        info_partitions_json(stdout, &st);
-        puts("}");
-    } else {
-        printf("source:            %s (%s)\n", st.src.path, kind_text);
-        printf("disk size:         %" PRIu64 " bytes (%.2f GiB)%s\n", st.src.size,
-               st.src.size / 1073741824.0, st.src.size != st.src.real_size ? ", zero-padded" : "");
-        printf("sector size:       %u logical, %u physical\n", st.src.logical_sector,
-               st.src.physical_sector);
-        printf("image:             %s %s (disk.%s), %" PRIu64 " bytes\n", type,
-               lay.vhdx ? "VHDX" : "VHD", lay.vhdx ? "vhdx" : "vhd", lay.file_size);
-        printf("fixed image size:  %" PRIu64 " bytes\n", fixed_size);
-        printf("blocks (%u MiB):%s %" PRIu64 " allocated of %" PRIu64 "%s\n",
-               lay.block_size >> 20, lay.block_size >> 20 >= 100 ? "" : lay.block_size >> 20 >= 10 ? " " : "  ",
-               lay.blocks_present, lay.blocks_total, so.dynamic ? "" : " (fixed: all present)");
-        printf("unique id:         %s\n", uuid);
-        status_text(stdout, &st);
-        if (scan)
-            bad_text(&st);
-        info_partitions_text(stdout, &st);
-    }
+    (o->json ? print_json : print_text)(&st, o, &lay, uuid);
     p2v_stack_close(&st);
     return 0;
+}
+
+int cmd_info(int argc, char **argv)
+{
+    struct info_opts o = { .so = { .dynamic = 1 } };
+    int r = parse(argc, argv, &o);
+    return r < 0 ? 0 : r > 0 ? r : run(&o);
 }

@@ -2,6 +2,7 @@
 #include "commands.h"
 
 #include "stack.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "guest/windows.h"
 
@@ -12,20 +13,25 @@
 
 static void print_json(const struct p2v_windows *w)
 {
-    printf("{\"os\": \"windows\", \"partition\": %d, \"partition_start\": %" PRIu64
-           ", \"systemroot\": ", w->vol.number, w->vol.start);
-    json_string(stdout, w->systemroot);
-    const struct { const char *k, *v; } s[] = {
-        { "product_name", w->product }, { "version", w->version }, { "build", w->build },
-        { "installation_type", w->installation_type }, { "edition", w->edition },
-        { "arch", w->arch }, { "hostname", w->hostname }, { "current_control_set", w->ccs },
-    };
-    for (size_t i = 0; i < sizeof s / sizeof *s; i++) {
-        printf(", \"%s\": ", s[i].k);
-        json_string(stdout, s[i].v);
-    }
-    printf(", \"major_version\": %u, \"minor_version\": %u, \"driver_database\": %s}\n",
-           w->major, w->minor, w->driver_database ? "true" : "false");
+    struct p2v_json j;
+    p2v_json_init(&j, stdout);
+    p2v_json_object(&j, NULL);
+    p2v_json_str(&j, "os", "windows");
+    p2v_json_int(&j, "partition", w->vol.number);
+    p2v_json_uint(&j, "partition_start", w->vol.start);
+    p2v_json_str(&j, "systemroot", w->systemroot);
+    p2v_json_str(&j, "product_name", w->product);
+    p2v_json_str(&j, "version", w->version);
+    p2v_json_str(&j, "build", w->build);
+    p2v_json_str(&j, "installation_type", w->installation_type);
+    p2v_json_str(&j, "edition", w->edition);
+    p2v_json_str(&j, "arch", w->arch);
+    p2v_json_str(&j, "hostname", w->hostname);
+    p2v_json_str(&j, "current_control_set", w->ccs);
+    p2v_json_uint(&j, "major_version", w->major);
+    p2v_json_uint(&j, "minor_version", w->minor);
+    p2v_json_bool(&j, "driver_database", w->driver_database);
+    p2v_json_finish(&j);
 }
 
 static void print_text(const struct p2v_windows *w)
@@ -42,7 +48,14 @@ static void print_text(const struct p2v_windows *w)
                : "CriticalDeviceDatabase (Windows 7 and older)");
 }
 
-int cmd_inspect(int argc, char **argv)
+struct inspect_opts {
+    struct p2v_stack_opts so;
+    const char *source;
+    int json;
+};
+
+/* 0 to run, -1 after --help, else the exit status. */
+static int parse(int argc, char **argv, struct inspect_opts *o)
 {
     static const struct option longopts[] = {
         { "json", no_argument, NULL, 'j' },
@@ -51,12 +64,11 @@ int cmd_inspect(int argc, char **argv)
         P2V_STACK_LONGOPTS,
         { 0 },
     };
-    struct p2v_stack_opts so = { .dynamic = 0, .quiet = 1 };
-    int json = 0, c;
+    int c;
     while ((c = getopt_long(argc, argv, "t:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'j': json = 1; break;
-        case 'Z': so.state = optarg; break;
+        case 'j': o->json = 1; break;
+        case 'Z': o->so.state = optarg; break;
         case 'h':
             fputs("usage: p2v inspect [--json] [--state DIR] [OPTIONS] SOURCE\n"
                   "Finds the operating system on SOURCE and prints what it is: Windows\n"
@@ -64,9 +76,9 @@ int cmd_inspect(int argc, char **argv)
                   "      --json                machine-readable output\n"
                   "      --state DIR           inspect SOURCE with the fix-ups in DIR applied\n"
                   P2V_STACK_HELP, stdout);
-            return 0;
+            return -1;
         default:
-            if ((c = parse_stack_option(c, optarg, &so)) <= 0)
+            if ((c = parse_stack_option(c, optarg, &o->so)) <= 0)
                 return 2;
         }
     }
@@ -74,13 +86,26 @@ int cmd_inspect(int argc, char **argv)
         fprintf(stderr, "usage: p2v inspect [--json] [--state DIR] SOURCE\n");
         return 2;
     }
+    o->source = argv[optind];
+    return 0;
+}
+
+static int run(struct inspect_opts *o)
+{
     struct p2v_stack st;
-    if (p2v_stack_open(argv[optind], &so, &st) < 0)
+    if (p2v_stack_open(o->source, &o->so, &st) < 0)
         return 1;
     struct p2v_windows w;
     int r = p2v_stack_windows(&st, st.disk, 0, &w, NULL);
     if (r == 0)
-        json ? print_json(&w) : print_text(&w);
+        o->json ? print_json(&w) : print_text(&w);
     p2v_stack_close(&st);
     return r < 0 ? 1 : 0;
+}
+
+int cmd_inspect(int argc, char **argv)
+{
+    struct inspect_opts o = { .so = { .dynamic = 0, .quiet = 1 } };
+    int r = parse(argc, argv, &o);
+    return r < 0 ? 0 : r > 0 ? r : run(&o);
 }

@@ -15,28 +15,6 @@
 
 enum { OPT_JSON = 0x200, OPT_SOURCE, OPT_SCHEMA, OPT_STATE };
 
-int p2v_inventory_source(const char *source, struct p2v_stack_opts *o, struct p2v_machine **m)
-{
-    o->quiet = 1;
-    o->dynamic = 0;
-    o->no_image = 1;  /* the facts do not depend on the output format's limits */
-    o->layout.fs_flags |= P2V_FS_INSPECT;
-    *m = calloc(1, sizeof **m);
-    if (!*m)
-        return -ENOMEM;
-    struct p2v_stack st;
-    int r = p2v_stack_open(source, o, &st);
-    if (r == 0) {
-        r = p2v_inventory_stack(&st, *m);
-        p2v_stack_close(&st);
-    }
-    if (r < 0) {
-        free(*m);
-        *m = NULL;
-    }
-    return r;
-}
-
 static void write_xml(FILE *f, const void *m) { p2v_machine_xml(f, m); }
 static void write_json(FILE *f, const void *m) { p2v_machine_json(f, m); }
 static void write_schema(FILE *f, const void *unused)

@@ -2,6 +2,7 @@
 #include "commands.h"
 
 #include "stack.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "snapshot/snapshot.h"
 
@@ -23,21 +24,17 @@ static void usage(FILE *f)
           P2V_SNAPSHOT_HELP, f);
 }
 
-static void record_json(FILE *f, const struct p2v_snap_record *r)
+static void record_json(struct p2v_json *j, const struct p2v_snap_record *r)
 {
-    fputs("{\"id\": ", f);
-    json_string(f, r->id);
-    fputs(", \"provider\": ", f);
-    json_string(f, r->provider);
-    fputs(", \"state\": ", f);
-    json_string(f, p2v_registry_state(r));
-    fputs(", \"origin\": ", f);
-    json_string(f, r->origin);
-    fputs(", \"path\": ", f);
-    json_string(f, r->path);
-    fputs(", \"mountpoint\": ", f);
-    json_string(f, r->mountpoint);
-    fprintf(f, ", \"created\": %lld}", (long long)r->created);
+    p2v_json_object(j, NULL);
+    p2v_json_str(j, "id", r->id);
+    p2v_json_str(j, "provider", r->provider);
+    p2v_json_str(j, "state", p2v_registry_state(r));
+    p2v_json_str(j, "origin", r->origin);
+    p2v_json_str(j, "path", r->path);
+    p2v_json_str(j, "mountpoint", r->mountpoint);
+    p2v_json_int(j, "created", (long long)r->created);
+    p2v_json_end(j);
 }
 
 static int do_create(int argc, char **argv)
@@ -84,8 +81,10 @@ static int do_create(int argc, char **argv)
         return 1;
     }
     if (json) {
-        record_json(stdout, &s.rec);
-        putchar('\n');
+        struct p2v_json j;
+        p2v_json_init(&j, stdout);
+        record_json(&j, &s.rec);
+        p2v_json_finish(&j);
     } else {
         printf("snapshot %s (%s): %s\n", s.rec.id, s.rec.provider, s.rec.path);
     }
@@ -103,19 +102,19 @@ static int do_list(int argc, char **argv)
     int n = p2v_registry_list(&all);
     if (n < 0)
         return 1;
+    struct p2v_json j;
+    p2v_json_init(&j, stdout);
     if (json)
-        putchar('[');
+        p2v_json_array(&j, NULL);
     for (int i = 0; i < n; i++) {
-        if (json) {
-            fputs(i ? ", " : "", stdout);
-            record_json(stdout, &all[i]);
-        } else {
+        if (json)
+            record_json(&j, &all[i]);
+        else
             printf("%-10s %-8s %-8s %s %s\n", all[i].id, all[i].provider,
                    p2v_registry_state(&all[i]), all[i].origin, all[i].path);
-        }
     }
     if (json)
-        puts("]");
+        p2v_json_finish(&j);
     free(all);
     return 0;
 }

@@ -17,11 +17,6 @@ int cmd_vm(int argc, char **argv);
 int cmd_commit(int argc, char **argv);
 int cmd_batch(int argc, char **argv);
 
-#include "core/json.h"
-struct p2v_stack;
-void info_partitions_text(FILE *f, const struct p2v_stack *st);
-/* Writes the members "partition_table", "filesystem", "partitions". */
-void info_partitions_json(FILE *f, const struct p2v_stack *st);
 struct p2v_stack_opts;
 /* The long options every command that builds a stack takes (mount, info):
  * put P2V_STACK_LONGOPTS in the option array, and pass unknown option

@@ -1,5 +1,5 @@
 /* The partition part of `p2v info`: a table for people, JSON for scripts. */
-#include "commands.h"
+#include "info.h"
 
 #include "stack.h"
 
@@ -55,50 +55,53 @@ void info_partitions_text(FILE *f, const struct p2v_stack *st)
     }
 }
 
-static void fs_json(FILE *f, const struct p2v_filesystem *fs)
+static void fs_json(struct p2v_json *j, const struct p2v_filesystem *fs)
 {
-    fputs("{\"type\": ", f);
-    json_string(f, fs->type);
-    fputs(", \"label\": ", f);
-    json_string(f, fs->label);
-    fputs(", \"uuid\": ", f);
-    json_string(f, fs->uuid);
-    fprintf(f, ", \"mapped\": %s, \"free_bytes\": %" PRIu64 ", \"pagefile_bytes\": %" PRIu64 "}",
-            fs->mapped ? "true" : "false", fs->free_bytes, fs->pagefile_bytes);
+    p2v_json_object(j, "filesystem");
+    p2v_json_str(j, "type", fs->type);
+    p2v_json_str(j, "label", fs->label);
+    p2v_json_str(j, "uuid", fs->uuid);
+    p2v_json_bool(j, "mapped", fs->mapped);
+    p2v_json_uint(j, "free_bytes", fs->free_bytes);
+    p2v_json_uint(j, "pagefile_bytes", fs->pagefile_bytes);
+    p2v_json_end(j);
 }
 
-void info_partitions_json(FILE *f, const struct p2v_stack *st)
+void info_partitions_json(struct p2v_json *j, const struct p2v_stack *st)
 {
     const struct p2v_partition_table *t = st->table;
-    fputs("\"partition_table\": {\"type\": ", f);
-    json_string(f, t->type);
-    fputs(", \"id\": ", f);
-    json_string(f, t->id);
-    fprintf(f, ", \"from_backup_gpt\": %s, \"backup_gpt_damaged\": %s}, \"filesystem\": ",
-            t->from_backup_gpt ? "true" : "false", t->backup_gpt_damaged ? "true" : "false");
-    fs_json(f, &t->whole);
+    p2v_json_object(j, "partition_table");
+    p2v_json_str(j, "type", t->type);
+    p2v_json_str(j, "id", t->id);
+    p2v_json_bool(j, "from_backup_gpt", t->from_backup_gpt);
+    p2v_json_bool(j, "backup_gpt_damaged", t->backup_gpt_damaged);
+    p2v_json_end(j);
+    fs_json(j, &t->whole);
     char g[37] = "";
     if (st->wrap.gpt)
         uuid_unparse(st->wrap.disk_guid, g);
-    fprintf(f, ", \"wrapped\": %s, \"wrap_table\": \"%s\", \"wrap_offset\": %" PRIu64
-            ", \"disk_signature\": \"%08x\", \"disk_guid\": \"%s\"",
-            st->wrap.offset ? "true" : "false", !st->wrap.offset ? "" : st->wrap.gpt ? "gpt" : "dos",
-            st->wrap.offset, st->wrap.signature, g);
-    fputs(", \"partitions\": [", f);
+    p2v_json_bool(j, "wrapped", st->wrap.offset != 0);
+    p2v_json_str(j, "wrap_table", !st->wrap.offset ? "" : st->wrap.gpt ? "gpt" : "dos");
+    p2v_json_uint(j, "wrap_offset", st->wrap.offset);
+    char sig[9];
+    snprintf(sig, sizeof sig, "%08x", st->wrap.signature);
+    p2v_json_str(j, "disk_signature", sig);
+    p2v_json_str(j, "disk_guid", g);
+    p2v_json_array(j, "partitions");
     for (int i = 0; i < t->n; i++) {
         const struct p2v_partition *p = &t->part[i];
-        fprintf(f, "%s{\"number\": %d, \"start\": %" PRIu64 ", \"size\": %" PRIu64 ", \"type\": ",
-                i ? ", " : "", p->number, p->start, p->size);
-        json_string(f, p->type);
-        fputs(", \"name\": ", f);
-        json_string(f, p->name);
-        fputs(", \"uuid\": ", f);
-        json_string(f, p->uuid);
-        fprintf(f, ", \"bootable\": %s, \"extended\": %s, \"data_bytes\": %" PRIu64
-                ", \"filesystem\": ", p->bootable ? "true" : "false",
-                p->extended ? "true" : "false", p->extended ? 0 : data_bytes(st, p));
-        fs_json(f, &p->fs);
-        fputc('}', f);
+        p2v_json_object(j, NULL);
+        p2v_json_int(j, "number", p->number);
+        p2v_json_uint(j, "start", p->start);
+        p2v_json_uint(j, "size", p->size);
+        p2v_json_str(j, "type", p->type);
+        p2v_json_str(j, "name", p->name);
+        p2v_json_str(j, "uuid", p->uuid);
+        p2v_json_bool(j, "bootable", p->bootable);
+        p2v_json_bool(j, "extended", p->extended);
+        p2v_json_uint(j, "data_bytes", p->extended ? 0 : data_bytes(st, p));
+        fs_json(j, &p->fs);
+        p2v_json_end(j);
     }
-    fputc(']', f);
+    p2v_json_end(j);
 }

@@ -118,7 +118,7 @@ int parse_stack_option(int c, const char *arg, struct p2v_stack_opts *o)
             fprintf(stderr, "p2v: --source-format must be auto, raw, vhd or vhdx, not '%s'\n", arg);
             return -1;
         }
-        o->src.format = (enum p2v_image_format)f;
+        o->src.format = (enum p2v_source_format)f;
         return 1;
     }
     case OPT_BAD:

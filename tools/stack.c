@@ -1,26 +1,23 @@
 #include "stack.h"
 
-#include "core/progress.h"
 #include "core/log.h"
+#include "core/progress.h"
 #include "core/uuid5.h"
-#include "layout/fsmap.h"
-#include "layout/layout_plan.h"
+#include "core/vhd_facts.h"
 #include "fixup/overlay.h"
-#include "guest/windows.h"
 #include "fs/probe_mount.h"
+#include "guest/windows.h"
+#include "layout/fsmap.h"
+#include "machine/machine.h"
 #include "snapshot/guard.h"
 #include "vhdwriter/allocmap.h"
-#include "vhdwriter/vhd.h"
-#include "vhdwriter/vhd_format.h"
-#include "vhdwriter/vhdx.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+
+/* ---- identity ---- */
 
 /* Appends the wrapping of a bare volume to an identity name. */
 static void n_wrap(char *head, size_t len, const struct p2v_stack *s)
@@ -113,8 +110,8 @@ static int derive_identity(struct p2v_stack *s, const struct p2v_stack_opts *o)
     memcpy(name + 42, &alloc, sizeof alloc);
     name[50] = (uint8_t)o->dynamic;
     size_t n = 51;
-    if (s->vhdx) {  /* a VHD keeps the identity it always had */
-        uint32_t bs = o->block_size ? o->block_size : 32u << 20;
+    if (s->format == &p2v_vhdx_format) {  /* a VHD keeps the identity it always had */
+        uint32_t bs = p2v_image_block_size(s->format, o->block_size);
         memcpy(name + 51, "vhdx", 4);
         memcpy(name + 55, &bs, 4);
         n = 59;
@@ -123,20 +120,94 @@ static int derive_identity(struct p2v_stack *s, const struct p2v_stack_opts *o)
     return 0;
 }
 
+/* ---- the layers, bottom up ---- */
+
+/* The limits of the format asked for, before any scan: auto keeps VHDX's
+ * for now and decides once the table is known. */
+static int check_format(struct p2v_stack *s, const char *source, const struct p2v_stack_opts *o)
+{
+    if (o->no_image)
+        return 0;
+    const struct p2v_image_format *f =
+        o->image == P2V_IMAGE_VHD ? &p2v_vhd_format : &p2v_vhdx_format;
+    struct p2v_image_disk d = { .name = source, .size = s->top->size,
+                                .logical_sector = s->src.logical_sector };
+    return f->check(&d, o->block_size, 1);
+}
+
 /* libblkid reads by path: the source's own when it holds the same bytes,
  * else a private FUSE mount of the snapshot view. */
-static int probe_table(struct p2v_stack *s, struct p2v_layer *src, const struct p2v_stack_opts *o)
+static int probe_table(struct p2v_stack *s, const struct p2v_stack_opts *o)
 {
+    s->table = malloc(sizeof *s->table);
+    if (!s->table)
+        return -ENOMEM;
     if (s->sv.probe_path[0])
         return p2v_partitions_probe(s->sv.probe_path, s->src.real_size, o->layout.volume,
                                     s->table);
     struct p2v_probe_mount *pm;
     char path[128];
-    int r = p2v_probe_mount(src, &pm, path, sizeof path);
+    int r = p2v_probe_mount(s->top, &pm, path, sizeof path);
     if (r < 0)
         return r;
-    r = p2v_partitions_probe(path, src->size, o->layout.volume, s->table);
+    r = p2v_partitions_probe(path, s->top->size, o->layout.volume, s->table);
     p2v_probe_umount(pm);
+    return r;
+}
+
+/* Layers that fail to open leave the one below open; this one owns it
+ * (and those below) once it opened. */
+static void push(struct p2v_stack *s, struct p2v_layer *l)
+{
+    s->top = l;
+}
+
+static int open_overlay(struct p2v_stack *s, const struct p2v_stack_opts *o)
+{
+    if (!o->state)
+        return 0;
+    /* Fix-ups and manual repairs sit on the disk layout: the offsets they
+     * were made at are the ones the image shows. */
+    unsigned fl = o->dry_run    ? P2V_OVERLAY_SCRATCH
+                : o->writable ? P2V_OVERLAY_WRITE | P2V_OVERLAY_CREATE : 0;
+    int r = p2v_overlay_open(s->top, o->state, s->base_id, fl, &s->overlay);
+    if (r == 0)
+        push(s, s->overlay);
+    return r;
+}
+
+/* Only a dynamic image needs to know which blocks are zero; a fixed one
+ * keeps the source's own holes and starts at once.  A writable view
+ * changes what is allocated: no scan to go stale. */
+static int open_allocmap(struct p2v_stack *s, const char *source, const struct p2v_stack_opts *o)
+{
+    struct p2v_progress prog = { .what = s->src.path, .quiet = o->quiet };
+    int scan = o->dynamic && !o->writable && !o->dry_run;
+    int r = p2v_allocmap_open(s->top, scan ? P2V_ALLOC_SCAN : P2V_ALLOC_PASSTHROUGH,
+                              p2v_progress_update, &prog, &s->disk);
+    p2v_progress_done(&prog);
+    if (r < 0)
+        p2v_err("scanning source %s failed: %s", source, strerror(-r));
+    else
+        push(s, s->disk);
+    return r;
+}
+
+static int open_image(struct p2v_stack *s, const struct p2v_stack_opts *o)
+{
+    if (!s->format) {
+        s->image = s->disk;
+        return 0;
+    }
+    struct p2v_image_params p = {
+        .dynamic = o->dynamic && !o->writable && !o->dry_run, .block_size = o->block_size,
+        .timestamp = s->timestamp, .logical_sector = s->src.logical_sector,
+        .physical_sector = s->src.physical_sector,
+    };
+    memcpy(p.unique_id, s->unique_id, 16);
+    int r = s->format->open(s->disk, &p, &s->image);
+    if (r == 0)
+        push(s, s->image);
     return r;
 }
 
@@ -146,163 +217,97 @@ int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2
     int r = p2v_srcview_open(source, &o->src, &s->sv);
     if (r < 0)
         return r;
-    struct p2v_layer *src = s->sv.top;
     s->src = s->sv.info;
-    /* The limits of the format asked for; auto keeps VHDX's for now and
-     * decides once the table is known. */
-    if (o->no_image)
-        r = 0;
-    else if (o->image == P2V_IMAGE_VHD && s->src.logical_sector != P2V_SECTOR) {
-        p2v_err("source %s has %u-byte logical sectors; VHD has 512-byte sectors only: use "
-                "--format vhdx (or auto)", source, s->src.logical_sector);
-        r = -EINVAL;
-    } else if (o->image == P2V_IMAGE_VHD) {
-        r = p2v_vhd_check_size(src->size);
-    } else {
-        r = p2v_vhdx_check(src->size, s->src.logical_sector,
-                           o->block_size ? o->block_size : 32u << 20);
-    }
-    if (r < 0) {
-        p2v_layer_close_stack(src);
-        p2v_srcview_release(&s->sv);
-        return r;
-    }
-    /* A damaged table is refused before any scan or mount. */
-    s->table = malloc(sizeof *s->table);
-    r = s->table ? probe_table(s, src, o) : -ENOMEM;
+    push(s, s->sv.top);
     struct p2v_layer *layout = NULL;
-    if (r == 0)
-        r = p2v_layout_plan(src, s->src.path, s->table, &o->layout, &s->wrap, &layout);
-    if (r < 0) {
-        free(s->table);
-        s->table = NULL;
-        p2v_layer_close_stack(src);
-        p2v_srcview_release(&s->sv);
-        return r;
+    /* A damaged table is refused before any scan or mount. */
+    if ((r = check_format(s, source, o)) < 0 || (r = probe_table(s, o)) < 0 ||
+        (r = p2v_layout_plan(s->top, s->src.path, s->table, &o->layout, &s->wrap, &layout)) < 0)
+        goto fail;
+    push(s, layout);
+    if ((r = derive_base(s, o, layout)) < 0 || (r = open_overlay(s, o)) < 0 ||
+        (r = open_allocmap(s, source, o)) < 0)
+        goto fail;
+    if (!o->no_image) {
+        struct p2v_image_disk d = { .name = source, .size = s->disk->size,
+                                    .logical_sector = s->src.logical_sector,
+                                    .physical_sector = s->src.physical_sector,
+                                    .uefi = p2v_table_uefi(s->table) };
+        s->format = p2v_image_choose(o->image, &d);
     }
-    r = derive_base(s, o, layout);
-    if (r == 0 && o->state) {
-        /* Fix-ups and manual repairs sit on the disk layout: the offsets
-         * they were made at are the ones the image shows. */
-        unsigned fl = o->dry_run    ? P2V_OVERLAY_SCRATCH
-                    : o->writable ? P2V_OVERLAY_WRITE | P2V_OVERLAY_CREATE : 0;
-        r = p2v_overlay_open(layout, o->state, s->base_id, fl, &s->overlay);
-        if (r == 0)
-            layout = s->overlay;
-    }
-    if (r < 0) {
-        free(s->table);
-        s->table = NULL;
-        p2v_layer_close_stack(layout);
-        p2v_srcview_release(&s->sv);
-        return r;
-    }
-    /* Only a dynamic image needs to know which blocks are zero; a fixed
-     * one keeps the source's own holes and starts at once. */
-    struct p2v_progress prog = { .what = s->src.path, .quiet = o->quiet };
-    src = layout;
-    /* A writable view changes what is allocated: no scan to go stale. */
-    int scan = o->dynamic && !o->writable && !o->dry_run;
-    r = p2v_allocmap_open(src, scan ? P2V_ALLOC_SCAN : P2V_ALLOC_PASSTHROUGH,
-                          p2v_progress_update, &prog, &s->disk);
-    p2v_progress_done(&prog);
-    if (r < 0) {
-        p2v_err("scanning source %s failed: %s", source, strerror(-r));
-        p2v_layer_close_stack(src);
-        free(s->table);
-        p2v_srcview_release(&s->sv);
-        return r;
-    }
-    s->vhdx = !o->no_image &&
-              (o->image == P2V_IMAGE_VHDX ||
-               (o->image == P2V_IMAGE_AUTO &&
-                (s->src.logical_sector != P2V_SECTOR || s->disk->size > VHD_MAX_SIZE ||
-                 p2v_table_uefi(s->table))));
-    r = derive_identity(s, o);
+    if ((r = derive_identity(s, o)) < 0)
+        goto fail;
     /* What was scanned must be what is served. */
-    if (r == 0 && p2v_guard_check(s->sv.top)) {
+    if (p2v_guard_check(s->sv.top)) {
         p2v_err("source %s changed while p2v read it; convert a snapshot (--snapshot) or "
                 "stop what writes it", source);
         r = -EIO;
+        goto fail;
     }
-    if (r < 0) {
-        p2v_layer_close_stack(s->disk);
-        free(s->table);
-        p2v_srcview_release(&s->sv);
-        return r;
-    }
-    if (o->no_image) {
-        s->vhd = s->disk;
-        return 0;
-    }
-    if (s->vhdx) {
-        struct p2v_vhdx_params xp = { .dynamic = scan, .block_size = o->block_size,
-                                      .logical_sector = s->src.logical_sector,
-                                      .physical_sector = s->src.physical_sector };
-        memcpy(xp.unique_id, s->unique_id, 16);
-        r = p2v_vhdx_open(s->disk, &xp, &s->vhd);
-    } else {
-        struct p2v_vhd_params vp = { .dynamic = scan, .timestamp = s->timestamp };
-        memcpy(vp.unique_id, s->unique_id, 16);
-        r = p2v_vhd_open(s->disk, &vp, &s->vhd);
-    }
-    if (r < 0) {
-        p2v_layer_close_stack(s->disk);
-        free(s->table);
-        p2v_srcview_release(&s->sv);
-        return r;
-    }
+    if ((r = open_image(s, o)) < 0)
+        goto fail;
     return 0;
-}
-
-int p2v_table_uefi(const struct p2v_partition_table *t)
-{
-    if (strcmp(t->type, "gpt") != 0)
-        return 0;
-    for (int i = 0; i < t->n; i++)
-        if (!strcasecmp(t->part[i].type, "c12a7328-f81f-11d2-ba4b-00a0c93ec93b"))
-            return 1;
-    return 0;
+fail:
+    p2v_stack_close(s);
+    return r;
 }
 
 void p2v_stack_image(const struct p2v_stack *s, struct p2v_image_layout *out)
 {
     memset(out, 0, sizeof *out);
-    out->vhdx = s->vhdx;
-    if (s->vhdx) {
-        struct p2v_vhdx_layout x;
-        p2v_vhdx_describe(s->vhd, &x);
-        out->file_size = x.file_size;
-        out->block_size = x.block_size;
-        out->blocks_total = x.blocks_total;
-        out->blocks_present = x.blocks_present;
-    } else {
-        struct p2v_vhd_layout v;
-        p2v_vhd_describe(s->vhd, &v);
-        out->file_size = v.file_size;
-        out->block_size = VHD_BLOCK_SIZE;
-        out->blocks_total = v.blocks_total;
-        out->blocks_present = v.blocks_allocated;
-    }
+    if (s->format)
+        s->format->describe(s->image, out);
 }
 
 void p2v_stack_close(struct p2v_stack *s)
 {
-    p2v_layer_close_stack(s->vhd);
-    s->vhd = s->disk = NULL;
+    p2v_layer_close_stack(s->top);
+    s->top = s->image = s->disk = s->overlay = NULL;
     free(s->table);
     s->table = NULL;
     p2v_srcview_release(&s->sv);
 }
 
-int p2v_stack_windows(struct p2v_stack *s, struct p2v_layer *disk, int rw,
+struct p2v_disk_view p2v_stack_view(const struct p2v_stack *s, struct p2v_layer *layer)
+{
+    return (struct p2v_disk_view){ .layer = layer, .table = s->table, .wrap = &s->wrap,
+                                   .source_size = s->src.size,
+                                   .logical_sector = s->src.logical_sector,
+                                   .name = s->src.path };
+}
+
+int p2v_stack_windows(struct p2v_stack *s, struct p2v_layer *layer, int rw,
                       struct p2v_windows *w, struct p2v_gfs **gfs)
 {
     struct p2v_volume vols[P2V_MAX_PARTITIONS];
-    int n = p2v_layout_volumes(s->table, &s->wrap, s->src.size, vols, P2V_MAX_PARTITIONS);
-    int r = p2v_windows_find(disk, vols, n, s->src.path, rw, w, gfs);
+    struct p2v_disk_view dv = p2v_stack_view(s, layer);
+    int n = p2v_disk_view_volumes(&dv, vols, P2V_MAX_PARTITIONS);
+    int r = p2v_windows_find(layer, vols, n, s->src.path, rw, w, gfs);
     if (r == -ENOENT)
         p2v_err("%s: no Windows found (no NTFS volume with Windows/System32/config and "
                 "cmd.exe)", s->src.path);
+    return r;
+}
+
+int p2v_inventory_source(const char *source, struct p2v_stack_opts *o, struct p2v_machine **m)
+{
+    o->quiet = 1;
+    o->dynamic = 0;
+    o->no_image = 1;  /* the facts do not depend on the output format's limits */
+    o->layout.fs_flags |= P2V_FS_INSPECT;
+    *m = calloc(1, sizeof **m);
+    if (!*m)
+        return -ENOMEM;
+    struct p2v_stack st;
+    int r = p2v_stack_open(source, o, &st);
+    if (r == 0) {
+        struct p2v_disk_view dv = p2v_stack_view(&st, st.disk);
+        r = p2v_inventory_disk(&dv, *m);
+        p2v_stack_close(&st);
+    }
+    if (r < 0) {
+        free(*m);
+        *m = NULL;
+    }
     return r;
 }

@@ -9,49 +9,45 @@
 #include <inttypes.h>
 #include <stdlib.h>
 
-static void str_or_null(FILE *f, const char *s)
-{
-    if (s && *s)
-        json_string(f, s);
-    else
-        fputs("null", f);
-}
-
-void status_consistency_json(FILE *f, struct p2v_stack *st)
+void status_consistency_json(struct p2v_json *j, struct p2v_stack *st)
 {
     const struct p2v_srcview *v = &st->sv;
     int snap = v->snap.used != P2V_SNAP_NONE;
-    fputs("\"snapshot\": {\"provider\": ", f);
-    json_string(f, p2v_snap_provider_name(v->snap.used));
-    fputs(", \"id\": ", f);
-    str_or_null(f, snap ? v->snap.rec.id : NULL);
-    fputs(", \"path\": ", f);
-    str_or_null(f, snap ? v->snap.rec.path : NULL);
-    fprintf(f, ", \"kept\": %s}, \"live\": %s, \"held_by\": [", snap && v->snap.rec.keep ? "true" : "false",
-            v->live ? "true" : "false");
-    for (int i = 0; i < v->nheld; i++) {
-        fputs(i ? ", " : "", f);
-        json_string(f, v->held_by[i]);
-    }
+    p2v_json_object(j, "snapshot");
+    p2v_json_str(j, "provider", p2v_snap_provider_name(v->snap.used));
+    p2v_json_str_or_null(j, "id", snap ? v->snap.rec.id : NULL);
+    p2v_json_str_or_null(j, "path", snap ? v->snap.rec.path : NULL);
+    p2v_json_bool(j, "kept", snap && v->snap.rec.keep);
+    p2v_json_end(j);
+    p2v_json_bool(j, "live", v->live);
+    p2v_json_array(j, "held_by");
+    for (int i = 0; i < v->nheld; i++)
+        p2v_json_str(j, NULL, v->held_by[i]);
+    p2v_json_end(j);
     char why[512];
-    int changed = p2v_guard_state(v->top, why, sizeof why);
-    fprintf(f, "], \"consistency\": {\"state\": \"%s\", \"reason\": ",
-            changed ? "changed" : "unchanged");
-    str_or_null(f, changed ? why : NULL);
-    fputc('}', f);
+    int changed = p2v_guard_state(v->top, why, sizeof why) > 0;
+    p2v_json_object(j, "consistency");
+    p2v_json_str(j, "state", changed ? "changed" : "unchanged");
+    p2v_json_str_or_null(j, "reason", changed ? why : NULL);
+    p2v_json_end(j);
 }
 
-void status_bad_sectors_json(FILE *f, struct p2v_stack *st)
+void status_bad_sectors_json(struct p2v_json *j, struct p2v_stack *st)
 {
     struct p2v_ranges r;
     int ok = p2v_badsectors_get(st->sv.bad, &r) == 0;
-    fprintf(f, "\"bad_sectors\": {\"policy\": \"%s\", \"sectors\": %" PRIu64 ", \"ranges\": [",
-            p2v_bad_policy_name(p2v_badsectors_policy(st->sv.bad)),
-            ok ? p2v_ranges_total(&r) / 512 : 0);
-    for (size_t i = 0; ok && i < r.n; i++)
-        fprintf(f, "%s{\"lba\": %" PRIu64 ", \"count\": %" PRIu64 "}", i ? ", " : "",
-                r.r[i].start / 512, (r.r[i].end - r.r[i].start) / 512);
-    fputs("]}", f);
+    p2v_json_object(j, "bad_sectors");
+    p2v_json_str(j, "policy", p2v_bad_policy_name(p2v_badsectors_policy(st->sv.bad)));
+    p2v_json_uint(j, "sectors", ok ? p2v_ranges_total(&r) / 512 : 0);
+    p2v_json_array(j, "ranges");
+    for (size_t i = 0; ok && i < r.n; i++) {
+        p2v_json_object(j, NULL);
+        p2v_json_uint(j, "lba", r.r[i].start / 512);
+        p2v_json_uint(j, "count", (r.r[i].end - r.r[i].start) / 512);
+        p2v_json_end(j);
+    }
+    p2v_json_end(j);
+    p2v_json_end(j);
     if (ok)
         p2v_ranges_free(&r);
 }
@@ -81,14 +77,14 @@ int status_render(void *stack, char **text, size_t *len)
     FILE *f = open_memstream(text, len);
     if (!f)
         return -ENOMEM;
-    fputs("{\"source\": ", f);
-    json_string(f, st->src.path);
-    fputs(", \"read_from\": ", f);
-    json_string(f, st->sv.read_from);
-    fprintf(f, ", \"format\": \"%s\", ", p2v_format_name(st->sv.format));
-    status_consistency_json(f, st);
-    fputs(", ", f);
-    status_bad_sectors_json(f, st);
-    fputs("}\n", f);
+    struct p2v_json j;
+    p2v_json_init(&j, f);
+    p2v_json_object(&j, NULL);
+    p2v_json_str(&j, "source", st->src.path);
+    p2v_json_str(&j, "read_from", st->sv.read_from);
+    p2v_json_str(&j, "format", p2v_format_name(st->sv.format));
+    status_consistency_json(&j, st);
+    status_bad_sectors_json(&j, st);
+    p2v_json_finish(&j);
     return fclose(f) == 0 ? 0 : -ENOMEM;
 }

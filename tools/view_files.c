@@ -76,8 +76,8 @@ int mount_files(struct p2v_stack *st, const struct p2v_stack_opts *o, struct p2v
     /* A dynamic VHD's block layout depends on what is allocated, which
      * writes change: the image appears once the view is mounted read-only. */
     if (!o->writable)
-        files[n++] = (struct p2v_view_file){ .name = st->vhdx ? "disk.vhdx" : "disk.vhd",
-                                             .layer = st->vhd };
+        files[n++] = (struct p2v_view_file){ .name = st->format->file,
+                                             .layer = st->image };
     files[n++] = (struct p2v_view_file){ .name = "disk.raw", .layer = st->disk,
                                           .writable = o->writable };
     struct p2v_volume parts[P2V_MAX_PARTITIONS];

@@ -144,22 +144,31 @@ static const struct p2v_layer_ops vhd_ops = {
     .close = vhd_close,
 };
 
-int p2v_vhd_check_size(uint64_t size)
+int p2v_vhd_check(uint64_t size, uint32_t logical_sector, const char *name, int say)
 {
+    if (logical_sector && logical_sector != VHD_SECTOR) {
+        if (say)
+            p2v_err("source %s has %u-byte logical sectors; VHD has 512-byte sectors only: use "
+                    "--format vhdx (or auto)", name, logical_sector);
+        return -EINVAL;
+    }
     if (size > VHD_MAX_SIZE) {
-        p2v_err("the disk is %llu bytes, over the VHD limit of 2040 GiB (%llu bytes); "
-                "VHD cannot hold it: use --format vhdx (or auto), up to 64 TiB",
-                (unsigned long long)size, (unsigned long long)VHD_MAX_SIZE);
+        if (say)
+            p2v_err("the disk is %llu bytes, over the VHD limit of " VHD_MAX_TEXT " (%llu bytes); "
+                    "VHD cannot hold it: use --format vhdx (or auto), up to " VHDX_MAX_TEXT,
+                    (unsigned long long)size, (unsigned long long)VHD_MAX_SIZE);
         return -EFBIG;
     }
     if (size < VHD_MIN_SIZE) {
-        p2v_err("the disk is %llu bytes, under the VHD minimum of 3 MiB (%llu bytes) "
-                "that Windows accepts", (unsigned long long)size,
-                (unsigned long long)VHD_MIN_SIZE);
+        if (say)
+            p2v_err("the disk is %llu bytes, under the VHD minimum of 3 MiB (%llu bytes) "
+                    "that Windows accepts", (unsigned long long)size,
+                    (unsigned long long)VHD_MIN_SIZE);
         return -EINVAL;
     }
-    if (size % 512) {
-        p2v_err("the disk is %llu bytes, not a multiple of 512", (unsigned long long)size);
+    if (size % VHD_SECTOR) {
+        if (say)
+            p2v_err("the disk is %llu bytes, not a multiple of 512", (unsigned long long)size);
         return -EINVAL;
     }
     return 0;
@@ -210,7 +219,7 @@ static int build_bat(struct vhd *v)
 int p2v_vhd_open(struct p2v_layer *below, const struct p2v_vhd_params *p,
                  struct p2v_layer **out)
 {
-    int r = p2v_vhd_check_size(below->size);
+    int r = p2v_vhd_check(below->size, 0, NULL, 1);
     if (r < 0)
         return r;
     struct vhd *v = calloc(1, sizeof *v);

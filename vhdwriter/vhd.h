@@ -23,7 +23,9 @@ struct p2v_vhd_layout {
 int p2v_vhd_open(struct p2v_layer *below, const struct p2v_vhd_params *p,
                  struct p2v_layer **out);
 void p2v_vhd_describe(struct p2v_layer *vhd, struct p2v_vhd_layout *out);
-/* Checks the size limits only; used by `info` before any scan. */
-int p2v_vhd_check_size(uint64_t size);
+/* Checks the limits: the size, and the logical sector size unless it is 0
+ * (unknown); name is the source, for messages, which are printed only
+ * when say is set.  0 or -errno. */
+int p2v_vhd_check(uint64_t size, uint32_t logical_sector, const char *name, int say);
 
 #endif

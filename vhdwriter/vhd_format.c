@@ -4,58 +4,10 @@
 
 #include <string.h>
 
-uint32_t vhd_checksum(const uint8_t *buf, size_t len)
-{
-    uint32_t sum = 0;
-    for (size_t i = 0; i < len; i++)
-        sum += buf[i];
-    return ~sum;
-}
-
-struct vhd_chs vhd_chs(uint64_t total)
-{
-    uint64_t spt, heads, cth;
-    if (total > 65535ull * 16 * 255)
-        total = 65535ull * 16 * 255;
-    if (total >= 65535ull * 16 * 63) {
-        spt = 255;
-        heads = 16;
-        cth = total / spt;
-    } else {
-        spt = 17;
-        cth = total / spt;
-        heads = (cth + 1023) / 1024;
-        if (heads < 4)
-            heads = 4;
-        if (cth >= heads * 1024 || heads > 16) {
-            spt = 31;
-            heads = 16;
-            cth = total / spt;
-        }
-        if (cth >= heads * 1024) {
-            spt = 63;
-            heads = 16;
-            cth = total / spt;
-        }
-    }
-    struct vhd_chs g = { (uint16_t)(cth / heads), (uint8_t)heads, (uint8_t)spt };
-    return g;
-}
-
-uint32_t vhd_timestamp(int64_t unix_seconds)
-{
-    int64_t t = unix_seconds - VHD_EPOCH;
-    if (t < 0)
-        return 0;
-    if (t > UINT32_MAX)
-        return UINT32_MAX;
-    return (uint32_t)t;
-}
-
 void vhd_build_footer(uint8_t f[VHD_FOOTER_SIZE], const struct vhd_footer_params *p)
 {
     memset(f, 0, VHD_FOOTER_SIZE);
-    memcpy(f, "conectix", 8);
+    memcpy(f, VHD_COOKIE, 8);
     put_be32(f + 8, 2);                       /* features: reserved bit set */
     put_be32(f + 12, 0x00010000);             /* format version 1.0 */
     /* Fixed disks have no next structure: all 64 bits set, as Hyper-V
@@ -83,7 +35,7 @@ void vhd_build_footer(uint8_t f[VHD_FOOTER_SIZE], const struct vhd_footer_params
 void vhd_build_dynamic_header(uint8_t h[VHD_DYNHDR_SIZE], uint32_t max_table_entries)
 {
     memset(h, 0, VHD_DYNHDR_SIZE);
-    memcpy(h, "cxsparse", 8);
+    memcpy(h, VHD_DYNHDR_COOKIE, 8);
     put_be64(h + 8, UINT64_MAX);              /* no next structure */
     put_be64(h + 16, VHD_TABLE_OFFSET);
     put_be32(h + 24, 0x00010000);

@@ -197,26 +197,32 @@ int p2v_is_vhdx(const struct p2v_layer *l)
     return l && l->ops == &vhdx_ops;
 }
 
-int p2v_vhdx_check(uint64_t size, uint32_t logical_sector, uint32_t block_size)
+int p2v_vhdx_check(uint64_t size, uint32_t logical_sector, uint32_t block_size, int say)
 {
-    if (block_size < VHDX_MiB || block_size > 256u * VHDX_MiB || (block_size & (block_size - 1))) {
-        p2v_err("a VHDX block size is a power of two from 1 MiB to 256 MiB, not %u bytes",
-                block_size);
+    if (block_size < VHDX_MIN_BLOCK || block_size > VHDX_MAX_BLOCK ||
+        (block_size & (block_size - 1))) {
+        if (say)
+            p2v_err("a VHDX block size is a power of two from 1 MiB to 256 MiB, not %u bytes",
+                    block_size);
         return -EINVAL;
     }
     if (logical_sector != 512 && logical_sector != 4096) {
-        p2v_err("the source has %u-byte logical sectors; VHDX has 512 or 4096", logical_sector);
+        if (say)
+            p2v_err("the source has %u-byte logical sectors; VHDX has 512 or 4096",
+                    logical_sector);
         return -EINVAL;
     }
     if (size > VHDX_MAX_SIZE) {
-        p2v_err("the disk is %llu bytes, over the VHDX limit of 64 TiB (%llu bytes); convert "
-                "only some of its volumes (--volumes) or shrink them first",
-                (unsigned long long)size, (unsigned long long)VHDX_MAX_SIZE);
+        if (say)
+            p2v_err("the disk is %llu bytes, over the VHDX limit of " VHDX_MAX_TEXT " (%llu "
+                    "bytes); convert only some of its volumes (--volumes) or shrink them first",
+                    (unsigned long long)size, (unsigned long long)VHDX_MAX_SIZE);
         return -EFBIG;
     }
     if (!size || size % logical_sector) {
-        p2v_err("the disk is %llu bytes, not a positive multiple of its %u-byte sectors",
-                (unsigned long long)size, logical_sector);
+        if (say)
+            p2v_err("the disk is %llu bytes, not a positive multiple of its %u-byte sectors",
+                    (unsigned long long)size, logical_sector);
         return -EINVAL;
     }
     return 0;
@@ -251,7 +257,7 @@ int p2v_vhdx_open(struct p2v_layer *below, const struct p2v_vhdx_params *p, stru
 {
     uint32_t bs = p->block_size ? p->block_size : VHDX_DEFAULT_BLOCK;
     uint32_t ls = p->logical_sector ? p->logical_sector : 512;
-    int r = p2v_vhdx_check(below->size, ls, bs);
+    int r = p2v_vhdx_check(below->size, ls, bs, 1);
     if (r < 0)
         return r;
     struct vhdx *v = calloc(1, sizeof *v);

@@ -30,8 +30,8 @@ struct p2v_vhdx_layout {
 };
 
 /* Checks the limits (64 TiB, a multiple of the sector size, block size);
- * a clear message on failure. */
-int p2v_vhdx_check(uint64_t size, uint32_t logical_sector, uint32_t block_size);
+ * a clear message on failure when say is set. */
+int p2v_vhdx_check(uint64_t size, uint32_t logical_sector, uint32_t block_size, int say);
 int p2v_vhdx_open(struct p2v_layer *below, const struct p2v_vhdx_params *p,
                   struct p2v_layer **out);
 void p2v_vhdx_describe(struct p2v_layer *vhdx, struct p2v_vhdx_layout *out);

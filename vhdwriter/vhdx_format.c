@@ -42,7 +42,7 @@ void vhdx_build_ident(uint8_t out[VHDX_REGION_SIZE])
 {
     static const char creator[] = "p2v";  /* no version: the bytes outlive upgrades */
     memset(out, 0, VHDX_REGION_SIZE);
-    memcpy(out, "vhdxfile", 8);
+    memcpy(out, VHDX_SIGNATURE, 8);
     for (size_t i = 0; creator[i] && i < 255; i++)
         put_le16(out + 8 + 2 * i, (uint16_t)(unsigned char)creator[i]);
 }

@@ -4,13 +4,11 @@
 #ifndef P2V_VHDX_FORMAT_H
 #define P2V_VHDX_FORMAT_H
 
+#include "core/vhd_facts.h"
+
 #include <stdint.h>
 
-#define VHDX_MiB (1024u * 1024)
-#define VHDX_HEADER_SIZE 4096u
 #define VHDX_REGION_SIZE 65536u
-#define VHDX_HEADER1_OFF (64u * 1024)
-#define VHDX_HEADER2_OFF (128u * 1024)
 #define VHDX_REGION1_OFF (192u * 1024)
 #define VHDX_REGION2_OFF (256u * 1024)
 #define VHDX_LOG_OFF VHDX_MiB       /* an empty 1 MiB log: LogGuid is zero */
@@ -18,8 +16,6 @@
 #define VHDX_META_OFF (2u * VHDX_MiB)
 #define VHDX_META_LEN VHDX_MiB
 #define VHDX_BAT_OFF (3u * VHDX_MiB)
-#define VHDX_MAX_SIZE (64ull << 40)  /* 64 TiB */
-#define VHDX_DEFAULT_BLOCK (32u * VHDX_MiB)
 
 /* BAT entry states. */
 #define VHDX_PAYLOAD_NOT_PRESENT 0u

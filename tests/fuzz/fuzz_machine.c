@@ -297,14 +297,17 @@ static void check_machine(const struct p2v_machine *m)
 static void check_rules(const struct p2v_machine *m)
 {
     static const struct p2v_check_opts opts[] = {
-        { .target = "virtio", .generation = 1 },
-        { .target = "qemu-sata", .generation = 1, .vhdx = 1 },
-        { .target = "qemu-ide", .generation = 1 },
-        { .target = "hyperv", .generation = 1 },
-        { .target = "hyperv", .generation = 2, .vhdx = 1 },
-        { .target = "hyperv", .generation = 2 },
+        { .target = "virtio", .generation = 1, .format = &p2v_vhd_format },
+        { .target = "qemu-sata", .generation = 1, .format = &p2v_vhdx_format },
+        { .target = "qemu-ide", .generation = 1, .format = &p2v_vhd_format },
+        { .target = "hyperv", .generation = 1, .format = &p2v_vhd_format },
+        { .target = "hyperv", .generation = 2, .format = &p2v_vhdx_format },
+        { .target = "hyperv", .generation = 2, .format = &p2v_vhd_format },
     };
     struct p2v_result res[P2V_MAX_RESULTS];
+    for (enum p2v_image_kind k = P2V_IMAGE_AUTO; k <= P2V_IMAGE_VHDX; k++)
+        if (!p2v_machine_format(m, k))
+            abort();
     for (size_t i = 0; i < sizeof opts / sizeof *opts; i++) {
         struct p2v_check_opts o = opts[i];
         if (i == 0) {

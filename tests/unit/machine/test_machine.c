@@ -195,7 +195,7 @@ static void rules(void **state)
 {
     (void)state;
     struct p2v_machine *m = windows_machine();
-    struct p2v_check_opts o = { .target = "qemu-ide", .generation = 1 };
+    struct p2v_check_opts o = { .target = "qemu-ide", .generation = 1, .format = &p2v_vhd_format };
     enum p2v_severity sev;
     assert_int_equal(run(m, &o, "memory", NULL), P2V_PASS);
     m->memory_kib = 256 * 1024;
@@ -220,18 +220,18 @@ static void rules(void **state)
     assert_int_equal(run(m, &o, "disk-size", NULL), P2V_PASS);
     m->disk[0].size += 512;
     assert_int_equal(run(m, &o, "disk-size", NULL), P2V_FAIL);
-    o.vhdx = 1;
+    o.format = &p2v_vhdx_format;
     assert_int_equal(run(m, &o, "disk-size", NULL), P2V_PASS);
     m->disk[0].size = (64ull << 40) + 512;
     assert_int_equal(run(m, &o, "disk-size", NULL), P2V_FAIL);
-    o.vhdx = 0;
+    o.format = &p2v_vhd_format;
     m->disk[0].size = 64ull << 30;
 
     m->disk[0].logical_sector = 4096;
     assert_int_equal(run(m, &o, "sector-size", NULL), P2V_FAIL);
-    o.vhdx = 1;
+    o.format = &p2v_vhdx_format;
     assert_int_equal(run(m, &o, "sector-size", NULL), P2V_PASS);
-    o.vhdx = 0;
+    o.format = &p2v_vhd_format;
     m->disk[0].logical_sector = 512;
 
     assert_int_equal(run(m, &o, "ntfs-state", NULL), P2V_PASS);
@@ -252,10 +252,10 @@ static void rules(void **state)
     assert_int_equal(run(m, &o, "dynamic-disk", NULL), P2V_FAIL);
     strcpy(m->disk[0].part[0].type, "0x07");
 
-    struct p2v_check_opts hv = { .target = "hyperv", .generation = 2 };
+    struct p2v_check_opts hv = { .target = "hyperv", .generation = 2, .format = &p2v_vhd_format };
     strcpy(m->firmware, "uefi");
     assert_int_equal(run(m, &hv, "uefi-vhd", NULL), P2V_FAIL);
-    hv.vhdx = 1;
+    hv.format = &p2v_vhdx_format;
     assert_int_equal(run(m, &hv, "uefi-vhd", NULL), P2V_PASS);
     assert_int_equal(run(m, &o, "uefi-vhd", NULL), P2V_PASS);
     strcpy(m->firmware, "bios");
@@ -296,7 +296,7 @@ static void linux_boot_driver(void **state)
     (void)state;
     struct p2v_machine *m = calloc(1, sizeof *m);
     strcpy(m->os.family, "linux");
-    struct p2v_check_opts o = { .target = "virtio", .generation = 1 };
+    struct p2v_check_opts o = { .target = "virtio", .generation = 1, .format = &p2v_vhd_format };
     assert_int_equal(run(m, &o, "boot-driver", NULL), P2V_SKIP);  /* no kernel known */
     strcpy(m->os.kernel, "6.1.0");
     assert_int_equal(run(m, &o, "boot-driver", NULL), P2V_FAIL);

@@ -215,14 +215,14 @@ static void size_limits(void **state)
         assert_true(lay.file_size == v->size);
         p2v_layer_close(v);
     }
-    assert_int_equal(p2v_vhdx_check(64 * TiB, 512, 32 * MiB), 0);
-    assert_int_equal(p2v_vhdx_check(64 * TiB, 4096, MiB), 0);
+    assert_int_equal(p2v_vhdx_check(64 * TiB, 512, 32 * MiB, 1), 0);
+    assert_int_equal(p2v_vhdx_check(64 * TiB, 4096, MiB, 1), 0);
 
     /* One sector over: refused. */
     struct fake over = fake_make(64 * TiB + 4096, 1, NULL);
     assert_int_equal(open_vhdx(&over, 1, 0, 512, 512, 1, &v), -EFBIG);
     assert_int_equal(open_vhdx(&over, 1, 0, 4096, 4096, 1, &v), -EFBIG);
-    assert_int_equal(p2v_vhdx_check(64 * TiB + 4096, 512, 32 * MiB), -EFBIG);
+    assert_int_equal(p2v_vhdx_check(64 * TiB + 4096, 512, 32 * MiB, 1), -EFBIG);
 
     /* Block sizes: powers of two from 1 to 256 MiB. */
     struct fake f = fake_make(20 * MiB, 12, NULL);
@@ -237,7 +237,7 @@ static void size_limits(void **state)
     static const uint32_t bad[] = { 3 * MiB, 512 * KiB, 512 * MiB, 4096, 48 * MiB, 0x80000000u };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         assert_int_equal(open_vhdx(&f, 1, bad[i], 512, 512, 1, &v), -EINVAL);
-        assert_int_equal(p2v_vhdx_check(20 * MiB, 512, bad[i]), -EINVAL);
+        assert_int_equal(p2v_vhdx_check(20 * MiB, 512, bad[i], 1), -EINVAL);
     }
 
     /* Sizes: a multiple of the logical sector. */

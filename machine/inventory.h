@@ -1,0 +1,16 @@
+/* What the two inventories (inventory_local.c: the running machine;
+ * inventory_source.c: an offline disk) share. */
+#ifndef P2V_INVENTORY_H
+#define P2V_INVENTORY_H
+
+#include "machine.h"
+#include "layout/partitions.h"
+
+#include <stddef.h>
+
+/* The disk facts of a partition table: type, id, partitions, filesystems. */
+void p2v_machine_table(struct p2v_m_disk *d, const struct p2v_partition_table *t);
+/* The value of key in an os-release text ("" when absent), unquoted. */
+void p2v_os_release_value(const char *text, const char *key, char *out, size_t len);
+
+#endif

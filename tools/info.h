@@ -1,0 +1,15 @@
+/* The parts of `p2v info`: the partition table for people and scripts. */
+#ifndef P2V_INFO_H
+#define P2V_INFO_H
+
+#include "core/json.h"
+
+#include <stdio.h>
+
+struct p2v_stack;
+void info_partitions_text(FILE *f, const struct p2v_stack *st);
+/* The members "partition_table", "filesystem", the wrapping, "partitions"
+ * of the open object. */
+void info_partitions_json(struct p2v_json *j, const struct p2v_stack *st);
+
+#endif
