@@ -1,5 +1,7 @@
 #include "disklayout.h"
 
+#include "core/regions.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,42 +20,48 @@ struct layout {
 
 enum region { HEAD, VOLUME, TAIL, GAP };
 
-/* Which region off lies in, and where that region ends. */
-static enum region region_at(const struct layout *d, uint64_t off, uint64_t *end)
+/* The region holding off: the synthetic head, the volume (the layer
+ * below), the synthetic tail, or the zeros between them. */
+static int find_region(void *map, uint64_t off, struct p2v_region *r)
 {
+    const struct layout *d = map;
     if (off < d->head_len)
-        return *end = d->head_len, HEAD;
-    if (off >= d->vol_offset && off < d->vol_end)
-        return *end = d->vol_end, VOLUME;
-    if (off >= d->tail_start)
-        return *end = d->l.size, TAIL;
-    *end = off < d->vol_offset ? d->vol_offset : d->tail_start;
-    return GAP;
+        *r = (struct p2v_region){ HEAD, 0, d->head_len, 0 };
+    else if (off >= d->vol_offset && off < d->vol_end)
+        *r = (struct p2v_region){ VOLUME, d->vol_offset, d->vol_end - d->vol_offset, 0 };
+    else if (off >= d->tail_start)
+        *r = (struct p2v_region){ TAIL, d->tail_start, d->l.size - d->tail_start, 0 };
+    else if (off < d->vol_offset)
+        *r = (struct p2v_region){ GAP, d->head_len, d->vol_offset - d->head_len, 0 };
+    else
+        *r = (struct p2v_region){ GAP, d->vol_end, d->tail_start - d->vol_end, 0 };
+    return 0;
+}
+
+struct reading {
+    struct layout *d;
+    uint8_t *buf;
+};
+
+static int read_region(void *ctx, const struct p2v_region *r, uint64_t off, uint64_t n,
+                       uint64_t done)
+{
+    struct reading *c = ctx;
+    struct layout *d = c->d;
+    uint8_t *p = c->buf + done;
+    switch (r->kind) {
+    case HEAD: memcpy(p, d->head + off, (size_t)n); return 0;
+    case TAIL: memcpy(p, d->tail + (off - d->tail_start), (size_t)n); return 0;
+    case GAP: memset(p, 0, (size_t)n); return 0;
+    default: return p2v_layer_read(d->l.below, p, (size_t)n, off - d->vol_offset);
+    }
 }
 
 /* Bytes [off, off+len) before zero ranges and patches. */
 static int read_regions(struct layout *d, uint8_t *p, size_t len, uint64_t off)
 {
-    while (len > 0) {
-        uint64_t stop;
-        enum region k = region_at(d, off, &stop);
-        size_t n = (size_t)(stop - off) < len ? (size_t)(stop - off) : len;
-        if (k == HEAD)
-            memcpy(p, d->head + off, n);
-        else if (k == TAIL)
-            memcpy(p, d->tail + (off - d->tail_start), n);
-        else if (k == GAP)
-            memset(p, 0, n);
-        else {
-            int r = p2v_layer_read(d->l.below, p, n, off - d->vol_offset);
-            if (r < 0)
-                return r;
-        }
-        p += n;
-        off += n;
-        len -= n;
-    }
-    return 0;
+    struct reading c = { d, p };
+    return p2v_regions_walk(d, find_region, off, len, read_region, &c);
 }
 
 static int layout_read(struct p2v_layer *l, void *buf, size_t len, uint64_t off)
@@ -93,7 +101,6 @@ struct walk {
     p2v_extent_fn fn;
     void *ctx;
     size_t zi;       /* next zero range */
-    uint64_t shift;  /* disk offset - layer-below offset */
 };
 
 /* Emits a data range, marking the parts inside mapped volumes as used
@@ -169,30 +176,27 @@ static int clip(struct walk *w, uint64_t off, uint64_t len, int data)
 
 static int below_cb(void *ctx, uint64_t off, uint64_t len, enum p2v_extent_kind kind)
 {
+    return clip(ctx, off, len, kind != P2V_EXTENT_ZERO);
+}
+
+/* The volume's extents come from below (moved to disk offsets); the head
+ * and tail are data, the gaps zeros; zero ranges and patches apply to all. */
+static int region_extents(void *ctx, const struct p2v_region *r, uint64_t off, uint64_t n,
+                          uint64_t done)
+{
+    (void)done;
     struct walk *w = ctx;
-    return clip(w, off + w->shift, len, kind != P2V_EXTENT_ZERO);
+    if (r->kind == VOLUME)
+        return p2v_layer_extents_moved(w->d->l.below, off - w->d->vol_offset, n, off, below_cb, w);
+    return r->kind == GAP ? emit(w, off, n, 0) : clip(w, off, n, 1);
 }
 
 static int layout_extents(struct p2v_layer *l, uint64_t off, uint64_t len,
                           p2v_extent_fn fn, void *ctx)
 {
     struct layout *d = (struct layout *)l;
-    struct walk w = { d, fn, ctx, p2v_ranges_find(&d->zero, off), d->vol_offset };
-    uint64_t end = off + len;
-    while (off < end) {
-        uint64_t stop;
-        enum region k = region_at(d, off, &stop);
-        stop = stop < end ? stop : end;
-        int r;
-        if (k == VOLUME)
-            r = p2v_layer_extents(l->below, off - d->vol_offset, stop - off, below_cb, &w);
-        else
-            r = k == GAP ? emit(&w, off, stop - off, 0) : clip(&w, off, stop - off, 1);
-        if (r)
-            return r;
-        off = stop;
-    }
-    return 0;
+    struct walk w = { d, fn, ctx, p2v_ranges_find(&d->zero, off) };
+    return p2v_regions_walk(d, find_region, off, len, region_extents, &w);
 }
 
 static void layout_close(struct p2v_layer *l)

@@ -2,6 +2,7 @@
 #include "vhd_diff.h"
 
 #include "core/bytes.h"
+#include "core/regions.h"
 #include "core/vhd_facts.h"
 #include "core/log.h"
 
@@ -47,52 +48,59 @@ static int present(const uint8_t *bitmap, uint32_t sector)
     return (bitmap[sector / 8] >> (7 - sector % 8)) & 1;
 }
 
-/* [off, off+len) inside one block. */
-static int read_block(struct vhd_diff *d, uint8_t *p, size_t len, uint64_t off)
-{
-    uint32_t b = (uint32_t)(off / d->block_size);
-    if (b >= d->nblocks || d->bat[b] == UNUSED)
-        return p2v_layer_read(d->l.below, p, len, off);
-    uint64_t base = (uint64_t)d->bat[b] * SECTOR;
+/* A read is a walk over runs of sectors that come from one place: this
+ * file (its bitmap bit set) or the parent (bit clear, or the block not in
+ * this file).  The bitmap of the block being walked is kept. */
+enum { PARENT, CHILD };
+
+struct runs {
+    struct vhd_diff *d;
+    uint32_t block;         /* whose bitmap is in bitmap, or UNUSED */
     uint8_t bitmap[SECTOR * 8];  /* blocks up to 16 MiB; checked at open */
-    int r = pread_all(d->fd, bitmap, d->bitmap_len, base);
-    if (r < 0)
-        return r;
-    uint64_t in = off - (uint64_t)b * d->block_size;
-    while (len) {
-        /* A run of sectors that all come from the same place. */
-        uint32_t s = (uint32_t)(in / SECTOR);
-        int here = present(bitmap, s);
-        uint64_t end = in;
-        while (end < in + len && present(bitmap, (uint32_t)(end / SECTOR)) == here)
-            end = (end / SECTOR + 1) * SECTOR;
-        size_t n = (size_t)((end < in + len ? end : in + len) - in);
-        r = here ? pread_all(d->fd, p, n, base + d->bitmap_len + in)
-                 : p2v_layer_read(d->l.below, p, n, (uint64_t)b * d->block_size + in);
-        if (r < 0)
-            return r;
-        p += n;
-        in += n;
-        len -= n;
+    uint8_t *buf;
+};
+
+static int find_run(void *map, uint64_t off, struct p2v_region *r)
+{
+    struct runs *w = map;
+    struct vhd_diff *d = w->d;
+    uint32_t b = (uint32_t)(off / d->block_size);
+    uint64_t bstart = (uint64_t)b * d->block_size;
+    if (b >= d->nblocks || d->bat[b] == UNUSED) {
+        *r = (struct p2v_region){ PARENT, bstart, d->block_size, 0 };
+        return 0;
     }
+    uint64_t base = (uint64_t)d->bat[b] * SECTOR;
+    if (w->block != b) {
+        int rc = pread_all(d->fd, w->bitmap, d->bitmap_len, base);
+        if (rc < 0)
+            return rc;
+        w->block = b;
+    }
+    uint32_t s = (uint32_t)((off - bstart) / SECTOR), e = s + 1, nsec = d->block_size / SECTOR;
+    int here = present(w->bitmap, s);
+    while (e < nsec && present(w->bitmap, e) == here)
+        e++;
+    uint64_t start = bstart + (uint64_t)s * SECTOR;
+    *r = (struct p2v_region){ here ? CHILD : PARENT, start, (uint64_t)(e - s) * SECTOR,
+                              base + d->bitmap_len + (start - bstart) };
     return 0;
+}
+
+static int read_run(void *ctx, const struct p2v_region *r, uint64_t off, uint64_t n,
+                    uint64_t done)
+{
+    struct runs *w = ctx;
+    uint8_t *p = w->buf + done;
+    if (r->kind == CHILD)
+        return pread_all(w->d->fd, p, (size_t)n, r->arg + (off - r->start));
+    return p2v_layer_read(w->d->l.below, p, (size_t)n, off);
 }
 
 static int diff_read(struct p2v_layer *l, void *buf, size_t len, uint64_t off)
 {
-    struct vhd_diff *d = (struct vhd_diff *)l;
-    uint8_t *p = buf;
-    while (len) {
-        uint64_t stop = (off / d->block_size + 1) * d->block_size;
-        size_t n = stop - off < len ? (size_t)(stop - off) : len;
-        int r = read_block(d, p, n, off);
-        if (r < 0)
-            return r;
-        p += n;
-        off += n;
-        len -= n;
-    }
-    return 0;
+    struct runs w = { .d = (struct vhd_diff *)l, .block = UNUSED, .buf = buf };
+    return p2v_regions_walk(&w, find_run, off, len, read_run, &w);
 }
 
 static void diff_close(struct p2v_layer *l)

@@ -18,13 +18,8 @@
 #define SLOT_HEAD 4096u
 #define SLOT_STRIDE ((uint64_t)SLOT_HEAD + VHD_BLOCK_SIZE)
 
-enum piece_kind { P_FOOTER, P_HEADER, P_BAT, P_ZERO, P_BITMAP, P_DATA };
-
-struct piece {
-    enum piece_kind kind;
-    uint64_t start, len;  /* in the file */
-    uint64_t vofs;        /* P_DATA: disk offset of the piece's first byte */
-};
+enum piece_kind { P_ZERO = P2V_PIECE_ZERO, P_DATA = P2V_PIECE_DATA,
+                  P_FOOTER = P2V_PIECE_META, P_HEADER, P_BAT, P_BITMAP };
 
 struct vhd {
     struct p2v_layer l;
@@ -39,94 +34,71 @@ struct vhd {
     uint64_t footer_off;
 };
 
-static void locate(const struct vhd *v, uint64_t off, struct piece *p)
+/* The piece of the file at off: its kind, where it lies, and for data the
+ * disk offset of its first byte. */
+static int find_piece(void *map, uint64_t off, struct p2v_region *p)
 {
+    const struct vhd *v = map;
     if (!v->dynamic) {
         uint64_t disk = v->footer_off;
-        *p = off < disk ? (struct piece){ P_DATA, 0, disk, 0 }
-                        : (struct piece){ P_FOOTER, disk, VHD_FOOTER_SIZE, 0 };
-        return;
+        *p = off < disk ? (struct p2v_region){ P_DATA, 0, disk, 0 }
+                        : (struct p2v_region){ P_FOOTER, disk, VHD_FOOTER_SIZE, 0 };
+        return 0;
     }
     if (off < VHD_FOOTER_SIZE)
-        *p = (struct piece){ P_FOOTER, 0, VHD_FOOTER_SIZE, 0 };
+        *p = (struct p2v_region){ P_FOOTER, 0, VHD_FOOTER_SIZE, 0 };
     else if (off < VHD_TABLE_OFFSET)
-        *p = (struct piece){ P_HEADER, VHD_FOOTER_SIZE, VHD_DYNHDR_SIZE, 0 };
+        *p = (struct p2v_region){ P_HEADER, VHD_FOOTER_SIZE, VHD_DYNHDR_SIZE, 0 };
     else if (off < v->bat_end)
-        *p = (struct piece){ P_BAT, VHD_TABLE_OFFSET, v->bat_end - VHD_TABLE_OFFSET, 0 };
+        *p = (struct p2v_region){ P_BAT, VHD_TABLE_OFFSET, v->bat_end - VHD_TABLE_OFFSET, 0 };
     else if (off >= v->footer_off)
-        *p = (struct piece){ P_FOOTER, v->footer_off, VHD_FOOTER_SIZE, 0 };
+        *p = (struct p2v_region){ P_FOOTER, v->footer_off, VHD_FOOTER_SIZE, 0 };
     else if (off < v->data0 - VHD_FOOTER_SIZE)
-        *p = (struct piece){ P_ZERO, v->bat_end, v->data0 - VHD_FOOTER_SIZE - v->bat_end, 0 };
+        *p = (struct p2v_region){ P_ZERO, v->bat_end, v->data0 - VHD_FOOTER_SIZE - v->bat_end, 0 };
     else {
         uint64_t base = v->data0 - SLOT_HEAD;
         uint64_t k = (off - base) / SLOT_STRIDE;
         uint64_t slot = base + k * SLOT_STRIDE;
         uint64_t rel = off - slot;
         if (rel < SLOT_PAD)
-            *p = (struct piece){ P_ZERO, slot, SLOT_PAD, 0 };
+            *p = (struct p2v_region){ P_ZERO, slot, SLOT_PAD, 0 };
         else if (rel < SLOT_HEAD)
-            *p = (struct piece){ P_BITMAP, slot + SLOT_PAD, VHD_FOOTER_SIZE, 0 };
+            *p = (struct p2v_region){ P_BITMAP, slot + SLOT_PAD, VHD_FOOTER_SIZE, 0 };
         else
-            *p = (struct piece){ P_DATA, slot + SLOT_HEAD, VHD_BLOCK_SIZE,
-                                 (uint64_t)v->alloc[k] * VHD_BLOCK_SIZE };
+            *p = (struct p2v_region){ P_DATA, slot + SLOT_HEAD, VHD_BLOCK_SIZE,
+                                      (uint64_t)v->alloc[k] * VHD_BLOCK_SIZE };
+    }
+    return 0;
+}
+
+static void fill_piece(void *enc, const struct p2v_region *p, uint64_t rel, uint8_t *out,
+                       size_t n)
+{
+    const struct vhd *v = enc;
+    switch (p->kind) {
+    case P_FOOTER: memcpy(out, v->footer + rel, n); break;
+    case P_HEADER: memcpy(out, v->header + rel, n); break;
+    case P_BITMAP: memset(out, 0xFF, n); break;  /* every sector present */
+    case P_BAT: {
+        uint64_t bat_bytes = (uint64_t)v->nblocks * 4;
+        size_t from_bat = rel >= bat_bytes ? 0
+                          : (bat_bytes - rel < n ? (size_t)(bat_bytes - rel) : n);
+        memcpy(out, v->bat + rel, from_bat);
+        memset(out + from_bat, 0xFF, n - from_bat);  /* padding: unused entries */
+        break;
+    }
     }
 }
 
 static int vhd_read(struct p2v_layer *l, void *buf, size_t len, uint64_t off)
 {
-    struct vhd *v = (struct vhd *)l;
-    uint8_t *out = buf;
-    while (len > 0) {
-        struct piece p;
-        locate(v, off, &p);
-        uint64_t rel = off - p.start;
-        size_t n = p.len - rel < len ? (size_t)(p.len - rel) : len;
-        int r = 0;
-        switch (p.kind) {
-        case P_FOOTER: memcpy(out, v->footer + rel, n); break;
-        case P_HEADER: memcpy(out, v->header + rel, n); break;
-        case P_ZERO: memset(out, 0, n); break;
-        case P_BITMAP: memset(out, 0xFF, n); break;  /* every sector present */
-        case P_BAT: {
-            uint64_t bat_bytes = (uint64_t)v->nblocks * 4;
-            size_t from_bat = rel >= bat_bytes ? 0
-                              : (bat_bytes - rel < n ? (size_t)(bat_bytes - rel) : n);
-            memcpy(out, v->bat + rel, from_bat);
-            memset(out + from_bat, 0xFF, n - from_bat);  /* padding: unused entries */
-            break;
-        }
-        case P_DATA: r = p2v_payload_read(v->l.below, out, n, p.vofs + rel); break;
-        }
-        if (r < 0)
-            return r;
-        out += n;
-        off += n;
-        len -= n;
-    }
-    return 0;
+    return p2v_pieces_read(l->below, l, find_piece, fill_piece, buf, len, off);
 }
 
 static int vhd_extents(struct p2v_layer *l, uint64_t off, uint64_t len,
                        p2v_extent_fn fn, void *ctx)
 {
-    struct vhd *v = (struct vhd *)l;
-    uint64_t end = off + len;
-    while (off < end) {
-        struct piece p;
-        locate(v, off, &p);
-        uint64_t rel = off - p.start;
-        uint64_t n = p.len - rel < end - off ? p.len - rel : end - off;
-        int r;
-        if (p.kind == P_DATA) {
-            r = p2v_payload_extents(l->below, p.vofs + rel, n, off, fn, ctx);
-        } else {
-            r = fn(ctx, off, n, p.kind != P_ZERO ? P2V_EXTENT_DATA : P2V_EXTENT_ZERO);
-        }
-        if (r)
-            return r;
-        off += n;
-    }
-    return 0;
+    return p2v_pieces_extents(l->below, l, find_piece, off, len, fn, ctx);
 }
 
 static void vhd_close(struct p2v_layer *l)

@@ -10,13 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum piece_kind { P_IDENT, P_HEADER1, P_HEADER2, P_REGION, P_META, P_BAT, P_ZERO, P_DATA };
-
-struct piece {
-    enum piece_kind kind;
-    uint64_t start, len;  /* in the file */
-    uint64_t vofs;        /* P_DATA: disk offset of the piece's first byte */
-};
+enum piece_kind { P_ZERO = P2V_PIECE_ZERO, P_DATA = P2V_PIECE_DATA,
+                  P_IDENT = P2V_PIECE_META, P_HEADER1, P_HEADER2, P_REGION, P_META, P_BAT };
 
 struct vhdx {
     struct p2v_layer l;
@@ -65,8 +60,11 @@ static int is_present(const struct vhdx *v, uint64_t b)
     return (v->present[b / 64] >> (b % 64)) & 1;
 }
 
-static void locate(const struct vhdx *v, uint64_t off, struct piece *p)
+/* The piece of the file at off: its kind, where it lies, and for data the
+ * disk offset of its first byte. */
+static int find_piece(void *map, uint64_t off, struct p2v_region *p)
 {
+    const struct vhdx *v = map;
     static const struct { uint64_t start, len; enum piece_kind kind; } fixed[] = {
         { 0, VHDX_REGION_SIZE, P_IDENT },
         { VHDX_HEADER1_OFF, VHDX_REGION_SIZE, P_HEADER1 },
@@ -76,21 +74,22 @@ static void locate(const struct vhdx *v, uint64_t off, struct piece *p)
     };
     for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
         if (off >= fixed[i].start && off < fixed[i].start + fixed[i].len) {
-            *p = (struct piece){ fixed[i].kind, fixed[i].start, fixed[i].len, 0 };
-            return;
+            *p = (struct p2v_region){ fixed[i].kind, fixed[i].start, fixed[i].len, 0 };
+            return 0;
         }
     if (off < VHDX_META_OFF)  /* the rest of the first MiB, and the log */
-        *p = (struct piece){ P_ZERO, VHDX_REGION2_OFF + VHDX_REGION_SIZE,
+        *p = (struct p2v_region){ P_ZERO, VHDX_REGION2_OFF + VHDX_REGION_SIZE,
                              VHDX_META_OFF - VHDX_REGION2_OFF - VHDX_REGION_SIZE, 0 };
     else if (off < VHDX_BAT_OFF)
-        *p = (struct piece){ P_META, VHDX_META_OFF, VHDX_META_LEN, 0 };
+        *p = (struct p2v_region){ P_META, VHDX_META_OFF, VHDX_META_LEN, 0 };
     else if (off < v->data0)
-        *p = (struct piece){ P_BAT, VHDX_BAT_OFF, v->fp.bat_len, 0 };
+        *p = (struct p2v_region){ P_BAT, VHDX_BAT_OFF, v->fp.bat_len, 0 };
     else {
         uint64_t k = (off - v->data0) / v->fp.block_size;
-        *p = (struct piece){ P_DATA, v->data0 + k * v->fp.block_size, v->fp.block_size,
+        *p = (struct p2v_region){ P_DATA, v->data0 + k * v->fp.block_size, v->fp.block_size,
                              select_slot(v, k) * v->fp.block_size };
     }
+    return 0;
 }
 
 /* BAT entry e: a payload entry (present or not) or a bitmap entry (0). */
@@ -126,55 +125,30 @@ static void copy_from(uint8_t *out, const uint8_t *src, size_t srclen, uint64_t 
     memset(out + have, 0, n - have);
 }
 
-static int vhdx_read(struct p2v_layer *l, void *buf, size_t len, uint64_t off)
+static void fill_piece(void *enc, const struct p2v_region *p, uint64_t rel, uint8_t *out,
+                       size_t n)
 {
-    struct vhdx *v = (struct vhdx *)l;
-    uint8_t *out = buf;
-    while (len > 0) {
-        struct piece p;
-        locate(v, off, &p);
-        uint64_t rel = off - p.start;
-        size_t n = p.len - rel < len ? (size_t)(p.len - rel) : len;
-        int r = 0;
-        switch (p.kind) {
-        case P_IDENT: copy_from(out, v->ident, sizeof v->ident, rel, n); break;
-        case P_HEADER1: copy_from(out, v->header1, sizeof v->header1, rel, n); break;
-        case P_HEADER2: copy_from(out, v->header2, sizeof v->header2, rel, n); break;
-        case P_REGION: copy_from(out, v->region, sizeof v->region, rel, n); break;
-        case P_META: copy_from(out, v->meta, sizeof v->meta, rel, n); break;
-        case P_ZERO: memset(out, 0, n); break;
-        case P_BAT: read_bat(v, out, n, rel); break;
-        case P_DATA: r = p2v_payload_read(v->l.below, out, n, p.vofs + rel); break;
-        }
-        if (r < 0)
-            return r;
-        out += n, off += n, len -= n;
+    const struct vhdx *v = enc;
+    switch (p->kind) {
+    case P_IDENT: copy_from(out, v->ident, sizeof v->ident, rel, n); break;
+    case P_HEADER1: copy_from(out, v->header1, sizeof v->header1, rel, n); break;
+    case P_HEADER2: copy_from(out, v->header2, sizeof v->header2, rel, n); break;
+    case P_REGION: copy_from(out, v->region, sizeof v->region, rel, n); break;
+    case P_META: copy_from(out, v->meta, sizeof v->meta, rel, n); break;
+    case P_BAT: read_bat(v, out, n, rel); break;
     }
-    return 0;
 }
 
+static int vhdx_read(struct p2v_layer *l, void *buf, size_t len, uint64_t off)
+{
+    return p2v_pieces_read(l->below, l, find_piece, fill_piece, buf, len, off);
+}
+
+/* Metadata counts as data; the log and padding as holes. */
 static int vhdx_extents(struct p2v_layer *l, uint64_t off, uint64_t len, p2v_extent_fn fn,
                         void *ctx)
 {
-    struct vhdx *v = (struct vhdx *)l;
-    uint64_t end = off + len;
-    while (off < end) {
-        struct piece p;
-        locate(v, off, &p);
-        uint64_t rel = off - p.start;
-        uint64_t n = p.len - rel < end - off ? p.len - rel : end - off;
-        int r;
-        if (p.kind == P_DATA) {
-            r = p2v_payload_extents(l->below, p.vofs + rel, n, off, fn, ctx);
-        } else {
-            /* Metadata counts as data; the log and padding as holes. */
-            r = fn(ctx, off, n, p.kind != P_ZERO ? P2V_EXTENT_DATA : P2V_EXTENT_ZERO);
-        }
-        if (r)
-            return r;
-        off += n;
-    }
-    return 0;
+    return p2v_pieces_extents(l->below, l, find_piece, off, len, fn, ctx);
 }
 
 static void vhdx_close(struct p2v_layer *l)
