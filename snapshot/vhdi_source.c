@@ -267,6 +267,102 @@ static void append_ident(char *ident, size_t len, const char *path)
                  (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
 }
 
+/* Opens the chain below the image s->chain[0] (at path) down to a parent
+ * that is not differencing, each found by the name its child records and
+ * checked against the identifier its child expects. */
+static int open_chain(struct vhdi_source *s, const char *path, const char *parent_dir,
+                      char *ident, size_t ident_len)
+{
+    char cur[PATH_MAX], dir[PATH_MAX];
+    snprintf(cur, sizeof cur, "%s", path);
+    snprintf(dir, sizeof dir, "%s", parent_dir);
+    for (;;) {
+        uint32_t type = 0;
+        libvhdi_error_t *e = NULL;
+        if (libvhdi_file_get_disk_type(s->chain[s->n - 1], &type, &e) != 1) {
+            vhdi_fail(cur, "cannot read the disk type", &e);
+            return -EINVAL;
+        }
+        if (type != LIBVHDI_DISK_TYPE_DIFFERENTIAL)
+            return 0;
+        if (s->n == MAX_CHAIN) {
+            p2v_err("%s: more than %d differencing images in a chain (a loop?)", path, MAX_CHAIN);
+            return -ELOOP;
+        }
+        char ppath[PATH_MAX];
+        int r = parent_path(s->chain[s->n - 1], cur, dir, ppath, sizeof ppath);
+        if (r < 0 || (r = open_one(ppath, &s->chain[s->n])) < 0)
+            return r;
+        memcpy(s->paths[s->n], ppath, PATH_MAX);
+        s->n++;
+        if (!same_guid(s->chain[s->n - 2], s->chain[s->n - 1])) {
+            p2v_err("%s: the parent %s has another identifier than the child records: it "
+                    "was replaced or modified since the child was made", cur, ppath);
+            return -EINVAL;
+        }
+        append_ident(ident, ident_len, ppath);
+        memcpy(cur, ppath, sizeof cur);
+        char tmp[PATH_MAX];
+        memcpy(tmp, ppath, sizeof tmp);
+        memcpy(dir, dirname(tmp), strlen(tmp) + 1);
+    }
+}
+
+/* Links each child to its parent, the deepest first, and finds the disk's
+ * size and sector size. */
+static int link_chain(struct vhdi_source *s, const char *path, uint32_t *bps)
+{
+    for (int i = s->n - 2; i >= 0; i--) {
+        libvhdi_error_t *e = NULL;
+        if (libvhdi_file_set_parent_file(s->chain[i], s->chain[i + 1], &e) != 1) {
+            vhdi_fail(path, "cannot attach the parent image", &e);
+            return -EINVAL;
+        }
+    }
+    /* A VHD chain: libvhdi reads only its base; p2v reads the
+     * differencing levels (vhd_diff.c says why). */
+    int ftype = 0;
+    if (s->n > 1 && libvhdi_file_get_file_type(s->chain[0], &ftype, NULL) == 1 &&
+        ftype == LIBVHDI_FILE_TYPE_VHD)
+        s->read_idx = s->n - 1;
+    size64_t size = 0;
+    libvhdi_error_t *e = NULL;
+    if (libvhdi_file_get_media_size(s->chain[s->read_idx], &size, &e) != 1 ||
+        libvhdi_file_get_bytes_per_sector(s->chain[0], bps, &e) != 1) {
+        vhdi_fail(path, "cannot read the disk size", &e);
+        return -EINVAL;
+    }
+    if (size == 0 || size % P2V_SECTOR) {
+        p2v_err("%s: the virtual disk is %llu bytes, not a whole number of sectors; the "
+                "image is damaged", path, (unsigned long long)size);
+        return -EINVAL;
+    }
+    s->l.size = size;
+    return 0;
+}
+
+/* The differencing levels of a VHD chain over the libvhdi layer, then a
+ * read of the first sector: a damaged BAT or a missing block fails here,
+ * not in the middle of a copy. */
+static int stack_levels(struct vhdi_source *s, struct p2v_layer **out)
+{
+    struct p2v_layer *top = &s->l;
+    int r = 0;
+    for (int i = s->read_idx - 1; r == 0 && i >= 0; i--) {
+        struct p2v_layer *d;
+        if ((r = p2v_vhd_diff_open(s->paths[i], top, &d)) == 0)
+            top = d;
+    }
+    uint8_t probe[P2V_SECTOR];
+    if (r == 0)
+        r = p2v_layer_read(top, probe, sizeof probe, 0);
+    if (r < 0)
+        p2v_layer_close_stack(top);
+    else
+        *out = top;
+    return r;
+}
+
 int p2v_vhdi_open(const char *path, const char *parent_dir, struct p2v_layer **out,
                   struct p2v_source_info *info, char *ident, size_t ident_len)
 {
@@ -277,105 +373,27 @@ int p2v_vhdi_open(const char *path, const char *parent_dir, struct p2v_layer **o
     snprintf(s->path, sizeof s->path, "%s", path);
     if (ident_len)
         ident[0] = 0;
-    int r = open_one(path, &s->chain[0]);
-    if (r == 0)
-        s->n = 1;
     snprintf(s->paths[0], PATH_MAX, "%s", path);
-    /* Open the chain down to a parent that is not differencing. */
-    char cur[PATH_MAX], dir[PATH_MAX];
-    snprintf(cur, sizeof cur, "%s", path);
-    snprintf(dir, sizeof dir, "%s", parent_dir);
-    while (r == 0) {
-        uint32_t type = 0;
-        libvhdi_error_t *e = NULL;
-        if (libvhdi_file_get_disk_type(s->chain[s->n - 1], &type, &e) != 1) {
-            vhdi_fail(cur, "cannot read the disk type", &e);
-            r = -EINVAL;
-            break;
-        }
-        if (type != LIBVHDI_DISK_TYPE_DIFFERENTIAL)
-            break;
-        if (s->n == MAX_CHAIN) {
-            p2v_err("%s: more than %d differencing images in a chain (a loop?)", path, MAX_CHAIN);
-            r = -ELOOP;
-            break;
-        }
-        char ppath[PATH_MAX];
-        if ((r = parent_path(s->chain[s->n - 1], cur, dir, ppath, sizeof ppath)) < 0)
-            break;
-        if ((r = open_one(ppath, &s->chain[s->n])) < 0)
-            break;
-        memcpy(s->paths[s->n], ppath, PATH_MAX);
-        s->n++;
-        if (!same_guid(s->chain[s->n - 2], s->chain[s->n - 1])) {
-            p2v_err("%s: the parent %s has another identifier than the child records: it "
-                    "was replaced or modified since the child was made", cur, ppath);
-            r = -EINVAL;
-            break;
-        }
-        append_ident(ident, ident_len, ppath);
-        memcpy(cur, ppath, sizeof cur);
-        char tmp[PATH_MAX];
-        memcpy(tmp, ppath, sizeof tmp);
-        memcpy(dir, dirname(tmp), strlen(tmp) + 1);
-    }
-    /* Link each child to its parent, the deepest first. */
-    for (int i = s->n - 2; r == 0 && i >= 0; i--) {
-        libvhdi_error_t *e = NULL;
-        if (libvhdi_file_set_parent_file(s->chain[i], s->chain[i + 1], &e) != 1) {
-            vhdi_fail(path, "cannot attach the parent image", &e);
-            r = -EINVAL;
-        }
-    }
-    /* A VHD chain: libvhdi reads only its base; p2v reads the
-     * differencing levels (vhd_diff.c says why). */
-    int ftype = 0;
-    if (r == 0 && s->n > 1 && libvhdi_file_get_file_type(s->chain[0], &ftype, NULL) == 1 &&
-        ftype == LIBVHDI_FILE_TYPE_VHD)
-        s->read_idx = s->n - 1;
-    size64_t size = 0;
     uint32_t bps = 512;
-    libvhdi_error_t *e = NULL;
-    if (r == 0 && (libvhdi_file_get_media_size(s->chain[s->read_idx], &size, &e) != 1 ||
-                   libvhdi_file_get_bytes_per_sector(s->chain[0], &bps, &e) != 1)) {
-        vhdi_fail(path, "cannot read the disk size", &e);
-        r = -EINVAL;
+    int r = open_one(path, &s->chain[0]);
+    if (r == 0) {
+        s->n = 1;
+        r = open_chain(s, path, parent_dir, ident, ident_len);
     }
-    if (r == 0 && (size == 0 || size % P2V_SECTOR)) {
-        p2v_err("%s: the virtual disk is %llu bytes, not a whole number of sectors; the "
-                "image is damaged", path, (unsigned long long)size);
-        r = -EINVAL;
-    }
+    if (r == 0)
+        r = link_chain(s, path, &bps);
     if (r < 0) {
         vhdi_close(&s->l);
         return r;
     }
-    s->l.size = size;
     struct stat st;
     memset(info, 0, sizeof *info);
     snprintf(info->path, sizeof info->path, "%s", path);
-    info->real_size = info->size = size;
+    info->real_size = info->size = s->l.size;
     info->logical_sector = info->physical_sector = bps ? bps : P2V_SECTOR;
     if (stat(path, &st) == 0) {
         info->mtime = st.st_mtim;
         info->ctime = st.st_ctim;
     }
-    struct p2v_layer *top = &s->l;
-    for (int i = s->read_idx - 1; i >= 0; i--) {
-        struct p2v_layer *d;
-        if ((r = p2v_vhd_diff_open(s->paths[i], top, &d)) < 0) {
-            p2v_layer_close_stack(top);
-            return r;
-        }
-        top = d;
-    }
-    /* Read the first sector now: a damaged BAT or a missing block should
-     * fail here, not in the middle of a copy. */
-    uint8_t probe[P2V_SECTOR];
-    if ((r = p2v_layer_read(top, probe, sizeof probe, 0)) < 0) {
-        p2v_layer_close_stack(top);
-        return r;
-    }
-    *out = top;
-    return 0;
+    return stack_levels(s, out);
 }

@@ -44,7 +44,40 @@ static void mount_usage(FILE *f)
         P2V_STACK_HELP P2V_SNAPSHOT_HELP);
 }
 
-int cmd_mount(int argc, char **argv)
+struct mount_opts {
+    struct p2v_stack_opts so;
+    struct p2v_view_opts vo;
+    const char *fuse_opts[33];
+    int nopts;
+    const char *source;
+    char mnt[PATH_MAX];
+    char logpath[PATH_MAX];
+    char state[PATH_MAX + 8];   /* an absolute --state, or MOUNTPOINT.p2v */
+    char fsname[PATH_MAX + 16];
+};
+
+/* --log: the daemon changes to /, so the path is made absolute; the file
+ * is opened now so a bad path fails before anything is mounted. */
+static int open_log(struct mount_opts *o, const char *arg)
+{
+    char cwd[PATH_MAX / 2];
+    if (arg[0] == '/')
+        snprintf(o->logpath, sizeof o->logpath, "%s", arg);
+    else if (getcwd(cwd, sizeof cwd))
+        snprintf(o->logpath, sizeof o->logpath, "%s/%s", cwd, arg);
+    else
+        return 1;
+    int r = p2v_log_open_file(o->logpath);
+    if (r < 0) {
+        p2v_err("cannot open log file %s: %s", o->logpath, strerror(-r));
+        return 1;
+    }
+    o->vo.log_to_file = 1;
+    return 0;
+}
+
+/* 0 to run, -1 after --help, else the exit status. */
+static int parse(int argc, char **argv, struct mount_opts *o)
 {
     static const struct option longopts[] = {
         { "foreground", no_argument, NULL, 'f' },
@@ -60,119 +93,123 @@ int cmd_mount(int argc, char **argv)
         P2V_SNAPSHOT_LONGOPTS,
         { 0 },
     };
-    struct p2v_stack_opts so = { .dynamic = 1, .src.take_snapshot = 1 };
-    struct p2v_view_opts vo = { 0 };
-    const char *fuse_opts[33] = { 0 };
-    int nopts = 0, c;
-    char logpath[PATH_MAX];
-
+    int c, h;
     while ((c = getopt_long(argc, argv, "t:fo:qdh", longopts, NULL)) != -1) {
         switch (c) {
-        case 'f': vo.foreground = 1; break;
+        case 'f': o->vo.foreground = 1; break;
         case 'o':
-            if (nopts == 32) {
+            if (o->nopts == 32) {
                 fprintf(stderr, "p2v mount: too many -o options (32 at most)\n");
                 return 2;
             }
-            fuse_opts[nopts++] = optarg;
+            o->fuse_opts[o->nopts++] = optarg;
             break;
-        case 'A': vo.allow_other = 1; break;
-        case 'D': vo.direct_io = 1; break;
-        case 'L': {
-            /* The daemon changes to /, so keep an absolute path. */
-            char cwd[PATH_MAX / 2];
-            if (optarg[0] == '/')
-                snprintf(logpath, sizeof logpath, "%s", optarg);
-            else if (getcwd(cwd, sizeof cwd))
-                snprintf(logpath, sizeof logpath, "%s/%s", cwd, optarg);
-            else
+        case 'A': o->vo.allow_other = 1; break;
+        case 'D': o->vo.direct_io = 1; break;
+        case 'L':
+            if (open_log(o, optarg))
                 return 1;
-            if ((vo.log_to_file = p2v_log_open_file(logpath)) < 0) {
-                p2v_err("cannot open log file %s: %s", logpath, strerror(-vo.log_to_file));
-                return 1;
-            }
-            vo.log_to_file = 1;
             break;
-        }
-        case 'q': so.quiet = 1; p2v_log_quiet(1); break;
-        case 'Z': so.state = optarg; break;
-        case 'W': so.writable = 1; break;
-        case 'd': vo.debug = vo.foreground = 1; break;
-        case 'h': mount_usage(stdout); return 0;
-        default: {
-            int h = parse_stack_option(c, optarg, &so);
-            if (h == 0)
-                h = parse_snapshot_option(c, optarg, &so);
+        case 'q': o->so.quiet = 1; p2v_log_quiet(1); break;
+        case 'Z': o->so.state = optarg; break;
+        case 'W': o->so.writable = 1; break;
+        case 'd': o->vo.debug = o->vo.foreground = 1; break;
+        case 'h': mount_usage(stdout); return -1;
+        default:
+            if ((h = parse_stack_option(c, optarg, &o->so)) == 0)
+                h = parse_snapshot_option(c, optarg, &o->so);
             if (h == 0)
                 mount_usage(stderr);
             if (h <= 0)
                 return 2;
-        }
         }
     }
     if (argc - optind != 2) {
         mount_usage(stderr);
         return 2;
     }
-    const char *source = argv[optind];
-    char mnt[PATH_MAX];
-    if (!realpath(argv[optind + 1], mnt)) {
+    o->source = argv[optind];
+    if (!realpath(argv[optind + 1], o->mnt)) {
         p2v_view_preflight(argv[optind + 1]);  /* says what is wrong */
         return 1;
     }
-    if (p2v_view_preflight(mnt) < 0)
-        return 1;
-    so.src.snap.mountpoint = mnt;  /* the snapshot is released with this mount */
+    return 0;
+}
 
-    /* The state directory beside the mount point is used when it exists
-     * (and made for --writable). */
-    char state[PATH_MAX + 8], fsname[PATH_MAX + 16];
-    if (!so.state) {
-        snprintf(state, sizeof state, "%s.p2v", mnt);
-        if (so.writable || p2v_overlay_exists(state))
-            so.state = state;
-    } else if (so.state[0] != '/') {
-        /* The daemon changes to /: keep an absolute path. */
+/* The state directory beside the mount point is used when it exists (and
+ * made for --writable); a relative --state is made absolute, since the
+ * daemon changes to /. */
+static int resolve_state(struct mount_opts *o)
+{
+    struct p2v_stack_opts *so = &o->so;
+    if (!so->state) {
+        snprintf(o->state, sizeof o->state, "%s.p2v", o->mnt);
+        if (so->writable || p2v_overlay_exists(o->state))
+            so->state = o->state;
+    } else if (so->state[0] != '/') {
         char cwd[PATH_MAX / 2];
         if (!getcwd(cwd, sizeof cwd)) {
-            p2v_err("cannot resolve --state %s: %s", so.state, strerror(errno));
-            return 1;
+            p2v_err("cannot resolve --state %s: %s", so->state, strerror(errno));
+            return -1;
         }
-        snprintf(state, sizeof state, "%s/%s", cwd, so.state);
-        so.state = state;
+        snprintf(o->state, sizeof o->state, "%s/%s", cwd, so->state);
+        so->state = o->state;
     }
-    struct p2v_stack st;
-    if (p2v_stack_open(source, &so, &st) < 0)
-        return 1;
-    /* What auto chose, or what was asked for. */
-    p2v_note("snapshot: %s%s%s", st.sv.snap.why, st.sv.snap.used != P2V_SNAP_NONE ? ": " : "",
-             st.sv.snap.used != P2V_SNAP_NONE ? st.sv.snap.rec.path : "");
+    return 0;
+}
+
+static int serve(struct mount_opts *o, struct p2v_stack *st)
+{
     struct p2v_view_file files[P2V_VIEW_MAX_FILES];
-    int n = mount_files(&st, &so, files);
-    if (n < 0) {
-        p2v_stack_close(&st);
+    int n = mount_files(st, &o->so, files);
+    if (n < 0)
         return 1;
-    }
-    vo.mountpoint = mnt;
-    vo.fuse_opts = fuse_opts;
-    vo.mtime = st.mtime;
-    if (so.writable) {
-        vo.sync = sync_overlay;
-        vo.sync_ctx = st.overlay;
+    struct p2v_view_opts *vo = &o->vo;
+    vo->mountpoint = o->mnt;
+    vo->fuse_opts = o->fuse_opts;
+    vo->mtime = st->mtime;
+    if (o->so.writable) {
+        vo->sync = sync_overlay;
+        vo->sync_ctx = st->overlay;
     }
     /* `p2v umount` reads the state directory back from here, to wait
      * until this process has saved and let go of it. */
-    if (so.state && !strpbrk(so.state, ",\\")) {
-        snprintf(fsname, sizeof fsname, "p2v:%s", so.state);
-        vo.fsname = fsname;
+    if (o->so.state && !strpbrk(o->so.state, ",\\")) {
+        snprintf(o->fsname, sizeof o->fsname, "p2v:%s", o->so.state);
+        vo->fsname = o->fsname;
     }
     /* Held, never closed, until this process (the view's, after the fork
      * in p2v_view_serve) exits: p2v umount waits for it. Best effort: a
      * previous view of this mount point still ending holds it a moment. */
-    int view_lock = p2v_registry_view_lock(mnt, 1);
+    int view_lock = p2v_registry_view_lock(o->mnt, 1);
     (void)view_lock;
-    int r = p2v_view_serve(files, n, &vo);
+    int r = p2v_view_serve(files, n, vo);
     mount_files_close(files, n);
-    p2v_stack_close(&st);
     return r < 0 ? 1 : 0;
+}
+
+static int run(struct mount_opts *o)
+{
+    if (p2v_view_preflight(o->mnt) < 0)
+        return 1;
+    o->so.src.snap.mountpoint = o->mnt;  /* the snapshot is released with this mount */
+    if (resolve_state(o) < 0)
+        return 1;
+    struct p2v_stack st;
+    if (p2v_stack_open(o->source, &o->so, &st) < 0)
+        return 1;
+    /* What auto chose, or what was asked for. */
+    p2v_note("snapshot: %s%s%s", st.sv.snap.why, st.sv.snap.used != P2V_SNAP_NONE ? ": " : "",
+             st.sv.snap.used != P2V_SNAP_NONE ? st.sv.snap.rec.path : "");
+    int rc = serve(o, &st);
+    p2v_stack_close(&st);
+    return rc;
+}
+
+int cmd_mount(int argc, char **argv)
+{
+    static struct mount_opts o;  /* big: paths */
+    o = (struct mount_opts){ .so = { .dynamic = 1, .src.take_snapshot = 1 } };
+    int r = parse(argc, argv, &o);
+    return r < 0 ? 0 : r > 0 ? r : run(&o);
 }

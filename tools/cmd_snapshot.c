@@ -37,7 +37,14 @@ static void record_json(struct p2v_json *j, const struct p2v_snap_record *r)
     p2v_json_end(j);
 }
 
-static int do_create(int argc, char **argv)
+struct create_opts {
+    struct p2v_stack_opts so;
+    const char *source;
+    int json;
+};
+
+/* 0 to run, -1 after --help, else the exit status. */
+static int parse_create(int argc, char **argv, struct create_opts *o)
 {
     static const struct option longopts[] = {
         { "json", no_argument, NULL, 'j' },
@@ -45,15 +52,14 @@ static int do_create(int argc, char **argv)
         P2V_SNAPSHOT_LONGOPTS,
         { 0 },
     };
-    struct p2v_stack_opts so = { 0 };
-    int json = 0, c;
+    int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         if (c == 'j') {
-            json = 1;
+            o->json = 1;
         } else if (c == 'h') {
             usage(stdout);
-            return 0;
-        } else if (parse_snapshot_option(c, optarg, &so) <= 0) {
+            return -1;
+        } else if (parse_snapshot_option(c, optarg, &o->so) <= 0) {
             usage(stderr);
             return 2;
         }
@@ -62,15 +68,21 @@ static int do_create(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    struct p2v_snap_opts *o = &so.src.snap;
-    if (o->provider == P2V_SNAP_NONE) {
+    if (o->so.src.snap.provider == P2V_SNAP_NONE) {
         p2v_err("snapshot create: --snapshot none takes no snapshot");
         return 2;
     }
+    o->source = argv[optind];
+    return 0;
+}
+
+static int run_create(struct create_opts *c)
+{
+    struct p2v_snap_opts *o = &c->so.src.snap;
     o->keep = 1;
     char canon[PATH_MAX];
-    if (!realpath(argv[optind], canon)) {
-        p2v_err("cannot open source %s: %s", argv[optind], strerror(errno));
+    if (!realpath(c->source, canon)) {
+        p2v_err("cannot open source %s: %s", c->source, strerror(errno));
         return 1;
     }
     struct p2v_snapshot s;
@@ -80,7 +92,7 @@ static int do_create(int argc, char **argv)
         p2v_err("no snapshot taken of %s: %s", canon, s.why);
         return 1;
     }
-    if (json) {
+    if (c->json) {
         struct p2v_json j;
         p2v_json_init(&j, stdout);
         record_json(&j, &s.rec);
@@ -89,6 +101,13 @@ static int do_create(int argc, char **argv)
         printf("snapshot %s (%s): %s\n", s.rec.id, s.rec.provider, s.rec.path);
     }
     return 0;
+}
+
+static int do_create(int argc, char **argv)
+{
+    struct create_opts o = { 0 };
+    int r = parse_create(argc, argv, &o);
+    return r < 0 ? 0 : r > 0 ? r : run_create(&o);
 }
 
 static int do_list(int argc, char **argv)

@@ -93,21 +93,67 @@ static void wait_for_release(char ids[][32], int n)
              "p2v snapshot list shows it");
 }
 
-int cmd_umount(int argc, char **argv)
+struct umount_opts {
+    char mnt[PATH_MAX];
+};
+
+/* 0 to run, -1 after --help, else the exit status. */
+static int parse(int argc, char **argv, struct umount_opts *o)
 {
     if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
         puts("usage: p2v umount MOUNTPOINT\nUnmounts a p2v view (as fusermount3 -u does).");
-        return 0;
+        return -1;
     }
     if (argc != 2) {
         fprintf(stderr, "usage: p2v umount MOUNTPOINT\n");
         return 2;
     }
-    char mnt[PATH_MAX], fstype[64] = "";
-    if (!realpath(argv[1], mnt)) {
+    if (!realpath(argv[1], o->mnt)) {
         p2v_err("mount point %s: %s", argv[1], strerror(errno));
         return 1;
     }
+    return 0;
+}
+
+/* What the view's process lets go of after the kernel lets go of the
+ * mount: its source, its state directory, its snapshots. */
+struct held {
+    int view;                /* the view's lock, or -1 */
+    const char *state;       /* its state directory, or NULL */
+    char ids[8][32];         /* the snapshots it releases */
+    int nids;
+};
+
+static void wait_for_view(const char *mnt, struct held *h)
+{
+    char what[PATH_MAX + 64];
+    snprintf(what, sizeof what, "the source of the view on %s", mnt);
+    if (h->view >= 0)
+        wait_lock(h->view, what);
+    if (h->state)
+        wait_for_state(h->state);
+    wait_for_release(h->ids, h->nids);
+}
+
+/* Unprivileged: the setuid helper checks that we own the mount. */
+static int fusermount(const char *mnt)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        execlp("fusermount3", "fusermount3", "-u", "--", mnt, (char *)NULL);
+        p2v_err("cannot run fusermount3: %s", strerror(errno));
+        _exit(127);
+    }
+    int status;
+    if (pid < 0 || waitpid(pid, &status, 0) < 0)
+        return -1;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+static int run(struct umount_opts *o)
+{
+    const char *mnt = o->mnt;
+    char fstype[64] = "";
     int r = p2v_mountinfo_find(mnt, fstype, sizeof fstype, NULL, 0);
     if (r <= 0) {
         p2v_err("%s is not mounted", mnt);
@@ -119,45 +165,28 @@ int cmd_umount(int argc, char **argv)
     }
     char source[PATH_MAX + 16] = "";
     p2v_mountinfo_source(mnt, source, sizeof source);
-    const char *state = !strncmp(source, "p2v:/", 5) ? source + 4 : NULL;
+    struct held h = { .state = !strncmp(source, "p2v:/", 5) ? source + 4 : NULL };
     /* A view whose process died releases nothing: no wait then. */
     struct stat st;
-    char ids[8][32];
     int dead = stat(mnt, &st) < 0 && errno == ENOTCONN;
-    int nids = dead ? 0 : releasing(mnt, ids, 8);
+    h.nids = dead ? 0 : releasing(mnt, h.ids, 8);
     /* The view's process, which closes its source as it exits. */
-    int view = dead ? -1 : p2v_registry_view_lock(mnt, 0);
-    char what[PATH_MAX + 64];
-    snprintf(what, sizeof what, "the source of the view on %s", mnt);
-    if (geteuid() == 0) {
-        if (umount2(mnt, UMOUNT_NOFOLLOW) == 0) {
-            if (view >= 0)
-                wait_lock(view, what);
-            if (state)
-                wait_for_state(state);
-            wait_for_release(ids, nids);
-            return 0;
-        }
+    h.view = dead ? -1 : p2v_registry_view_lock(mnt, 0);
+    if (geteuid() != 0) {
+        if (fusermount(mnt) < 0)
+            return 1;
+    } else if (umount2(mnt, UMOUNT_NOFOLLOW) < 0) {
         p2v_err("unmounting %s failed: %s%s", mnt, strerror(errno),
                 errno == EBUSY ? "; close the files open on it and try again" : "");
         return 1;
     }
-    /* Unprivileged: the setuid helper checks that we own the mount. */
-    pid_t pid = fork();
-    if (pid == 0) {
-        execlp("fusermount3", "fusermount3", "-u", "--", mnt, (char *)NULL);
-        p2v_err("cannot run fusermount3: %s", strerror(errno));
-        _exit(127);
-    }
-    int status;
-    if (pid < 0 || waitpid(pid, &status, 0) < 0)
-        return 1;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        return 1;
-    if (view >= 0)
-        wait_lock(view, what);
-    if (state)
-        wait_for_state(state);
-    wait_for_release(ids, nids);
+    wait_for_view(mnt, &h);
     return 0;
+}
+
+int cmd_umount(int argc, char **argv)
+{
+    struct umount_opts o;
+    int r = parse(argc, argv, &o);
+    return r < 0 ? 0 : r > 0 ? r : run(&o);
 }
