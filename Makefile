@@ -25,7 +25,7 @@ B        ?= build
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
 UNITS    := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all deps deps-build check unit integration demo bench asan check-asan check-asan-subset valgrind clean
+.PHONY: all deps deps-build check structure unit integration demo bench asan check-asan check-asan-subset valgrind clean
 all: $(B)/p2v $(B)/badfuse
 
 deps:
@@ -106,8 +106,13 @@ unit: $(UNITS)
 integration: $(B)/p2v $(B)/badfuse
 	@bash tests/run-integration.sh $(B)/p2v
 
+# The folders' levels and the size limits (ARCHITECTURE.md).
+structure:
+	@python3 tests/check_structure.py
+
 check:
 	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory structure
 	@$(MAKE) --no-print-directory all unit fuzz-replay
 	@$(MAKE) --no-print-directory integration
 	@$(MAKE) --no-print-directory check-asan-subset

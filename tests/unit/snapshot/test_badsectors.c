@@ -1,30 +1,18 @@
-/* The snapshot view's layers: the bad-sector policy finds exactly the
- * failing sectors and fails or zeroes them; the guard turns reads into EIO
- * once the watched file changes; CRC-32C has the standard check value. */
+/* The bad-sector layer (snapshot/badsectors.c) finds exactly the failing
+ * sectors and fails or zeroes them, by policy, and lists them; its
+ * accessors refuse a layer of another kind. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 
-#include <fcntl.h>
-#include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "tests/unit/fake_layer.h"
-#include "core/crc32c.h"
 #include "snapshot/badsectors.h"
-#include "snapshot/guard.h"
 
 #define MiB (1024ull * 1024)
-
-static void crc32c_check_value(void **state)
-{
-    (void)state;
-    assert_int_equal(p2v_crc32c("123456789", 9), 0xE3069283u);
-    assert_int_equal(p2v_crc32c("", 0), 0);
-}
 
 static void bad_policy(void **state, enum p2v_bad_policy pol)
 {
@@ -62,40 +50,23 @@ static void bad_policy(void **state, enum p2v_bad_policy pol)
 static void bad_fail(void **state) { bad_policy(state, P2V_BAD_FAIL); }
 static void bad_zero(void **state) { bad_policy(state, P2V_BAD_ZERO); }
 
-static void guard_trips_on_change(void **state)
+static void accessors_check_the_layer(void **state)
 {
     (void)state;
-    char path[] = "/tmp/p2v-guard-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(ftruncate(fd, 4 * MiB), 0);
-    struct fake fk = fake_make(4 * MiB, 1, NULL), *f = &fk;
-    struct p2v_guard_watch w = { .path = path };
-    struct p2v_layer *g;
-    assert_int_equal(p2v_guard_open(&f->l, "test", &w, 1, &g), 0);
-    uint8_t buf[4096];
-    char why[512];
-    assert_int_equal(p2v_layer_read(g, buf, sizeof buf, 0), 0);
-    assert_int_equal(p2v_guard_state(g, why, sizeof why), 0);
-    assert_int_equal(ftruncate(fd, 8 * MiB), 0);  /* the source changes */
-    assert_int_equal(p2v_layer_read(g, buf, sizeof buf, 0), -EIO);
-    assert_int_equal(p2v_guard_state(g, why, sizeof why), 1);
-    assert_non_null(strstr(why, "size"));
-    /* Sticky: even restored, the view never goes back to serving. */
-    assert_int_equal(ftruncate(fd, 4 * MiB), 0);
-    assert_int_equal(p2v_layer_read(g, buf, sizeof buf, 4096), -EIO);
-    p2v_layer_close_stack(g);
-    close(fd);
-    unlink(path);
+    struct fake fk = fake_make(MiB, 1, NULL);
+    struct p2v_ranges rs;
+    /* The fake is not a bad-sector layer: refused, not misread. */
+    assert_int_equal(p2v_badsectors_get(&fk.l, &rs), -EINVAL);
+    assert_int_equal(rs.n, 0);
+    assert_int_equal(p2v_badsectors_policy(&fk.l), P2V_BAD_FAIL);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(crc32c_check_value),
         cmocka_unit_test(bad_fail),
         cmocka_unit_test(bad_zero),
-        cmocka_unit_test(guard_trips_on_change),
+        cmocka_unit_test(accessors_check_the_layer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
