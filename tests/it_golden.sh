@@ -243,9 +243,9 @@ file-put note.txt %SystemRoot%\p2v\note.txt
 file-delete /hello.txt
 firstboot first.cmd
 PLAN
-    out "apply-dry-$w" fixed "$P2V" fixup apply --state "$G/state/$w" --plan "$plan" --dry-run --json "$S/$w.img"
-    out "apply-$w" fixed "$P2V" fixup apply --state "$G/state/$w" --plan "$plan" --json "$S/$w.img"
-    out "apply-again-$w" fixed "$P2V" fixup apply --state "$G/state/$w" --plan "$plan" "$S/$w.img"
+    out "apply-dry-$w" "$P2V" fixup apply --state "$G/state/$w" --plan "$plan" --dry-run --json "$S/$w.img"
+    out "apply-$w" "$P2V" fixup apply --state "$G/state/$w" --plan "$plan" --json "$S/$w.img"
+    out "apply-again-$w" "$P2V" fixup apply --state "$G/state/$w" --plan "$plan" "$S/$w.img"
     put "state/$w/fixups.json" "$G/state/$w/fixups.json"
     view "$w-fixed-up" "$S/$w.img" --state "$G/state/$w"
     view "$w-fixed-up-vhdx" "$S/$w.img" --state "$G/state/$w" --format vhdx
@@ -254,7 +254,7 @@ done
 # A fixed-up block device, fixed: the overlay's blocks are data among the
 # layout's extents.
 if blockdev win7 "$S/win7.img"; then
-    out apply-loop-win7 fixed "$P2V" fixup apply --state "$G/state/loop" --plan "$P/win7.plan" --json "$G/dev/win7"
+    out apply-loop-win7 "$P2V" fixup apply --state "$G/state/loop" --plan "$P/win7.plan" --json "$G/dev/win7"
     view loop-win7-fixed-up-fixed "$G/dev/win7" --state "$G/state/loop" -t fixed
     view loop-win7-fixed-up "$G/dev/win7" --state "$G/state/loop"
 fi
