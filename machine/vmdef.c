@@ -84,8 +84,9 @@ static int disk_format(const char *path, const struct p2v_image_format **out)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        p2v_err("image %s: %s", path, strerror(errno));
-        return -errno;
+        int e = errno;  /* p2v_err may change errno */
+        p2v_err("image %s: %s", path, strerror(e));
+        return -e;
     }
     uint8_t head[8] = { 0 }, foot[8] = { 0 };
     struct stat st;
@@ -116,8 +117,9 @@ static int plan_image(const char *image, struct p2v_vm *vm, const struct p2v_ima
     if (r < 0)
         return r;
     if (!realpath(path, vm->image)) {
-        p2v_err("image %s: %s", path, strerror(errno));
-        return -errno;
+        int e = errno;  /* p2v_err may change errno */
+        p2v_err("image %s: %s", path, strerror(e));
+        return -e;
     }
     if ((r = disk_format(vm->image, f)) < 0)
         return r;
