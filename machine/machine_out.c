@@ -222,137 +222,190 @@ void p2v_machine_xml(FILE *f, const struct p2v_machine *m)
 
 /* ---- JSON --------------------------------------------------------- */
 
-/* "key": "v", after a comma when asked; a key written {"key opens an
- * object first. */
-static void j_str(FILE *f, const char *key, const char *v, int comma)
+/* A start type or a prefix length; negative: unknown. */
+static void j_int_or_null(struct p2v_json *j, const char *key, int v)
 {
-    if (comma)
-        fputs(", ", f);
-    if (!strncmp(key, "{\"", 2)) {
-        fputc('{', f);
-        key += 2;
-    }
-    fprintf(f, "\"%s\": ", key);
-    json_string(f, v);
+    if (v >= 0)
+        p2v_json_int(j, key, v);
+    else
+        p2v_json_null(j, key);
 }
 
-static void j_fs(FILE *f, const char *key, const struct p2v_m_fs *fs)
+static void j_fs(struct p2v_json *j, const struct p2v_m_fs *fs)
 {
-    fprintf(f, ", \"%s\": ", key);
     if (!fs->type[0]) {
-        fputs("null", f);
+        p2v_json_null(j, "filesystem");
         return;
     }
-    j_str(f, "{\"type", fs->type, 0);
-    j_str(f, "label", fs->label, 1);
-    j_str(f, "uuid", fs->uuid, 1);
-    j_str(f, "state", fs->state, 1);
-    fputc('}', f);
+    p2v_json_object(j, "filesystem");
+    p2v_json_str(j, "type", fs->type);
+    p2v_json_str(j, "label", fs->label);
+    p2v_json_str(j, "uuid", fs->uuid);
+    p2v_json_str(j, "state", fs->state);
+    p2v_json_end(j);
+}
+
+static void j_cpu(struct p2v_json *j, const struct p2v_machine *m)
+{
+    p2v_json_object(j, "cpu");
+    p2v_json_str(j, "arch", m->cpu.arch);
+    p2v_json_str(j, "vendor", m->cpu.vendor);
+    p2v_json_str(j, "model", m->cpu.model);
+    p2v_json_int(j, "count", m->cpu.count);
+    p2v_json_int(j, "sockets", m->cpu.sockets);
+    p2v_json_int(j, "cores", m->cpu.cores);
+    p2v_json_int(j, "threads", m->cpu.threads);
+    p2v_json_end(j);
+}
+
+static void j_drivers(struct p2v_json *j, const struct p2v_machine *m)
+{
+    p2v_json_array(j, "storage_drivers");
+    for (int i = 0; i < m->os.ndrivers; i++) {
+        const struct p2v_m_driver *d = &m->os.driver[i];
+        p2v_json_object(j, NULL);
+        p2v_json_str(j, "name", d->name);
+        /* A Windows service has a start type, a Linux module may be built in. */
+        j_int_or_null(j, "start", d->start);
+        if (d->start >= 0)
+            p2v_json_null(j, "builtin");
+        else
+            p2v_json_bool(j, "builtin", d->builtin);
+        p2v_json_str(j, "file", p2v_tristate_name(d->file));
+        p2v_json_end(j);
+    }
+    p2v_json_end(j);
+}
+
+static void j_tools(struct p2v_json *j, const struct p2v_machine *m)
+{
+    p2v_json_array(j, "vendor_tools");
+    for (int i = 0; i < m->os.ntools; i++) {
+        const struct p2v_m_tool *t = &m->os.tool[i];
+        p2v_json_object(j, NULL);
+        p2v_json_str(j, "name", t->name);
+        p2v_json_str(j, "kind", t->kind);
+        j_int_or_null(j, "start", t->start);
+        p2v_json_end(j);
+    }
+    p2v_json_end(j);
+}
+
+static void j_fstab(struct p2v_json *j, const struct p2v_machine *m)
+{
+    p2v_json_array(j, "fstab");
+    for (int i = 0; i < m->os.nmounts; i++) {
+        const struct p2v_m_mount *e = &m->os.mount[i];
+        p2v_json_object(j, NULL);
+        p2v_json_str(j, "spec", e->spec);
+        p2v_json_str(j, "file", e->file);
+        p2v_json_str(j, "type", e->type);
+        p2v_json_str(j, "options", e->options);
+        p2v_json_end(j);
+    }
+    p2v_json_end(j);
+}
+
+static void j_os(struct p2v_json *j, const struct p2v_machine *m)
+{
+    p2v_json_object(j, "os");
+    p2v_json_str(j, "family", m->os.family[0] ? m->os.family : "unknown");
+    p2v_json_str(j, "name", m->os.name);
+    p2v_json_str(j, "id", m->os.id);
+    p2v_json_str(j, "version", m->os.version);
+    p2v_json_str(j, "build", m->os.build);
+    p2v_json_uint(j, "major", m->os.major);
+    p2v_json_uint(j, "minor", m->os.minor);
+    p2v_json_str(j, "arch", m->os.arch);
+    p2v_json_str(j, "edition", m->os.edition);
+    p2v_json_str(j, "installation_type", m->os.installation_type);
+    p2v_json_str(j, "kernel", m->os.kernel);
+    p2v_json_int(j, "partition", m->os.partition);
+    p2v_json_str(j, "systemroot", m->os.systemroot);
+    j_drivers(j, m);
+    j_tools(j, m);
+    j_fstab(j, m);
+    p2v_json_end(j);
+}
+
+static void j_nic(struct p2v_json *j, const struct p2v_m_nic *n)
+{
+    p2v_json_object(j, NULL);
+    p2v_json_str(j, "name", n->name);
+    p2v_json_str(j, "mac", n->mac);
+    p2v_json_str(j, "driver", n->driver);
+    p2v_json_str(j, "dhcp", n->dhcp == P2V_UNKNOWN ? "" : p2v_tristate_name(n->dhcp));
+    p2v_json_array(j, "addresses");
+    for (int i = 0; i < n->naddrs; i++) {
+        p2v_json_object(j, NULL);
+        p2v_json_str(j, "family", n->addr[i].family);
+        p2v_json_str(j, "address", n->addr[i].addr);
+        j_int_or_null(j, "prefix", n->addr[i].prefix);
+        p2v_json_end(j);
+    }
+    p2v_json_end(j);
+    p2v_json_str(j, "gateway", n->gateway);
+    p2v_json_str(j, "dns", n->dns);
+    p2v_json_end(j);
+}
+
+static void j_part(struct p2v_json *j, const struct p2v_m_part *p)
+{
+    p2v_json_object(j, NULL);
+    p2v_json_int(j, "number", p->number);
+    p2v_json_uint(j, "start", p->start);
+    p2v_json_uint(j, "size", p->size);
+    p2v_json_str(j, "type", p->type);
+    p2v_json_str(j, "name", p->name);
+    p2v_json_str(j, "uuid", p->uuid);
+    p2v_json_bool(j, "bootable", p->bootable);
+    j_fs(j, &p->fs);
+    p2v_json_end(j);
+}
+
+static void j_disk(struct p2v_json *j, const struct p2v_m_disk *d)
+{
+    p2v_json_object(j, NULL);
+    p2v_json_str(j, "name", d->name);
+    p2v_json_str(j, "path", d->path);
+    p2v_json_uint(j, "size", d->size);
+    p2v_json_uint(j, "logical_sector", d->logical_sector ? d->logical_sector : 512);
+    p2v_json_str(j, "model", d->model);
+    p2v_json_str(j, "serial", d->serial);
+    p2v_json_str(j, "table", d->table[0] ? d->table : "none");
+    p2v_json_str(j, "table_id", d->table_id);
+    j_fs(j, &d->whole);
+    p2v_json_array(j, "partitions");
+    for (int i = 0; i < d->nparts; i++)
+        j_part(j, &d->part[i]);
+    p2v_json_end(j);
+    p2v_json_end(j);
 }
 
 void p2v_machine_json(FILE *f, const struct p2v_machine *m)
 {
-    fprintf(f, "{\"version\": 1");
-    j_str(f, "origin", m->origin, 1);
-    j_str(f, "source", m->source, 1);
-    j_str(f, "hostname", m->hostname, 1);
-    j_str(f, "cpu\": {\"arch", m->cpu.arch, 1);
-    j_str(f, "vendor", m->cpu.vendor, 1);
-    j_str(f, "model", m->cpu.model, 1);
-    fprintf(f, ", \"count\": %d, \"sockets\": %d, \"cores\": %d, \"threads\": %d}", m->cpu.count,
-            m->cpu.sockets, m->cpu.cores, m->cpu.threads);
+    struct p2v_json j;
+    p2v_json_init(&j, f);
+    p2v_json_object(&j, NULL);
+    p2v_json_int(&j, "version", 1);
+    p2v_json_str(&j, "origin", m->origin);
+    p2v_json_str(&j, "source", m->source);
+    p2v_json_str(&j, "hostname", m->hostname);
+    j_cpu(&j, m);
     if (m->memory_kib)
-        fprintf(f, ", \"memory_kib\": %" PRIu64, m->memory_kib);
+        p2v_json_uint(&j, "memory_kib", m->memory_kib);
     else
-        fputs(", \"memory_kib\": null", f);
-    j_str(f, "firmware", m->firmware, 1);
-    j_str(f, "acpi", p2v_tristate_name(m->acpi), 1);
-    j_str(f, "os\": {\"family", m->os.family[0] ? m->os.family : "unknown", 1);
-    j_str(f, "name", m->os.name, 1);
-    j_str(f, "id", m->os.id, 1);
-    j_str(f, "version", m->os.version, 1);
-    j_str(f, "build", m->os.build, 1);
-    fprintf(f, ", \"major\": %u, \"minor\": %u", m->os.major, m->os.minor);
-    j_str(f, "arch", m->os.arch, 1);
-    j_str(f, "edition", m->os.edition, 1);
-    j_str(f, "installation_type", m->os.installation_type, 1);
-    j_str(f, "kernel", m->os.kernel, 1);
-    fprintf(f, ", \"partition\": %d", m->os.partition);
-    j_str(f, "systemroot", m->os.systemroot, 1);
-    fputs(", \"storage_drivers\": [", f);
-    for (int i = 0; i < m->os.ndrivers; i++) {
-        const struct p2v_m_driver *d = &m->os.driver[i];
-        j_str(f, "{\"name", d->name, i > 0);
-        if (d->start >= 0)
-            fprintf(f, ", \"start\": %d, \"builtin\": null", d->start);
-        else
-            fprintf(f, ", \"start\": null, \"builtin\": %s", d->builtin ? "true" : "false");
-        j_str(f, "file", p2v_tristate_name(d->file), 1);
-        fputc('}', f);
-    }
-    fputs("], \"vendor_tools\": [", f);
-    for (int i = 0; i < m->os.ntools; i++) {
-        j_str(f, "{\"name", m->os.tool[i].name, i > 0);
-        j_str(f, "kind", m->os.tool[i].kind, 1);
-        if (m->os.tool[i].start >= 0)
-            fprintf(f, ", \"start\": %d}", m->os.tool[i].start);
-        else
-            fputs(", \"start\": null}", f);
-    }
-    fputs("], \"fstab\": [", f);
-    for (int i = 0; i < m->os.nmounts; i++) {
-        j_str(f, "{\"spec", m->os.mount[i].spec, i > 0);
-        j_str(f, "file", m->os.mount[i].file, 1);
-        j_str(f, "type", m->os.mount[i].type, 1);
-        j_str(f, "options", m->os.mount[i].options, 1);
-        fputc('}', f);
-    }
-    fputs("]}, \"nics\": [", f);
-    for (int i = 0; i < m->nnics; i++) {
-        const struct p2v_m_nic *n = &m->nic[i];
-        j_str(f, "{\"name", n->name, i > 0);
-        j_str(f, "mac", n->mac, 1);
-        j_str(f, "driver", n->driver, 1);
-        j_str(f, "dhcp", n->dhcp == P2V_UNKNOWN ? "" : p2v_tristate_name(n->dhcp), 1);
-        fputs(", \"addresses\": [", f);
-        for (int k = 0; k < n->naddrs; k++) {
-            j_str(f, "{\"family", n->addr[k].family, k > 0);
-            j_str(f, "address", n->addr[k].addr, 1);
-            if (n->addr[k].prefix >= 0)
-                fprintf(f, ", \"prefix\": %d}", n->addr[k].prefix);
-            else
-                fputs(", \"prefix\": null}", f);
-        }
-        fputc(']', f);
-        j_str(f, "gateway", n->gateway, 1);
-        j_str(f, "dns", n->dns, 1);
-        fputc('}', f);
-    }
-    fputs("], \"disks\": [", f);
-    for (int i = 0; i < m->ndisks; i++) {
-        const struct p2v_m_disk *d = &m->disk[i];
-        j_str(f, "{\"name", d->name, i > 0);
-        j_str(f, "path", d->path, 1);
-        fprintf(f, ", \"size\": %" PRIu64 ", \"logical_sector\": %u", d->size,
-                d->logical_sector ? d->logical_sector : 512);
-        j_str(f, "model", d->model, 1);
-        j_str(f, "serial", d->serial, 1);
-        j_str(f, "table", d->table[0] ? d->table : "none", 1);
-        j_str(f, "table_id", d->table_id, 1);
-        j_fs(f, "filesystem", &d->whole);
-        fputs(", \"partitions\": [", f);
-        for (int k = 0; k < d->nparts; k++) {
-            const struct p2v_m_part *p = &d->part[k];
-            fprintf(f, "%s{\"number\": %d, \"start\": %" PRIu64 ", \"size\": %" PRIu64,
-                    k ? ", " : "", p->number, p->start, p->size);
-            j_str(f, "type", p->type, 1);
-            j_str(f, "name", p->name, 1);
-            j_str(f, "uuid", p->uuid, 1);
-            fprintf(f, ", \"bootable\": %s", p->bootable ? "true" : "false");
-            j_fs(f, "filesystem", &p->fs);
-            fputc('}', f);
-        }
-        fputs("]}", f);
-    }
-    fputs("]}\n", f);
+        p2v_json_null(&j, "memory_kib");
+    p2v_json_str(&j, "firmware", m->firmware);
+    p2v_json_str(&j, "acpi", p2v_tristate_name(m->acpi));
+    j_os(&j, m);
+    p2v_json_array(&j, "nics");
+    for (int i = 0; i < m->nnics; i++)
+        j_nic(&j, &m->nic[i]);
+    p2v_json_end(&j);
+    p2v_json_array(&j, "disks");
+    for (int i = 0; i < m->ndisks; i++)
+        j_disk(&j, &m->disk[i]);
+    p2v_json_end(&j);
+    p2v_json_finish(&j);
 }

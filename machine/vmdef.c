@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "core/vhd_facts.h"
 #include "core/uuid5.h"
+#include "vhdwriter/image_format.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -60,10 +61,9 @@ int p2v_vm_image_path(const char *image, char *out, size_t len)
         snprintf(out, len, "%s", image);
         return 0;
     }
-    /* A p2v mount point: its image file. */
-    static const char *const files[] = { "disk.vhdx", "disk.vhd" };
-    for (size_t i = 0; i < 2; i++) {
-        snprintf(out, len, "%s/%s", image, files[i]);
+    /* A p2v mount point: its image file (the formats come VHDX first). */
+    for (size_t i = 0; i < sizeof p2v_image_formats / sizeof *p2v_image_formats; i++) {
+        snprintf(out, len, "%s/%s", image, p2v_image_formats[i]->file);
         if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) {
             int fd = open(out, O_RDONLY | O_CLOEXEC);
             if (fd < 0)
@@ -72,18 +72,21 @@ int p2v_vm_image_path(const char *image, char *out, size_t len)
             return 0;
         }
     }
-    p2v_err("%s is a directory without disk.vhd or disk.vhdx: give the image file, or the "
-            "mount point of 'p2v mount'", image);
+    p2v_err("%s is a directory without %s or %s: give the image file, or the mount point of "
+            "'p2v mount'", image, p2v_vhd_format.file, p2v_vhdx_format.file);
     return -ENOENT;
 }
 
-/* QEMU's format name from the file's own signature. */
-static int disk_format(const char *path, char *out, size_t len)
+/* The image format of the file at path, from its own signature (a VHD's
+ * cookie is in its footer, and at its head too when it is dynamic); NULL
+ * for a raw file.  0, or -errno with a message. */
+static int disk_format(const char *path, const struct p2v_image_format **out)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        p2v_err("image %s: %s", path, strerror(errno));
-        return -errno;
+        int e = errno;  /* p2v_err may change errno */
+        p2v_err("image %s: %s", path, strerror(e));
+        return -e;
     }
     uint8_t head[8] = { 0 }, foot[8] = { 0 };
     struct stat st;
@@ -96,11 +99,31 @@ static int disk_format(const char *path, char *out, size_t len)
         return r;
     }
     if (!memcmp(head, VHDX_SIGNATURE, 8))
-        snprintf(out, len, "vhdx");
+        *out = &p2v_vhdx_format;
     else if (!memcmp(head, VHD_COOKIE, 8) || !memcmp(foot, VHD_COOKIE, 8))
-        snprintf(out, len, "vpc");
+        *out = &p2v_vhd_format;
     else
-        snprintf(out, len, "raw");
+        *out = NULL;
+    return 0;
+}
+
+/* The image file vm attaches (absolute) and its format, with QEMU's name
+ * for it in vm->disk_format ("raw" is QEMU's, not one of p2v's formats). */
+static int plan_image(const char *image, struct p2v_vm *vm, const struct p2v_image_format **f)
+{
+    *f = NULL;
+    char path[PATH_MAX];
+    int r = p2v_vm_image_path(image, path, sizeof path);
+    if (r < 0)
+        return r;
+    if (!realpath(path, vm->image)) {
+        int e = errno;  /* p2v_err may change errno */
+        p2v_err("image %s: %s", path, strerror(e));
+        return -e;
+    }
+    if ((r = disk_format(vm->image, f)) < 0)
+        return r;
+    p2v_m_copy(vm->disk_format, sizeof vm->disk_format, *f ? (*f)->qemu : "raw");
     return 0;
 }
 
@@ -142,18 +165,12 @@ int p2v_vm_plan(const struct p2v_machine *m, const char *image, const struct p2v
 {
     memset(vm, 0, sizeof *vm);
     int hyperv = !strcmp(o->format, "hyperv");
-    char path[PATH_MAX];
-    int r = p2v_vm_image_path(image, path, sizeof path);
+    const struct p2v_image_format *f;
+    int r = plan_image(image, vm, &f);
     if (r < 0)
         return r;
-    if (!realpath(path, vm->image)) {
-        p2v_err("image %s: %s", path, strerror(errno));
-        return -errno;
-    }
-    if ((r = disk_format(vm->image, vm->disk_format, sizeof vm->disk_format)) < 0)
-        return r;
 
-    if (!strcmp(o->format, "libvirt") && !strcmp(vm->disk_format, "vhdx")) {
+    if (!strcmp(o->format, "libvirt") && f == &p2v_vhdx_format) {
         p2v_err("libvirt does not take VHDX disks (it knows raw, qcow2 and vpc): mount the "
                 "source with --format vhd for libvirt, or convert the copy with qemu-img "
                 "convert -f vhdx -O qcow2");
@@ -193,10 +210,10 @@ int p2v_vm_plan(const struct p2v_machine *m, const char *image, const struct p2v
                 "--generation 1, or give --firmware bios if it also boots with a BIOS");
         return -EINVAL;
     }
-    if (hyperv && vm->generation == 2 && strcmp(vm->disk_format, "vhdx") != 0) {
-        p2v_err("Hyper-V Generation 2 attaches VHDX files only, and %s is %s: make a VHDX "
+    if (hyperv && vm->generation == 2 && !(f && f->hyperv_gen2)) {
+        p2v_err("Hyper-V Generation 2 attaches VHDX files only, and %s is %s%s: make a VHDX "
                 "(p2v mount --format vhdx), or use --generation 1 for a BIOS machine", vm->image,
-                !strcmp(vm->disk_format, "vpc") ? "a VHD" : "raw");
+                f ? "a " : "", f ? f->label : "raw");
         return -EINVAL;
     }
     const char *bus = !strcmp(target, "virtio") ? "virtio" : !strcmp(target, "qemu-sata") ? "sata"

@@ -38,137 +38,172 @@ static void write_libvirt(FILE *f, const void *vm) { p2v_vm_libvirt(f, vm); }
 static void write_hyperv(FILE *f, const void *vm) { p2v_vm_hyperv(f, vm); }
 static void write_qemu(FILE *f, const void *vm) { p2v_vm_qemu(f, vm); }
 
-static int vm_create(int argc, char **argv)
+struct vm_create_opts {
+    struct p2v_vm_opts vm;  /* out_dir is set by run, beside out */
+    const char *config;     /* --config */
+    const char *out;        /* -o, or NULL for stdout */
+    const char *image;      /* IMAGE */
+};
+
+static void help(void)
 {
-    static const struct option longopts[] = {
-        { "format", required_argument, NULL, OPT_FMT },
-        { "config", required_argument, NULL, OPT_CONFIG },
-        { "name", required_argument, NULL, OPT_NAME },
-        { "memory", required_argument, NULL, OPT_MEMORY },
-        { "vcpus", required_argument, NULL, OPT_VCPUS },
-        { "target", required_argument, NULL, OPT_TARGET },
-        { "firmware", required_argument, NULL, OPT_FIRMWARE },
-        { "generation", required_argument, NULL, OPT_GENERATION },
-        { "disk-mode", required_argument, NULL, OPT_DISK_MODE },
-        { "disk-path", required_argument, NULL, OPT_DISK_PATH },
-        { "network", required_argument, NULL, OPT_NETWORK },
-        { "output", required_argument, NULL, 'o' },
-        { "help", no_argument, NULL, 'h' },
-        { 0 },
-    };
+    fputs(usage, stdout);
+    fputs("Writes a VM definition for IMAGE (a VHD, VHDX or raw file, or a p2v mount\n"
+          "point): libvirt domain XML, a Hyper-V PowerShell script, or a shell script\n"
+          "running qemu-system-x86_64.  Memory, CPUs, firmware and NIC MACs come from\n"
+          "the machine configuration (p2v inventory), else from the image itself.\n"
+          "  --target T        disk controller: virtio (default), qemu-sata, qemu-ide;\n"
+          "                    hyperv with --format hyperv\n"
+          "  --disk-mode M     direct: the VM writes to IMAGE (default for a writable\n"
+          "                    copy); overlay: writes go to a separate file (default for\n"
+          "                    a p2v mount); readonly: attached read-only (virtio)\n"
+          "  --disk-path PATH  the image's path on the host that runs the VM\n"
+          "  --network NAME    libvirt network (default 'default'), Hyper-V switch\n"
+          "  -o, --output FILE write to FILE (0600, scripts 0700) instead of stdout\n", stdout);
+}
+
+static const struct option longopts[] = {
+    { "format", required_argument, NULL, OPT_FMT },
+    { "config", required_argument, NULL, OPT_CONFIG },
+    { "name", required_argument, NULL, OPT_NAME },
+    { "memory", required_argument, NULL, OPT_MEMORY },
+    { "vcpus", required_argument, NULL, OPT_VCPUS },
+    { "target", required_argument, NULL, OPT_TARGET },
+    { "firmware", required_argument, NULL, OPT_FIRMWARE },
+    { "generation", required_argument, NULL, OPT_GENERATION },
+    { "disk-mode", required_argument, NULL, OPT_DISK_MODE },
+    { "disk-path", required_argument, NULL, OPT_DISK_PATH },
+    { "network", required_argument, NULL, OPT_NETWORK },
+    { "output", required_argument, NULL, 'o' },
+    { "help", no_argument, NULL, 'h' },
+    { 0 },
+};
+
+/* The choice arg for opt, if it is one of choices; NULL after a message. */
+static const char *choice(const char *opt, const char *arg, const char *const *choices)
+{
+    return parse_choice("vm create", opt, arg, choices) < 0 ? NULL : arg;
+}
+
+/* 0 to run, -1 after --help, else the exit status. */
+static int parse(int argc, char **argv, struct vm_create_opts *o)
+{
     static const char *const formats[] = { "libvirt", "hyperv", "qemu", NULL };
     static const char *const firmwares[] = { "bios", "uefi", NULL };
     static const char *const gens[] = { "1", "2", NULL };
     static const char *const modes[] = { "direct", "overlay", "readonly", NULL };
-    struct p2v_vm_opts o = { 0 };
-    const char *config = NULL, *out = NULL;
+    struct p2v_vm_opts *vo = &o->vm;
     long v;
     int c;
     while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
         switch (c) {
         case OPT_FMT:
-            if (parse_choice("vm create", "--format", optarg, formats) < 0)
+            if (!(vo->format = choice("--format", optarg, formats)))
                 return 2;
-            o.format = optarg;
             break;
-        case OPT_CONFIG: config = optarg; break;
-        case OPT_NAME: o.name = optarg; break;
+        case OPT_CONFIG: o->config = optarg; break;
+        case OPT_NAME: vo->name = optarg; break;
         case OPT_MEMORY:
             if ((v = number("--memory", optarg, 16L << 20)) < 0)
                 return 2;
-            o.memory_mib = (uint64_t)v;
+            vo->memory_mib = (uint64_t)v;
             break;
         case OPT_VCPUS:
             if ((v = number("--vcpus", optarg, 1024)) < 0)
                 return 2;
-            o.vcpus = (int)v;
+            vo->vcpus = (int)v;
             break;
         case OPT_TARGET:
-            if (parse_choice("vm create", "--target", optarg, p2v_targets) < 0)
+            if (!(vo->target = choice("--target", optarg, p2v_targets)))
                 return 2;
-            o.target = optarg;
             break;
         case OPT_FIRMWARE:
-            if (parse_choice("vm create", "--firmware", optarg, firmwares) < 0)
+            if (!(vo->firmware = choice("--firmware", optarg, firmwares)))
                 return 2;
-            o.firmware = optarg;
             break;
         case OPT_GENERATION:
-            if (parse_choice("vm create", "--generation", optarg, gens) < 0)
+            if (!choice("--generation", optarg, gens))
                 return 2;
-            o.generation = optarg[0] - '0';
+            vo->generation = optarg[0] - '0';
             break;
         case OPT_DISK_MODE:
-            if (parse_choice("vm create", "--disk-mode", optarg, modes) < 0)
+            if (!(vo->disk_mode = choice("--disk-mode", optarg, modes)))
                 return 2;
-            o.disk_mode = optarg;
             break;
-        case OPT_DISK_PATH: o.disk_path = optarg; break;
-        case OPT_NETWORK: o.network = optarg; break;
-        case 'o': out = optarg; break;
-        case 'h':
-            fputs(usage, stdout);
-            fputs("Writes a VM definition for IMAGE (a VHD, VHDX or raw file, or a p2v mount\n"
-                  "point): libvirt domain XML, a Hyper-V PowerShell script, or a shell script\n"
-                  "running qemu-system-x86_64.  Memory, CPUs, firmware and NIC MACs come from\n"
-                  "the machine configuration (p2v inventory), else from the image itself.\n"
-                  "  --target T        disk controller: virtio (default), qemu-sata, qemu-ide;\n"
-                  "                    hyperv with --format hyperv\n"
-                  "  --disk-mode M     direct: the VM writes to IMAGE (default for a writable\n"
-                  "                    copy); overlay: writes go to a separate file (default for\n"
-                  "                    a p2v mount); readonly: attached read-only (virtio)\n"
-                  "  --disk-path PATH  the image's path on the host that runs the VM\n"
-                  "  --network NAME    libvirt network (default 'default'), Hyper-V switch\n"
-                  "  -o, --output FILE write to FILE (0600, scripts 0700) instead of stdout\n", stdout);
-            return 0;
-        default:
-            fputs(usage, stderr);
-            return 2;
+        case OPT_DISK_PATH: vo->disk_path = optarg; break;
+        case OPT_NETWORK: vo->network = optarg; break;
+        case 'o': o->out = optarg; break;
+        case 'h': help(); return -1;
+        default: fputs(usage, stderr); return 2;
         }
     }
-    if (!o.format || argc - optind != 1) {
+    if (!vo->format || argc - optind != 1) {
         fputs(usage, stderr);
         return 2;
     }
-    const char *image = argv[optind];
-    struct p2v_machine *m = NULL;
-    int r;
-    if (config) {
-        m = calloc(1, sizeof *m);
-        r = m ? p2v_machine_load(config, m) : -ENOMEM;
-    } else {
-        /* No configuration: what the image itself shows (OS, firmware). */
-        char path[4096];
-        r = p2v_vm_image_path(image, path, sizeof path);
-        struct p2v_stack_opts so = { 0 };
-        if (r == 0)
-            r = p2v_inventory_source(path, &so, &m);
+    o->image = argv[optind];
+    return 0;
+}
+
+/* The machine: from --config, else what the image itself shows (OS,
+ * firmware).  0, or -errno with a message. */
+static int load_machine(const struct vm_create_opts *o, struct p2v_machine **m)
+{
+    if (o->config) {
+        *m = calloc(1, sizeof **m);
+        return *m ? p2v_machine_load(o->config, *m) : -ENOMEM;
     }
-    /* A libvirt overlay goes beside the definition. */
+    char path[4096];
+    int r = p2v_vm_image_path(o->image, path, sizeof path);
+    struct p2v_stack_opts so = { 0 };
+    return r < 0 ? r : p2v_inventory_source(path, &so, m);
+}
+
+/* The directory the definition goes to, made absolute (a libvirt overlay
+ * goes beside the definition).  0, or -errno with a message. */
+static int out_dir(const char *out, char **abs)
+{
     char dir[4096];
     const char *slash = out ? strrchr(out, '/') : NULL;
     snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - out) : 1, slash ? out : ".");
     if (slash == out)
         snprintf(dir, sizeof dir, "/");
-    char *abs = realpath(dir, NULL);
-    o.out_dir = abs;
-    struct p2v_vm *vm = calloc(1, sizeof *vm);
-    if (r == 0 && !abs) {
-        p2v_err("output directory %s: %s", dir, strerror(errno));
-        r = -errno;
-    }
+    if ((*abs = realpath(dir, NULL)))
+        return 0;
+    int e = errno;
+    p2v_err("output directory %s: %s", dir, strerror(e));
+    return -e;
+}
+
+static int run(struct vm_create_opts *o)
+{
+    struct p2v_machine *m = NULL;
+    struct p2v_vm *vm = NULL;
+    char *abs = NULL;
+    int r = load_machine(o, &m);
     if (r == 0)
-        r = vm ? p2v_vm_plan(m, image, &o, vm) : -ENOMEM;
+        r = out_dir(o->out, &abs);
+    o->vm.out_dir = abs;
+    if (r == 0)
+        r = (vm = calloc(1, sizeof *vm)) ? p2v_vm_plan(m, o->image, &o->vm, vm) : -ENOMEM;
     if (r == 0) {
-        int script = strcmp(o.format, "libvirt") != 0;
-        r = p2v_write_output(out, script ? 0700 : 0600,
-                             !strcmp(o.format, "libvirt") ? write_libvirt
-                             : !strcmp(o.format, "hyperv") ? write_hyperv : write_qemu, vm);
+        const char *format = o->vm.format;
+        int script = strcmp(format, "libvirt") != 0;
+        r = p2v_write_output(o->out, script ? 0700 : 0600,
+                             !strcmp(format, "libvirt") ? write_libvirt
+                             : !strcmp(format, "hyperv") ? write_hyperv : write_qemu, vm);
     }
     free(vm);
     free(m);
     free(abs);
     return r < 0 ? 1 : 0;
+}
+
+static int vm_create(int argc, char **argv)
+{
+    struct vm_create_opts o = { 0 };
+    int r = parse(argc, argv, &o);
+    return r < 0 ? 0 : r > 0 ? r : run(&o);
 }
 
 int cmd_vm(int argc, char **argv)

@@ -1,7 +1,8 @@
 /* The machine configuration and what reads it: XML written then read back
  * (through the built-in schema) gives the same facts; a file that breaks
  * the schema is refused; each convertibility rule passes, fails or skips
- * on the facts it looks at; VM plans pick firmware, bus, MACs and modes. */
+ * on the facts it looks at; a machine gets the image format its firmware
+ * and disks need; VM plans pick firmware, bus, MACs and modes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -291,6 +292,52 @@ static void rules(void **state)
     free(m);
 }
 
+/* The image format a machine gets: with auto, VHDX when it boots through
+ * UEFI or a disk is over VHD's 2040 GiB or has 4096-byte sectors, else
+ * VHD; an asked format is kept whatever the machine. */
+static void machine_format(void **state)
+{
+    (void)state;
+    struct p2v_machine *m = windows_machine();
+    const uint64_t vhd_max = 2040ull << 30;
+    assert_ptr_equal(p2v_machine_format(m, P2V_IMAGE_AUTO), &p2v_vhd_format);
+    m->disk[0].logical_sector = 0;      /* unknown: VHD's 512 */
+    assert_ptr_equal(p2v_machine_format(m, P2V_IMAGE_AUTO), &p2v_vhd_format);
+    m->disk[0].size = vhd_max;          /* VHD's limit holds */
+    assert_ptr_equal(p2v_machine_format(m, P2V_IMAGE_AUTO), &p2v_vhd_format);
+
+    m->disk[0].size = vhd_max + 512;
+    assert_ptr_equal(p2v_machine_format(m, P2V_IMAGE_AUTO), &p2v_vhdx_format);
+    assert_ptr_equal(p2v_machine_format(m, P2V_IMAGE_VHD), &p2v_vhd_format);
+    m->disk[0].size = 64ull << 30;
+    m->disk[0].logical_sector = 4096;
+    assert_ptr_equal(p2v_machine_format(m, P2V_IMAGE_AUTO), &p2v_vhdx_format);
+    assert_ptr_equal(p2v_machine_format(m, P2V_IMAGE_VHD), &p2v_vhd_format);
+    m->disk[0].logical_sector = 512;
+    strcpy(m->firmware, "uefi");
+    assert_ptr_equal(p2v_machine_format(m, P2V_IMAGE_AUTO), &p2v_vhdx_format);
+    assert_ptr_equal(p2v_machine_format(m, P2V_IMAGE_VHD), &p2v_vhd_format);
+    strcpy(m->firmware, "bios");
+    assert_ptr_equal(p2v_machine_format(m, P2V_IMAGE_VHDX), &p2v_vhdx_format);
+
+    /* One disk that needs VHDX gives the whole machine VHDX. */
+    m->ndisks = 2;
+    m->disk[1] = m->disk[0];
+    m->disk[1].size = vhd_max + 512;
+    assert_ptr_equal(p2v_machine_format(m, P2V_IMAGE_AUTO), &p2v_vhdx_format);
+
+    /* No disks: the firmware decides. */
+    m->ndisks = 0;
+    assert_ptr_equal(p2v_machine_format(m, P2V_IMAGE_AUTO), &p2v_vhd_format);
+    strcpy(m->firmware, "uefi");
+    assert_ptr_equal(p2v_machine_format(m, P2V_IMAGE_AUTO), &p2v_vhdx_format);
+    assert_ptr_equal(p2v_machine_format(m, P2V_IMAGE_VHD), &p2v_vhd_format);
+    m->firmware[0] = 0;                 /* unknown */
+    assert_ptr_equal(p2v_machine_format(m, P2V_IMAGE_AUTO), &p2v_vhd_format);
+    assert_ptr_equal(p2v_machine_format(m, P2V_IMAGE_VHDX), &p2v_vhdx_format);
+    free(m);
+}
+
 static void linux_boot_driver(void **state)
 {
     (void)state;
@@ -332,6 +379,7 @@ int main(void)
         cmocka_unit_test(schema_refuses),
         cmocka_unit_test(padded_tokens_and_numbers),
         cmocka_unit_test(rules),
+        cmocka_unit_test(machine_format),
         cmocka_unit_test(linux_boot_driver),
         cmocka_unit_test(quoting),
     };
