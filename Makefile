@@ -14,7 +14,7 @@ LDLIBS   += $(shell pkg-config --libs fuse3 uuid blkid libxml-2.0 2>/dev/null) -
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer
 ASAN_MAKE = $(MAKE) --no-print-directory B=build/asan OPT="-O1 -g" SAN="$(SANITIZE)"
 
-# The folders, lowest level first (ARCHITECTURE.md; tests/check_levels.py
+# The folders, lowest level first (ARCHITECTURE.md; tests/check_structure.py
 # holds each file to including its own folder or a lower level only).
 FOLDERS  := core snapshot vhdwriter fs guest layout fixup machine transfer tools
 # Everything but main() goes into a library the unit tests link too.

@@ -1,8 +1,6 @@
-/* The machine configuration and what reads it: XML written then read back
- * (through the built-in schema) gives the same facts; a file that breaks
- * the schema is refused; each convertibility rule passes, fails or skips
- * on the facts it looks at; a machine gets the image format its firmware
- * and disks need; VM plans pick firmware, bus, MACs and modes. */
+/* The convertibility rules (rules.c): each passes, fails or skips on the
+ * facts it looks at; a machine gets the image format its firmware and
+ * disks need; Linux boot drivers are found in module lists. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,161 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tests/unit/machine/machine_fixture.h"
 #include "machine/machine.h"
 #include "machine/rules.h"
-#include "machine/vmdef.h"
-
-static struct p2v_machine *windows_machine(void)
-{
-    struct p2v_machine *m = calloc(1, sizeof *m);
-    assert_non_null(m);
-    strcpy(m->origin, "source");
-    strcpy(m->source, "/img/<w&7>.img");
-    strcpy(m->hostname, "HOST\"1'");
-    strcpy(m->cpu.arch, "x86_64");
-    m->cpu.count = 4, m->cpu.sockets = 2, m->cpu.cores = 2, m->cpu.threads = 1;
-    m->memory_kib = 4u << 20;
-    strcpy(m->firmware, "bios");
-    m->acpi = P2V_YES;
-    strcpy(m->os.family, "windows");
-    strcpy(m->os.name, "Windows 7 Professional");
-    strcpy(m->os.version, "6.1");
-    strcpy(m->os.arch, "x86_64");
-    m->os.major = 6, m->os.minor = 1, m->os.partition = 1;
-    m->os.ndrivers = 2;
-    strcpy(m->os.driver[0].name, "atapi"), m->os.driver[0].start = 0, m->os.driver[0].file = P2V_YES;
-    strcpy(m->os.driver[1].name, "storahci"), m->os.driver[1].start = 3, m->os.driver[1].file = P2V_YES;
-    m->nnics = 1;
-    strcpy(m->nic[0].name, "{GUID}");
-    m->nic[0].dhcp = P2V_NO;
-    m->nic[0].naddrs = 1;
-    strcpy(m->nic[0].addr[0].family, "ipv4");
-    strcpy(m->nic[0].addr[0].addr, "10.1.2.3");
-    m->nic[0].addr[0].prefix = 16;
-    strcpy(m->nic[0].gateway, "10.1.0.1");
-    m->ndisks = 1;
-    struct p2v_m_disk *d = &m->disk[0];
-    strcpy(d->name, "sda");
-    d->size = 64ull << 30;
-    d->logical_sector = 512;
-    strcpy(d->table, "dos");
-    strcpy(d->table_id, "0x1234abcd");
-    d->nparts = 1;
-    d->part[0].number = 1, d->part[0].start = 1 << 20, d->part[0].size = d->size - (1 << 20);
-    strcpy(d->part[0].type, "0x07");
-    d->part[0].bootable = 1;
-    strcpy(d->part[0].fs.type, "ntfs");
-    strcpy(d->part[0].fs.state, "clean");
-    return m;
-}
-
-static void xml_round_trip(void **state)
-{
-    (void)state;
-    struct p2v_machine *m = windows_machine(), *back = calloc(1, sizeof *back);
-    char path[] = "/tmp/p2v-machine-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    FILE *f = fdopen(fd, "w");
-    p2v_machine_xml(f, m);
-    assert_int_equal(fclose(f), 0);
-    assert_int_equal(p2v_machine_load(path, back), 0);
-    unlink(path);
-    assert_string_equal(back->source, m->source);      /* escaped and back */
-    assert_string_equal(back->hostname, m->hostname);
-    assert_int_equal(back->cpu.count, 4);
-    assert_int_equal(back->cpu.sockets, 2);
-    assert_int_equal(back->memory_kib, m->memory_kib);
-    assert_string_equal(back->firmware, "bios");
-    assert_int_equal(back->acpi, P2V_YES);
-    assert_string_equal(back->os.family, "windows");
-    assert_int_equal(back->os.major, 6);
-    assert_int_equal(back->os.ndrivers, 2);
-    assert_int_equal(back->os.driver[1].start, 3);
-    assert_int_equal(back->nic[0].dhcp, P2V_NO);
-    assert_string_equal(back->nic[0].addr[0].addr, "10.1.2.3");
-    assert_int_equal(back->nic[0].addr[0].prefix, 16);
-    assert_int_equal(back->disk[0].size, m->disk[0].size);
-    assert_int_equal(back->disk[0].part[0].start, 1 << 20);
-    assert_string_equal(back->disk[0].part[0].fs.state, "clean");
-    /* The same facts give the same bytes. */
-    char *a = NULL, *b = NULL;
-    size_t alen, blen;
-    FILE *fa = open_memstream(&a, &alen), *fb = open_memstream(&b, &blen);
-    p2v_machine_xml(fa, m);
-    p2v_machine_xml(fb, back);
-    fclose(fa);
-    fclose(fb);
-    assert_string_equal(a, b);
-    free(a);
-    free(b);
-    free(m);
-    free(back);
-}
-
-static void schema_refuses(void **state)
-{
-    (void)state;
-    static const char *const bad[] = {
-        "<machine version='1' origin='running'><cpu/></machine>",          /* missing parts */
-        "<machine version='2' origin='running'><cpu/><firmware acpi='yes'/><os family='linux'/>"
-        "<nics/><disks/></machine>",                                      /* unknown version */
-        "<machine version='1' origin='running'><cpu/><memory unit='KiB'>lots</memory>"
-        "<firmware acpi='yes'/><os family='linux'/><nics/><disks/></machine>",
-        "<machine version='1' origin='running'><cpu/><firmware acpi='yes'/><os family='linux'/>"
-        "<nics><nic name='e' mac='zz:zz'/></nics><disks/></machine>",
-        "not xml at all <",
-    };
-    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        char path[] = "/tmp/p2v-machine-XXXXXX";
-        int fd = mkstemp(path);
-        assert_true(fd >= 0);
-        assert_int_equal(write(fd, bad[i], strlen(bad[i])), (ssize_t)strlen(bad[i]));
-        close(fd);
-        struct p2v_machine *m = calloc(1, sizeof *m);
-        assert_true(p2v_machine_load(path, m) < 0);
-        free(m);
-        unlink(path);
-    }
-}
-
-/* The schema reads enumerations and numbers as tokens: blanks around
- * them, and a number's leading zeros, may run past the field p2v keeps
- * the value in, and must not cut the value. */
-static void padded_tokens_and_numbers(void **state)
-{
-    (void)state;
-    static const char pad[] = "                                        "; /* 40 blanks */
-    static const char zeros[] = "0000000000000000000000000000000000000000";
-    char xml[2048];
-    snprintf(xml, sizeof xml,
-             "<machine version='1' origin='%srunning%s'>"
-             "<cpu count='%s%s4' sockets='\n%s2 '/>"
-             "<memory unit='KiB'>%s%s16777216%s</memory>"
-             "<firmware type='%suefi' acpi='%syes'/>"
-             "<os family='%swindows%s'><major>%s10</major><minor>%s%s3</minor></os>"
-             "<nics/><disks/></machine>",
-             pad, pad, pad, zeros, zeros, pad, zeros, pad, pad, pad, pad, pad, zeros, pad, zeros);
-    char path[] = "/tmp/p2v-machine-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, xml, strlen(xml)), (ssize_t)strlen(xml));
-    close(fd);
-    struct p2v_machine *m = calloc(1, sizeof *m);
-    assert_non_null(m);
-    assert_int_equal(p2v_machine_load(path, m), 0);
-    unlink(path);
-    assert_string_equal(m->origin, "running");
-    assert_int_equal(m->cpu.count, 4);
-    assert_int_equal(m->cpu.sockets, 2);
-    assert_int_equal(m->memory_kib, 16777216);
-    assert_string_equal(m->firmware, "uefi");
-    assert_int_equal(m->acpi, P2V_YES);
-    assert_string_equal(m->os.family, "windows");
-    assert_int_equal(m->os.major, 10);
-    assert_int_equal(m->os.minor, 3);
-    free(m);
-}
 
 static const struct p2v_result *find(const struct p2v_result *r, int n, const char *id)
 {
@@ -358,30 +204,12 @@ static void linux_boot_driver(void **state)
     free(m);
 }
 
-static void quoting(void **state)
-{
-    (void)state;
-    char *buf = NULL;
-    size_t len;
-    FILE *f = open_memstream(&buf, &len);
-    p2v_sh_quote(f, "it's $HOME");
-    fputc(' ', f);
-    p2v_ps_quote(f, "it's $env:X");
-    fclose(f);
-    assert_string_equal(buf, "'it'\\''s $HOME' 'it''s $env:X'");
-    free(buf);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(xml_round_trip),
-        cmocka_unit_test(schema_refuses),
-        cmocka_unit_test(padded_tokens_and_numbers),
         cmocka_unit_test(rules),
         cmocka_unit_test(machine_format),
         cmocka_unit_test(linux_boot_driver),
-        cmocka_unit_test(quoting),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
