@@ -279,22 +279,21 @@ void p2v_changes_free(struct p2v_changes *c)
 }
 
 
-void p2v_changes_json(FILE *f, const struct p2v_changes *c)
+void p2v_changes_json(struct p2v_json *j, const struct p2v_changes *c)
 {
-    fputs("\"changes\": [", f);
+    p2v_json_array_lines(j, "changes");
     for (int i = 0; i < c->n; i++) {
         const struct p2v_change *ch = &c->c[i];
-        fprintf(f, "%s\n  {\"line\": %d, \"action\": ", i ? "," : "", ch->line);
-        json_string(f, ch->action);
-        fputs(", \"what\": ", f);
-        json_string(f, ch->what);
-        fputs(", \"old\": ", f);
-        json_string(f, ch->old);
-        fputs(", \"new\": ", f);
-        json_string(f, ch->new_);
-        fprintf(f, ", \"changed\": %s}", ch->changed ? "true" : "false");
+        p2v_json_object(j, NULL);
+        p2v_json_int(j, "line", ch->line);
+        p2v_json_str(j, "action", ch->action);
+        p2v_json_str(j, "what", ch->what);
+        p2v_json_str(j, "old", ch->old);
+        p2v_json_str(j, "new", ch->new_);
+        p2v_json_bool(j, "changed", ch->changed);
+        p2v_json_end(j);
     }
-    fputs(c->n ? "\n]" : "]", f);
+    p2v_json_end(j);
 }
 
 void p2v_changes_text(FILE *f, const struct p2v_changes *c)

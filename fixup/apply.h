@@ -38,8 +38,10 @@ int p2v_apply(const struct p2v_apply_in *in, const struct p2v_plan *plan,
               struct p2v_changes *out, struct p2v_windows *w);
 void p2v_changes_free(struct p2v_changes *c);
 
-/* The report: {"changes": [...]} members, and a human table. */
-void p2v_changes_json(FILE *f, const struct p2v_changes *c);
+struct p2v_json;
+/* The report: the "changes" member of the object j is writing (one change
+ * a line), and a human table. */
+void p2v_changes_json(struct p2v_json *j, const struct p2v_changes *c);
 void p2v_changes_text(FILE *f, const struct p2v_changes *c);
 
 #endif
