@@ -24,7 +24,9 @@ struct p2v_changes {
 
 struct p2v_apply_in {
     struct p2v_layer *disk;          /* writable: the overlay (real or scratch) */
-    struct p2v_layer *base;          /* the source, to report boot-sector values before */
+    /* The source as the disk layout reads it, to report the boot-sector
+     * values it had before. */
+    struct p2v_layer *base;
     uint64_t base_shift;             /* disk offset of source byte 0 (a wrapped volume) */
     const struct p2v_volume *vols;
     int nvols;

@@ -292,14 +292,6 @@ static int apply_report(const struct apply_opts *o, struct p2v_stack *st, const 
     return r;
 }
 
-/* The bottom of the stack: the source itself. */
-static struct p2v_layer *bottom(struct p2v_layer *l)
-{
-    while (l->below)
-        l = l->below;
-    return l;
-}
-
 static int apply_run(struct apply_opts *o)
 {
     struct p2v_plan plan;
@@ -310,9 +302,11 @@ static int apply_run(struct apply_opts *o)
         p2v_plan_free(&plan);
         return 1;
     }
+    /* base: the source as the stack serves it (bad-sector policy and
+     * consistency guard included), for the values it had before. */
     struct p2v_volume vols[P2V_MAX_PARTITIONS];
     struct p2v_apply_in in = {
-        .disk = st.overlay, .base = bottom(st.disk), .base_shift = st.wrap.offset,
+        .disk = st.overlay, .base = st.sv.top, .base_shift = st.wrap.offset,
         .vols = vols, .name = st.src.path,
     };
     in.nvols = p2v_layout_volumes(st.table, &st.wrap, st.src.size, vols, P2V_MAX_PARTITIONS);
