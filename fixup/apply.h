@@ -8,6 +8,7 @@
 #include "plan.h"
 
 #include <stdio.h>
+#include <time.h>
 
 struct p2v_change {
     int line;
@@ -31,6 +32,9 @@ struct p2v_apply_in {
     const struct p2v_volume *vols;
     int nvols;
     const char *name;                /* the source, for messages */
+    /* The time the guest's files and records are stamped with (the
+     * snapshot's): the same source and plan then give the same image. */
+    struct timespec time;
 };
 
 /* Checks the plan's local files and that Windows is there when needed,

@@ -1,7 +1,6 @@
 #define _GNU_SOURCE
 #include "commands.h"
 
-#include "fixed_clock.h"
 #include "stack.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -307,15 +306,12 @@ static int apply_run(struct apply_opts *o)
     struct p2v_volume vols[P2V_MAX_PARTITIONS];
     struct p2v_apply_in in = {
         .disk = st.overlay, .base = st.sv.top, .base_shift = st.wrap.offset,
-        .vols = vols, .name = st.src.path,
+        .vols = vols, .name = st.src.path, .time = st.mtime,
     };
     in.nvols = p2v_layout_volumes(st.table, &st.wrap, st.src.size, vols, P2V_MAX_PARTITIONS);
     struct p2v_windows w;
     struct p2v_changes ch;
     memset(&w, 0, sizeof w);
-    /* Files and records the apply writes carry the snapshot's time, so
-     * the same source and plan always give the same image. */
-    p2v_fixed_clock(&st.mtime);
     int r = p2v_apply(&in, &plan, &ch, &w);
     if (r == 0 && !o->so.dry_run)
         r = p2v_overlay_commit(st.overlay);
