@@ -17,8 +17,12 @@ ASAN_MAKE = $(MAKE) --no-print-directory B=build/asan OPT="-O1 -g" SAN="$(SANITI
 # The folders, lowest level first (ARCHITECTURE.md; tests/check_structure.py
 # holds each file to including its own folder or a lower level only).
 FOLDERS  := core snapshot vhdwriter fs guest layout fixup machine transfer tools
-# Everything but main() goes into a library the unit tests link too.
-LIB_SRC  := $(filter-out tools/p2v.c,$(foreach d,$(FOLDERS),$(wildcard $(d)/*.c)))
+# Everything but main() and the clock interposer goes into a library the
+# unit tests link too.  The interposer (tools/clock_interpose.c) defines
+# libc's clock_gettime, gettimeofday and time for the whole process: it is
+# linked into the p2v binary only, never taken from the library.
+BIN_ONLY := tools/p2v.c tools/clock_interpose.c
+LIB_SRC  := $(filter-out $(BIN_ONLY),$(foreach d,$(FOLDERS),$(wildcard $(d)/*.c)))
 UNIT_SRC := $(wildcard tests/unit/*/test_*.c)
 
 B        ?= build
@@ -89,7 +93,7 @@ $(B)/libp2v.a: $(LIB_OBJ) $(BOOT_CODE)
 	@rm -f $@  # ar only adds: a renamed source would linger
 	$(AR) rcs $@ $^
 
-$(B)/p2v: $(B)/obj/tools/p2v.o $(B)/libp2v.a
+$(B)/p2v: $(BIN_ONLY:%.c=$(B)/obj/%.o) $(B)/libp2v.a
 	$(CC) $(P2V_CFLAGS) -o $@ $^ $(P2V_LDFLAGS) $(LDLIBS)
 
 # The integration tests' source with bad sectors (no device-mapper here).
@@ -202,4 +206,4 @@ check-valgrind: valgrind
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(B)/obj/tools/p2v.d
+-include $(LIB_OBJ:.o=.d) $(BIN_ONLY:%.c=$(B)/obj/%.d)

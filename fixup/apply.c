@@ -2,6 +2,7 @@
 #include "apply_ctx.h"
 
 #include "core/bytes.h"
+#include "core/clock.h"
 #include "core/json.h"
 #include "core/log.h"
 
@@ -202,51 +203,79 @@ static int check_files(const struct p2v_plan *plan)
     return 0;
 }
 
-int p2v_apply(const struct p2v_apply_in *in, const struct p2v_plan *plan,
-              struct p2v_changes *out, struct p2v_windows *w)
+/* Every action but boot-geometry and file actions on "N:/path" works in
+ * Windows. */
+static int need_windows(const struct p2v_plan *plan)
 {
-    memset(out, 0, sizeof *out);
-    struct ctx c = { .in = in, .plan = plan, .w = w, .out = out };
-    int r = check_files(plan), need_windows = 0;
+    int need = 0;
     for (int i = 0; i < plan->n; i++) {
         const struct p2v_action *a = &plan->a[i];
         char *end;
         int on_partition = (!strcmp(a->argv[0], "file-put") || !strcmp(a->argv[0], "file-delete")) &&
                            strtol(a->argv[a->argc - 1], &end, 10) >= 0 && end != a->argv[a->argc - 1] && *end == ':';
-        need_windows |= strcmp(a->argv[0], "boot-geometry") != 0 && !on_partition;
+        need |= strcmp(a->argv[0], "boot-geometry") != 0 && !on_partition;
     }
-    if (r == 0 && need_windows) {
-        r = p2v_windows_find(in->disk, in->vols, in->nvols, in->name, 1, w, &c.gfs);
+    return need;
+}
+
+/* What writes into the guest's filesystems: Windows found (its volume
+ * opened read-write), the actions, the edited hives saved, every volume
+ * closed (which flushes it).  libntfs-3g stamps what it writes with the
+ * current time, so the wall clock is pinned to in->time for exactly this
+ * long: the same source and plan give the same image, and nothing else in
+ * the process sees a frozen clock.  The hive edits are tried first in a
+ * forked twin (guest/shadow.c), forked in here, which inherits the pin. */
+static int guest_writes(struct ctx *c, int windows)
+{
+    const struct p2v_apply_in *in = c->in;
+    int r = 0;
+    p2v_clock_pin(&in->time);
+    if (windows) {
+        r = p2v_windows_find(in->disk, in->vols, in->nvols, in->name, 1, c->w, &c->gfs);
         if (r == -ENOENT)
             p2v_err("%s: the plan edits Windows, but no Windows was found (no NTFS volume "
                     "with Windows/System32/config and cmd.exe)", in->name);
     }
-    for (int i = 0; r == 0 && i < plan->n; i++)
-        r = run(&c, &plan->a[i]);
+    for (int i = 0; r == 0 && i < c->plan->n; i++)
+        r = run(c, &c->plan->a[i]);
     /* Edited hives go back into the guest as whole files. */
     for (int h = 0; h < NHIVES; h++) {
-        if (r == 0 && c.dirty[h]) {
+        if (r == 0 && c->dirty[h]) {
             uint8_t *d;
             size_t len;
             char path[64];
-            p2v_windows_hive_path(w, fx_hive_names[h], path, sizeof path);
-            if ((r = p2v_hive_save(c.hive[h], &d, &len)) == 0) {
-                r = p2v_gfs_write(c.gfs, path, d, len);
+            p2v_windows_hive_path(c->w, fx_hive_names[h], path, sizeof path);
+            if ((r = p2v_hive_save(c->hive[h], &d, &len)) == 0) {
+                r = p2v_gfs_write(c->gfs, path, d, len);
                 free(d);
             }
         }
-        p2v_hive_close(c.hive[h]);
+        p2v_hive_close(c->hive[h]);
     }
-    if (c.gfs) {
-        int cr = p2v_gfs_close(c.gfs);
+    if (c->gfs) {
+        int cr = p2v_gfs_close(c->gfs);
         if (r == 0)
             r = cr;
     }
-    for (int i = 0; i < c.nopen; i++) {
-        int cr = p2v_gfs_close(c.open[i].g);
+    for (int i = 0; i < c->nopen; i++) {
+        int cr = p2v_gfs_close(c->open[i].g);
         if (r == 0)
             r = cr;
     }
+    p2v_clock_unpin();
+    return r;
+}
+
+int p2v_apply(const struct p2v_apply_in *in, const struct p2v_plan *plan,
+              struct p2v_changes *out, struct p2v_windows *w)
+{
+    memset(out, 0, sizeof *out);
+    struct ctx c = { .in = in, .plan = plan, .w = w, .out = out };
+    int r = check_files(plan);
+    if (r == 0)
+        r = guest_writes(&c, need_windows(plan));
+    /* The boot sectors are written straight to the disk, not through a
+     * filesystem: no time is stamped on them. */
     for (int i = 0; r == 0 && i < plan->n; i++)
         if (!strcmp(plan->a[i].argv[0], "boot-geometry")) {
             c.a = &plan->a[i];
@@ -278,23 +307,21 @@ void p2v_changes_free(struct p2v_changes *c)
     c->n = 0;
 }
 
-
-void p2v_changes_json(FILE *f, const struct p2v_changes *c)
+void p2v_changes_json(struct p2v_json *j, const struct p2v_changes *c)
 {
-    fputs("\"changes\": [", f);
+    p2v_json_array_lines(j, "changes");
     for (int i = 0; i < c->n; i++) {
         const struct p2v_change *ch = &c->c[i];
-        fprintf(f, "%s\n  {\"line\": %d, \"action\": ", i ? "," : "", ch->line);
-        json_string(f, ch->action);
-        fputs(", \"what\": ", f);
-        json_string(f, ch->what);
-        fputs(", \"old\": ", f);
-        json_string(f, ch->old);
-        fputs(", \"new\": ", f);
-        json_string(f, ch->new_);
-        fprintf(f, ", \"changed\": %s}", ch->changed ? "true" : "false");
+        p2v_json_object(j, NULL);
+        p2v_json_int(j, "line", ch->line);
+        p2v_json_str(j, "action", ch->action);
+        p2v_json_str(j, "what", ch->what);
+        p2v_json_str(j, "old", ch->old);
+        p2v_json_str(j, "new", ch->new_);
+        p2v_json_bool(j, "changed", ch->changed);
+        p2v_json_end(j);
     }
-    fputs(c->n ? "\n]" : "]", f);
+    p2v_json_end(j);
 }
 
 void p2v_changes_text(FILE *f, const struct p2v_changes *c)

@@ -8,6 +8,7 @@
 #include "plan.h"
 
 #include <stdio.h>
+#include <time.h>
 
 struct p2v_change {
     int line;
@@ -24,11 +25,16 @@ struct p2v_changes {
 
 struct p2v_apply_in {
     struct p2v_layer *disk;          /* writable: the overlay (real or scratch) */
-    struct p2v_layer *base;          /* the source, to report boot-sector values before */
+    /* The source as the disk layout reads it, to report the boot-sector
+     * values it had before. */
+    struct p2v_layer *base;
     uint64_t base_shift;             /* disk offset of source byte 0 (a wrapped volume) */
     const struct p2v_volume *vols;
     int nvols;
     const char *name;                /* the source, for messages */
+    /* The time the guest's files and records are stamped with (the
+     * snapshot's): the same source and plan then give the same image. */
+    struct timespec time;
 };
 
 /* Checks the plan's local files and that Windows is there when needed,
@@ -38,8 +44,10 @@ int p2v_apply(const struct p2v_apply_in *in, const struct p2v_plan *plan,
               struct p2v_changes *out, struct p2v_windows *w);
 void p2v_changes_free(struct p2v_changes *c);
 
-/* The report: {"changes": [...]} members, and a human table. */
-void p2v_changes_json(FILE *f, const struct p2v_changes *c);
+struct p2v_json;
+/* The report: the "changes" member of the object j is writing (one change
+ * a line), and a human table. */
+void p2v_changes_json(struct p2v_json *j, const struct p2v_changes *c);
 void p2v_changes_text(FILE *f, const struct p2v_changes *c);
 
 #endif

@@ -1,7 +1,6 @@
 #define _GNU_SOURCE
 #include "commands.h"
 
-#include "fixed_clock.h"
 #include "stack.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -11,7 +10,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -57,69 +55,66 @@ static int has_service(void *p, const char *name)
     return p2v_hive_key_exists(c->h, key);
 }
 
-static void windows_json(FILE *f, const struct p2v_windows *w)
+static void windows_json(struct p2v_json *j, const struct p2v_windows *w)
 {
-    fprintf(f, "\"windows\": {\"partition\": %d, \"systemroot\": ", w->vol.number);
-    json_string(f, w->systemroot);
-    fputs(", \"product_name\": ", f);
-    json_string(f, w->product);
-    fputs(", \"version\": ", f);
-    json_string(f, w->version);
-    fputs(", \"build\": ", f);
-    json_string(f, w->build);
-    fputs(", \"arch\": ", f);
-    json_string(f, w->arch);
-    fputs(", \"current_control_set\": ", f);
-    json_string(f, w->ccs);
-    fprintf(f, ", \"driver_database\": %s}", w->driver_database ? "true" : "false");
+    p2v_json_object(j, "windows");
+    p2v_json_int(j, "partition", w->vol.number);
+    p2v_json_str(j, "systemroot", w->systemroot);
+    p2v_json_str(j, "product_name", w->product);
+    p2v_json_str(j, "version", w->version);
+    p2v_json_str(j, "build", w->build);
+    p2v_json_str(j, "arch", w->arch);
+    p2v_json_str(j, "current_control_set", w->ccs);
+    p2v_json_bool(j, "driver_database", w->driver_database);
+    p2v_json_end(j);
 }
 
-struct ext_out {
-    FILE *f;
-    int first;
-};
-
-static int extent_json_f(void *ctx, uint64_t off, uint64_t len, enum p2v_extent_kind kind)
+static int extent_json(void *ctx, uint64_t off, uint64_t len, enum p2v_extent_kind kind)
 {
     (void)kind;
-    struct ext_out *e = ctx;
-    fprintf(e->f, "%s[%" PRIu64 ", %" PRIu64 "]", e->first ? "" : ", ", off, len);
-    e->first = 0;
+    struct p2v_json *j = ctx;
+    p2v_json_array(j, NULL);
+    p2v_json_uint(j, NULL, off);
+    p2v_json_uint(j, NULL, len);
+    p2v_json_end(j);
     return 0;
 }
 
 /* The disk ranges the overlay holds: everything that differs from the
- * source lies inside them. */
-static void overlay_json(FILE *f, struct p2v_layer *overlay)
+ * source lies inside them.  0 or -errno. */
+static int overlay_json(struct p2v_json *j, struct p2v_layer *overlay)
 {
-    struct ext_out e = { f, 1 };
     uint8_t d[16];
+    char hex[33];
     p2v_overlay_digest(overlay, d);
-    /* Ties the report to the overlay it describes (checked at mount). */
-    fputs("\"overlay_digest\": \"", f);
     for (int i = 0; i < 16; i++)
-        fprintf(f, "%02x", d[i]);
-    fputs("\", \"overlay_extents\": [", f);
-    p2v_overlay_changes(overlay, extent_json_f, &e);
-    fputs("], ", f);
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    /* Ties the report to the overlay it describes (checked at mount). */
+    p2v_json_str(j, "overlay_digest", hex);
+    p2v_json_array(j, "overlay_extents");
+    int r = p2v_overlay_changes(overlay, extent_json, j);
+    p2v_json_end(j);
+    return r;
 }
 
-static void report_json(FILE *f, const char *source, const char *plan, int dry_run,
-                        const struct p2v_windows *w, const struct p2v_changes *c,
-                        struct p2v_layer *overlay)
+/* The report of fixup apply: what was applied to which overlay.  0, or
+ * -errno when the overlay cannot be listed. */
+static int report_json(FILE *f, const char *source, const char *plan, int dry_run,
+                       const struct p2v_windows *w, const struct p2v_changes *c,
+                       struct p2v_layer *overlay)
 {
-    fputs("{\"source\": ", f);
-    json_string(f, source);
-    fputs(", \"plan\": ", f);
-    json_string(f, plan);
-    fprintf(f, ", \"dry_run\": %s, ", dry_run ? "true" : "false");
-    if (w->systemroot[0]) {
-        windows_json(f, w);
-        fputs(", ", f);
-    }
-    overlay_json(f, overlay);
-    p2v_changes_json(f, c);
-    fputs("}\n", f);
+    struct p2v_json j;
+    p2v_json_init(&j, f);
+    p2v_json_object(&j, NULL);
+    p2v_json_str(&j, "source", source);
+    p2v_json_str(&j, "plan", plan);
+    p2v_json_bool(&j, "dry_run", dry_run);
+    if (w->systemroot[0])
+        windows_json(&j, w);
+    int r = overlay_json(&j, overlay);
+    p2v_changes_json(&j, c);
+    p2v_json_finish(&j);
+    return r;
 }
 
 /* DIR/fixups.json, replaced atomically. */
@@ -134,8 +129,8 @@ static int save_report(const char *dir, const char *source, const char *plan,
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     int r = f ? 0 : -errno;
     if (f) {
-        report_json(f, source, plan, 0, w, c, overlay);
-        if (fflush(f) != 0 || fsync(fd) != 0)
+        r = report_json(f, source, plan, 0, w, c, overlay);
+        if ((fflush(f) != 0 || fsync(fd) != 0) && r == 0)
             r = -errno;
         if (fclose(f) != 0 && r == 0)
             r = -errno;
@@ -151,7 +146,15 @@ static int save_report(const char *dir, const char *source, const char *plan,
     return r;
 }
 
-static int do_plan(int argc, char **argv)
+/* ---- fixup plan ---- */
+
+struct plan_opts {
+    struct p2v_stack_opts so;
+    const char *target, *output, *drivers, *source;
+};
+
+/* 0 to run, -1 after --help, else the exit status. */
+static int plan_parse(int argc, char **argv, struct plan_opts *o)
 {
     static const struct option longopts[] = {
         { "target", required_argument, NULL, 'T' + 256 },
@@ -161,17 +164,15 @@ static int do_plan(int argc, char **argv)
         P2V_STACK_LONGOPTS,
         { 0 },
     };
-    struct p2v_stack_opts so = { .quiet = 1 };
-    const char *target = "virtio", *output = NULL, *drivers = "drivers";
     int c;
     while ((c = getopt_long(argc, argv, "t:o:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'T' + 256: target = optarg; break;
-        case 'o': output = optarg; break;
-        case 'R': drivers = optarg; break;
-        case 'h': fixup_usage(stdout); return 0;
+        case 'T' + 256: o->target = optarg; break;
+        case 'o': o->output = optarg; break;
+        case 'R': o->drivers = optarg; break;
+        case 'h': fixup_usage(stdout); return -1;
         default:
-            if (parse_stack_option(c, optarg, &so) <= 0)
+            if (parse_stack_option(c, optarg, &o->so) <= 0)
                 return 2;
         }
     }
@@ -179,14 +180,20 @@ static int do_plan(int argc, char **argv)
         fixup_usage(stderr);
         return 2;
     }
-    if (strcmp(target, "hyperv") && strcmp(target, "qemu-ide") && strcmp(target, "qemu-sata") &&
-        strcmp(target, "virtio")) {
+    if (strcmp(o->target, "hyperv") && strcmp(o->target, "qemu-ide") &&
+        strcmp(o->target, "qemu-sata") && strcmp(o->target, "virtio")) {
         fprintf(stderr, "p2v fixup plan: --target must be hyperv, qemu-ide, qemu-sata or "
-                        "virtio, not '%s'\n", target);
+                        "virtio, not '%s'\n", o->target);
         return 2;
     }
+    o->source = argv[optind];
+    return 0;
+}
+
+static int plan_run(struct plan_opts *o)
+{
     struct p2v_stack st;
-    if (p2v_stack_open(argv[optind], &so, &st) < 0)
+    if (p2v_stack_open(o->source, &o->so, &st) < 0)
         return 1;
     struct p2v_windows w;
     struct p2v_gfs *g = NULL;
@@ -196,15 +203,15 @@ static int do_plan(int argc, char **argv)
         r = p2v_windows_load_hive(g, &w, "SYSTEM", &sys);
     FILE *f = NULL;
     if (r == 0) {
-        f = output ? fopen(output, "we") : stdout;
+        f = o->output ? fopen(o->output, "we") : stdout;
         if (!f) {
             r = -errno;
-            p2v_err("cannot write the plan to %s: %s", output, strerror(errno));
+            p2v_err("cannot write the plan to %s: %s", o->output, strerror(errno));
         }
     }
     if (r == 0) {
         struct svc_ctx ctx = { sys, w.ccs };
-        r = p2v_plan_default(f, target, &w, st.src.path, drivers, has_service, &ctx);
+        r = p2v_plan_default(f, o->target, &w, st.src.path, o->drivers, has_service, &ctx);
     }
     if (f && f != stdout && fclose(f) != 0 && r == 0)
         r = -errno;
@@ -214,15 +221,16 @@ static int do_plan(int argc, char **argv)
     return r < 0 ? 1 : 0;
 }
 
-/* The bottom of the stack: the source itself. */
-static struct p2v_layer *bottom(struct p2v_layer *l)
-{
-    while (l->below)
-        l = l->below;
-    return l;
-}
+/* ---- fixup apply ---- */
 
-static int do_apply(int argc, char **argv)
+struct apply_opts {
+    struct p2v_stack_opts so;   /* so.state: the job state directory */
+    const char *plan, *source;
+    int json;
+};
+
+/* 0 to run, -1 after --help, else the exit status. */
+static int apply_parse(int argc, char **argv, struct apply_opts *o)
 {
     static const struct option longopts[] = {
         { "state", required_argument, NULL, 'Z' },
@@ -233,71 +241,85 @@ static int do_apply(int argc, char **argv)
         P2V_STACK_LONGOPTS,
         { 0 },
     };
-    struct p2v_stack_opts so = { .quiet = 1 };
-    const char *plan_path = NULL;
-    int json = 0, c;
+    int c;
     while ((c = getopt_long(argc, argv, "t:p:nh", longopts, NULL)) != -1) {
         switch (c) {
-        case 'Z': so.state = optarg; break;
-        case 'p': plan_path = optarg; break;
-        case 'n': so.dry_run = 1; break;
-        case 'j': json = 1; break;
-        case 'h': fixup_usage(stdout); return 0;
+        case 'Z': o->so.state = optarg; break;
+        case 'p': o->plan = optarg; break;
+        case 'n': o->so.dry_run = 1; break;
+        case 'j': o->json = 1; break;
+        case 'h': fixup_usage(stdout); return -1;
         default:
-            if (parse_stack_option(c, optarg, &so) <= 0)
+            if (parse_stack_option(c, optarg, &o->so) <= 0)
                 return 2;
         }
     }
-    if (argc - optind != 1 || !so.state || !plan_path) {
+    if (argc - optind != 1 || !o->so.state || !o->plan) {
         fprintf(stderr, "usage: p2v fixup apply --state DIR --plan FILE [--dry-run] [--json] "
                         "SOURCE\n");
         return 2;
     }
-    so.writable = !so.dry_run;
+    o->so.writable = !o->so.dry_run;
+    o->source = argv[optind];
+    return 0;
+}
+
+/* After a successful apply: the report saved (unless a dry run) and shown.
+ * 0 or -errno. */
+static int apply_report(const struct apply_opts *o, struct p2v_stack *st, const char *plan,
+                        const struct p2v_windows *w, const struct p2v_changes *ch)
+{
+    int r = 0;
+    if (!o->so.dry_run && save_report(o->so.state, st->src.path, plan, w, ch, st->overlay) < 0) {
+        /* The overlay is the truth and is saved; only its description
+         * is missing, and a mount says the old one does not match. */
+        p2v_err("the fix-ups were applied and saved in %s, but their report (fixups.json) "
+                "was not; free some space there and run the same fixup apply again: it "
+                "changes nothing more and writes the report", o->so.state);
+        r = -EIO;
+    }
+    /* What was applied, even when its report could not be saved. */
+    if (o->json) {
+        int jr = report_json(stdout, st->src.path, plan, o->so.dry_run, w, ch, st->overlay);
+        if (r == 0)
+            r = jr;
+    } else {
+        if (o->so.dry_run)
+            printf("dry run: nothing is changed\n");
+        p2v_changes_text(stdout, ch);
+    }
+    return r;
+}
+
+static int apply_run(struct apply_opts *o)
+{
     struct p2v_plan plan;
-    if (p2v_plan_load(plan_path, &plan) < 0)
+    if (p2v_plan_load(o->plan, &plan) < 0)
         return 1;
     struct p2v_stack st;
-    if (p2v_stack_open(argv[optind], &so, &st) < 0) {
+    if (p2v_stack_open(o->source, &o->so, &st) < 0) {
         p2v_plan_free(&plan);
         return 1;
     }
+    /* base: the source as the stack serves it (bad-sector policy and
+     * consistency guard included), for the values it had before. */
     struct p2v_volume vols[P2V_MAX_PARTITIONS];
     struct p2v_apply_in in = {
-        .disk = st.overlay, .base = bottom(st.disk), .base_shift = st.wrap.offset,
-        .vols = vols, .name = st.src.path,
+        .disk = st.overlay, .base = st.sv.top, .base_shift = st.wrap.offset,
+        .vols = vols, .name = st.src.path, .time = st.mtime,
     };
     in.nvols = p2v_layout_volumes(st.table, &st.wrap, st.src.size, vols, P2V_MAX_PARTITIONS);
     struct p2v_windows w;
     struct p2v_changes ch;
     memset(&w, 0, sizeof w);
-    /* Files and records the apply writes carry the snapshot's time, so
-     * the same source and plan always give the same image. */
-    p2v_fixed_clock(&st.mtime);
     int r = p2v_apply(&in, &plan, &ch, &w);
-    if (r == 0 && !so.dry_run)
+    if (r == 0 && !o->so.dry_run)
         r = p2v_overlay_commit(st.overlay);
     if (r < 0) {
         p2v_overlay_abandon(st.overlay);
-        p2v_err("nothing was applied: the state in %s is as it was", so.state);
+        p2v_err("nothing was applied: the state in %s is as it was", o->so.state);
     } else {
-        if (!so.dry_run &&
-            save_report(so.state, st.src.path, plan.path, &w, &ch, st.overlay) < 0) {
-            /* The overlay is the truth and is saved; only its description
-             * is missing, and a mount says the old one does not match. */
-            p2v_err("the fix-ups were applied and saved in %s, but their report (fixups.json) "
-                    "was not; free some space there and run the same fixup apply again: it "
-                    "changes nothing more and writes the report", so.state);
-            r = -EIO;
-        }
-        /* What was applied, even when its report could not be saved. */
-        if (json) {
-            report_json(stdout, st.src.path, plan.path, so.dry_run, &w, &ch, st.overlay);
-        } else {
-            if (so.dry_run)
-                printf("dry run: nothing is changed\n");
-            p2v_changes_text(stdout, &ch);
-        }
+        r = apply_report(o, &st, plan.path, &w, &ch);
     }
     p2v_changes_free(&ch);
     p2v_stack_close(&st);
@@ -305,29 +327,63 @@ static int do_apply(int argc, char **argv)
     return r < 0 ? 1 : 0;
 }
 
-static int do_discard(int argc, char **argv)
+/* ---- fixup discard ---- */
+
+struct discard_opts {
+    const char *state;
+};
+
+/* 0 to run, -1 after --help, else the exit status. */
+static int discard_parse(int argc, char **argv, struct discard_opts *o)
 {
     static const struct option longopts[] = {
         { "state", required_argument, NULL, 'Z' },
         { "help", no_argument, NULL, 'h' },
         { 0 },
     };
-    const char *state = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         if (c == 'Z')
-            state = optarg;
+            o->state = optarg;
         else if (c == 'h') {
             fixup_usage(stdout);
-            return 0;
+            return -1;
         } else
             return 2;
     }
-    if (!state || optind != argc) {
+    if (!o->state || optind != argc) {
         fprintf(stderr, "usage: p2v fixup discard --state DIR\n");
         return 2;
     }
-    return p2v_overlay_discard(state) < 0 ? 1 : 0;
+    return 0;
+}
+
+static int discard_run(struct discard_opts *o)
+{
+    return p2v_overlay_discard(o->state) < 0 ? 1 : 0;
+}
+
+/* ---- the subcommands ---- */
+
+static int fixup_plan(int argc, char **argv)
+{
+    struct plan_opts o = { .so = { .quiet = 1 }, .target = "virtio", .drivers = "drivers" };
+    int r = plan_parse(argc, argv, &o);
+    return r < 0 ? 0 : r > 0 ? r : plan_run(&o);
+}
+
+static int fixup_apply(int argc, char **argv)
+{
+    struct apply_opts o = { .so = { .quiet = 1 } };
+    int r = apply_parse(argc, argv, &o);
+    return r < 0 ? 0 : r > 0 ? r : apply_run(&o);
+}
+
+static int fixup_discard(int argc, char **argv)
+{
+    struct discard_opts o = { 0 };
+    int r = discard_parse(argc, argv, &o);
+    return r < 0 ? 0 : r > 0 ? r : discard_run(&o);
 }
 
 int cmd_fixup(int argc, char **argv)
@@ -337,11 +393,11 @@ int cmd_fixup(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     if (!strcmp(argv[1], "plan"))
-        return do_plan(argc - 1, argv + 1);
+        return fixup_plan(argc - 1, argv + 1);
     if (!strcmp(argv[1], "apply"))
-        return do_apply(argc - 1, argv + 1);
+        return fixup_apply(argc - 1, argv + 1);
     if (!strcmp(argv[1], "discard"))
-        return do_discard(argc - 1, argv + 1);
+        return fixup_discard(argc - 1, argv + 1);
     fprintf(stderr, "p2v fixup: unknown subcommand '%s' (plan, apply, discard)\n", argv[1]);
     return 2;
 }
