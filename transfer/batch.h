@@ -25,4 +25,20 @@ extern const char p2v_manifest_rng[];
  * self is the p2v binary.  0 if it succeeded. */
 int p2v_job_run(const struct p2v_job *j, const char *self);
 
+/* What became of one job of a batch. */
+struct p2v_batch_result {
+    int status;              /* its exit status; 1 when it could not start or never did */
+    char summary[8192];      /* the summary line it printed (no newline), or for a job
+                              * the batch never started, one saying so; "" if none */
+};
+
+/* Runs the n jobs, each in a child process of its own (p2v_job_run), up
+ * to parallel at once, and logs on stderr when each starts and ends.
+ * SIGINT or SIGTERM starts no more jobs; the running ones are waited for.
+ * *results (malloc'd, one per job, in manifest order) is set on success.
+ * Returns how many jobs failed, or -1 when none could run: the p2v binary
+ * was not found (with a message) or memory ran out. */
+int p2v_batch_run(const struct p2v_job *jobs, int n, int parallel,
+                  struct p2v_batch_result **results);
+
 #endif

@@ -107,27 +107,23 @@ static void write_summary(FILE *f, const void *ctx)
 {
     const struct summary *s = ctx;
     const struct run *r = s->r;
-    fprintf(f, "{\"name\": ");
-    json_string(f, r->j->name);
-    fprintf(f, ", \"source\": ");
-    json_string(f, r->j->source);
-    fprintf(f, ", \"destination\": ");
-    json_string(f, r->j->dest);
-    fprintf(f, ", \"status\": \"%s\", \"failed_step\": ", r->failed ? "failed" : "ok");
-    if (r->failed)
-        json_string(f, r->failed);
-    else
-        fputs("null", f);
-    fprintf(f, ", \"error\": ");
-    json_string(f, r->failed ? r->error : "");
-    fprintf(f, ", \"image\": ");
-    json_string(f, s->image);
-    fprintf(f, ", \"size\": %lld, \"sha256\": ", s->size);
-    json_string(f, s->sha);
-    fprintf(f, ", \"blockers\": %d, \"warnings\": %d, \"seconds\": %.1f, \"log\": ", r->blockers,
-            r->warnings, s->seconds);
-    json_string(f, r->log);
-    fputs("}\n", f);
+    struct p2v_json w;
+    p2v_json_init(&w, f);
+    p2v_json_object(&w, NULL);
+    p2v_json_str(&w, "name", r->j->name);
+    p2v_json_str(&w, "source", r->j->source);
+    p2v_json_str(&w, "destination", r->j->dest);
+    p2v_json_str(&w, "status", r->failed ? "failed" : "ok");
+    p2v_json_str_or_null(&w, "failed_step", r->failed);
+    p2v_json_str(&w, "error", r->failed ? r->error : "");
+    p2v_json_str(&w, "image", s->image);
+    p2v_json_int(&w, "size", s->size);
+    p2v_json_str(&w, "sha256", s->sha);
+    p2v_json_int(&w, "blockers", r->blockers);
+    p2v_json_int(&w, "warnings", r->warnings);
+    p2v_json_fmt(&w, "seconds", "%.1f", s->seconds);
+    p2v_json_str(&w, "log", r->log);
+    p2v_json_finish(&w);
 }
 
 static double now(void)
