@@ -231,7 +231,8 @@ static int guest_writes(struct ctx *c, int windows)
     int r = 0;
     p2v_clock_pin(&in->time);
     if (windows) {
-        r = p2v_windows_find(in->disk, in->vols, in->nvols, in->name, 1, c->w, &c->gfs);
+        r = p2v_windows_find(in->disk, in->vols, in->nvols, in->name,
+                             P2V_WIN_RW | in->windows_flags, c->w, &c->gfs);
         if (r == -ENOENT)
             p2v_err("%s: the plan edits Windows, but no Windows was found (no NTFS volume "
                     "with Windows/System32/config and cmd.exe)", in->name);

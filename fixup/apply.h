@@ -32,6 +32,7 @@ struct p2v_apply_in {
     const struct p2v_volume *vols;
     int nvols;
     const char *name;                /* the source, for messages */
+    unsigned windows_flags;          /* how its Windows is opened (P2V_WIN_*) */
     /* The time the guest's files and records are stamped with (the
      * snapshot's): the same source and plan then give the same image. */
     struct timespec time;

@@ -13,7 +13,92 @@ void p2v_windows_hive_path(const struct p2v_windows *w, const char *hive, char *
     snprintf(out, len, "%s/System32/config/%s", w->systemroot, hive);
 }
 
-int p2v_windows_load_hive(struct p2v_gfs *g, const struct p2v_windows *w, const char *hive,
+const char *p2v_hive_state_name(enum p2v_hive_state s)
+{
+    return s == P2V_HIVE_CLEAN ? "clean" : s == P2V_HIVE_RECOVERED ? "recovered" : "dirty";
+}
+
+/* The record of hive in w: found, or a new one. */
+static struct p2v_hive_status *status_of(struct p2v_windows *w, const char *hive)
+{
+    for (int i = 0; i < w->nhives; i++)
+        if (!strcmp(w->hives[i].name, hive))
+            return &w->hives[i];
+    if (w->nhives == P2V_WINDOWS_HIVES)
+        return NULL;
+    struct p2v_hive_status *s = &w->hives[w->nhives++];
+    memset(s, 0, sizeof *s);
+    snprintf(s->name, sizeof s->name, "%s", hive);
+    return s;
+}
+
+/* A transaction log beside the hive: its bytes, or absent (no file). */
+static int read_log(struct p2v_gfs *g, const char *path, int n, struct p2v_hive_log *log,
+                    char *name, size_t name_len)
+{
+    uint8_t *d = NULL;
+    size_t len = 0;
+    snprintf(name, name_len, "%s.LOG%d", path, n);
+    int r = p2v_gfs_read(g, name, &d, &len);
+    *log = (struct p2v_hive_log){ r == 0 ? d : NULL, r == 0 ? len : 0, name };
+    return r == -ENOENT ? 0 : r;
+}
+
+/* A dirty hive: replayed from its logs, or (as the flags say) used as it
+ * is, or refused.  On success *data is the hive to load. */
+static int recover(struct p2v_gfs *g, struct p2v_windows *w, const char *path,
+                   struct p2v_hive_status *st, uint8_t **data, size_t *len)
+{
+    char names[2][96];
+    struct p2v_hive_log logs[2] = { { 0 } };
+    int r = read_log(g, path, 1, &logs[0], names[0], sizeof names[0]);
+    if (r == 0)
+        r = read_log(g, path, 2, &logs[1], names[1], sizeof names[1]);
+    struct p2v_hive_recovery info = { 0 };
+    uint8_t *rec = NULL;
+    size_t rlen = 0;
+    if (r == 0)
+        r = p2v_hive_recover(*data, *len, logs, 2, !!(w->flags & P2V_WIN_IGNORE_HIVE_LOGS),
+                             &rec, &rlen, &info);
+    free((void *)logs[0].data);
+    free((void *)logs[1].data);
+    if (r == -ENOENT && (w->flags & P2V_WIN_TOLERATE_DIRTY)) {
+        /* Inspection only: the rules report it; the facts are the stale
+         * primary's. */
+        st->state = P2V_HIVE_DIRTY;
+        snprintf(st->why, sizeof st->why, "%s", info.why);
+        return 0;
+    }
+    if (r == -ENOENT) {
+        p2v_err("partition %d: the %s hive (%s) was not shut down cleanly (sequence numbers "
+                "%u/%u) and its transaction logs cannot be replayed: %s. Start Windows and shut "
+                "it down fully (shutdown /s /t 0), then convert again; or pass "
+                "--ignore-hive-logs to use the hive as it is and lose what its logs hold",
+                w->vol.number, st->name, path, info.seq1, info.seq2, info.why);
+        return -EUCLEAN;
+    }
+    if (r < 0) {
+        p2v_err("partition %d: the %s hive (%s) cannot be recovered from its transaction logs: "
+                "%s", w->vol.number, st->name, path, r == -EINVAL ? info.why : strerror(-r));
+        return r;
+    }
+    st->state = info.state;
+    st->seq = info.seq;
+    st->entries = info.entries;
+    if (info.state == P2V_HIVE_DIRTY) {
+        st->ignored = 1;
+        snprintf(st->why, sizeof st->why, "%s", info.why);
+        p2v_warn("partition %d: the %s hive was not shut down cleanly; its transaction logs are "
+                 "ignored (--ignore-hive-logs): what they hold is lost (%s)", w->vol.number,
+                 st->name, info.why);
+    }
+    free(*data);
+    *data = rec;
+    *len = rlen;
+    return 0;
+}
+
+int p2v_windows_load_hive(struct p2v_gfs *g, struct p2v_windows *w, const char *hive,
                           struct p2v_hive **out)
 {
     char path[64];
@@ -25,6 +110,20 @@ int p2v_windows_load_hive(struct p2v_gfs *g, const struct p2v_windows *w, const 
         if (r == -ENOENT)
             p2v_err("partition %d: %s is missing; this Windows cannot be inspected",
                     w->vol.number, path);
+        return r;
+    }
+    struct p2v_hive_status scratch, *st = status_of(w, hive);
+    if (!st)
+        st = &scratch;
+    int dirty = p2v_hive_is_dirty(data, len);
+    if (dirty >= 0 && len >= 12) {
+        st->seq1 = get_le32(data + 4);
+        st->seq2 = get_le32(data + 8);
+        st->seq = st->seq1;
+    }
+    /* Not a hive at all: p2v_hive_load says so. */
+    if (dirty == 1 && (r = recover(g, w, path, st, &data, &len)) < 0) {
+        free(data);
         return r;
     }
     r = p2v_hive_load(data, len, hive, out);
@@ -130,7 +229,8 @@ static int find_root(struct p2v_gfs *g, struct p2v_windows *w)
 }
 
 int p2v_windows_find(struct p2v_layer *l, const struct p2v_volume *vols, int nvols,
-                     const char *name, int rw, struct p2v_windows *w, struct p2v_gfs **gfs)
+                     const char *name, unsigned flags, struct p2v_windows *w,
+                     struct p2v_gfs **gfs)
 {
     for (int i = 0; i < nvols; i++) {
         /* libblkid names BitLocker only when its metadata is complete; the
@@ -155,6 +255,7 @@ int p2v_windows_find(struct p2v_layer *l, const struct p2v_volume *vols, int nvo
             return r;
         memset(w, 0, sizeof *w);
         w->vol = vols[i];
+        w->flags = flags;
         int found = find_root(g, w);
         if (found && (r = read_facts(g, w)) < 0) {
             p2v_gfs_close(g);
@@ -166,7 +267,7 @@ int p2v_windows_find(struct p2v_layer *l, const struct p2v_volume *vols, int nvo
         if (!found)
             continue;
         if (r == 0 && gfs)
-            r = p2v_gfs_open(l, vols[i].start, vols[i].size, what, rw, gfs);
+            r = p2v_gfs_open(l, vols[i].start, vols[i].size, what, !!(flags & P2V_WIN_RW), gfs);
         return r;
     }
     return -ENOENT;

@@ -7,7 +7,33 @@
 
 #include "guest_fs.h"
 #include "hive.h"
+#include "hive_log.h"
 #include "volume.h"
+
+/* How a hive was found: clean, recovered from its transaction logs, or
+ * dirty (its logs could not be replayed, or were ignored on request). */
+struct p2v_hive_status {
+    char name[16];                /* "SYSTEM" */
+    enum p2v_hive_state state;
+    int ignored;                  /* dirty, used as it is: --ignore-hive-logs */
+    uint32_t seq1, seq2;          /* the primary's sequence numbers, as found */
+    uint32_t seq;                 /* what p2v reads (and writes back from): clean, both equal */
+    int entries;                  /* log entries replayed */
+    char why[256];                /* why it is dirty */
+};
+
+#define P2V_WINDOWS_HIVES 2       /* SYSTEM, SOFTWARE */
+
+/* How p2v_windows_find opens the guest and its hives. */
+enum {
+    P2V_WIN_RW = 1,               /* leave the volume open read-write */
+    /* A dirty hive whose logs cannot be replayed is used as it is, with a
+     * warning (--ignore-hive-logs); otherwise it is refused. */
+    P2V_WIN_IGNORE_HIVE_LOGS = 2,
+    /* Inspection only (inventory, check): such a hive is read as it is
+     * and its state recorded, for the rules to judge; no error. */
+    P2V_WIN_TOLERATE_DIRTY = 4,
+};
 
 struct p2v_windows {
     struct p2v_volume vol;        /* the partition holding it */
@@ -19,20 +45,32 @@ struct p2v_windows {
     int controlset;               /* SYSTEM\Select\Current */
     char ccs[16];                 /* "ControlSet001" */
     int driver_database;          /* SYSTEM has DriverDatabase (Windows 8 and later) */
+    unsigned flags;               /* P2V_WIN_* it was found with */
+    struct p2v_hive_status hives[P2V_WINDOWS_HIVES];  /* each hive as it was loaded */
+    int nhives;
 };
 
 /* Looks for Windows on each volume of the disk l.  Refuses BitLocker.
  * Returns 0 and fills w (and, if gfs is not NULL, leaves the volume open
- * in *gfs, read-write when rw), -ENOENT when there is none (no message:
- * the caller knows whether that is an error), or -errno with a message. */
+ * in *gfs, read-write with P2V_WIN_RW), -ENOENT when there is none (no
+ * message: the caller knows whether that is an error), or -errno with a
+ * message.  flags: P2V_WIN_*. */
 int p2v_windows_find(struct p2v_layer *l, const struct p2v_volume *vols, int nvols,
-                     const char *name, int rw, struct p2v_windows *w, struct p2v_gfs **gfs);
+                     const char *name, unsigned flags, struct p2v_windows *w,
+                     struct p2v_gfs **gfs);
 
 /* Hive paths inside the volume. */
 void p2v_windows_hive_path(const struct p2v_windows *w, const char *hive, char *out, size_t len);
 
-/* Loads a hive ("SYSTEM", "SOFTWARE") from the guest. */
-int p2v_windows_load_hive(struct p2v_gfs *g, const struct p2v_windows *w, const char *hive,
+/* Loads a hive ("SYSTEM", "SOFTWARE") from the guest.  A dirty hive is
+ * first recovered from its transaction logs beside it (NAME.LOG1,
+ * NAME.LOG2), as Windows does at boot; what was found is recorded in
+ * w->hives.  A dirty hive that cannot be recovered is refused (-EUCLEAN,
+ * with a message naming it and what to do) unless w->flags says to use it
+ * as it is. */
+int p2v_windows_load_hive(struct p2v_gfs *g, struct p2v_windows *w, const char *hive,
                           struct p2v_hive **out);
+/* The state of a hive as words: "clean", "recovered", "dirty". */
+const char *p2v_hive_state_name(enum p2v_hive_state s);
 
 #endif

@@ -54,6 +54,7 @@ struct p2v_disk_view {
     uint64_t source_size;                     /* the source's bytes: a wrapped volume's size */
     uint32_t logical_sector;
     const char *name;                         /* the source, for messages */
+    unsigned windows_flags;                   /* how to open its Windows (guest/windows.h) */
 };
 
 /* p2v_layout_volumes of a disk view. */

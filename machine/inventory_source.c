@@ -255,6 +255,20 @@ static void win_nics(struct p2v_hive *sys, const struct p2v_windows *w, struct p
     p2v_strv_free(ifs, n);
 }
 
+/* How each hive was found: the hive-state rule judges it. */
+static void hive_states(const struct p2v_windows *w, struct p2v_machine *m)
+{
+    for (int i = 0; i < w->nhives && m->os.nhives < P2V_M_MAX_HIVES; i++) {
+        const struct p2v_hive_status *s = &w->hives[i];
+        struct p2v_m_hive *h = &m->os.hive[m->os.nhives++];
+        p2v_m_copy(h->name, sizeof h->name, s->name);
+        p2v_m_copy(h->state, sizeof h->state, p2v_hive_state_name(s->state));
+        h->entries = s->entries;
+        h->ignored = s->ignored;
+        p2v_m_copy(h->why, sizeof h->why, s->why);
+    }
+}
+
 static int inventory_windows(const struct p2v_disk_view *dv, struct p2v_machine *m)
 {
     struct p2v_windows w;
@@ -270,7 +284,8 @@ static int inventory_windows(const struct p2v_disk_view *dv, struct p2v_machine 
         if (!fve && strcmp(vols[i].fstype, "BitLocker") != 0)
             vols[k++] = vols[i];
     }
-    int r = p2v_windows_find(dv->layer, vols, k, dv->name, 0, &w, &g);
+    int r = p2v_windows_find(dv->layer, vols, k, dv->name,
+                             dv->windows_flags | P2V_WIN_TOLERATE_DIRTY, &w, &g);
     if (r < 0)
         return r;
     p2v_m_copy(m->os.family, sizeof m->os.family, "windows");
@@ -286,6 +301,7 @@ static int inventory_windows(const struct p2v_disk_view *dv, struct p2v_machine 
     m->os.major = w.major;
     m->os.minor = w.minor;
     m->os.partition = w.vol.number;
+    hive_states(&w, m);
     struct p2v_hive *sys = NULL, *sw = NULL;
     r = p2v_windows_load_hive(g, &w, "SYSTEM", &sys);
     if (r == 0) {

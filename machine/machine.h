@@ -70,6 +70,16 @@ struct p2v_m_tool {           /* another hypervisor's tools */
     int start;                /* service Start, -1 for programs */
 };
 
+struct p2v_m_hive {           /* a Windows registry hive as p2v found it */
+    char name[16];            /* SYSTEM, SOFTWARE */
+    char state[12];           /* clean, recovered (from its transaction logs), dirty */
+    int entries;              /* log entries replayed (recovered) */
+    int ignored;              /* dirty, used as it is (--ignore-hive-logs) */
+    char why[256];            /* why it is dirty */
+};
+
+#define P2V_M_MAX_HIVES 4
+
 struct p2v_m_mount {          /* an /etc/fstab line */
     char spec[96], file[96], type[24], options[96];
 };
@@ -92,10 +102,11 @@ struct p2v_machine {
         unsigned major, minor;
         int partition;        /* where it lives; 0 unknown */
         char systemroot[32];
-        int ndrivers, ntools, nmounts;
+        int ndrivers, ntools, nmounts, nhives;
         struct p2v_m_driver driver[P2V_M_MAX_ITEMS];
         struct p2v_m_tool tool[P2V_M_MAX_ITEMS];
         struct p2v_m_mount mount[P2V_M_MAX_ITEMS];
+        struct p2v_m_hive hive[P2V_M_MAX_HIVES];
     } os;
     int nnics;
     struct p2v_m_nic nic[P2V_M_MAX_NICS];

@@ -164,6 +164,17 @@ static void read_os(xmlXPathContextPtr xc, struct p2v_machine *m)
         t2->start = (int)get_num(n, "start", -1);
     }
     xmlXPathFreeObject(o);
+    o = nodes(xc, "/machine/os/hives/hive");
+    for (int i = 0; o && i < o->nodesetval->nodeNr && m->os.nhives < P2V_M_MAX_HIVES; i++) {
+        xmlNodePtr n = o->nodesetval->nodeTab[i];
+        struct p2v_m_hive *h = &m->os.hive[m->os.nhives++];
+        get(n, "name", h->name, sizeof h->name);
+        get_token(n, "state", h->state, sizeof h->state);
+        h->entries = (int)get_num(n, "entries", 0);
+        h->ignored = get_tri(n, "ignored") == P2V_YES;
+        get(n, "why", h->why, sizeof h->why);
+    }
+    xmlXPathFreeObject(o);
     o = nodes(xc, "/machine/os/fstab/mount");
     for (int i = 0; o && i < o->nodesetval->nodeNr && m->os.nmounts < P2V_M_MAX_ITEMS; i++) {
         xmlNodePtr n = o->nodesetval->nodeTab[i];

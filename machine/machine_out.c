@@ -101,6 +101,22 @@ static void x_os(FILE *f, const struct p2v_machine *m)
         }
         fputs("    </vendor-tools>\n", f);
     }
+    if (m->os.nhives) {
+        fputs("    <hives>\n", f);
+        for (int i = 0; i < m->os.nhives; i++) {
+            const struct p2v_m_hive *h = &m->os.hive[i];
+            fputs("      <hive", f);
+            x_attr(f, "name", h->name);
+            x_attr(f, "state", h->state);
+            if (h->entries)
+                fprintf(f, " entries=\"%d\"", h->entries);
+            if (h->ignored)
+                fputs(" ignored=\"yes\"", f);
+            x_attr(f, "why", h->why);
+            fputs("/>\n", f);
+        }
+        fputs("    </hives>\n", f);
+    }
     if (m->os.nmounts) {
         fputs("    <fstab>\n", f);
         for (int i = 0; i < m->os.nmounts; i++) {
@@ -306,6 +322,22 @@ static void j_fstab(struct p2v_json *j, const struct p2v_machine *m)
     p2v_json_end(j);
 }
 
+static void j_hives(struct p2v_json *j, const struct p2v_machine *m)
+{
+    p2v_json_array(j, "hives");
+    for (int i = 0; i < m->os.nhives; i++) {
+        const struct p2v_m_hive *h = &m->os.hive[i];
+        p2v_json_object(j, NULL);
+        p2v_json_str(j, "name", h->name);
+        p2v_json_str(j, "state", h->state);
+        p2v_json_int(j, "entries", h->entries);
+        p2v_json_bool(j, "ignored", h->ignored);
+        p2v_json_str(j, "why", h->why);
+        p2v_json_end(j);
+    }
+    p2v_json_end(j);
+}
+
 static void j_os(struct p2v_json *j, const struct p2v_machine *m)
 {
     p2v_json_object(j, "os");
@@ -324,6 +356,7 @@ static void j_os(struct p2v_json *j, const struct p2v_machine *m)
     p2v_json_str(j, "systemroot", m->os.systemroot);
     j_drivers(j, m);
     j_tools(j, m);
+    j_hives(j, m);
     j_fstab(j, m);
     p2v_json_end(j);
 }

@@ -210,6 +210,45 @@ static void rule_ntfs(const struct p2v_machine *m, struct p2v_result *r)
     say(r, P2V_SKIP, "no NTFS volume");
 }
 
+/* A registry hive whose newest data sit in transaction logs p2v could not
+ * replay: the VM would boot without them, or Windows would replay stale
+ * log entries over what p2v wrote. */
+static void rule_hives(const struct p2v_machine *m, struct p2v_result *r)
+{
+    if (strcmp(m->os.family, "windows") != 0)
+        RETURN_SAY(r, P2V_SKIP, "no Windows registry");
+    if (!m->os.nhives)
+        RETURN_SAY(r, P2V_SKIP, "registry hive state not known (read it offline with --source)");
+    char recovered[160] = "";
+    for (int i = 0; i < m->os.nhives; i++) {
+        const struct p2v_m_hive *h = &m->os.hive[i];
+        size_t n = strlen(recovered);
+        if (!strcmp(h->state, "recovered") && n < sizeof recovered)
+            snprintf(recovered + n, sizeof recovered - n, "%s%s from %d log entries",
+                     n ? ", " : "", h->name, h->entries);
+        if (strcmp(h->state, "dirty") != 0)
+            continue;
+        if (h->ignored) {
+            r->severity = P2V_WARNING;
+            say(r, P2V_FAIL, "the %s hive was not shut down cleanly and its transaction logs are "
+                "ignored (--ignore-hive-logs): the changes they held are lost (%s)", h->name,
+                h->why);
+            remedy(r, "start Windows and shut it down fully (shutdown /s /t 0), then take the "
+                      "snapshot again without --ignore-hive-logs");
+            return;
+        }
+        say(r, P2V_FAIL, "the %s hive was not shut down cleanly and its transaction logs cannot "
+            "be replayed (%s): its newest changes are only in the logs", h->name, h->why);
+        remedy(r, "start Windows and shut it down fully (shutdown /s /t 0), then take the "
+                  "snapshot again; or accept losing what the logs hold with --ignore-hive-logs");
+        return;
+    }
+    if (recovered[0])
+        RETURN_SAY(r, P2V_PASS, "registry hives consistent (recovered from their transaction "
+                   "logs: %s)", recovered);
+    say(r, P2V_PASS, "registry hives shut down cleanly");
+}
+
 static int is_bitlocker(const struct p2v_m_fs *fs, const struct p2v_m_part *p)
 {
     (void)p;
@@ -415,6 +454,7 @@ int p2v_check_rules(const struct p2v_machine *m, const struct p2v_check_opts *o,
     rule_disk_size(m, o, add(out, &n, "disk-size", P2V_BLOCKER));
     rule_sector(m, o, add(out, &n, "sector-size", P2V_BLOCKER));
     rule_ntfs(m, add(out, &n, "ntfs-state", P2V_BLOCKER));
+    rule_hives(m, add(out, &n, "hive-state", P2V_BLOCKER));
     rule_bitlocker(m, add(out, &n, "bitlocker", P2V_BLOCKER));
     rule_ldm(m, add(out, &n, "dynamic-disk", P2V_BLOCKER));
     rule_uefi_vhd(m, o, add(out, &n, "uefi-vhd", P2V_BLOCKER));

@@ -23,10 +23,11 @@ check_cleanup() {
 trap check_cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-RULES=(memory acpi os arch disk-size sector-size ntfs-state bitlocker dynamic-disk uefi-vhd
-       boot-driver static-ip vendor-tools dest-space)
-# The severity of every rule but os (blocker for Windows before NT 5.0) and
-# boot-driver (blocker or warning by what is missing).
+RULES=(memory acpi os arch disk-size sector-size ntfs-state hive-state bitlocker dynamic-disk
+       uefi-vhd boot-driver static-ip vendor-tools dest-space)
+# The severity of every rule but os (blocker for Windows before NT 5.0),
+# boot-driver (blocker or warning by what is missing) and hive-state (a
+# warning when the logs are ignored on request; tests/it_hives.sh).
 declare -A SEV=([memory]=blocker [acpi]=blocker [arch]=blocker [disk-size]=blocker
     [sector-size]=blocker [ntfs-state]=blocker [bitlocker]=blocker [dynamic-disk]=blocker
     [uefi-vhd]=blocker [static-ip]=warning [vendor-tools]=warning [dest-space]=blocker)
@@ -406,6 +407,7 @@ expect win-virtio memory skip
 expect win-virtio static-ip fail
 expect win-virtio vendor-tools fail
 expect win-virtio ntfs-state pass
+expect win-virtio hive-state pass
 expect win-virtio bitlocker pass
 expect win-virtio dynamic-disk pass
 expect win-virtio uefi-vhd pass
@@ -505,6 +507,7 @@ expect lin static-ip pass
 expect lin vendor-tools pass
 expect lin memory skip
 expect lin ntfs-state skip
+expect lin hive-state skip
 expect_exit lin 0
 run linnv "$linnv"
 expect linnv boot-driver fail blocker

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Builds a disk image that looks like a Windows system disk, for integration
 # tests of the registry and file fix-ups:
-#   tests/mkwinfixture.sh OUT.img [--win8] [--size MiB] [--hiberfil]
+#   tests/mkwinfixture.sh OUT.img [--win8 | --win10] [--size MiB] [--hiberfil]
+#                         [--system HIVE [--logs]] [--arch x86|x86_64]
 # MBR (signature 0x1234ABCD), one active NTFS partition (type 7, label WINSYS)
 # from 1 MiB to the end, holding SYSTEM and SOFTWARE hives, a PE32+ cmd.exe,
 # drivers/atapi.sys, Users/ and hello.txt.  --win8 gives a Server 2019 layout
@@ -9,7 +10,11 @@
 # Both have one static IPv4 interface (192.168.50.10/24, gateway .1, DNS .2 and
 # 8.8.8.8) and one DHCP one under Tcpip\Parameters\Interfaces, and VMware Tools
 # and 7-Zip in the Uninstall list.  --hiberfil adds a hiberfil.sys whose header
-# says the system is hibernated.
+# says the system is hibernated.  --system HIVE puts that SYSTEM hive (a real
+# one: tests/fixtures/windows/) in place of the built one, and --logs its
+# transaction logs HIVE.LOG1 and HIVE.LOG2 beside it as SYSTEM.LOG1 and
+# SYSTEM.LOG2; --win10 gives a Windows 10 Pro SOFTWARE hive; --arch x86 a
+# 32-bit cmd.exe.
 # Needs root (losetup), sfdisk, mkntfs, ntfs-3g, hivexsh and hivexget.
 set -euo pipefail
 
@@ -17,12 +22,16 @@ set -euo pipefail
 # (tests/fixtures/minimal.hive, the hivex project's images/minimal, LGPL).
 SEED=${MKWINFIXTURE_SEED:-$(dirname "$0")/fixtures/minimal.hive}
 die() { echo "mkwinfixture: $*" >&2; exit 1; }
-usage() { die "usage: $0 OUT.img [--win8] [--size MiB] [--hiberfil]"; }
+usage() { die "usage: $0 OUT.img [--win8 | --win10] [--size MiB] [--hiberfil] [--system HIVE [--logs]] [--arch x86|x86_64]"; }
 
-OUT='' WIN8=0 SIZE=64 HIBER=0
+OUT='' WIN8=0 WIN10=0 SIZE=64 HIBER=0 SYSHIVE='' LOGS=0 ARCH=x86_64
 while (($#)); do
     case $1 in
         --win8) WIN8=1 ;;
+        --win10) WIN10=1 ;;
+        --system) [ -n "${2:-}" ] || usage; SYSHIVE=$2; shift ;;
+        --logs) LOGS=1 ;;
+        --arch) case ${2:-} in x86|x86_64) ARCH=$2 ;; *) usage ;; esac; shift ;;
         --hiberfil) HIBER=1 ;;
         --size) [[ ${2:-} =~ ^[0-9]+$ ]] || usage; SIZE=$2; shift ;;
         -*) usage ;;
@@ -107,7 +116,11 @@ made=()
     fi
 } | build "$tmp/SYSTEM"
 
-if ((WIN8)); then
+if ((WIN10)); then
+    ver=(ProductName 'string:Windows 10 Pro' CurrentVersion string:6.3
+         CurrentBuildNumber string:19044 InstallationType string:Client
+         CurrentMajorVersionNumber dword:10 CurrentMinorVersionNumber dword:0)
+elif ((WIN8)); then
     ver=(ProductName 'string:Windows Server 2019 Standard' CurrentVersion string:6.3
          CurrentBuildNumber string:17763 InstallationType string:Server
          CurrentMajorVersionNumber dword:10 CurrentMinorVersionNumber dword:0)
@@ -130,29 +143,44 @@ expect() {  # expect HIVE KEY VALUE EXPECTED
     got=$(hivexget "$tmp/$1" "$2" "$3" 2>&1) || die "$1 $2 $3: $got"
     [ "$got" = "$4" ] || die "$1 $2 $3: expected '$4', got '$got'"
 }
-expect SYSTEM '\Select' Current 1
-expect SYSTEM "\\$cs\\Control\\ComputerName\\ComputerName" ComputerName P2V-TESTHOST
-expect SYSTEM "\\$cs\\Control\\Class\\{4d36e967-e325-11ce-bfc1-08002be10318}" LowerFilters $'partmgr\nprl_strg'
-expect SYSTEM "\\$svc\\atapi" ImagePath 'System32\drivers\atapi.sys'
-expect SYSTEM "\\$svc\\storahci\\StartOverride" 0 3
-expect SYSTEM "\\$svc\\vmtools" Type 16
 expect SOFTWARE '\Microsoft\Windows NT\CurrentVersion' ProductName "${ver[1]#string:}"
 expect SOFTWARE '\Microsoft\Windows\CurrentVersion' DevicePath '%SystemRoot%\inf'
 expect SOFTWARE '\Microsoft\Windows\CurrentVersion\Uninstall\7-Zip' DisplayName '7-Zip 19.00 (x64)'
-expect SYSTEM "\\$svc\\Tcpip\\Parameters\\Interfaces\\{5A1B2C3D-0000-4000-8000-000000000001}" IPAddress 192.168.50.10
-if ((WIN8)); then a=DriverDatabase b="$cs\\Control\\CriticalDeviceDatabase"
-else a="$cs\\Control\\CriticalDeviceDatabase" b=DriverDatabase; fi
-hivexget "$tmp/SYSTEM" "\\$a" >/dev/null 2>&1 || die "SYSTEM lacks \\$a"
-! hivexget "$tmp/SYSTEM" "\\$b" >/dev/null 2>&1 || die "SYSTEM should not have \\$b"
+if [ -n "$SYSHIVE" ]; then  # a real hive: taken as it is (it may be dirty)
+    [ -r "$SYSHIVE" ] || die "$SYSHIVE not readable"
+    cp "$SYSHIVE" "$tmp/SYSTEM"
+    if ((LOGS)); then
+        cp "$SYSHIVE.LOG1" "$tmp/SYSTEM.LOG1" && cp "$SYSHIVE.LOG2" "$tmp/SYSTEM.LOG2" \
+            || die "$SYSHIVE.LOG1 and .LOG2 not readable"
+    fi
+else
+    expect SYSTEM '\Select' Current 1
+    expect SYSTEM "\\$cs\\Control\\ComputerName\\ComputerName" ComputerName P2V-TESTHOST
+    expect SYSTEM "\\$cs\\Control\\Class\\{4d36e967-e325-11ce-bfc1-08002be10318}" LowerFilters $'partmgr\nprl_strg'
+    expect SYSTEM "\\$svc\\atapi" ImagePath 'System32\drivers\atapi.sys'
+    expect SYSTEM "\\$svc\\storahci\\StartOverride" 0 3
+    expect SYSTEM "\\$svc\\vmtools" Type 16
+    expect SYSTEM "\\$svc\\Tcpip\\Parameters\\Interfaces\\{5A1B2C3D-0000-4000-8000-000000000001}" IPAddress 192.168.50.10
+    if ((WIN8)); then a=DriverDatabase b="$cs\\Control\\CriticalDeviceDatabase"
+    else a="$cs\\Control\\CriticalDeviceDatabase" b=DriverDatabase; fi
+    hivexget "$tmp/SYSTEM" "\\$a" >/dev/null 2>&1 || die "SYSTEM lacks \\$a"
+    ! hivexget "$tmp/SYSTEM" "\\$b" >/dev/null 2>&1 || die "SYSTEM should not have \\$b"
+fi
 
-# --- cmd.exe: 4 KiB of zeros with just enough PE32+ headers to identify as x86-64
+# --- cmd.exe: 4 KiB of zeros with just enough PE headers to identify its machine
 head -c 4096 /dev/zero >"$tmp/cmd.exe"
 put() { printf "$2" | dd of="$tmp/cmd.exe" bs=1 seek=$(($1)) conv=notrunc status=none; }
 put 0x00 'MZ'
 put 0x3c '\x80\x00\x00\x00'                  # e_lfanew = 0x80
-put 0x80 'PE\x00\x00\x64\x86'                # signature, COFF Machine = 0x8664 (AMD64)
-put 0x94 '\xf0\x00\x22\x00'                  # SizeOfOptionalHeader, EXECUTABLE|LARGE_ADDRESS_AWARE
-put 0x98 '\x0b\x02'                          # optional header magic: PE32+
+if [ "$ARCH" = x86 ]; then
+    put 0x80 'PE\x00\x00\x4c\x01'            # signature, COFF Machine = 0x14c (i386)
+    put 0x94 '\xe0\x00\x02\x01'              # SizeOfOptionalHeader, EXECUTABLE|32BIT_MACHINE
+    put 0x98 '\x0b\x01'                      # optional header magic: PE32
+else
+    put 0x80 'PE\x00\x00\x64\x86'            # signature, COFF Machine = 0x8664 (AMD64)
+    put 0x94 '\xf0\x00\x22\x00'              # SizeOfOptionalHeader, EXECUTABLE|LARGE_ADDRESS_AWARE
+    put 0x98 '\x0b\x02'                      # optional header magic: PE32+
+fi
 put 0xdc '\x03\x00'                          # Subsystem: Windows console
 
 # --- Disk: MBR, then NTFS on a loop device over the partition -------------
@@ -172,6 +200,7 @@ ntfs-3g "$loop" "$mnt" || die "ntfs-3g mount failed"
 sys=$mnt/Windows/System32
 mkdir -p "$sys/config" "$sys/drivers" "$mnt/Users"
 cp "$tmp/SYSTEM" "$tmp/SOFTWARE" "$sys/config/"
+((LOGS == 0)) || cp "$tmp/SYSTEM.LOG1" "$tmp/SYSTEM.LOG2" "$sys/config/"
 cp "$tmp/cmd.exe" "$sys/cmd.exe"
 echo 'fake atapi driver' >"$sys/drivers/atapi.sys"
 echo 'hello from the fixture' >"$mnt/hello.txt"
@@ -186,4 +215,5 @@ for h in SYSTEM SOFTWARE; do
 done
 losetup -d "$loop" && loop=
 partial=0
-echo "mkwinfixture: $OUT: ${SIZE} MiB, $( ((WIN8)) && echo 'Server 2019 (--win8)' || echo 'Windows 7')" >&2
+what=$( ((WIN10)) && echo 'Windows 10 (--win10)' || { ((WIN8)) && echo 'Server 2019 (--win8)'; } || echo 'Windows 7')
+echo "mkwinfixture: $OUT: ${SIZE} MiB, $what, $ARCH${SYSHIVE:+, SYSTEM from $SYSHIVE}$( ((LOGS)) && echo ' with its logs')" >&2

@@ -152,8 +152,9 @@ static void help(void)
     fputs(usage, stdout);
     fputs("Checks whether SOURCE (a disk or image), the machine described by --config,\n"
           "or this running machine can be converted for the target, rule by rule:\n"
-          "memory, acpi, os, arch, disk-size, sector-size, ntfs-state, bitlocker,\n"
-          "dynamic-disk, uefi-vhd, boot-driver, static-ip, vendor-tools, dest-space.\n"
+          "memory, acpi, os, arch, disk-size, sector-size, ntfs-state, hive-state,\n"
+          "bitlocker, dynamic-disk, uefi-vhd, boot-driver, static-ip, vendor-tools,\n"
+          "dest-space.\n"
           "Exit status: 0 no blocker, 1 blockers found, 2 could not check.\n"
           "      --json                machine-readable results\n"
           "      --config FILE         machine configuration from 'p2v inventory' (with\n"

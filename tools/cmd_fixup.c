@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "commands.h"
 
+#include "info.h"
 #include "stack.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -66,6 +67,7 @@ static void windows_json(struct p2v_json *j, const struct p2v_windows *w)
     p2v_json_str(j, "arch", w->arch);
     p2v_json_str(j, "current_control_set", w->ccs);
     p2v_json_bool(j, "driver_database", w->driver_database);
+    info_hives_json(j, w);
     p2v_json_end(j);
 }
 
@@ -306,7 +308,7 @@ static int apply_run(struct apply_opts *o)
     struct p2v_volume vols[P2V_MAX_PARTITIONS];
     struct p2v_apply_in in = {
         .disk = st.overlay, .base = st.sv.top, .base_shift = st.wrap.offset,
-        .vols = vols, .name = st.src.path, .time = st.mtime,
+        .vols = vols, .name = st.src.path, .time = st.mtime, .windows_flags = st.windows_flags,
     };
     in.nvols = p2v_layout_volumes(st.table, &st.wrap, st.src.size, vols, P2V_MAX_PARTITIONS);
     struct p2v_windows w;

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "commands.h"
 
+#include "info.h"
 #include "stack.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -31,6 +32,7 @@ static void print_json(const struct p2v_windows *w)
     p2v_json_uint(&j, "major_version", w->major);
     p2v_json_uint(&j, "minor_version", w->minor);
     p2v_json_bool(&j, "driver_database", w->driver_database);
+    info_hives_json(&j, w);
     p2v_json_finish(&j);
 }
 
@@ -46,6 +48,7 @@ static void print_text(const struct p2v_windows *w)
     printf("driver store:      %s\n", w->driver_database
                ? "DriverDatabase (Windows 8 and later)"
                : "CriticalDeviceDatabase (Windows 7 and older)");
+    info_hives_text(stdout, w);
 }
 
 struct inspect_opts {

@@ -39,12 +39,13 @@ struct p2v_stack_opts;
     { "bad-sectors", required_argument, NULL, OPT_BAD },       \
     { "allow-live", no_argument, NULL, OPT_LIVE },             \
     { "format", required_argument, NULL, OPT_IMAGE },          \
-    { "block-size", required_argument, NULL, OPT_BLOCK_SIZE }
+    { "block-size", required_argument, NULL, OPT_BLOCK_SIZE },   \
+    { "ignore-hive-logs", no_argument, NULL, OPT_IGNORE_HIVE_LOGS }
 /* Long-only options (no short letter). */
 enum {
     OPT_FORMAT = 0x100, OPT_BAD, OPT_LIVE, OPT_SNAPSHOT, OPT_KEEP_SNAPSHOT, OPT_SNAPSHOT_DIR,
     OPT_SNAPSHOT_SIZE, OPT_FREEZE, OPT_HOOKS, OPT_HOOK_TIMEOUT, OPT_FREEZE_TIMEOUT, OPT_IMAGE,
-    OPT_BLOCK_SIZE,
+    OPT_BLOCK_SIZE, OPT_IGNORE_HIVE_LOGS,
 };
 int parse_stack_option(int c, const char *arg, struct p2v_stack_opts *o);
 /* Snapshot options (mount, snapshot create); same returns. */
@@ -91,7 +92,10 @@ int parse_format(const char *s);
     "                            files are read as the disk they hold, through libvhdi)\n"   \
     "      --bad-sectors fail|zero  unreadable source sectors fail the read (default) or\n" \
     "                            read as zeros; either way they are logged and reported\n"   \
-    "      --allow-live          read a source in use read-write (reads fail once it changes)\n"
+    "      --allow-live          read a source in use read-write (reads fail once it changes)\n" \
+    "      --ignore-hive-logs    use a registry hive that was not shut down cleanly as it is\n" \
+    "                            when its transaction logs cannot be replayed (their\n"      \
+    "                            changes are lost; default: refused)\n"
 /* The index of arg in the NULL-terminated names, or -1 after a message
  * "p2v CMD: OPT is a, b or c, not 'arg'". */
 int parse_choice(const char *cmd, const char *opt, const char *arg, const char *const *names);

@@ -12,4 +12,11 @@ void info_partitions_text(FILE *f, const struct p2v_stack *st);
  * of the open object. */
 void info_partitions_json(struct p2v_json *j, const struct p2v_stack *st);
 
+struct p2v_windows;
+/* The member "hives": how each registry hive was found (clean, recovered
+ * from its transaction logs, dirty), for inspect and the fix-up report. */
+void info_hives_json(struct p2v_json *j, const struct p2v_windows *w);
+/* The same for people: "SYSTEM recovered from 24 log entries, ...". */
+void info_hives_text(FILE *f, const struct p2v_windows *w);
+
 #endif

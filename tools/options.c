@@ -129,6 +129,7 @@ int parse_stack_option(int c, const char *arg, struct p2v_stack_opts *o)
         o->src.bad = !strcmp(arg, "zero") ? P2V_BAD_ZERO : P2V_BAD_FAIL;
         return 1;
     case OPT_LIVE: o->src.allow_live = 1; return 1;
+    case OPT_IGNORE_HIVE_LOGS: o->ignore_hive_logs = 1; return 1;
     case OPT_IMAGE: {
         static const char *const names[] = { "auto", "vhd", "vhdx", NULL };
         int f = parse_choice("", "--format", arg, names);

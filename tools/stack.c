@@ -218,6 +218,7 @@ int p2v_stack_open(const char *source, const struct p2v_stack_opts *o, struct p2
     if (r < 0)
         return r;
     s->src = s->sv.info;
+    s->windows_flags = o->ignore_hive_logs ? P2V_WIN_IGNORE_HIVE_LOGS : 0;
     push(s, s->sv.top);
     struct p2v_layer *layout = NULL;
     /* A damaged table is refused before any scan or mount. */
@@ -273,7 +274,7 @@ struct p2v_disk_view p2v_stack_view(const struct p2v_stack *s, struct p2v_layer 
     return (struct p2v_disk_view){ .layer = layer, .table = s->table, .wrap = &s->wrap,
                                    .source_size = s->src.size,
                                    .logical_sector = s->src.logical_sector,
-                                   .name = s->src.path };
+                                   .name = s->src.path, .windows_flags = s->windows_flags };
 }
 
 int p2v_stack_windows(struct p2v_stack *s, struct p2v_layer *layer, int rw,
@@ -282,7 +283,8 @@ int p2v_stack_windows(struct p2v_stack *s, struct p2v_layer *layer, int rw,
     struct p2v_volume vols[P2V_MAX_PARTITIONS];
     struct p2v_disk_view dv = p2v_stack_view(s, layer);
     int n = p2v_disk_view_volumes(&dv, vols, P2V_MAX_PARTITIONS);
-    int r = p2v_windows_find(layer, vols, n, s->src.path, rw, w, gfs);
+    int r = p2v_windows_find(layer, vols, n, s->src.path,
+                             s->windows_flags | (rw ? P2V_WIN_RW : 0), w, gfs);
     if (r == -ENOENT)
         p2v_err("%s: no Windows found (no NTFS volume with Windows/System32/config and "
                 "cmd.exe)", s->src.path);

@@ -20,6 +20,7 @@ struct p2v_stack_opts {
     int dry_run;            /* the overlay takes writes in memory only */
     int no_image;           /* inspection only: no image layer, so no format limits
                              * (image is then the disk itself) */
+    int ignore_hive_logs;   /* a dirty hive whose logs cannot be replayed is used as it is */
     enum p2v_image_kind image;  /* --format */
     uint32_t block_size;    /* --block-size; 0: the format's default */
 };
@@ -38,6 +39,7 @@ struct p2v_stack {
     struct p2v_wrap wrap;    /* how a bare volume became a disk */
     uint8_t base_id[16];     /* the source and layout options: what an overlay binds to */
     struct p2v_layer *overlay;  /* the COW overlay, when a state directory is used */
+    unsigned windows_flags;  /* how its Windows is opened (P2V_WIN_*, guest/windows.h) */
 };
 
 /* 0, or -errno with a message; a stack that fails half-way is closed. */

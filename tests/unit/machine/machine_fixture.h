@@ -28,6 +28,12 @@ static inline struct p2v_machine *windows_machine(void)
     m->os.ndrivers = 2;
     strcpy(m->os.driver[0].name, "atapi"), m->os.driver[0].start = 0, m->os.driver[0].file = P2V_YES;
     strcpy(m->os.driver[1].name, "storahci"), m->os.driver[1].start = 3, m->os.driver[1].file = P2V_YES;
+    m->os.nhives = 2;
+    strcpy(m->os.hive[0].name, "SYSTEM"), strcpy(m->os.hive[0].state, "recovered");
+    m->os.hive[0].entries = 24;
+    strcpy(m->os.hive[1].name, "SOFTWARE"), strcpy(m->os.hive[1].state, "dirty");
+    m->os.hive[1].ignored = 1;
+    strcpy(m->os.hive[1].why, "SOFTWARE.LOG1: <missing> & \"empty\"");
     m->nnics = 1;
     strcpy(m->nic[0].name, "{GUID}");
     m->nic[0].dhcp = P2V_NO;

@@ -38,6 +38,11 @@ static void xml_round_trip(void **state)
     assert_int_equal(back->os.major, 6);
     assert_int_equal(back->os.ndrivers, 2);
     assert_int_equal(back->os.driver[1].start, 3);
+    assert_int_equal(back->os.nhives, 2);
+    assert_string_equal(back->os.hive[0].state, "recovered");
+    assert_int_equal(back->os.hive[0].entries, 24);
+    assert_int_equal(back->os.hive[1].ignored, 1);
+    assert_string_equal(back->os.hive[1].why, m->os.hive[1].why);  /* escaped and back */
     assert_int_equal(back->nic[0].dhcp, P2V_NO);
     assert_string_equal(back->nic[0].addr[0].addr, "10.1.2.3");
     assert_int_equal(back->nic[0].addr[0].prefix, 16);

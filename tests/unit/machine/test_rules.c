@@ -24,6 +24,16 @@ static const struct p2v_result *find(const struct p2v_result *r, int n, const ch
     return NULL;
 }
 
+/* The result of rule id, copied. */
+static struct p2v_result result_of(const struct p2v_machine *m, const struct p2v_check_opts *o,
+                                   const char *id)
+{
+    struct p2v_result r[P2V_MAX_RESULTS];
+    int n = p2v_check_rules(m, o, r);
+    assert_true(n > 0 && n <= P2V_MAX_RESULTS);
+    return *find(r, n, id);
+}
+
 static enum p2v_status run(const struct p2v_machine *m, const struct p2v_check_opts *o,
                            const char *id, enum p2v_severity *sev)
 {
@@ -86,6 +96,32 @@ static void rules(void **state)
     assert_int_equal(run(m, &o, "ntfs-state", NULL), P2V_FAIL);
     m->disk[0].part[0].fs.state[0] = 0;
     assert_int_equal(run(m, &o, "ntfs-state", NULL), P2V_SKIP);
+
+    /* hive-state: a recovered hive passes and is named; an unrecoverable
+     * dirty one is a blocker; ignored on request, a warning. */
+    struct p2v_result hr;
+    int nhives = m->os.nhives;
+    struct p2v_m_hive h0 = m->os.hive[0];
+    m->os.nhives = 1;
+    strcpy(m->os.hive[0].name, "SYSTEM");
+    strcpy(m->os.hive[0].state, "recovered");
+    m->os.hive[0].entries = 24, m->os.hive[0].ignored = 0;
+    hr = result_of(m, &o, "hive-state");
+    assert_int_equal(hr.status, P2V_PASS);
+    assert_non_null(strstr(hr.message, "SYSTEM from 24 log entries"));
+    strcpy(m->os.hive[0].state, "dirty");
+    hr = result_of(m, &o, "hive-state");
+    assert_int_equal(hr.status, P2V_FAIL);
+    assert_int_equal(hr.severity, P2V_BLOCKER);
+    assert_non_null(strstr(hr.remedy, "--ignore-hive-logs"));
+    m->os.hive[0].ignored = 1;
+    hr = result_of(m, &o, "hive-state");
+    assert_int_equal(hr.status, P2V_FAIL);
+    assert_int_equal(hr.severity, P2V_WARNING);
+    m->os.nhives = 0;
+    assert_int_equal(run(m, &o, "hive-state", NULL), P2V_SKIP);
+    m->os.nhives = nhives;
+    m->os.hive[0] = h0;
 
     assert_int_equal(run(m, &o, "bitlocker", NULL), P2V_PASS);
     strcpy(m->disk[0].part[0].fs.type, "BitLocker");
