@@ -17,11 +17,45 @@ static int service_exists(struct ctx *c, const char *drv)
     return fx_hive(c, SYSTEM, &h) == 0 && p2v_hive_key_exists(h, key);
 }
 
-/* Where Windows looks for the driver of a PCI device at boot. */
+/* The driver package (or CriticalDeviceDatabase service) the hive maps
+ * PCI ID id to already, in inf (len bytes); 0 when it maps none. */
+static int mapped_by(struct ctx *c, const char *id, char *inf, size_t len)
+{
+    struct p2v_hive *h;
+    char key[512], **names;
+    size_t n;
+    if (fx_hive(c, SYSTEM, &h) < 0)
+        return 0;
+    if (!c->w->driver_database) {
+        char *svc = NULL;
+        snprintf(key, sizeof key, "%s\\Control\\CriticalDeviceDatabase\\PCI#%s", c->w->ccs, id);
+        if (p2v_hive_get_string(h, key, "Service", &svc) < 0)
+            return 0;
+        snprintf(inf, len, "service %s", svc);
+        free(svc);
+        return 1;
+    }
+    snprintf(key, sizeof key, "DriverDatabase\\DeviceIds\\PCI\\%s", id);
+    if (p2v_hive_value_names(h, key, &names, &n) < 0)
+        return 0;
+    int found = n > 0 && names[0][0];
+    if (found)
+        snprintf(inf, len, "%s", names[0]);
+    p2v_strv_free(names, n);
+    return found;
+}
+
+/* Where Windows looks for the driver of a PCI device at boot.  An ID the
+ * hive maps already (Windows' own packages map its inbox drivers, e.g.
+ * mshdc.inf for storahci and intelide) is left as it is: a package of
+ * p2v's own beside it would shadow Windows' and break later driver
+ * updates and upgrades. */
 static int register_pci(struct ctx *c, const char *drv, const char *id, const char *cls)
 {
-    char key[512];
+    char key[512], pkg[128];
     int r;
+    if (mapped_by(c, id, pkg, sizeof pkg))
+        return fx_record(c, 0, pkg, pkg, "SYSTEM: PCI\\%s (%s's controller) is mapped", id, drv);
     if (!c->w->driver_database) {
         /* Windows 7 and older: the CriticalDeviceDatabase. */
         snprintf(key, sizeof key, "%s\\Control\\CriticalDeviceDatabase\\PCI#%s", c->w->ccs, id);
@@ -78,11 +112,34 @@ static int driver_ids(struct ctx *c, const char *drv, int first, char *ids, size
 
 static int register_all(struct ctx *c, const char *drv, char *ids, const char *cls)
 {
-    char *save = NULL;
+    char *save = NULL, inf[128];
     int r = 0;
+    /* Windows' own package matches the controller by its class code: then
+     * it needs nothing of p2v's. */
+    const struct p2v_driver_info *d = p2v_driver_lookup(drv);
+    if (d && d->compat[0] && mapped_by(c, d->compat, inf, sizeof inf))
+        return fx_record(c, 0, inf, inf, "SYSTEM: PCI\\%s (%s's controllers) is mapped",
+                         d->compat, drv);
     for (char *id = strtok_r(ids, ",", &save); r == 0 && id; id = strtok_r(NULL, ",", &save))
         r = register_pci(c, drv, id, cls);
     return r;
+}
+
+/* Does the plan put path (or driver drv) in place itself, in any line? */
+static int plan_puts(struct ctx *c, const char *drv, const char *path)
+{
+    for (int i = 0; i < c->plan->n; i++) {
+        const struct p2v_action *a = &c->plan->a[i];
+        if (!strcmp(a->argv[0], "inject-driver") && !strcasecmp(a->argv[1], drv))
+            return 1;
+        if (!strcmp(a->argv[0], "file-put") && a->argc > 2) {
+            char g[256];
+            fx_guest_path(c, a->argv[2], g, sizeof g);
+            if (!strcasecmp(g, path))
+                return 1;
+        }
+    }
+    return 0;
 }
 
 int fx_enable_driver(struct ctx *c)
@@ -91,10 +148,22 @@ int fx_enable_driver(struct ctx *c)
     if (!service_exists(c, drv))
         return fx_fail(c, -ENOENT, "service %s is not in this Windows; add it with "
                     "inject-driver %s FILE.sys", drv, drv);
+    /* A boot-start service whose file is missing stops Windows with 0x7B
+     * as surely as a disabled one. */
+    char file[256];
+    struct p2v_hive *sys;
+    int r = fx_hive(c, SYSTEM, &sys);
+    if (r < 0)
+        return r;
+    p2v_windows_service_file(sys, c->w, drv, file, sizeof file);
+    if (p2v_gfs_stat(c->gfs, file, NULL, NULL) != 1 && !plan_puts(c, drv, file))
+        return fx_fail(c, -ENOENT, "%s's file %s is not in this Windows: enabling it would stop "
+                       "Windows at boot; put it there with inject-driver %s FILE.sys (from the "
+                       "installation media) in the plan", drv, file, drv);
     char key[160], ids[512];
     const char *cls;
     snprintf(key, sizeof key, "%s\\Services\\%s", c->w->ccs, drv);
-    int r = fx_reg_dword(c, SYSTEM, key, "Start", 0);
+    r = fx_reg_dword(c, SYSTEM, key, "Start", 0);
     /* StartOverride\0 = 3 overrides Start (a cause of 0x7B). */
     snprintf(key, sizeof key, "%s\\Services\\%s\\StartOverride", c->w->ccs, drv);
     if (r == 0)
@@ -102,6 +171,37 @@ int fx_enable_driver(struct ctx *c)
     if (r == 0)
         r = driver_ids(c, drv, 2, ids, sizeof ids, &cls);
     return r == 0 ? register_all(c, drv, ids, cls) : r;
+}
+
+/* The PE machine of a driver image, or 0 when it is no PE image. */
+static unsigned pe_machine(const uint8_t *d, size_t len)
+{
+    if (len < 0x40 || d[0] != 'M' || d[1] != 'Z')
+        return 0;
+    uint32_t pe = (uint32_t)d[0x3c] | (uint32_t)d[0x3d] << 8 | (uint32_t)d[0x3e] << 16 |
+                  (uint32_t)d[0x3f] << 24;
+    if (pe > len - 6 || memcmp(d + pe, "PE\0\0", 4) != 0)
+        return 0;
+    return (unsigned)d[pe + 4] | (unsigned)d[pe + 5] << 8;
+}
+
+/* A driver for another architecture (or no driver at all) would stop
+ * Windows at boot: refused before anything is written. */
+static int check_machine(struct ctx *c, const char *file, const uint8_t *d, size_t len)
+{
+    static const struct { const char *arch; unsigned machine; } m[] = {
+        { "i386", 0x014c }, { "x86_64", 0x8664 }, { "ia64", 0x0200 }, { "arm64", 0xaa64 },
+    };
+    unsigned got = pe_machine(d, len);
+    if (!got)
+        return fx_fail(c, -EINVAL, "%s is not a Windows driver (no PE image header)", file);
+    for (size_t i = 0; i < sizeof m / sizeof *m; i++)
+        if (!strcmp(c->w->arch, m[i].arch) && got != m[i].machine)
+            return fx_fail(c, -EINVAL, "%s is built for PE machine 0x%04x, but this Windows is "
+                           "%s (0x%04x): take the driver for %s from the media", file, got,
+                           c->w->arch, m[i].machine,
+                           !strcmp(c->w->arch, "i386") ? "x86" : c->w->arch);
+    return 0;
 }
 
 int fx_inject_driver(struct ctx *c)
@@ -112,6 +212,8 @@ int fx_inject_driver(struct ctx *c)
     int has_inf = c->a->argc > 3 && strncmp(c->a->argv[3], "pci=", 4) &&
                   strncmp(c->a->argv[3], "class=", 6);
     int r = fx_read_local(c, c->a->argv[2], &sys, &syslen);
+    if (r == 0)
+        r = check_machine(c, c->a->argv[2], sys, syslen);
     if (r == 0 && has_inf)
         r = fx_read_local(c, c->a->argv[3], &inf, &inflen);
     char path[128], key[160], ids[512], image[96];

@@ -183,13 +183,29 @@ char *p2v_plan_file(const struct p2v_plan *plan, const char *name)
     return p;
 }
 
-static void enable_or_comment(FILE *f, const char *drv, const char *why,
-                              int (*has)(void *, const char *), void *ctx)
+/* The virtio-win (and installation media) folder for the guest. */
+static const char *arch_dir(const struct p2v_windows *w)
 {
-    if (has(ctx, drv))
+    return !strcmp(w->arch, "i386") ? "x86" : !strcmp(w->arch, "arm64") ? "ARM64" : "amd64";
+}
+
+/* 1 when the line enables drv (it can start); else a commented line that
+ * says why not and how to fix it, and 0. */
+static int enable_or_comment(FILE *f, const struct p2v_windows *w, const char *drv,
+                             const char *why, int (*has)(void *, const char *), void *ctx)
+{
+    int state = has(ctx, drv);
+    if (state == P2V_DRIVER_READY) {
         fprintf(f, "enable-driver %s\n", drv);
+        return 1;
+    }
+    if (state == P2V_DRIVER_NO_FILE)
+        fprintf(f, "# enable-driver %s    (its file is missing: put it in place first with\n"
+                   "#   inject-driver %s %s.sys, taken from the installation media, %s)\n",
+                drv, drv, drv, arch_dir(w));
     else
         fprintf(f, "# enable-driver %s    (not in this Windows: %s)\n", drv, why);
+    return 0;
 }
 
 int p2v_plan_default(FILE *f, const char *target, const struct p2v_windows *w,
@@ -208,32 +224,30 @@ int p2v_plan_default(FILE *f, const char *target, const struct p2v_windows *w,
     fprintf(f, "#\n# Edit freely; p2v fixup apply --dry-run shows what each line changes.\n\n");
     fprintf(f, "# Boot storage driver for the target's disk controller\n");
     if (virtio) {
-        if (has(ctx, "viostor")) {
+        if (has(ctx, "viostor") == P2V_DRIVER_READY) {
             fprintf(f, "enable-driver viostor\n");
         } else {
-            const char *arch = !strcmp(w->arch, "i386") ? "x86" : "amd64";
             fprintf(f, "# viostor is not installed: take it from the virtio-win ISO\n"
                        "# (viostor/<windows version>/%s/); relative to this plan's directory.\n",
-                    arch);
+                    arch_dir(w));
             fprintf(f, "inject-driver viostor %s/viostor.sys %s/viostor.inf\n", drivers_dir,
                     drivers_dir);
         }
     } else if (ide || hyperv) {
         /* QEMU's i440fx and Hyper-V Generation 1 both boot from PIIX IDE. */
-        enable_or_comment(f, "intelide", "the IDE controller driver is missing", has, ctx);
-        enable_or_comment(f, "pciide", "older Windows use intelide alone", has, ctx);
-        enable_or_comment(f, "atapi", "the IDE channel driver is missing", has, ctx);
+        /* The controller's driver and the channel driver: both. */
+        if (!enable_or_comment(f, w, "intelide", "the IDE controller driver is missing", has, ctx))
+            enable_or_comment(f, w, "pciide", "no IDE controller driver at all", has, ctx);
+        enable_or_comment(f, w, "atapi", "the IDE channel driver is missing", has, ctx);
         if (hyperv) {
             fprintf(f, "# Hyper-V's synthetic storage, used once integration services run\n");
-            enable_or_comment(f, "vmbus", "no Hyper-V integration services", has, ctx);
-            enable_or_comment(f, "storvsc", "no Hyper-V integration services", has, ctx);
+            enable_or_comment(f, w, "vmbus", "no Hyper-V integration services", has, ctx);
+            enable_or_comment(f, w, "storvsc", "no Hyper-V integration services", has, ctx);
         }
     } else {
         /* QEMU q35's ICH9 AHCI controller. */
-        if (has(ctx, "storahci"))
-            fprintf(f, "enable-driver storahci\n");
-        else
-            enable_or_comment(f, "msahci", "no inbox AHCI driver: use qemu-ide", has, ctx);
+        if (!enable_or_comment(f, w, "storahci", "Windows 8 and later have it", has, ctx))
+            enable_or_comment(f, w, "msahci", "no inbox AHCI driver: use qemu-ide", has, ctx);
     }
     fprintf(f, "\n# Other hypervisors' tools would fail or hang here\n");
     fprintf(f, "disable-vendor-services\n");

@@ -33,8 +33,14 @@ void p2v_plan_free(struct p2v_plan *plan);
  * malloc'd. */
 char *p2v_plan_file(const struct p2v_plan *plan, const char *name);
 
+/* What has_service says of a driver service. */
+enum { P2V_DRIVER_ABSENT, P2V_DRIVER_READY, P2V_DRIVER_NO_FILE };
+
 /* The default plan for a target (hyperv, qemu-ide, qemu-sata, virtio)
- * for the Windows w found on source; -EINVAL for an unknown target. */
+ * for the Windows w found on source; -EINVAL for an unknown target.
+ * has_service tells whether a service is there, and its file
+ * (P2V_DRIVER_*): only drivers that can start are enabled, the others get
+ * an inject-driver line for the guest's architecture. */
 int p2v_plan_default(FILE *f, const char *target, const struct p2v_windows *w,
                      const char *source, const char *drivers_dir,
                      int (*has_service)(void *ctx, const char *name), void *ctx);

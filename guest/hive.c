@@ -163,6 +163,32 @@ int p2v_hive_subkeys(struct p2v_hive *h, const char *key, char ***names, size_t 
     return 0;
 }
 
+int p2v_hive_value_names(struct p2v_hive *h, const char *key, char ***names, size_t *n)
+{
+    hive_node_h node = node_at(h, key, 0);
+    if (!node)
+        return -ENOENT;
+    hive_value_h *vals = hivex_node_values(h->h, node);
+    if (!vals)
+        return -EIO;
+    size_t k = 0;
+    while (vals[k])
+        k++;
+    char **v = calloc(k + 1, sizeof *v);
+    int r = v ? 0 : -ENOMEM;
+    for (size_t i = 0; r == 0 && i < k; i++)
+        if (!(v[i] = hivex_value_key(h->h, vals[i])))
+            r = -EIO;
+    free(vals);
+    if (r < 0) {
+        p2v_strv_free(v, k);
+        return r;
+    }
+    *names = v;
+    *n = k;
+    return 0;
+}
+
 int p2v_hive_get_multi(struct p2v_hive *h, const char *key, const char *value, char ***strs,
                        size_t *n)
 {

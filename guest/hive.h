@@ -38,6 +38,9 @@ int p2v_hive_create_key(struct p2v_hive *h, const char *key);
 /* The names of key's subkeys, in hive order; *names is a malloc'd array of
  * malloc'd strings (p2v_strv_free).  -ENOENT when key is missing. */
 int p2v_hive_subkeys(struct p2v_hive *h, const char *key, char ***names, size_t *n);
+/* The names of key's values, in hive order ("" the default value); as
+ * p2v_hive_subkeys. */
+int p2v_hive_value_names(struct p2v_hive *h, const char *key, char ***names, size_t *n);
 /* A REG_MULTI_SZ (or REG_SZ) value as UTF-8 strings, empty ones dropped. */
 int p2v_hive_get_multi(struct p2v_hive *h, const char *key, const char *value, char ***strs,
                        size_t *n);

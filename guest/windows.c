@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void p2v_windows_hive_path(const struct p2v_windows *w, const char *hive, char *out, size_t len)
 {
@@ -131,6 +132,26 @@ int p2v_windows_load_hive(struct p2v_gfs *g, struct p2v_windows *w, const char *
     return r;
 }
 
+void p2v_windows_service_file(struct p2v_hive *sys, const struct p2v_windows *w,
+                              const char *name, char *out, size_t len)
+{
+    char key[192], *ip = NULL;
+    snprintf(out, len, "%s/System32/drivers/%s.sys", w->systemroot, name);
+    snprintf(key, sizeof key, "%s\\Services\\%s", w->ccs, name);
+    if (p2v_hive_get_string(sys, key, "ImagePath", &ip) < 0)
+        return;
+    const char *p = ip;
+    if (!strncasecmp(p, "\\SystemRoot\\", 12))
+        p += 12;
+    if (!strncasecmp(p, "System32\\", 9)) {
+        snprintf(out, len, "%s/%s", w->systemroot, p);
+        for (char *q = out; *q; q++)
+            if (*q == '\\')
+                *q = '/';
+    }
+    free(ip);
+}
+
 static const char *machine_name(uint16_t m)
 {
     switch (m) {
@@ -181,9 +202,14 @@ static int read_facts(struct p2v_gfs *g, struct p2v_windows *w)
                  w->vol.number);
     w->controlset = (int)cur;
     snprintf(w->ccs, sizeof w->ccs, "ControlSet%03u", cur % 1000);
+    /* The host name as libguestfs reports it: the DNS host name Tcpip
+     * keeps, else the NetBIOS computer name. */
     char key[96];
+    snprintf(key, sizeof key, "%s\\Services\\Tcpip\\Parameters", w->ccs);
+    copy_string(sys, key, "Hostname", w->hostname, sizeof w->hostname);
     snprintf(key, sizeof key, "%s\\Control\\ComputerName\\ComputerName", w->ccs);
-    copy_string(sys, key, "ComputerName", w->hostname, sizeof w->hostname);
+    if (!w->hostname[0])
+        copy_string(sys, key, "ComputerName", w->hostname, sizeof w->hostname);
     w->driver_database = p2v_hive_key_exists(sys, "DriverDatabase");
     p2v_hive_close(sys);
 

@@ -70,6 +70,11 @@ void p2v_windows_hive_path(const struct p2v_windows *w, const char *hive, char *
  * as it is. */
 int p2v_windows_load_hive(struct p2v_gfs *g, struct p2v_windows *w, const char *hive,
                           struct p2v_hive **out);
+/* The guest path of service name's file (SYSTEM hive sys): its ImagePath
+ * when that names one under System32, else System32/drivers/NAME.sys;
+ * '/'-separated, under w's system root. */
+void p2v_windows_service_file(struct p2v_hive *sys, const struct p2v_windows *w,
+                              const char *name, char *out, size_t len);
 /* The state of a hive as words: "clean", "recovered", "dirty". */
 const char *p2v_hive_state_name(enum p2v_hive_state s);
 

@@ -7,17 +7,17 @@
 
 /* PCI IDs of the controllers QEMU and Hyper-V show (virt-v2v's for virtio). */
 static const struct p2v_driver_info table[] = {
-    { "viostor", "VEN_1AF4&DEV_1001&REV_00,VEN_1AF4&DEV_1042&REV_01", P2V_CLASS_SCSI_ADAPTER },
-    { "vioscsi", "VEN_1AF4&DEV_1004&REV_00,VEN_1AF4&DEV_1048&REV_01", P2V_CLASS_SCSI_ADAPTER },
-    /* PIIX3 (QEMU i440fx, Hyper-V Gen 1) and PIIX4 IDE. */
-    { "intelide", "VEN_8086&DEV_7010,VEN_8086&DEV_7111", P2V_CLASS_HDC },
-    { "pciide", "", P2V_CLASS_HDC },
-    { "atapi", "", P2V_CLASS_HDC },
-    /* ICH9 AHCI (QEMU q35). */
-    { "storahci", "VEN_8086&DEV_2922&CC_0106", P2V_CLASS_SCSI_ADAPTER },
-    { "msahci", "VEN_8086&DEV_2922&CC_0106", P2V_CLASS_HDC },
-    { "vmbus", "", "{4D36E97D-E325-11CE-BFC1-08002BE10318}" },
-    { "storvsc", "", P2V_CLASS_SCSI_ADAPTER },
+    { "viostor", "VEN_1AF4&DEV_1001&REV_00,VEN_1AF4&DEV_1042&REV_01", P2V_CLASS_SCSI_ADAPTER, "" },
+    { "vioscsi", "VEN_1AF4&DEV_1004&REV_00,VEN_1AF4&DEV_1048&REV_01", P2V_CLASS_SCSI_ADAPTER, "" },
+    /* PIIX3 (QEMU i440fx, Hyper-V Gen 1) and PIIX4 IDE: mshdc.inf's. */
+    { "intelide", "VEN_8086&DEV_7010,VEN_8086&DEV_7111", P2V_CLASS_HDC, "CC_0101" },
+    { "pciide", "", P2V_CLASS_HDC, "CC_0101" },
+    { "atapi", "", P2V_CLASS_HDC, "" },
+    /* ICH9 AHCI (QEMU q35): mshdc.inf's, class HDC (storahci and msahci). */
+    { "storahci", "VEN_8086&DEV_2922&CC_0106", P2V_CLASS_HDC, "CC_010601" },
+    { "msahci", "VEN_8086&DEV_2922&CC_0106", P2V_CLASS_HDC, "CC_010601" },
+    { "vmbus", "", "{4D36E97D-E325-11CE-BFC1-08002BE10318}", "" },
+    { "storvsc", "", P2V_CLASS_SCSI_ADAPTER, "" },
 };
 
 const struct p2v_driver_info *p2v_driver_lookup(const char *name)

@@ -13,6 +13,10 @@ struct p2v_driver_info {
     const char *name;
     const char *pci;    /* comma-separated PCI IDs; "" when it has none of its own */
     const char *cls;
+    /* The compatible ID Windows' own driver package (mshdc.inf) matches the
+     * controller by (a PCI class code), or "": where the hive maps it, no
+     * entries of p2v's own are needed. */
+    const char *compat;
 };
 
 const struct p2v_driver_info *p2v_driver_lookup(const char *name);

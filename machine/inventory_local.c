@@ -178,7 +178,7 @@ static void driver_facts(struct p2v_machine *m)
             continue;
         struct p2v_m_driver *d = &m->os.driver[m->os.ndrivers++];
         p2v_m_copy(d->name, sizeof d->name, name);
-        d->start = -1;
+        d->start = d->start_override = -1;
         d->file = P2V_YES;
         /* A loadable module has an initstate; a built-in one does not. */
         snprintf(path, sizeof path, "/sys/module/%s/initstate", name);

@@ -93,32 +93,27 @@ static const char *const vendor_programs[] = { "VMware Tools", "Parallels Tools"
                                                "XenServer", "Citrix Hypervisor", "Xen PV",
                                                "Citrix VM Tools" };
 
+/* Start, and StartOverride\0 (-1 when absent), which wins over it (a
+ * known cause of 0x7B). */
+static int get_override(struct p2v_hive *sys, const char *svc)
+{
+    char key[192];
+    uint32_t v;
+    snprintf(key, sizeof key, "%s\\StartOverride", svc);
+    return p2v_hive_get_dword(sys, key, "0", &v) == 0 ? (int)v : -1;
+}
+
 static int get_start(struct p2v_hive *sys, const char *svc)
 {
-    char key[160];
     uint32_t v;
-    /* StartOverride wins over Start (a known cause of 0x7B). */
-    snprintf(key, sizeof key, "%s\\StartOverride", svc);
-    if (p2v_hive_get_dword(sys, key, "0", &v) == 0)
-        return (int)v;
     return p2v_hive_get_dword(sys, svc, "Start", &v) == 0 ? (int)v : -1;
 }
 
-/* The guest path of a service's image: ImagePath when it names one, else
- * System32/drivers/NAME.sys. */
-static void driver_path(struct p2v_hive *sys, const char *svc, const char *name,
-                        const struct p2v_windows *w, char *out, size_t len)
+/* What Windows uses: the override when there is one. */
+static int effective_start(struct p2v_hive *sys, const char *svc)
 {
-    char *ip = NULL;
-    snprintf(out, len, "%s/System32/drivers/%s.sys", w->systemroot, name);
-    if (p2v_hive_get_string(sys, svc, "ImagePath", &ip) < 0)
-        return;
-    const char *p = ip;
-    if (!strncasecmp(p, "\\SystemRoot\\", 12))
-        p += 12;
-    if (!strncasecmp(p, "System32\\", 9))
-        snprintf(out, len, "%s/%s", w->systemroot, p);
-    free(ip);
+    int o = get_override(sys, svc);
+    return o >= 0 ? o : get_start(sys, svc);
 }
 
 static void win_drivers_and_tools(struct p2v_gfs *g, const struct p2v_windows *w,
@@ -134,7 +129,9 @@ static void win_drivers_and_tools(struct p2v_gfs *g, const struct p2v_windows *w
         d->start = get_start(sys, svc);
         if (d->start < 0)
             d->start = 3;  /* Windows' default for a service without Start */
-        driver_path(sys, svc, win_drivers[i], w, path, sizeof path);
+        d->start_override = get_override(sys, svc);
+        p2v_windows_service_file(sys, w, win_drivers[i], path, sizeof path);
+        p2v_m_copy(d->file_path, sizeof d->file_path, path);
         int r = p2v_gfs_stat(g, path, NULL, NULL);
         d->file = r == 1 ? P2V_YES : r == 0 ? P2V_NO : P2V_UNKNOWN;
     }
@@ -147,7 +144,7 @@ static void win_drivers_and_tools(struct p2v_gfs *g, const struct p2v_windows *w
                 struct p2v_m_tool *t = &m->os.tool[m->os.ntools++];
                 p2v_m_copy(t->name, sizeof t->name, name);
                 p2v_m_copy(t->kind, sizeof t->kind, "service");
-                t->start = get_start(sys, svc);
+                t->start = effective_start(sys, svc);
                 if (t->start < 0)
                     t->start = 3;
             }
@@ -389,7 +386,7 @@ static void linux_drivers_of(ext2_filsys fs, struct p2v_machine *m)
         if ((b || d) && m->os.ndrivers < P2V_M_MAX_ITEMS) {
             struct p2v_m_driver *drv = &m->os.driver[m->os.ndrivers++];
             p2v_m_copy(drv->name, sizeof drv->name, name);
-            drv->start = -1;
+            drv->start = drv->start_override = -1;
             drv->builtin = b;
             drv->file = P2V_YES;
         }

@@ -60,6 +60,8 @@ struct p2v_m_nic {
 struct p2v_m_driver {         /* a boot storage driver the OS has */
     char name[32];
     int start;                /* Windows service Start; -1 for Linux modules */
+    int start_override;       /* Windows StartOverride\0, which wins over Start; -1: none */
+    char file_path[96];       /* Windows: where its .sys is (the guest's path) */
     enum p2v_tristate file;   /* its .sys / .ko is there */
     int builtin;              /* Linux: built into the kernel */
 };
@@ -140,6 +142,8 @@ const char *p2v_disk_firmware(const struct p2v_m_disk *d);
  * whether a modules.dep / modules.builtin text lists one. */
 extern const char *const p2v_linux_storage_drivers[];
 int p2v_linux_module_listed(const char *text, const char *name);
+/* The Start Windows uses for driver d: StartOverride when there is one. */
+int p2v_driver_start(const struct p2v_m_driver *d);
 /* Copies with truncation, always terminated. */
 void p2v_m_copy(char *dst, size_t len, const char *src);
 

@@ -151,6 +151,8 @@ static void read_os(xmlXPathContextPtr xc, struct p2v_machine *m)
         struct p2v_m_driver *d = &m->os.driver[m->os.ndrivers++];
         get(n, "name", d->name, sizeof d->name);
         d->start = (int)get_num(n, "start", -1);
+        d->start_override = (int)get_num(n, "start-override", -1);
+        get(n, "path", d->file_path, sizeof d->file_path);
         d->builtin = get_tri(n, "builtin") == P2V_YES;
         d->file = get_tri(n, "file");
     }

@@ -84,6 +84,9 @@ static void x_os(FILE *f, const struct p2v_machine *m)
                 fprintf(f, " start=\"%d\"", d->start);
             else
                 fprintf(f, " builtin=\"%s\"", d->builtin ? "yes" : "no");
+            if (d->start_override >= 0)
+                fprintf(f, " start-override=\"%d\"", d->start_override);
+            x_attr(f, "path", d->file_path);
             fprintf(f, " file=\"%s\"/>\n", p2v_tristate_name(d->file));
         }
         fputs("    </storage-drivers>\n", f);
@@ -283,11 +286,13 @@ static void j_drivers(struct p2v_json *j, const struct p2v_machine *m)
         p2v_json_str(j, "name", d->name);
         /* A Windows service has a start type, a Linux module may be built in. */
         j_int_or_null(j, "start", d->start);
+        j_int_or_null(j, "start_override", d->start_override);
         if (d->start >= 0)
             p2v_json_null(j, "builtin");
         else
             p2v_json_bool(j, "builtin", d->builtin);
         p2v_json_str(j, "file", p2v_tristate_name(d->file));
+        p2v_json_str(j, "path", d->file_path);
         p2v_json_end(j);
     }
     p2v_json_end(j);

@@ -305,24 +305,15 @@ static void rule_uefi_vhd(const struct p2v_machine *m, const struct p2v_check_op
 }
 
 /* Boot storage drivers for the target's disk controller. */
-static const char *const *drivers_for(const char *target, int gen, int windows)
+int p2v_driver_start(const struct p2v_m_driver *d)
 {
-    static const char *const w_virtio[] = { "viostor", "vioscsi", NULL };
-    static const char *const w_sata[] = { "storahci", "msahci", "iaStorV", NULL };
-    static const char *const w_ide[] = { "atapi", "intelide", "pciide", NULL };
-    static const char *const w_hv1[] = { "atapi", "intelide", NULL };
-    static const char *const w_hv2[] = { "storvsc", NULL };
-    static const char *const l_virtio[] = { "virtio_blk", "virtio_scsi", NULL };
-    static const char *const l_sata[] = { "ahci", NULL };
-    static const char *const l_ide[] = { "ata_piix", NULL };
-    static const char *const l_hv2[] = { "hv_storvsc", NULL };
-    if (!strcmp(target, "virtio"))
-        return windows ? w_virtio : l_virtio;
-    if (!strcmp(target, "qemu-sata"))
-        return windows ? w_sata : l_sata;
-    if (!strcmp(target, "qemu-ide") || (!strcmp(target, "hyperv") && gen == 1))
-        return windows ? (!strcmp(target, "hyperv") ? w_hv1 : w_ide) : l_ide;
-    return windows ? w_hv2 : l_hv2;
+    return d->start_override >= 0 ? d->start_override : d->start;
+}
+
+/* The driver directory of virtio-win's ISO for the guest's architecture. */
+static const char *win_arch_dir(const struct p2v_machine *m)
+{
+    return !strcmp(m->os.arch, "i386") ? "x86" : !strcmp(m->os.arch, "arm64") ? "ARM64" : "amd64";
 }
 
 static const struct p2v_m_driver *driver(const struct p2v_machine *m, const char *name)
@@ -333,91 +324,203 @@ static const struct p2v_m_driver *driver(const struct p2v_machine *m, const char
     return NULL;
 }
 
-static void rule_boot_driver(const struct p2v_machine *m, const struct p2v_check_opts *o,
-                             struct p2v_result *r)
+/* "Start=3" or "Start=0, StartOverride=3": what Windows has, named. */
+static void start_words(const struct p2v_m_driver *d, char *out, size_t len)
 {
-    int win = !strcmp(m->os.family, "windows");
-    if (!win && strcmp(m->os.family, "linux") != 0)
-        RETURN_SAY(r, P2V_SKIP, "no operating system found");
-    if (!win && !m->os.kernel[0])
+    if (d->start_override >= 0)
+        snprintf(out, len, "Start=%d, StartOverride=%d", d->start, d->start_override);
+    else
+        snprintf(out, len, "Start=%d", d->start);
+}
+
+/* What a Windows boot driver lacks: 0 nothing; 1 it does not start at
+ * boot (the default plan enables it: a warning); 2 its file is missing
+ * or it is not installed (a blocker). */
+static int win_lack(const struct p2v_m_driver *d)
+{
+    if (!d || d->file == P2V_NO)
+        return 2;
+    return p2v_driver_start(d) == 0 && d->file == P2V_YES ? 0 : d->file == P2V_YES ? 1 : 2;
+}
+
+/* Says what one Windows driver lacks for the target; returns its lack. */
+static int win_driver_verdict(const struct p2v_machine *m, const struct p2v_check_opts *o,
+                              const char *name, struct p2v_result *r)
+{
+    const struct p2v_m_driver *d = driver(m, name);
+    int lack = win_lack(d);
+    char words[64];
+    if (lack == 0)
+        return 0;
+    if (!d) {
+        say(r, P2V_FAIL, "no %s driver in this Windows: it would stop with 0x7B "
+            "INACCESSIBLE_BOOT_DEVICE on the %s target", name, o->target);
+    } else if (d->file != P2V_YES) {
+        say(r, P2V_FAIL, "%s is registered but its file %s is %s: Windows would stop with 0x7B "
+            "on the %s target", name, d->file_path[0] ? d->file_path : "(System32\\drivers)",
+            d->file == P2V_NO ? "missing" : "not known to be there", o->target);
+    } else {
+        start_words(d, words, sizeof words);
+        r->severity = P2V_WARNING;
+        say(r, P2V_FAIL, "%s is installed but does not start at boot (%s): as it is, Windows "
+            "stops with 0x7B INACCESSIBLE_BOOT_DEVICE on the %s target", name, words, o->target);
+        remedy(r, "apply the default fix-up plan, whose enable-driver %s fixes it: p2v fixup plan "
+                  "--target %s SOURCE > plan.txt; p2v fixup apply --state DIR --plan plan.txt "
+                  "SOURCE", name, o->target);
+        return lack;
+    }
+    if (!strcmp(name, "viostor") || !strcmp(name, "vioscsi"))
+        remedy(r, "inject virtio-win's %s: p2v fixup plan --target virtio --drivers "
+                  "VIRTIO-WIN/%s/OS/%s SOURCE > plan.txt (its inject-driver %s line), then p2v "
+                  "fixup apply --state DIR --plan plan.txt SOURCE; or convert for --target "
+                  "qemu-ide", name, name, win_arch_dir(m), name);
+    else
+        remedy(r, "put the driver in place with the plan action inject-driver %s %s.sys (from "
+                  "the installation media, %s), then p2v fixup apply; or convert for another "
+                  "--target", name, name, win_arch_dir(m));
+    return lack;
+}
+
+/* IDE (QEMU i440fx, Hyper-V Generation 1): the PIIX controller's driver
+ * (intelide; pciide on systems without it) and the channel driver atapi
+ * must both start at boot: one alone is not enough. */
+static void win_ide(const struct p2v_machine *m, const struct p2v_check_opts *o,
+                    struct p2v_result *r)
+{
+    const char *ctl = driver(m, "intelide") || !driver(m, "pciide") ? "intelide" : "pciide";
+    struct p2v_result tmp = *r;
+    int a = win_driver_verdict(m, o, ctl, r);
+    if (a == 2)
+        return;
+    int b = win_driver_verdict(m, o, "atapi", &tmp);
+    if (b > a || (b && !a))
+        *r = tmp;
+    if (!a && !b)
+        say(r, P2V_PASS, "%s and atapi are installed and start at boot", ctl);
+}
+
+/* Any one of the target's drivers is enough (virtio, SATA, Hyper-V Gen 2):
+ * the first that boots passes; else the verdict on the first installed,
+ * else on the one the default plan injects. */
+static void win_any(const struct p2v_machine *m, const struct p2v_check_opts *o,
+                    const char *const *names, struct p2v_result *r)
+{
+    const char *best = names[0];
+    int best_lack = 3;
+    for (int i = 0; names[i]; i++) {
+        int lack = win_lack(driver(m, names[i]));
+        if (lack == 0)
+            RETURN_SAY(r, P2V_PASS, "%s is installed and starts at boot", names[i]);
+        if (driver(m, names[i]) && lack < best_lack)
+            best = names[i], best_lack = lack;
+    }
+    win_driver_verdict(m, o, best, r);
+}
+
+/* Linux: a kernel with any one of the target's drivers (built in, or a
+ * module the initramfs must include). */
+static void linux_boot_driver(const struct p2v_machine *m, const struct p2v_check_opts *o,
+                              struct p2v_result *r)
+{
+    static const char *const l_virtio[] = { "virtio_blk", "virtio_scsi", NULL };
+    static const char *const l_sata[] = { "ahci", NULL };
+    static const char *const l_ide[] = { "ata_piix", NULL };
+    static const char *const l_hv2[] = { "hv_storvsc", NULL };
+    if (!m->os.kernel[0])
         RETURN_SAY(r, P2V_SKIP, "no kernel modules found (/lib/modules)");
-    const char *const *names = drivers_for(o->target, o->generation, win);
+    const char *const *names = !strcmp(o->target, "virtio")      ? l_virtio
+                               : !strcmp(o->target, "qemu-sata") ? l_sata
+                               : !strcmp(o->target, "qemu-ide") ||
+                                         (!strcmp(o->target, "hyperv") && o->generation == 1)
+                                   ? l_ide : l_hv2;
     char list[128] = "";
     for (int i = 0; names[i]; i++)
         snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
                  i ? (names[i + 1] ? ", " : " or ") : "", names[i]);
-    const struct p2v_m_driver *idle = NULL;
     for (int i = 0; names[i]; i++) {
         const struct p2v_m_driver *d = driver(m, names[i]);
-        if (!d || d->file != P2V_YES)
-            continue;
-        if (!win)
+        if (d && d->file == P2V_YES)
             RETURN_SAY(r, P2V_PASS, "kernel %s has %s %s", m->os.kernel, d->name,
                        d->builtin ? "built in" : "as a module (the initramfs must include it)");
-        if (d->start == 0)
-            RETURN_SAY(r, P2V_PASS, "%s is installed and starts at boot", d->name);
-        if (!idle)
-            idle = d;
     }
-    if (idle) {
-        r->severity = P2V_WARNING;
-        say(r, P2V_FAIL, "%s is installed but does not start at boot (Start=%d): as it is, "
-            "Windows stops with 0x7B INACCESSIBLE_BOOT_DEVICE on the %s target", idle->name,
-            idle->start, o->target);
-        remedy(r, "apply the default fix-up plan, which enables it: p2v fixup plan --target %s "
-                  "SOURCE > plan.txt; p2v fixup apply --state DIR --plan plan.txt SOURCE",
-               !strcmp(o->target, "hyperv") ? "hyperv" : o->target);
-        return;
-    }
-    if (!win) {
-        say(r, P2V_FAIL, "kernel %s has no %s driver: it cannot find its root disk on the %s "
-            "target", m->os.kernel, list, o->target);
-        remedy(r, "install a kernel with %s (or rebuild the initramfs with it), or convert for "
-                  "another --target (qemu-ide, qemu-sata)", list);
-        return;
-    }
-    say(r, P2V_FAIL, "no %s driver in this Windows: it would stop with 0x7B "
-        "INACCESSIBLE_BOOT_DEVICE on the %s target", list, o->target);
-    if (!strcmp(o->target, "virtio"))
-        remedy(r, "inject virtio-win's viostor: p2v fixup plan --target virtio --drivers "
-                  "VIRTIO-WIN/viostor/OS/amd64 SOURCE > plan.txt; p2v fixup apply --state DIR "
-                  "--plan plan.txt SOURCE; or convert for --target qemu-ide");
+    say(r, P2V_FAIL, "kernel %s has no %s driver: it cannot find its root disk on the %s "
+        "target", m->os.kernel, list, o->target);
+    remedy(r, "install a kernel with %s (or rebuild the initramfs with it), or convert for "
+              "another --target (qemu-ide, qemu-sata)", list);
+}
+
+static void rule_boot_driver(const struct p2v_machine *m, const struct p2v_check_opts *o,
+                             struct p2v_result *r)
+{
+    static const char *const w_virtio[] = { "viostor", "vioscsi", NULL };
+    static const char *const w_sata[] = { "storahci", "msahci", "iaStorV", NULL };
+    static const char *const w_hv2[] = { "storvsc", NULL };
+    int win = !strcmp(m->os.family, "windows");
+    if (!win && strcmp(m->os.family, "linux") != 0)
+        RETURN_SAY(r, P2V_SKIP, "no operating system found");
+    int ide = !strcmp(o->target, "qemu-ide") || (!strcmp(o->target, "hyperv") && o->generation == 1);
+    if (!win)
+        linux_boot_driver(m, o, r);
+    else if (ide)
+        win_ide(m, o, r);
     else
-        remedy(r, "inject the driver with a fix-up plan (inject-driver NAME FILE.sys), or "
-                  "convert for another --target (qemu-ide works with Windows' built-in atapi)");
+        win_any(m, o, !strcmp(o->target, "virtio") ? w_virtio
+                      : !strcmp(o->target, "qemu-sata") ? w_sata : w_hv2, r);
 }
 
 static void rule_static_ip(const struct p2v_machine *m, struct p2v_result *r)
 {
     if (!strcmp(m->os.family, "unknown") || !m->os.family[0])
         RETURN_SAY(r, P2V_SKIP, "no operating system found");
+    char list[sizeof r->message - 160] = "";
+    int n = 0;
     for (int i = 0; i < m->nnics; i++) {
-        const struct p2v_m_nic *n = &m->nic[i];
-        if (n->dhcp != P2V_NO || !n->naddrs)
+        const struct p2v_m_nic *nic = &m->nic[i];
+        if (nic->dhcp != P2V_NO || !nic->naddrs)
             continue;
-        say(r, P2V_FAIL, "interface %s has static address %s/%d%s%s; the VM's NIC is a new "
-            "adapter, which Windows sets up for DHCP", n->name, n->addr[0].addr,
-            n->addr[0].prefix, n->gateway[0] ? ", gateway " : "", n->gateway);
-        remedy(r, "note the settings (p2v inventory --source SOURCE lists them) and enter them "
-                  "on the new adapter, or run a firstboot script in the fix-up plan that sets them "
-                  "(netsh interface ip set address)");
-        return;
+        size_t used = strlen(list);
+        snprintf(list + used, sizeof list - used, "%s%s %s/%d%s%s", n++ ? "; " : "", nic->name,
+                 nic->addr[0].addr, nic->addr[0].prefix, nic->gateway[0] ? " gateway " : "",
+                 nic->gateway);
     }
-    say(r, P2V_PASS, "no static IP settings to carry over");
+    if (!n)
+        RETURN_SAY(r, P2V_PASS, "no static IP settings to carry over");
+    say(r, P2V_FAIL, "%d interface%s with static addresses (%s); the VM's NICs are new adapters, "
+        "which Windows sets up for DHCP", n, n == 1 ? "" : "s", list);
+    remedy(r, "note the settings (p2v inventory --source SOURCE lists them) and enter them "
+              "on the new adapters, or run a firstboot script in the fix-up plan that sets them "
+              "(netsh interface ip set address)");
 }
 
+/* Other hypervisors' tools: their services fail or hang on new hardware.
+ * Services disabled (Start=4, what disable-vendor-services does) are no
+ * longer a danger; installed programs are left for the user to remove. */
 static void rule_vendor_tools(const struct p2v_machine *m, struct p2v_result *r)
 {
     if (!strcmp(m->os.family, "unknown") || !m->os.family[0])
         RETURN_SAY(r, P2V_SKIP, "no operating system found");
     if (!m->os.ntools)
         RETURN_SAY(r, P2V_PASS, "no other hypervisor's tools found");
-    char list[256] = "";
-    for (int i = 0; i < m->os.ntools && strlen(list) < 200; i++)
-        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
-                 m->os.tool[i].name);
-    say(r, P2V_FAIL, "other hypervisors' tools are installed (%s): their services fail or hang "
-        "on the new hardware", list);
+    char active[256] = "", idle[256] = "";
+    for (int i = 0; i < m->os.ntools; i++) {
+        const struct p2v_m_tool *t = &m->os.tool[i];
+        int off = !strcmp(t->kind, "service") && t->start == 4;
+        char *list = off ? idle : active;
+        size_t used = strlen(list);
+        if (used < 200)
+            snprintf(list + used, 256 - used, "%s%s", used ? ", " : "", t->name);
+    }
+    int running = 0, services = 0;
+    for (int i = 0; i < m->os.ntools; i++) {
+        services |= !strcmp(m->os.tool[i].kind, "service");
+        running |= !strcmp(m->os.tool[i].kind, "service") && m->os.tool[i].start != 4;
+    }
+    if (services && !running)
+        RETURN_SAY(r, P2V_PASS, "other hypervisors' services are disabled (%s)%s%s%s", idle,
+                   active[0] ? "; their programs remain (" : "", active, active[0] ? "): "
+                   "uninstall them from the VM" : "");
+    say(r, P2V_FAIL, "other hypervisors' tools are installed (%s%s%s): their services fail or hang "
+        "on the new hardware", active, idle[0] ? "; disabled already: " : "", idle);
     remedy(r, "the fix-up plan's disable-vendor-services disables them (p2v fixup plan SOURCE); "
               "uninstall them from the VM afterwards");
 }

@@ -176,10 +176,20 @@ check_eq "fixture: atapi Start 0, storahci Start 3 and StartOverride 3, no viost
 check_eq "fixture: atapi.sys present, storahci.sys and viostor.sys absent (ntfscat)" "yes no no" \
     "$(for f in atapi storahci viostor; do ntfscat "$T/part.raw" "Windows/System32/drivers/$f.sys" >/dev/null 2>&1 && printf 'yes ' || printf 'no '; done | sed 's/ $//')"
 rm -f "$T/part.raw"
+# The IDE targets need intelide (the PIIX controller's driver) besides
+# atapi: a copy of the fixture with its file, as Windows has it.
+ide=$T/win-intelide.img
+make_driver "$T/intelide.sys" x86_64 "p2v test intelide driver"
+cp "$win" "$ide" && LOOP=$(losetup -f --show -o 1048576 "$ide") &&
+    ntfscp -f "$LOOP" "$T/intelide.sys" Windows/System32/drivers/intelide.sys 2>/dev/null
+check "fixture: win-intelide.img has System32\drivers\intelide.sys (ntfscat)" \
+    cmp <(ntfscat "${LOOP:-none}" Windows/System32/drivers/intelide.sys 2>/dev/null) "$T/intelide.sys"
+[ -z "$LOOP" ] || { losetup -d "$LOOP"; LOOP=''; }
+keep "$ide"
 # Copies of the Windows fixture that say they are NT 4.0 and Windows 2000
 # (SOFTWARE's CurrentVersion, replaced with ntfscp through a loop device).
 winver() {  # winver OUT PRODUCT VERSION BUILD
-    cp "$win" "$1" && LOOP=$(losetup -f --show -o 1048576 "$1") || { bad "winver $1: losetup failed"; return; }
+    cp "$ide" "$1" && LOOP=$(losetup -f --show -o 1048576 "$1") || { bad "winver $1: losetup failed"; return; }
     ntfscat "$LOOP" Windows/System32/config/SOFTWARE >"$T/SOFTWARE.$3" &&
         printf 'cd \\\ncd Microsoft\ncd Windows NT\ncd CurrentVersion\nsetval 3\nProductName\nstring:%s\nCurrentVersion\nstring:%s\nCurrentBuildNumber\nstring:%s\ncommit\n' \
             "$2" "$3" "$4" | hivexsh -w "$T/SOFTWARE.$3" &&
@@ -425,12 +435,22 @@ run w2k --target qemu-ide "$w2k"
 expect w2k os pass
 expect_exit w2k 0
 # qemu-ide: atapi is boot-start with its file: nothing blocks, warnings remain.
-run win-ide --target qemu-ide "$win"
+# atapi alone is not enough for IDE: intelide's file is missing (a blocker,
+# whose remedy is the plan action); with the file, intelide is installed but
+# demand-start (a warning the default plan fixes, named as Windows has it).
+run win-ide-nofile --target qemu-ide "$win"
+expect win-ide-nofile boot-driver fail blocker
+check "win-ide-nofile: the message names intelide's missing file" \
+    grep -q 'intelide.sys is missing' <<<"$(rule_message "$T/win-ide-nofile.json" boot-driver)"
+check "win-ide-nofile: the remedy is the plan action" grep -q 'inject-driver intelide intelide.sys' "$T/win-ide-nofile.json"
+run win-ide --target qemu-ide "$ide"
 check_eq "win-ide: target and format in the result" "qemu-ide vhd" "$(key win-ide target) $(key win-ide format)"
-expect win-ide boot-driver pass
+expect win-ide boot-driver fail warning
+check "win-ide: the warning names intelide's Start" \
+    grep -q 'intelide is installed but does not start at boot (Start=3)' <<<"$(rule_message "$T/win-ide.json" boot-driver)"
 expect win-ide static-ip fail
 expect win-ide vendor-tools fail
-check_eq "win-ide: 0 blockers, 2 warnings" "0 2" "$(key win-ide blockers) $(key win-ide warnings)"
+check_eq "win-ide: 0 blockers, 3 warnings" "0 3" "$(key win-ide blockers) $(key win-ide warnings)"
 expect_exit win-ide 0
 # qemu-sata: storahci has no file, msahci no service: blocker.
 run win-sata --target qemu-sata "$win"
@@ -443,8 +463,8 @@ expect_exit win-sata-copy 0
 check "win-sata-copy: the boot-driver message names storahci" \
     grep -qi storahci <<<"$(rule_message "$T/win-sata-copy.json" boot-driver)"
 # hyperv: Generation 1 boots from IDE (atapi); Generation 2 needs storvsc.
-run win-hv1 --target hyperv "$win"
-expect win-hv1 boot-driver pass
+run win-hv1 --target hyperv "$ide"
+expect win-hv1 boot-driver fail warning
 expect win-hv1 uefi-vhd pass
 expect_exit win-hv1 0
 run win-hv2 --target hyperv --generation 2 --format vhdx "$win"
@@ -454,7 +474,7 @@ expect_exit win-hv2 1
 # The default virtio plan with a (fake) viostor injected: boot-driver passes.
 D=$T/drivers
 mkdir -p "$D"
-echo "p2v test viostor driver" >"$D/viostor.sys"
+make_driver "$D/viostor.sys" x86_64 "p2v test viostor driver"
 printf '[Version]\r\nSignature="$Windows NT$"\r\nClass=SCSIAdapter\r\n' >"$D/viostor.inf"
 "$P2V" fixup plan --target virtio --drivers "$D" "$win" >"$T/virtio.plan" 2>"$T/plan.err"
 check "fix-up: the virtio plan injects viostor from --drivers" \
@@ -619,7 +639,7 @@ if mount -t tmpfs -o size=1M p2v-it-check "$SMALL"; then
 else
     bad "mounting a 1 MiB tmpfs failed"
 fi
-run dest-big --target qemu-ide --type fixed --dest "$T" "$win"
+run dest-big --target qemu-ide --type fixed --dest "$T" "$ide"
 expect dest-big dest-space pass
 expect_exit dest-big 0
 # (no --dest: skip, in every run above.)

@@ -9,7 +9,10 @@
 
 D=$T/drivers
 mkdir -p "$D"
-echo "p2v test viostor driver" >"$D/viostor.sys"
+make_driver "$D/viostor.sys" x86_64 "p2v test viostor driver"
+make_driver "$T/storahci.sys" x86_64 "p2v test storahci driver"
+make_driver "$T/i386.sys" x86 "a 32-bit driver"
+echo "not a driver" >"$T/text.sys"
 printf '[Version]\r\nSignature="$Windows NT$"\r\nClass=SCSIAdapter\r\n' >"$D/viostor.inf"
 echo "injected by a p2v fix-up" >"$T/note.txt"
 printf '@echo off\r\necho p2v first boot\r\n' >"$T/first.cmd"
@@ -46,13 +49,18 @@ for variant in win8 win7; do
     check "$variant: virtio plan injects viostor (not in the guest)" \
         grep -q '^inject-driver viostor drivers/viostor.sys drivers/viostor.inf' "$T/virtio.plan"
     "$P2V" fixup plan --target qemu-ide "$src" >"$T/ide.plan"
-    check "$variant: qemu-ide plan enables intelide and atapi" \
-        bash -c "grep -q '^enable-driver intelide' '$T/ide.plan' && grep -q '^enable-driver atapi' '$T/ide.plan'"
+    # The fixture registers intelide and storahci but has no file for them:
+    # the plans say so, with the inject-driver line that fixes it.
+    check "$variant: qemu-ide plan enables atapi, and names intelide's missing file" \
+        bash -c "grep -q '^enable-driver atapi' '$T/ide.plan' &&
+                 grep -q '^# enable-driver intelide    (its file is missing' '$T/ide.plan' &&
+                 grep -q '^#   inject-driver intelide intelide.sys, taken from the installation media, amd64' '$T/ide.plan'"
     "$P2V" fixup plan --target qemu-sata "$src" >"$T/sata.plan"
-    check "$variant: qemu-sata plan enables storahci" grep -q '^enable-driver storahci' "$T/sata.plan"
+    check "$variant: qemu-sata plan names storahci's missing file" \
+        grep -q '^# enable-driver storahci    (its file is missing' "$T/sata.plan"
     "$P2V" fixup plan --target hyperv "$src" >"$T/hyperv.plan"
     check "$variant: hyperv plan boots from IDE (Generation 1) and notes missing vmbus/storvsc" \
-        bash -c "grep -q '^enable-driver intelide' '$T/hyperv.plan' && grep -q '^# enable-driver storvsc' '$T/hyperv.plan'"
+        bash -c "grep -q '^enable-driver atapi' '$T/hyperv.plan' && grep -q '^# enable-driver storvsc' '$T/hyperv.plan'"
     check_fails "$variant: an unknown target is refused" "must be hyperv" \
         "$P2V" fixup plan --target vmware "$src"
 
@@ -60,7 +68,8 @@ for variant in win8 win7; do
     plan=$T/plan-$variant
     cp "$T/virtio.plan" "$plan"
     cat >>"$plan" <<'PLAN'
-enable-driver storahci        # has a StartOverride in the fixture
+file-put storahci.sys %SystemRoot%\System32\drivers\storahci.sys
+enable-driver storahci        # has a StartOverride in the fixture; its file comes above
 disable-service intelide
 disable-vendor-services more-vendors.txt
 reg-set HKLM\SOFTWARE\P2V\Test Hello sz "hello world"
@@ -70,7 +79,7 @@ file-put note.txt %SystemRoot%\p2v\note.txt
 file-delete /hello.txt
 firstboot first.cmd
 PLAN
-    cp -r "$D" "$T/more-vendors.txt" "$T/note.txt" "$T/first.cmd" "$(dirname "$plan")/" 2>/dev/null || true
+    cp -r "$D" "$T/more-vendors.txt" "$T/note.txt" "$T/first.cmd" "$T/storahci.sys" "$(dirname "$plan")/" 2>/dev/null || true
 
     "$P2V" fixup apply --state "$st" --plan "$plan" --dry-run --json "$src" >"$T/dry.json"
     check "$variant: the dry run succeeds" test -s "$T/dry.json"
@@ -197,6 +206,17 @@ sys.exit(0 if c and not any(x["changed"] for x in c) else 1)' "$T/again.json"
     printf 'disable-service vmtools\ninject-driver vioscsi nothere/vioscsi.sys\n' >"$T/missing.plan"
     check_fails "$variant: a missing driver file is refused" "missing.plan line 2 .inject-driver.: .*nothere/vioscsi.sys" \
         "$P2V" fixup apply --state "$st" --plan "$T/missing.plan" "$src"
+    printf 'enable-driver intelide\n' >"$T/nofile.plan"
+    check_fails "$variant: enabling a driver whose file is missing is refused" \
+        "nofile.plan line 1 .enable-driver.: intelide's file .*intelide.sys is not in this Windows.*inject-driver intelide" \
+        "$P2V" fixup apply --state "$st" --plan "$T/nofile.plan" "$src"
+    printf 'inject-driver vioscsi i386.sys\n' >"$T/arch.plan"
+    check_fails "$variant: a driver for another architecture is refused" \
+        "arch.plan line 1 .inject-driver.: i386.sys is built for PE machine 0x014c, but this Windows is x86_64" \
+        "$P2V" fixup apply --state "$st" --plan "$T/arch.plan" "$src"
+    printf 'inject-driver vioscsi text.sys\n' >"$T/text.plan"
+    check_fails "$variant: a file that is no driver is refused" "text.sys is not a Windows driver" \
+        "$P2V" fixup apply --state "$st" --plan "$T/text.plan" "$src"
     printf 'reg-set HKLM\\SOFTWARE\\X Y dword notanumber\n' >"$T/badval.plan"
     check_fails "$variant: a bad value is refused with its line" "badval.plan line 1 .reg-set.: 'notanumber' is not a dword" \
         "$P2V" fixup apply --state "$st" --plan "$T/badval.plan" "$src"

@@ -220,11 +220,12 @@ fi
 # --- Fix-ups -----------------------------------------------------------------
 P=$G/plans
 mkdir -p "$P/drivers"
-echo 'golden viostor' >"$P/drivers/viostor.sys"
+make_driver "$P/drivers/viostor.sys" x86_64 'golden viostor'
+make_driver "$P/storahci.sys" x86_64 'golden storahci'
 printf '[Version]\r\nSignature="$Windows NT$"\r\nClass=SCSIAdapter\r\n' >"$P/drivers/viostor.inf"
 echo 'golden note' >"$P/note.txt"
 printf '@echo off\r\necho golden\r\n' >"$P/first.cmd"
-touch -d @1600000000 "$P"/drivers/* "$P"/note.txt "$P"/first.cmd
+touch -d @1600000000 "$P"/drivers/* "$P"/note.txt "$P"/first.cmd "$P"/storahci.sys
 for w in win7 win8; do
     for t in virtio qemu-sata qemu-ide hyperv; do
         out "plan-$w-$t" "$P2V" fixup plan --target "$t" "$S/$w.img"
@@ -232,6 +233,7 @@ for w in win7 win8; do
     plan=$P/$w.plan
     "$P2V" fixup plan --target virtio "$S/$w.img" >"$plan"
     cat >>"$plan" <<'PLAN'
+file-put storahci.sys %SystemRoot%\System32\drivers\storahci.sys
 enable-driver storahci
 disable-service intelide
 reg-set HKLM\SOFTWARE\P2V\Golden Hello sz "hello world"

@@ -148,3 +148,15 @@ finish() {
     echo "$PASSED $FAILED" >"${RESULT_FILE:-/dev/null}"
     [ "$FAILED" -eq 0 ]
 }
+
+# make_driver FILE [x86|x86_64|arm64] [TEXT]: a minimal PE image of that
+# machine (what p2v checks of an injected driver), TEXT after its headers.
+make_driver() {
+    local m
+    case ${2:-x86_64} in x86) m='\x4c\x01' ;; arm64) m='\x64\xaa' ;; *) m='\x64\x86' ;; esac
+    head -c 512 /dev/zero >"$1"
+    printf 'MZ' | dd of="$1" conv=notrunc status=none
+    printf '\x80\x00\x00\x00' | dd of="$1" bs=1 seek=$((0x3c)) conv=notrunc status=none
+    printf "PE\\x00\\x00$m" | dd of="$1" bs=1 seek=$((0x80)) conv=notrunc status=none
+    printf '%s\n' "${3:-p2v test driver}" >>"$1"
+}

@@ -45,15 +45,20 @@ static void fixup_usage(FILE *f)
 
 struct svc_ctx {
     struct p2v_hive *h;
-    const char *ccs;
+    const struct p2v_windows *w;
+    struct p2v_gfs *g;
 };
 
+/* P2V_DRIVER_*: is the service there, and its file? */
 static int has_service(void *p, const char *name)
 {
     struct svc_ctx *c = p;
-    char key[160];
-    snprintf(key, sizeof key, "%s\\Services\\%s", c->ccs, name);
-    return p2v_hive_key_exists(c->h, key);
+    char key[160], file[256];
+    snprintf(key, sizeof key, "%s\\Services\\%s", c->w->ccs, name);
+    if (!p2v_hive_key_exists(c->h, key))
+        return P2V_DRIVER_ABSENT;
+    p2v_windows_service_file(c->h, c->w, name, file, sizeof file);
+    return p2v_gfs_stat(c->g, file, NULL, NULL) == 1 ? P2V_DRIVER_READY : P2V_DRIVER_NO_FILE;
 }
 
 static void windows_json(struct p2v_json *j, const struct p2v_windows *w)
@@ -212,7 +217,7 @@ static int plan_run(struct plan_opts *o)
         }
     }
     if (r == 0) {
-        struct svc_ctx ctx = { sys, w.ccs };
+        struct svc_ctx ctx = { sys, &w, g };
         r = p2v_plan_default(f, o->target, &w, st.src.path, o->drivers, has_service, &ctx);
     }
     if (f && f != stdout && fclose(f) != 0 && r == 0)

@@ -28,6 +28,8 @@ static inline struct p2v_machine *windows_machine(void)
     m->os.ndrivers = 2;
     strcpy(m->os.driver[0].name, "atapi"), m->os.driver[0].start = 0, m->os.driver[0].file = P2V_YES;
     strcpy(m->os.driver[1].name, "storahci"), m->os.driver[1].start = 3, m->os.driver[1].file = P2V_YES;
+    m->os.driver[0].start_override = m->os.driver[1].start_override = -1;
+    strcpy(m->os.driver[1].file_path, "/Windows/System32/drivers/storahci.sys");
     m->os.nhives = 2;
     strcpy(m->os.hive[0].name, "SYSTEM"), strcpy(m->os.hive[0].state, "recovered");
     m->os.hive[0].entries = 24;

@@ -38,6 +38,8 @@ static void xml_round_trip(void **state)
     assert_int_equal(back->os.major, 6);
     assert_int_equal(back->os.ndrivers, 2);
     assert_int_equal(back->os.driver[1].start, 3);
+    assert_int_equal(back->os.driver[1].start_override, -1);
+    assert_string_equal(back->os.driver[1].file_path, m->os.driver[1].file_path);
     assert_int_equal(back->os.nhives, 2);
     assert_string_equal(back->os.hive[0].state, "recovered");
     assert_int_equal(back->os.hive[0].entries, 24);

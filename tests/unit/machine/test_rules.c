@@ -143,8 +143,42 @@ static void rules(void **state)
     assert_int_equal(run(m, &o, "uefi-vhd", NULL), P2V_PASS);
     strcpy(m->firmware, "bios");
 
-    /* atapi boots qemu-ide; storahci is there but not boot-start. */
+    /* IDE needs the controller's driver and atapi: atapi alone is a
+     * blocker; both boot-start pass; StartOverride is named as what it is;
+     * a missing file is a blocker whose remedy is the plan action, for
+     * the guest's architecture. */
+    struct p2v_result br = result_of(m, &o, "boot-driver");
+    assert_int_equal(br.status, P2V_FAIL);
+    assert_int_equal(br.severity, P2V_BLOCKER);
+    assert_non_null(strstr(br.message, "intelide"));
+    struct p2v_m_driver *ide = &m->os.driver[m->os.ndrivers++];
+    *ide = (struct p2v_m_driver){ .name = "intelide", .start = 0, .start_override = -1,
+                                  .file = P2V_YES };
     assert_int_equal(run(m, &o, "boot-driver", NULL), P2V_PASS);
+    ide->start_override = 3;
+    br = result_of(m, &o, "boot-driver");
+    assert_int_equal(br.status, P2V_FAIL);
+    assert_int_equal(br.severity, P2V_WARNING);
+    assert_non_null(strstr(br.message, "Start=0, StartOverride=3"));
+    ide->start_override = -1;
+    ide->file = P2V_NO;
+    strcpy(ide->file_path, "/Windows/System32/drivers/intelide.sys");
+    strcpy(m->os.arch, "i386");
+    br = result_of(m, &o, "boot-driver");
+    assert_int_equal(br.severity, P2V_BLOCKER);
+    assert_non_null(strstr(br.message, "intelide.sys is missing"));
+    assert_non_null(strstr(br.remedy, "inject-driver intelide intelide.sys"));
+    assert_non_null(strstr(br.remedy, "x86"));
+    ide->file = P2V_YES;
+    m->os.driver[0].start = 3;  /* atapi no longer boots: the worse verdict, on atapi */
+    br = result_of(m, &o, "boot-driver");
+    assert_int_equal(br.severity, P2V_WARNING);
+    assert_non_null(strstr(br.message, "atapi"));
+    m->os.driver[0].start = 0;
+    strcpy(m->os.arch, "x86_64");
+    o.target = "virtio";
+    br = result_of(m, &o, "boot-driver");
+    assert_non_null(strstr(br.remedy, "VIRTIO-WIN/viostor/OS/amd64"));
     o.target = "qemu-sata";
     assert_int_equal(run(m, &o, "boot-driver", &sev), P2V_FAIL);
     assert_int_equal(sev, P2V_WARNING);
@@ -158,12 +192,30 @@ static void rules(void **state)
     strcpy(m->os.family, "windows");
 
     assert_int_equal(run(m, &o, "static-ip", NULL), P2V_FAIL);
+    /* Every static interface is listed. */
+    m->nic[1] = m->nic[0];
+    strcpy(m->nic[1].name, "{OTHER}");
+    strcpy(m->nic[1].addr[0].addr, "10.9.9.9");
+    m->nnics = 2;
+    br = result_of(m, &o, "static-ip");
+    assert_non_null(strstr(br.message, "2 interfaces"));
+    assert_non_null(strstr(br.message, "10.1.2.3"));
+    assert_non_null(strstr(br.message, "10.9.9.9"));
+    m->nnics = 1;
     m->nic[0].dhcp = P2V_YES;
     assert_int_equal(run(m, &o, "static-ip", NULL), P2V_PASS);
     assert_int_equal(run(m, &o, "vendor-tools", NULL), P2V_PASS);
-    m->os.ntools = 1;
-    strcpy(m->os.tool[0].name, "vmtools");
+    m->os.ntools = 2;
+    strcpy(m->os.tool[0].name, "vmtools"), strcpy(m->os.tool[0].kind, "service");
+    m->os.tool[0].start = 2;
+    strcpy(m->os.tool[1].name, "VMware Tools"), strcpy(m->os.tool[1].kind, "program");
+    m->os.tool[1].start = -1;
     assert_int_equal(run(m, &o, "vendor-tools", NULL), P2V_FAIL);
+    /* Disabled by a fix-up: no longer a warning; the program is named. */
+    m->os.tool[0].start = 4;
+    br = result_of(m, &o, "vendor-tools");
+    assert_int_equal(br.status, P2V_PASS);
+    assert_non_null(strstr(br.message, "VMware Tools"));
 
     assert_int_equal(run(m, &o, "dest-space", NULL), P2V_SKIP);
     o.dest = "/";
