@@ -32,7 +32,11 @@ make_mixed "$B/plain.img" 96 3
 bash tests/mkwinfixture.sh "$B/win.img" 2>"$T/mk.log" || { bad "Windows fixture: $(cat "$T/mk.log")"; finish; exit; }
 cp "$B/win.img" "$B/damaged.img"   # partition 1 runs far past the end of the disk
 printf '\xff\xff\xff\x7f' | dd of="$B/damaged.img" bs=1 seek=$((446 + 12)) conv=notrunc status=none
-echo no-auto-reboot >"$B/win.plan"
+# The IDE target needs intelide and atapi: the fixture has intelide's
+# service but not its file, which the plan puts in place.
+make_driver "$B/intelide.sys" x86_64 "p2v test intelide driver"
+printf '%s\n' no-auto-reboot 'file-put intelide.sys %SystemRoot%\System32\drivers\intelide.sys' \
+    'enable-driver intelide' >"$B/win.plan"
 declare -A before
 for s in plain win damaged; do before[$s]=$(hash_of "$B/$s.img"); done
 
