@@ -135,6 +135,8 @@ static int run(struct ctx *c, const struct p2v_action *a)
     }
     if (!strcmp(n, "firstboot"))
         return fx_firstboot(c);
+    if (!strcmp(n, "uninstall-program"))
+        return fx_uninstall_program(c);
     return 0;  /* boot-geometry: after the volume is closed */
 }
 

@@ -50,12 +50,14 @@ int fx_reg_del(struct ctx *c, int which, const char *key, const char *value);
 int fx_reg_set(struct ctx *c);
 int fx_reg_delete(struct ctx *c);
 
-/* apply_files.c: local files, guest files, and the firstboot action. */
+/* apply_files.c: local files, guest files, and the firstboot and
+ * uninstall-program actions. */
 int fx_read_local(struct ctx *c, const char *name, uint8_t **data, size_t *len);
 void fx_guest_path(struct ctx *c, const char *in, char *out, size_t len);
 int fx_file_put(struct ctx *c, const char *where, const uint8_t *d, size_t len);
 int fx_file_del(struct ctx *c, const char *where);
 int fx_firstboot(struct ctx *c);
+int fx_uninstall_program(struct ctx *c);
 
 /* apply_drivers.c: boot storage drivers and other vendors' services. */
 int fx_enable_driver(struct ctx *c);

@@ -2,6 +2,7 @@
 #include "apply_ctx.h"
 
 #include "core/log.h"
+#include "guest/windows_programs.h"
 
 #include <errno.h>
 #include <nettle/sha2.h>
@@ -188,7 +189,8 @@ static const char firstboot_runner[] =
 
 static const char firstboot_cmdline[] = "cmd.exe /c \"%SystemRoot%\\p2v\\firstboot.cmd\"";
 
-int fx_firstboot(struct ctx *c)
+/* Puts a script the runner calls at first boot at path, and the runner. */
+static int firstboot_put(struct ctx *c, const char *path, const uint8_t *script, size_t len)
 {
     struct p2v_hive *h;
     uint32_t setup = 0;
@@ -204,20 +206,11 @@ int fx_firstboot(struct ctx *c)
                     "finish it by booting the machine once, then convert", setup);
     }
     free(cmd);
-    uint8_t *script;
-    size_t len;
-    if ((r = fx_read_local(c, c->a->argv[1], &script, &len)) < 0)
-        return r;
-    const char *base = strrchr(c->a->argv[1], '/');
-    base = base ? base + 1 : c->a->argv[1];
-    char path[256];
-    snprintf(path, sizeof path, "%s/p2v/firstboot/%02d-%s%s", c->w->systemroot, ++c->firstboot_n,
-             base, strcasestr(base, ".cmd") || strcasestr(base, ".bat") ? "" : ".cmd");
     r = fx_file_put(c, path, script, len);
-    free(script);
-    snprintf(path, sizeof path, "%s/p2v/firstboot.cmd", c->w->systemroot);
+    char runner[256];
+    snprintf(runner, sizeof runner, "%s/p2v/firstboot.cmd", c->w->systemroot);
     if (r == 0)
-        r = fx_file_put(c, path, (const uint8_t *)firstboot_runner, sizeof firstboot_runner - 1);
+        r = fx_file_put(c, runner, (const uint8_t *)firstboot_runner, sizeof firstboot_runner - 1);
     if (r == 0)
         r = fx_reg_string(c, SYSTEM, "Setup", "CmdLine", P2V_REG_SZ, firstboot_cmdline);
     if (r == 0)
@@ -225,3 +218,58 @@ int fx_firstboot(struct ctx *c)
     return r;
 }
 
+int fx_firstboot(struct ctx *c)
+{
+    uint8_t *script;
+    size_t len;
+    int r = fx_read_local(c, c->a->argv[1], &script, &len);
+    if (r < 0)
+        return r;
+    const char *base = strrchr(c->a->argv[1], '/');
+    base = base ? base + 1 : c->a->argv[1];
+    /* Numbered: the runner takes them in name order, so in plan order. */
+    char path[256];
+    snprintf(path, sizeof path, "%s/p2v/firstboot/%02d-%s%s", c->w->systemroot, ++c->firstboot_n,
+             base, strcasestr(base, ".cmd") || strcasestr(base, ".bat") ? "" : ".cmd");
+    r = firstboot_put(c, path, script, len);
+    free(script);
+    return r;
+}
+
+/* Another vendor's program removed at first boot with its own
+ * uninstaller, run unattended (see p2v_windows_silent_uninstall). */
+int fx_uninstall_program(struct ctx *c)
+{
+    struct p2v_hive *sw;
+    struct p2v_win_program *p;
+    size_t n;
+    int r = fx_hive(c, SOFTWARE, &sw);
+    if (r < 0)
+        return r;
+    if ((r = p2v_windows_programs(sw, &p, &n)) < 0)
+        return fx_fail(c, r, "cannot list the programs in SOFTWARE's Uninstall keys");
+    const struct p2v_win_program *it = p2v_windows_program_find(p, n, c->a->argv[1]);
+    if (!it)
+        r = fx_fail(c, -ENOENT, "no program named '%s' in SOFTWARE\\Microsoft\\Windows\\"
+                    "CurrentVersion\\Uninstall (p2v inventory lists other hypervisors' programs)",
+                    c->a->argv[1]);
+    else if (!it->command[0])
+        r = fx_fail(c, -ENOTSUP, "'%s' has no unattended uninstall (no QuietUninstallString, not "
+                    "a Windows Installer package): remove it from the VM, or give its silent "
+                    "command in a firstboot script", it->name);
+    if (r < 0) {
+        free(p);
+        return r;
+    }
+    char path[256], script[1400];
+    p2v_windows_uninstall_script(it, c->w->systemroot, path, sizeof path);
+    int len = snprintf(script, sizeof script,
+                       "@echo off\r\nrem p2v uninstall-program: Uninstall key %s%s\r\n%s\r\n",
+                       it->wow64 ? "(WOW6432Node) " : "", strrchr(path, '/') + 11, it->command);
+    if (len < 0 || (size_t)len >= sizeof script)
+        r = fx_fail(c, -ENAMETOOLONG, "the uninstall command of '%s' is too long", it->name);
+    else
+        r = firstboot_put(c, path, (const uint8_t *)script, (size_t)len);
+    free(p);
+    return r;
+}

@@ -22,6 +22,7 @@ static const struct {
     { "file-put", 2, 2, "file-put LOCAL-FILE GUEST-PATH" },
     { "file-delete", 1, 1, "file-delete GUEST-PATH" },
     { "firstboot", 1, 1, "firstboot SCRIPT.cmd" },
+    { "uninstall-program", 1, 1, "uninstall-program \"DISPLAY NAME\"" },
     { "boot-geometry", 0, 0, "boot-geometry" },
 };
 
@@ -208,9 +209,42 @@ static int enable_or_comment(FILE *f, const struct p2v_windows *w, const char *d
     return 0;
 }
 
+/* A name from the guest as a plan word: quoted, with \" and \\ inside; a
+ * control character (a hostile hive's line break) cannot end the line. */
+static void put_word(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            fputc('\\', f);
+        fputc((unsigned char)*s < 0x20 ? '?' : *s, f);
+    }
+    fputc('"', f);
+}
+
+/* Services are disabled above; the programs themselves are removed at
+ * first boot, as virt-v2v does, where that needs no user. */
+static void plan_uninstalls(FILE *f, const struct p2v_win_program *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!p[i].vendor)
+            continue;
+        if (p[i].command[0]) {
+            fprintf(f, "# at first boot: %s\nuninstall-program ", p[i].command);
+        } else {
+            fprintf(f, "# no unattended uninstall (no QuietUninstallString, not a Windows Installer\n"
+                       "# package): remove it from the VM, or write a firstboot script with its\n"
+                       "# silent switch.\n# uninstall-program ");
+        }
+        put_word(f, p[i].name);
+        fputc('\n', f);
+    }
+}
+
 int p2v_plan_default(FILE *f, const char *target, const struct p2v_windows *w,
                      const char *source, const char *drivers_dir,
-                     int (*has)(void *ctx, const char *name), void *ctx)
+                     int (*has)(void *ctx, const char *name), void *ctx,
+                     const struct p2v_win_program *progs, size_t nprogs)
 {
     int virtio = !strcmp(target, "virtio"), ide = !strcmp(target, "qemu-ide");
     int sata = !strcmp(target, "qemu-sata"), hyperv = !strcmp(target, "hyperv");
@@ -251,6 +285,7 @@ int p2v_plan_default(FILE *f, const char *target, const struct p2v_windows *w,
     }
     fprintf(f, "\n# Other hypervisors' tools would fail or hang here\n");
     fprintf(f, "disable-vendor-services\n");
+    plan_uninstalls(f, progs, nprogs);
     fprintf(f, "\n# Keep a stop screen (0x7B) on screen instead of rebooting in a loop\n");
     fprintf(f, "no-auto-reboot\n");
     fprintf(f, "\n# NTFS boot sectors: hidden sectors must match where each partition starts\n");

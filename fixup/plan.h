@@ -6,6 +6,7 @@
 #define P2V_PLAN_H
 
 #include "guest/windows.h"
+#include "guest/windows_programs.h"
 
 #include <stdio.h>
 
@@ -40,10 +41,13 @@ enum { P2V_DRIVER_ABSENT, P2V_DRIVER_READY, P2V_DRIVER_NO_FILE };
  * for the Windows w found on source; -EINVAL for an unknown target.
  * has_service tells whether a service is there, and its file
  * (P2V_DRIVER_*): only drivers that can start are enabled, the others get
- * an inject-driver line for the guest's architecture. */
+ * an inject-driver line for the guest's architecture.  Other hypervisors'
+ * programs among progs get an uninstall-program line when they can be
+ * removed unattended, else a comment saying why not. */
 int p2v_plan_default(FILE *f, const char *target, const struct p2v_windows *w,
                      const char *source, const char *drivers_dir,
-                     int (*has_service)(void *ctx, const char *name), void *ctx);
+                     int (*has_service)(void *ctx, const char *name), void *ctx,
+                     const struct p2v_win_program *progs, size_t nprogs);
 
 /* What each action needs: argument counts, and whether Windows must be
  * there (all but boot-geometry). */

@@ -5,6 +5,8 @@
 #include "core/log.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <ntfs-3g/attrib.h>
@@ -123,6 +125,47 @@ int p2v_gfs_stat(struct p2v_gfs *g, const char *path, int *is_dir, uint64_t *siz
         *size = (uint64_t)ni->data_size;
     ntfs_inode_close(ni);
     return 1;
+}
+
+int p2v_gfs_spelling(struct p2v_gfs *g, const char *dir, const char *name, char *out,
+                     size_t len)
+{
+    char *path = malloc(strlen(dir) + strlen(name) + 2);
+    if (!path)
+        return -ENOMEM;
+    sprintf(path, "%s/%s", dir, name);
+    ntfs_inode *ni = lookup(g, path);
+    free(path);
+    if (!ni)
+        return errno == ENOENT ? 0 : -errno;
+    /* The $FILE_NAME attributes hold the names as written; the directory
+     * listing of a case-insensitive volume is folded to lower case.  The
+     * short (8.3) name is an alias: the long one is the name. */
+    ntfs_attr_search_ctx *ctx = ntfs_attr_get_search_ctx(ni, NULL);
+    int r = ctx ? 0 : -errno;
+    while (r == 0 && ntfs_attr_lookup(AT_FILE_NAME, NULL, 0, CASE_SENSITIVE, 0, NULL, 0, ctx) == 0) {
+        const FILE_NAME_ATTR *fn = (const FILE_NAME_ATTR *)((const uint8_t *)ctx->attr +
+                                                            le16_to_cpu(ctx->attr->value_offset));
+        /* A damaged record's name may not fit its attribute: not a name. */
+        if (ctx->attr->non_resident ||
+            le16_to_cpu(ctx->attr->value_offset) + offsetof(FILE_NAME_ATTR, file_name) +
+                    2u * fn->file_name_length > le32_to_cpu(ctx->attr->length) ||
+            fn->file_name_type == FILE_NAME_DOS)
+            continue;
+        ntfschar u[256];  /* the attribute is packed: copy the name out aligned */
+        memcpy(u, (const uint8_t *)fn + offsetof(FILE_NAME_ATTR, file_name),
+               fn->file_name_length * sizeof *u);
+        char *mbs = NULL;
+        if (ntfs_ucstombs(u, fn->file_name_length, &mbs, 0) < 0)
+            r = -errno;
+        else
+            r = snprintf(out, len, "%s", mbs) < (int)len ? 1 : -ENAMETOOLONG;
+        free(mbs);
+    }
+    if (ctx)
+        ntfs_attr_put_search_ctx(ctx);
+    ntfs_inode_close(ni);
+    return r;
 }
 
 int p2v_gfs_read(struct p2v_gfs *g, const char *path, uint8_t **data, size_t *len)

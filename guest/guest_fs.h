@@ -25,6 +25,10 @@ int p2v_gfs_stat(struct p2v_gfs *g, const char *path, int *is_dir, uint64_t *siz
 int p2v_gfs_read(struct p2v_gfs *g, const char *path, uint8_t **data, size_t *len);
 /* Creates or replaces path with data, making missing parent directories. */
 int p2v_gfs_write(struct p2v_gfs *g, const char *path, const void *data, size_t len);
+/* The name of dir's entry name as the volume spells it (its long name,
+ * "WINDOWS" where name is "Windows"), into out.  1 found, 0 not, -errno. */
+int p2v_gfs_spelling(struct p2v_gfs *g, const char *dir, const char *name, char *out,
+                     size_t len);
 /* Removes a file; -ENOENT if it is not there. */
 int p2v_gfs_delete(struct p2v_gfs *g, const char *path);
 

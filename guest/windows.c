@@ -235,7 +235,7 @@ static int read_facts(struct p2v_gfs *g, struct p2v_windows *w)
     return 0;
 }
 
-/* The system root on this volume, if any. */
+/* The system root on this volume: 1, 0 if none, -errno. */
 static int find_root(struct p2v_gfs *g, struct p2v_windows *w)
 {
     static const char *const roots[] = { "/Windows", "/WINNT", "/win32", "/win", "/reactos" };
@@ -248,7 +248,14 @@ static int find_root(struct p2v_gfs *g, struct p2v_windows *w)
         snprintf(p, sizeof p, "%s/System32/cmd.exe", roots[i]);
         if (p2v_gfs_stat(g, p, &dir, NULL) != 1 || dir)
             continue;
-        snprintf(w->systemroot, sizeof w->systemroot, "%s", roots[i]);
+        /* Named as the volume spells it (an XP disk says WINDOWS): the
+         * paths p2v reports and writes are the guest's own. */
+        char real[sizeof w->systemroot - 1];
+        int r = p2v_gfs_spelling(g, "/", roots[i] + 1, real, sizeof real);
+        if (r < 0)
+            return r;
+        snprintf(w->systemroot, sizeof w->systemroot, "/%.*s", (int)sizeof real - 1,
+                 r ? real : roots[i] + 1);
         return 1;
     }
     return 0;
@@ -283,7 +290,8 @@ int p2v_windows_find(struct p2v_layer *l, const struct p2v_volume *vols, int nvo
         w->vol = vols[i];
         w->flags = flags;
         int found = find_root(g, w);
-        if (found && (r = read_facts(g, w)) < 0) {
+        if (found < 0 || (found && (r = read_facts(g, w)) < 0)) {
+            r = found < 0 ? found : r;
             p2v_gfs_close(g);
             return r;
         }

@@ -12,6 +12,7 @@
 #include "guest/hive.h"
 #include "guest/windows.h"
 #include "guest/windows_drivers.h"
+#include "guest/windows_programs.h"
 #include "layout/layout_plan.h"
 
 #include <errno.h>
@@ -87,12 +88,6 @@ void p2v_os_release_value(const char *text, const char *key, char *out, size_t l
 static const char *const win_drivers[] = { "viostor", "vioscsi", "storahci", "msahci", "iaStorV",
                                            "atapi",   "intelide", "pciide", "storvsc" };
 
-/* Programs of other hypervisors, by the name their uninstaller shows. */
-static const char *const vendor_programs[] = { "VMware Tools", "Parallels Tools",
-                                               "VirtualBox Guest Additions", "Citrix XenServer",
-                                               "XenServer", "Citrix Hypervisor", "Xen PV",
-                                               "Citrix VM Tools" };
-
 /* Start, and StartOverride\0 (-1 when absent), which wins over it (a
  * known cause of 0x7B). */
 static int get_override(struct p2v_hive *sys, const char *svc)
@@ -154,30 +149,29 @@ static void win_drivers_and_tools(struct p2v_gfs *g, const struct p2v_windows *w
     }
 }
 
-static void win_programs(struct p2v_hive *sw, struct p2v_machine *m)
+/* Other vendors' programs, and whether uninstall-program has scheduled
+ * their removal (its script in place) or could. */
+static void win_programs(struct p2v_gfs *g, const struct p2v_windows *w, struct p2v_hive *sw,
+                         struct p2v_machine *m)
 {
-    const char *un = "Microsoft\\Windows\\CurrentVersion\\Uninstall";
-    char **keys;
+    struct p2v_win_program *p;
     size_t n;
-    if (p2v_hive_subkeys(sw, un, &keys, &n) < 0)
+    if (p2v_windows_programs(sw, &p, &n) < 0)
         return;
     for (size_t i = 0; i < n; i++) {
-        char key[512], *dn = NULL;
-        snprintf(key, sizeof key, "%s\\%s", un, keys[i]);
-        if (p2v_hive_get_string(sw, key, "DisplayName", &dn) < 0)
-            continue;
-        for (size_t k = 0; k < sizeof vendor_programs / sizeof *vendor_programs; k++) {
-            if (strcasestr(dn, vendor_programs[k]) && m->os.ntools < P2V_M_MAX_ITEMS) {
-                struct p2v_m_tool *t = &m->os.tool[m->os.ntools++];
-                p2v_m_copy(t->name, sizeof t->name, dn);
-                p2v_m_copy(t->kind, sizeof t->kind, "program");
-                t->start = -1;
-                break;
-            }
+        if (p[i].vendor && m->os.ntools < P2V_M_MAX_ITEMS) {
+            struct p2v_m_tool *t = &m->os.tool[m->os.ntools++];
+            p2v_m_copy(t->name, sizeof t->name, p[i].name);
+            p2v_m_copy(t->kind, sizeof t->kind, "program");
+            t->start = -1;
+            char script[512];
+            p2v_windows_uninstall_script(&p[i], w->systemroot, script, sizeof script);
+            p2v_m_copy(t->uninstall, sizeof t->uninstall,
+                       p2v_gfs_stat(g, script, NULL, NULL) == 1 ? "first-boot"
+                       : p[i].command[0]                       ? "unattended" : "manual");
         }
-        free(dn);
     }
-    p2v_strv_free(keys, n);
+    free(p);
 }
 
 static int mask_bits(const char *mask)
@@ -311,7 +305,7 @@ static int inventory_windows(const struct p2v_disk_view *dv, struct p2v_machine 
         p2v_hive_close(sys);
     }
     if (r == 0 && (r = p2v_windows_load_hive(g, &w, "SOFTWARE", &sw)) == 0) {
-        win_programs(sw, m);
+        win_programs(g, &w, sw, m);
         p2v_hive_close(sw);
     }
     int c = p2v_gfs_close(g);

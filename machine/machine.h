@@ -70,6 +70,8 @@ struct p2v_m_tool {           /* another hypervisor's tools */
     char name[96];
     char kind[12];            /* service, program */
     int start;                /* service Start, -1 for programs */
+    char uninstall[12];       /* programs: unattended (p2v can remove it), manual,
+                                 first-boot (uninstall-program has put it in place) */
 };
 
 struct p2v_m_hive {           /* a Windows registry hive as p2v found it */

@@ -164,6 +164,7 @@ static void read_os(xmlXPathContextPtr xc, struct p2v_machine *m)
         get(n, "name", t2->name, sizeof t2->name);
         get_token(n, "kind", t2->kind, sizeof t2->kind);
         t2->start = (int)get_num(n, "start", -1);
+        get_token(n, "uninstall", t2->uninstall, sizeof t2->uninstall);
     }
     xmlXPathFreeObject(o);
     o = nodes(xc, "/machine/os/hives/hive");

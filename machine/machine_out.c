@@ -100,6 +100,8 @@ static void x_os(FILE *f, const struct p2v_machine *m)
             x_attr(f, "kind", t->kind);
             if (t->start >= 0)
                 fprintf(f, " start=\"%d\"", t->start);
+            if (t->uninstall[0])
+                x_attr(f, "uninstall", t->uninstall);
             fputs("/>\n", f);
         }
         fputs("    </vendor-tools>\n", f);
@@ -307,6 +309,7 @@ static void j_tools(struct p2v_json *j, const struct p2v_machine *m)
         p2v_json_str(j, "name", t->name);
         p2v_json_str(j, "kind", t->kind);
         j_int_or_null(j, "start", t->start);
+        p2v_json_str_or_null(j, "uninstall", t->uninstall[0] ? t->uninstall : NULL);
         p2v_json_end(j);
     }
     p2v_json_end(j);

@@ -492,9 +492,10 @@ static void rule_static_ip(const struct p2v_machine *m, struct p2v_result *r)
               "(netsh interface ip set address)");
 }
 
-/* Other hypervisors' tools: their services fail or hang on new hardware.
- * Services disabled (Start=4, what disable-vendor-services does) are no
- * longer a danger; installed programs are left for the user to remove. */
+/* Other hypervisors' tools.  A service disabled (Start=4, what
+ * disable-vendor-services does) or a program whose removal is scheduled
+ * for first boot (uninstall-program) is no danger any more; a program
+ * still installed is named with how it can go. */
 static void rule_vendor_tools(const struct p2v_machine *m, struct p2v_result *r)
 {
     if (!strcmp(m->os.family, "unknown") || !m->os.family[0])
@@ -502,27 +503,33 @@ static void rule_vendor_tools(const struct p2v_machine *m, struct p2v_result *r)
     if (!m->os.ntools)
         RETURN_SAY(r, P2V_PASS, "no other hypervisor's tools found");
     char active[256] = "", idle[256] = "";
+    int running = 0, removable = 0, manual = 0;
     for (int i = 0; i < m->os.ntools; i++) {
         const struct p2v_m_tool *t = &m->os.tool[i];
-        int off = !strcmp(t->kind, "service") && t->start == 4;
+        int service = !strcmp(t->kind, "service");
+        int off = service ? t->start == 4 : !strcmp(t->uninstall, "first-boot");
         char *list = off ? idle : active;
         size_t used = strlen(list);
         if (used < 200)
-            snprintf(list + used, 256 - used, "%s%s", used ? ", " : "", t->name);
+            snprintf(list + used, 256 - used, "%s%s%s", used ? ", " : "", t->name,
+                     !off || service ? "" : " (removed at first boot)");
+        running += service && !off;
+        removable += !service && !off && !strcmp(t->uninstall, "unattended");
+        manual += !service && !off && strcmp(t->uninstall, "unattended") != 0;
     }
-    int running = 0, services = 0;
-    for (int i = 0; i < m->os.ntools; i++) {
-        services |= !strcmp(m->os.tool[i].kind, "service");
-        running |= !strcmp(m->os.tool[i].kind, "service") && m->os.tool[i].start != 4;
+    if (!running && !removable) {
+        if (!manual)
+            RETURN_SAY(r, P2V_PASS, "other hypervisors' tools are disabled or removed at first "
+                       "boot (%s)", idle);
+        RETURN_SAY(r, P2V_PASS, "%s%s%sprograms remain that p2v cannot remove unattended (%s): "
+                   "uninstall them from the VM", idle[0] ? "other hypervisors' tools are disabled "
+                   "or removed at first boot (" : "", idle, idle[0] ? "); " : "", active);
     }
-    if (services && !running)
-        RETURN_SAY(r, P2V_PASS, "other hypervisors' services are disabled (%s)%s%s%s", idle,
-                   active[0] ? "; their programs remain (" : "", active, active[0] ? "): "
-                   "uninstall them from the VM" : "");
     say(r, P2V_FAIL, "other hypervisors' tools are installed (%s%s%s): their services fail or hang "
         "on the new hardware", active, idle[0] ? "; disabled already: " : "", idle);
-    remedy(r, "the fix-up plan's disable-vendor-services disables them (p2v fixup plan SOURCE); "
-              "uninstall them from the VM afterwards");
+    remedy(r, "the fix-up plan's disable-vendor-services disables their services and "
+              "uninstall-program \"NAME\" removes a program at first boot (p2v fixup plan SOURCE)%s",
+           manual ? "; programs without an unattended uninstall: remove them from the VM" : "");
 }
 
 static void rule_dest(const struct p2v_check_opts *o, struct p2v_result *r)

@@ -494,6 +494,10 @@ for s in virtio sata; do
         check "fix-up state virtio: viostor.sys in System32\\drivers (ntfscat)" \
             cmp <(ntfscat "$mnt/partitions/1.raw" Windows/System32/drivers/viostor.sys 2>/dev/null) "$D/viostor.sys"
         check_eq "fix-up state virtio: viostor Start 0 (hivexget)" 0 "$(hivexget "$T/SYSTEM-$s" "$cs\\viostor" Start 2>&1)"
+        check "fix-up state virtio: the first-boot script removes VMware Tools' MSI package quietly (ntfscat)" \
+            grep -q '^MsiExec.exe /X{FE2F6A2C-196E-4210-9C04-2B1BC21F07EF} /qn /norestart' \
+            <(ntfscat "$mnt/partitions/1.raw" 'Windows/p2v/firstboot/uninstall-_FE2F6A2C-196E-4210-9C04-2B1BC21F07EF_.cmd' 2>/dev/null)
+        check_eq "fix-up state virtio: Setup runs p2v's first-boot runner (hivexget)" 2 "$(hivexget "$T/SYSTEM-$s" '\Setup' SetupType 2>&1)"
     else
         check "fix-up state sata: storahci.sys in System32\\drivers (ntfscat)" \
             cmp <(ntfscat "$mnt/partitions/1.raw" Windows/System32/drivers/storahci.sys 2>/dev/null) "$T/storahci.sys"
@@ -504,6 +508,15 @@ for s in virtio sata; do
 done
 run win-virtio-fixed --state "$T/st-virtio" --target virtio "$win"
 expect win-virtio-fixed boot-driver pass
+# The default plan disabled the vendor services and scheduled VMware Tools'
+# uninstall (an MSI package); Parallels Tools' uninstaller needs a user, so
+# the plan only names it and check still does.
+check "fix-up: the plan uninstalls VMware Tools at first boot" grep -q '^uninstall-program "VMware Tools"' "$T/virtio.plan"
+check "fix-up: the plan leaves Parallels Tools commented, saying why" bash -c \
+    "grep -B3 '^# uninstall-program \"Parallels Tools\"' '$T/virtio.plan' | grep -q 'no unattended uninstall'"
+expect win-virtio-fixed vendor-tools pass
+check "win-virtio-fixed: vendor-tools names what remains for the user" \
+    grep -q 'programs remain that p2v cannot remove unattended (Parallels Tools)' <<<"$(rule_message "$T/win-virtio-fixed.json" vendor-tools)"
 expect_exit win-virtio-fixed 0
 run win-sata-file --state "$T/st-sata" --target qemu-sata "$win"
 expect win-sata-file boot-driver fail warning

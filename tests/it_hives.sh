@@ -12,8 +12,12 @@
 # - a hive p2v writes back is clean (sequence numbers equal, above every
 #   log entry, so the logs beside it can never be replayed over it),
 #   hivexsh opens it, and the logs are untouched;
-# - hivexregedit exports of the clean hive before and after a fix-up
-#   differ exactly by the changes fixups.json reports.
+# - every target's default plan, on both hives: its dry run lists what the
+#   apply then does; hivexsh opens every written hive, its sequence numbers
+#   are equal, and hivexregedit exports before and after differ exactly by
+#   the changes fixups.json reports; check afterwards finds each driver the
+#   plan enabled starting at boot and the vendor tools dealt with;
+# - a Windows directory spelled WINDOWS on disk is named so.
 # Sources are hashed before and after.
 . "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
@@ -55,8 +59,9 @@ mk() {  # mk OUT [mkwinfixture options]
 mk "$T/w10.img" --win10 --system "$SYS10" --logs || bad "building the dirty Windows 10 disk"
 mk "$T/w10nolog.img" --win10 --system "$SYS10" || bad "building the dirty disk without its logs"
 mk "$T/w7.img" --arch x86 --system "$SYS7" || bad "building the Windows 7 x86 disk"
+mk "$T/w7caps.img" --arch x86 --system "$SYS7" --windir WINDOWS || bad "building the WINDOWS disk"
 declare -A BEFORE
-for s in w10 w10nolog w7; do BEFORE[$s]=$(hash_of "$T/$s.img"); done
+for s in w10 w10nolog w7 w7caps; do BEFORE[$s]=$(hash_of "$T/$s.img"); done
 
 # --- The dirty hive with its logs: recovered -----------------------------
 j=$("$P2V" inspect --json "$T/w10.img" 2>"$T/err")
@@ -143,64 +148,155 @@ import json,sys
 r=[x for x in json.load(sys.stdin)["results"] if x["id"]=="hive-state"][0]
 sys.exit(0 if r["status"]=="fail" and r["severity"]=="warning" else 1)' <<<"$c"
 
-# --- The clean Windows 7 hive: the exports differ by the reported changes ---
-j=$("$P2V" inspect --json "$T/w7.img")
-check_eq "clean: SYSTEM clean" clean "$(json_key <(echo "$j") hives.0.state)"
-check_eq "clean: 32-bit" i386 "$(json_key <(echo "$j") arch)"
-ST7=$T/state7 MNT7=$T/mnt7
-cat >"$T/plan7" <<'PLAN'
-no-auto-reboot
-disable-vendor-services
-reg-set HKLM\SYSTEM\CurrentControlSet\Services\p2vtest Start dword 3
-PLAN
-check "clean: fixup apply" "$P2V" fixup apply --state "$ST7" --plan "$T/plan7" --json "$T/w7.img"
-if p2v_mount "$T/w7.img" "$MNT7" --state "$ST7"; then
-    ntfscat "$MNT7/partitions/1.raw" /Windows/System32/config/SYSTEM >"$T/sys7.after" 2>/dev/null
-    read -r s1 s2 <<<"$(seqs "$T/sys7.after")"
-    check_eq "clean: written SYSTEM's sequence numbers equal" "$s1" "$s2"
-    hivexregedit --export "$SYS7" '\' >"$T/before.reg" 2>/dev/null
-    hivexregedit --export "$T/sys7.after" '\' >"$T/after.reg" 2>/dev/null
-    check "clean: hivexregedit exports before and after differ exactly by fixups.json's SYSTEM changes" \
-        $PY - "$T/before.reg" "$T/after.reg" "$MNT7/fixups.json" <<'PY'
-import json, re, sys
-def values(path):
-    out, key = {}, None
+# --- Every target's default plan on both real hives ------------------------
+# For each target: the default plan, its dry run, the apply, and check
+# again.  Verified with tools that are not p2v: hivexsh opens every written
+# hive; its sequence numbers are equal; hivexregedit exports before and
+# after differ exactly by the changes fixups.json reports (the dirty hive's
+# "before" is its recovered self, as a one-value fix-up wrote it above:
+# that value is the only change the report holds beyond the plan's); the
+# dry run lists the same changes the apply made.
+cat >"$T/exports.py" <<'PY'
+import json, sys
+# exports.py BEFORE.reg AFTER.reg fixups.json HIVE [IGNORED-WHAT...]
+def read(path):
+    vals, keys, key = {}, set(), None
     for line in open(path, encoding="utf-8", errors="replace"):
         line = line.rstrip("\n")
         if line.startswith("[") and line.endswith("]"):
-            key = line[1:-1]
-            out[(key, None)] = True
+            key = line[1:-1].lower()
+            keys.add(key)
         elif key is not None and "=" in line:
             name, val = line.split("=", 1)
-            out[(key, name)] = val
-    return out
-a, b = values(sys.argv[1]), values(sys.argv[2])
-diff = {k for k in set(a) | set(b) if a.get(k) != b.get(k) and k[1] is not None}
-report = json.load(open(sys.argv[3]))
-ccs = report["windows"]["current_control_set"]
-reported = set()
-for c in report["changes"]:
-    if not c["changed"] or not c["what"].startswith("SYSTEM\\"):
+            vals[(key, name.lower())] = val
+    return vals, keys
+(a, ka), (b, kb) = read(sys.argv[1]), read(sys.argv[2])
+diff = {k for k in set(a) | set(b) if a.get(k) != b.get(k)}
+diff |= {(k, None) for k in ka ^ kb}          # keys made or removed
+hive, ignored = sys.argv[4] + "\\", set(sys.argv[5:])
+values, keys = set(), set()
+for c in json.load(open(sys.argv[3]))["changes"]:
+    if not c["changed"] or not c["what"].startswith(hive) or c["what"] in ignored:
         continue
-    key, _, name = c["what"][len("SYSTEM\\"):].rpartition(": ")
-    reported.add(("\\" + key.lower(), ('"%s"' % name if name else "@").lower()))
-# hivexregedit names keys from the root as the hive spells them, and quotes
-# value names; the registry is case-insensitive.
-diff_keys = {(k.lower(), n.lower()) for k, n in diff}
-missing = {d for d in reported if d not in diff_keys}
-extra = {d for d in diff_keys if d not in reported}
+    what = c["what"][len(hive):]
+    if ": " in what:   # a value; hivexregedit quotes names, "@" is the default value
+        key, _, name = what.rpartition(": ")
+        values.add(("\\" + key.lower(), "@" if name in ("", "(default)") else '"%s"' % name.lower()))
+    else:              # a whole key, made or removed with what it holds
+        keys.add("\\" + what.lower())
+under = lambda k, top: k == top or k.startswith(top + "\\")
+explained = lambda d: d in values or any(under(d[0], k) for k in keys)
+missing = [v for v in values if v not in diff] + \
+          [k for k in keys if not any(under(d[0], k) for d in diff)]
+extra = [d for d in diff if not explained(d) and d[1] is not None]
+# A key made to hold a reported value is explained by that value.
+extra += [d for d in diff if d[1] is None and not explained(d)
+          and not any(under(v[0], d[0]) for v in values)]
 if missing or extra:
-    print("reported but not changed:", sorted(missing)[:10])
-    print("changed but not reported:", sorted(extra)[:10])
+    print("reported but not changed:", sorted(map(str, missing))[:10])
+    print("changed but not reported:", sorted(map(str, extra))[:10])
     sys.exit(1)
-sys.exit(0)
+print(len(values) + len(keys), "changes")
 PY
-    p2v_umount "$MNT7"
-else
-    bad "mounting the fixed-up Windows 7 disk"
+cat >"$T/same.py" <<'PY'
+import json, sys
+# same.py DRY.json APPLIED.json: the same changes, in the same order
+def rows(p):
+    return [(c["what"], c["old"], c["new"], c["changed"]) for c in json.load(open(p))["changes"]]
+sys.exit(0 if rows(sys.argv[1]) == rows(sys.argv[2]) and rows(sys.argv[1]) else 1)
+PY
+export_of() { hivexregedit --export "$1" '\' >"$2" 2>/dev/null; }
+D=$T/drivers
+mkdir -p "$D/x86" "$D/amd64"
+for a in x86 amd64; do
+    make_driver "$D/$a/viostor.sys" "$( [ $a = x86 ] && echo x86 || echo x86_64)" "p2v test viostor ($a)"
+    printf '[Version]\r\nSignature="$Windows NT$"\r\nClass=SCSIAdapter\r\n' >"$D/$a/viostor.inf"
+done
+# The sources' hives as they are, read through a plain view.
+for s in w7 w10; do
+    if p2v_mount "$T/$s.img" "$T/mnt-src-$s"; then
+        ntfscat "$T/mnt-src-$s/partitions/1.raw" /Windows/System32/config/SOFTWARE >"$T/SOFTWARE-$s" 2>/dev/null
+        p2v_umount "$T/mnt-src-$s"
+    else
+        bad "mounting $s.img without fix-ups"
+    fi
+done
+export_of "$SYS7" "$T/SYSTEM-w7.reg"
+# The dirty hive's "before": recovered, with one value set by a plan that
+# does nothing else; the same line opens each w10 plan below.
+printf '%s\n' 'reg-set HKLM\SYSTEM\CurrentControlSet\Services\p2vtest Start dword 3' >"$T/plan-base"
+"$P2V" fixup apply --state "$T/st-base" --plan "$T/plan-base" "$T/w10.img" >/dev/null 2>"$T/err" \
+    || bad "w10: the one-value fix-up"
+if p2v_mount "$T/w10.img" "$T/mnt-base" --state "$T/st-base"; then
+    ntfscat "$T/mnt-base/partitions/1.raw" /Windows/System32/config/SYSTEM >"$T/SYSTEM-base" 2>/dev/null
+    p2v_umount "$T/mnt-base"
 fi
+export_of "$T/SYSTEM-base" "$T/SYSTEM-w10.reg"
+j=$("$P2V" inspect --json "$T/w7.img")
+check_eq "w7: SYSTEM clean" clean "$(json_key <(echo "$j") hives.0.state)"
+check_eq "w7: 32-bit" i386 "$(json_key <(echo "$j") arch)"
+p2vtest='SYSTEM\ControlSet001\Services\p2vtest: Start'
+for s in w7 w10; do
+    arch=$( [ $s = w7 ] && echo x86 || echo amd64)
+    for t in virtio hyperv qemu-ide qemu-sata; do
+        n=$s-$t plan=$T/plan-$s-$t
+        { [ $s = w10 ] && cat "$T/plan-base"
+          "$P2V" fixup plan --target $t --drivers "$D/$arch" "$T/$s.img"; } >"$plan" 2>"$T/err"
+        check "$n: default plan" grep -q '^boot-geometry' "$plan"
+        check_eq "$n: the plan names the guest's architecture only ($arch)" "$arch" \
+            "$(grep -oP '(?<![\w])(x86|amd64|ARM64)(?![\w])' "$plan" | sort -u | tr '\n' ' ' | sed 's/ $//')"
+        "$P2V" fixup apply --state "$T/dry-$n" --dry-run --json --plan "$plan" "$T/$s.img" >"$T/dry-$n.json" 2>"$T/err"
+        check_eq "$n: dry run exits 0" 0 $?
+        check "$n: the dry run left no state" test ! -e "$T/dry-$n/overlay.index"
+        "$P2V" fixup apply --state "$T/st-$n" --plan "$plan" "$T/$s.img" >/dev/null 2>"$T/err"
+        check_eq "$n: apply exits 0" 0 $?
+        check "$n: the dry run listed the changes the apply made" $PY "$T/same.py" "$T/dry-$n.json" "$T/st-$n/fixups.json"
+        mnt=$T/mnt-$n
+        if ! p2v_mount "$T/$s.img" "$mnt" --state "$T/st-$n"; then
+            bad "$n: mounting the fixed-up disk"
+            continue
+        fi
+        for h in SYSTEM SOFTWARE; do
+            ntfscat "$mnt/partitions/1.raw" "/Windows/System32/config/$h" >"$T/$h-$n" 2>/dev/null
+            check "$n: hivexsh opens the written $h" bash -c "echo ls | hivexsh '$T/$h-$n' >/dev/null"
+            read -r s1 s2 <<<"$(seqs "$T/$h-$n")"
+            check_eq "$n: $h's sequence numbers equal" "$s1" "$s2"
+            export_of "$T/$h-$n" "$T/$h-$n.reg"
+        done
+        export_of "$T/SOFTWARE-$s" "$T/SOFTWARE-$s.reg"
+        check "$n: SYSTEM exports differ exactly by the reported changes" \
+            $PY "$T/exports.py" "$T/SYSTEM-$s.reg" "$T/SYSTEM-$n.reg" "$mnt/fixups.json" SYSTEM "$p2vtest"
+        check "$n: SOFTWARE exports differ exactly by the reported changes" \
+            $PY "$T/exports.py" "$T/SOFTWARE-$s.reg" "$T/SOFTWARE-$n.reg" "$mnt/fixups.json" SOFTWARE
+        p2v_umount "$mnt"
+        # check after apply: every driver the plan enabled starts at boot.
+        "$P2V" check --json --state "$T/st-$n" --target $t "$T/$s.img" >"$T/check-$n.json" 2>/dev/null
+        for drv in $(sed -n 's/^enable-driver \([^ ]*\).*/\1/p; s/^inject-driver \([^ ]*\).*/\1/p' "$plan"); do
+            check "$n: check after apply: $drv starts at boot" $PY -c '
+import json, sys
+r = [x for x in json.load(open(sys.argv[1]))["results"] if x["id"] == "boot-driver"][0]
+sys.exit(1 if sys.argv[2] + " is installed but does not start" in r["message"]
+            or sys.argv[2] + ".sys is missing" in r["message"] else 0)' "$T/check-$n.json" "$drv"
+        done
+        check "$n: check after apply: vendor tools resolved" $PY -c '
+import json, sys
+r = [x for x in json.load(open(sys.argv[1]))["results"] if x["id"] == "vendor-tools"][0]
+sys.exit(0 if r["status"] == "pass" else 1)' "$T/check-$n.json"
+    done
+done
 
-for s in w10 w10nolog w7; do
+# --- The Windows directory as the disk spells it --------------------------
+j=$("$P2V" inspect --json "$T/w7caps.img")
+check_eq "WINDOWS: inspect names the directory as the disk spells it" /WINDOWS "$(json_key <(echo "$j") systemroot)"
+"$P2V" fixup plan --target qemu-ide "$T/w7caps.img" >"$T/plan-caps" 2>"$T/err"
+"$P2V" fixup apply --state "$T/st-caps" --plan "$T/plan-caps" "$T/w7caps.img" >/dev/null 2>"$T/err"
+check_eq "WINDOWS: apply exits 0" 0 $?
+check "WINDOWS: the files the fix-up writes are named under /WINDOWS" $PY -c '
+import json, sys
+files = [c["what"] for c in json.load(open(sys.argv[1]))["changes"] if c["what"].startswith("/")]
+sys.exit(0 if files and all(f.startswith("/WINDOWS/") for f in files) else 1)' "$T/st-caps/fixups.json"
+
+for s in w10 w10nolog w7 w7caps; do
     check_eq "source $s.img unchanged" "${BEFORE[$s]}" "$(hash_of "$T/$s.img")"
 done
 finish

@@ -183,10 +183,16 @@ for variant in win7 win8 hiber; do
         "$(xl "$T/$v.xml" /machine/os/storage-drivers/driver @name @start @file)"
     check_eq "$v: storage drivers name:start:file (JSON)" "atapi:0:yes intelide:3:no storahci:3:no" \
         "$(jv "$T/$v.json" 'jl(d["os"]["storage_drivers"], "name", "start", "file")')"
-    # Vendor tools: the services and the VMware Tools program; not 7-Zip.
-    tools='program:VMware Tools service:prl_fs service:vm3dmp service:vmci service:vmtools'
+    # Vendor tools: the services and the VMware and (WOW6432Node) Parallels
+    # programs; not 7-Zip.
+    tools='program:Parallels Tools program:VMware Tools service:prl_fs service:vm3dmp service:vmci service:vmtools'
     check_eq "$v: vendor tools kind:name (XML)" "$tools" "$(xl "$T/$v.xml" /machine/os/vendor-tools/tool @kind @name)"
     check_eq "$v: vendor tools kind:name (JSON)" "$tools" "$(jv "$T/$v.json" 'jl(d["os"]["vendor_tools"], "kind", "name")')"
+    # An MSI package can go unattended; an uninstaller that asks cannot.
+    check_eq "$v: vendor programs' uninstall (XML)" "Parallels Tools:manual VMware Tools:unattended" \
+        "$(xl "$T/$v.xml" "/machine/os/vendor-tools/tool[@kind='program']" @name @uninstall)"
+    check_eq "$v: vendor programs' uninstall (JSON)" "Parallels Tools:manual VMware Tools:unattended" \
+        "$(jv "$T/$v.json" 'jl([t for t in d["os"]["vendor_tools"] if t["kind"] == "program"], "name", "uninstall")')"
     check_eq "$v: vendor services' start (XML)" "prl_fs:1 vm3dmp:3 vmci:0 vmtools:2" \
         "$(xl "$T/$v.xml" "/machine/os/vendor-tools/tool[@kind='service']" @name @start)"
     check_eq "$v: vendor services' start (JSON)" "prl_fs:1 vm3dmp:3 vmci:0 vmtools:2" \

@@ -3,18 +3,21 @@
 # tests of the registry and file fix-ups:
 #   tests/mkwinfixture.sh OUT.img [--win8 | --win10] [--size MiB] [--hiberfil]
 #                         [--system HIVE [--logs]] [--arch x86|x86_64]
+#                         [--windir NAME]
 # MBR (signature 0x1234ABCD), one active NTFS partition (type 7, label WINSYS)
 # from 1 MiB to the end, holding SYSTEM and SOFTWARE hives, a PE32+ cmd.exe,
 # drivers/atapi.sys, Users/ and hello.txt.  --win8 gives a Server 2019 layout
 # (DriverDatabase in SYSTEM), the default a Windows 7 one (CriticalDeviceDatabase).
 # Both have one static IPv4 interface (192.168.50.10/24, gateway .1, DNS .2 and
 # 8.8.8.8) and one DHCP one under Tcpip\Parameters\Interfaces, and VMware Tools
-# and 7-Zip in the Uninstall list.  --hiberfil adds a hiberfil.sys whose header
+# (a Windows Installer package), 7-Zip and, under WOW6432Node, Parallels Tools
+# (an uninstaller that needs a user) in the Uninstall lists.  --hiberfil adds a hiberfil.sys whose header
 # says the system is hibernated.  --system HIVE puts that SYSTEM hive (a real
 # one: tests/fixtures/windows/) in place of the built one, and --logs its
 # transaction logs HIVE.LOG1 and HIVE.LOG2 beside it as SYSTEM.LOG1 and
 # SYSTEM.LOG2; --win10 gives a Windows 10 Pro SOFTWARE hive; --arch x86 a
-# 32-bit cmd.exe.
+# 32-bit cmd.exe; --windir WINDOWS spells the Windows directory so (as XP and
+# some OEM installs do).
 # Needs root (losetup), sfdisk, mkntfs, ntfs-3g, hivexsh and hivexget.
 set -euo pipefail
 
@@ -22,15 +25,16 @@ set -euo pipefail
 # (tests/fixtures/minimal.hive, the hivex project's images/minimal, LGPL).
 SEED=${MKWINFIXTURE_SEED:-$(dirname "$0")/fixtures/minimal.hive}
 die() { echo "mkwinfixture: $*" >&2; exit 1; }
-usage() { die "usage: $0 OUT.img [--win8 | --win10] [--size MiB] [--hiberfil] [--system HIVE [--logs]] [--arch x86|x86_64]"; }
+usage() { die "usage: $0 OUT.img [--win8 | --win10] [--size MiB] [--hiberfil] [--system HIVE [--logs]] [--arch x86|x86_64] [--windir NAME]"; }
 
-OUT='' WIN8=0 WIN10=0 SIZE=64 HIBER=0 SYSHIVE='' LOGS=0 ARCH=x86_64
+OUT='' WIN8=0 WIN10=0 SIZE=64 HIBER=0 SYSHIVE='' LOGS=0 ARCH=x86_64 WINDIR=Windows
 while (($#)); do
     case $1 in
         --win8) WIN8=1 ;;
         --win10) WIN10=1 ;;
         --system) [ -n "${2:-}" ] || usage; SYSHIVE=$2; shift ;;
         --logs) LOGS=1 ;;
+        --windir) [[ ${2:-} =~ ^[A-Za-z]+$ ]] || usage; WINDIR=$2; shift ;;
         --arch) case ${2:-} in x86|x86_64) ARCH=$2 ;; *) usage ;; esac; shift ;;
         --hiberfil) HIBER=1 ;;
         --size) [[ ${2:-} =~ ^[0-9]+$ ]] || usage; SIZE=$2; shift ;;
@@ -133,7 +137,12 @@ made=()
     key 'Microsoft\Windows NT\CurrentVersion' "${ver[@]}"
     key 'Microsoft\Windows\CurrentVersion' DevicePath 'expandstring:%SystemRoot%\inf'
     key 'Microsoft\Windows\CurrentVersion\Uninstall\{FE2F6A2C-196E-4210-9C04-2B1BC21F07EF}' \
-        DisplayName 'string:VMware Tools' Publisher 'string:VMware, Inc.'
+        DisplayName 'string:VMware Tools' Publisher 'string:VMware, Inc.' \
+        UninstallString 'string:MsiExec.exe /I{FE2F6A2C-196E-4210-9C04-2B1BC21F07EF}' \
+        WindowsInstaller dword:1
+    key 'WOW6432Node\Microsoft\Windows\CurrentVersion\Uninstall\Parallels Tools' \
+        DisplayName 'string:Parallels Tools' \
+        UninstallString 'string:"C:\Program Files (x86)\Parallels\Parallels Tools\uninst.exe"'
     key 'Microsoft\Windows\CurrentVersion\Uninstall\7-Zip' DisplayName 'string:7-Zip 19.00 (x64)'
 } | build "$tmp/SOFTWARE"
 
@@ -197,7 +206,7 @@ mkntfs -q -F -Q -T -L WINSYS -p 2048 -H 255 -S 63 "$loop" >/dev/null || die "mkn
 # device ntfs-3g mounts as fuseblk, whose umount waits until everything is written.
 mnt=$tmp/mnt && mkdir "$mnt"
 ntfs-3g "$loop" "$mnt" || die "ntfs-3g mount failed"
-sys=$mnt/Windows/System32
+sys=$mnt/$WINDIR/System32
 mkdir -p "$sys/config" "$sys/drivers" "$mnt/Users"
 cp "$tmp/SYSTEM" "$tmp/SOFTWARE" "$sys/config/"
 ((LOGS == 0)) || cp "$tmp/SYSTEM.LOG1" "$tmp/SYSTEM.LOG2" "$sys/config/"
@@ -210,7 +219,7 @@ umount "$mnt" || die "umount failed"
 
 # Read the hives back through libntfs-3g, from the unmounted volume.
 for h in SYSTEM SOFTWARE; do
-    ntfscat "$loop" "/Windows/System32/config/$h" | cmp -s - "$tmp/$h" \
+    ntfscat "$loop" "/$WINDIR/System32/config/$h" | cmp -s - "$tmp/$h" \
         || die "$h read back from the NTFS volume differs"
 done
 losetup -d "$loop" && loop=

@@ -204,10 +204,14 @@ static int plan_run(struct plan_opts *o)
         return 1;
     struct p2v_windows w;
     struct p2v_gfs *g = NULL;
-    struct p2v_hive *sys = NULL;
+    struct p2v_hive *sys = NULL, *sw = NULL;
+    struct p2v_win_program *progs = NULL;
+    size_t nprogs = 0;
     int r = p2v_stack_windows(&st, st.disk, 0, &w, &g);
     if (r == 0)
         r = p2v_windows_load_hive(g, &w, "SYSTEM", &sys);
+    if (r == 0 && (r = p2v_windows_load_hive(g, &w, "SOFTWARE", &sw)) == 0)
+        r = p2v_windows_programs(sw, &progs, &nprogs);
     FILE *f = NULL;
     if (r == 0) {
         f = o->output ? fopen(o->output, "we") : stdout;
@@ -218,10 +222,13 @@ static int plan_run(struct plan_opts *o)
     }
     if (r == 0) {
         struct svc_ctx ctx = { sys, &w, g };
-        r = p2v_plan_default(f, o->target, &w, st.src.path, o->drivers, has_service, &ctx);
+        r = p2v_plan_default(f, o->target, &w, st.src.path, o->drivers, has_service, &ctx,
+                             progs, nprogs);
     }
     if (f && f != stdout && fclose(f) != 0 && r == 0)
         r = -errno;
+    free(progs);
+    p2v_hive_close(sw);
     p2v_hive_close(sys);
     p2v_gfs_close(g);
     p2v_stack_close(&st);
