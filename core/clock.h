@@ -20,4 +20,13 @@ void p2v_clock_unpin(void);
 /* 1 and the pinned time in *t, or 0 when the clock is not pinned. */
 int p2v_clock_pinned(struct timespec *t);
 
+/* The time a record says something happened (when a fix-up plan was
+ * applied): the wall clock, or SOURCE_DATE_EPOCH when the environment sets
+ * it (decimal seconds since 1970, the reproducible-builds convention), so
+ * tests get byte-identical records.  0, or -EINVAL with a message when
+ * SOURCE_DATE_EPOCH is not such a number (up to the year 9999). */
+int p2v_clock_record_time(time_t *t);
+/* t as an RFC 3339 UTC time, "2023-11-14T22:13:20Z". */
+void p2v_clock_rfc3339(time_t t, char out[32]);
+
 #endif

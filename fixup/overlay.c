@@ -399,6 +399,14 @@ void p2v_overlay_digest(struct p2v_layer *l, uint8_t out[16])
     pthread_rwlock_unlock(&o->lock);
 }
 
+void p2v_overlay_digest_hex(struct p2v_layer *l, char out[33])
+{
+    uint8_t d[16];
+    p2v_overlay_digest(l, d);
+    for (int i = 0; i < 16; i++)
+        snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
 int p2v_overlay_changes(struct p2v_layer *l, p2v_extent_fn fn, void *ctx)
 {
     struct overlay *o = as_overlay(l);
@@ -638,7 +646,7 @@ int p2v_overlay_exists(const char *dir)
 int p2v_overlay_discard(const char *dir)
 {
     static const char *const files[] = { "overlay.index", "overlay.index.tmp", "overlay.data",
-                                         "fixups.json" };
+                                         "fixups.json", "fixups.json.tmp" };
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/lock", dir);
     int fd = open(path, O_RDWR | O_CLOEXEC);

@@ -46,6 +46,9 @@ void p2v_overlay_abandon(struct p2v_layer *l);
 /* A digest of the committed index: part of the image identity, so a
  * changed overlay gives a changed UniqueId. */
 void p2v_overlay_digest(struct p2v_layer *l, uint8_t out[16]);
+/* The same as 32 lowercase hex digits: how the fix-up record names the
+ * overlay it describes. */
+void p2v_overlay_digest_hex(struct p2v_layer *l, char out[33]);
 
 /* The changed extents (merged runs of changed blocks), ascending. */
 int p2v_overlay_changes(struct p2v_layer *l, p2v_extent_fn fn, void *ctx);

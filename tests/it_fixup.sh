@@ -4,7 +4,10 @@
 # back with hivexget from the hives inside MNT/partitions/1.raw, injected
 # files seen by ntfscat, only the overlay's extents differ from the source,
 # a second apply changes nothing, refusals leave the overlay as it was,
-# discard starts over.  The source is hashed before and after.
+# discard starts over; fixups.json is the record of every apply (each change
+# once, old = the source's value, new = the final one; a dry run leaves it
+# alone; an unreadable one is restarted).  The source is hashed before and
+# after.
 . "$(dirname "$0")/lib.sh"
 
 D=$T/drivers
@@ -95,10 +98,20 @@ sys.exit(0 if d == r and any(c["changed"] for c in r) else 1)' "$T/dry.json" "$T
 
     p2v_mount "$src" "$mnt" --state "$st"
     check "$variant: MNT/fixups.json is the saved report" cmp "$mnt/fixups.json" "$st/fixups.json"
-    check "$variant: the report's changes are the applied ones" python3 -c '
+    # A plan may touch one value twice (the default plan's vendor services
+    # and disable-vendor-services FILE): the record lists it once.
+    check "$variant: the record's changes are the applied ones, each what once" python3 -c '
 import json, sys
-a, b = (json.load(open(p))["changes"] for p in sys.argv[1:3])
-sys.exit(0 if a == b else 1)' "$mnt/fixups.json" "$T/real.json"
+rec = json.load(open(sys.argv[1]))["changes"]
+fold = {}
+for c in json.load(open(sys.argv[2]))["changes"]:
+    f = fold.get(c["what"])
+    if f is None:
+        fold[c["what"]] = dict(c)
+    else:
+        f.update(line=c["line"], action=c["action"], new=c["new"], changed=f["old"] != c["new"])
+sys.exit(0 if rec == list(fold.values()) and len(rec) < len(json.load(open(sys.argv[2]))["changes"]) else 1)' \
+        "$mnt/fixups.json" "$T/real.json"
     part=$mnt/partitions/1.raw
     ntfscat "$part" Windows/System32/config/SYSTEM >"$T/SYSTEM"
     ntfscat "$part" Windows/System32/config/SOFTWARE >"$T/SOFTWARE"
@@ -233,6 +246,113 @@ sys.exit(0 if c and not any(x["changed"] for x in c) else 1)' "$T/again.json"
     p2v_umount "$mnt"
     check_eq "$variant: source unchanged" "$before" "$(hash_of "$src")"
 done
+
+# The record: DIR/fixups.json lists every change relative to the source,
+# however many applies it took.  Plan A, then plan B (changes one of A's
+# values again, adds one, sets one to what it already is), then A again.
+# The old values are checked against the source's hives (ntfscat from the
+# source image, not through p2v), the new ones against the fixed-up view's.
+rsrc=$T/win7.img
+if [ -f "$rsrc" ]; then
+    rst=$T/state-record
+    cat >"$T/A.plan" <<'PLAN'
+reg-set HKLM\SYSTEM\CurrentControlSet\Control\CrashControl AutoReboot dword 0
+reg-set HKLM\SOFTWARE\P2V\Record Note sz "plan A"
+PLAN
+    cat >"$T/B.plan" <<'PLAN'
+reg-set HKLM\SYSTEM\CurrentControlSet\Control\CrashControl AutoReboot dword 2
+reg-set HKLM\SYSTEM\CurrentControlSet\Services\atapi ErrorControl dword 3
+reg-set HKLM\SYSTEM\CurrentControlSet\Services\atapi Start dword 0
+PLAN
+    jget() {  # jget FILE PYTHON-EXPRESSION-OF-d: its value (a tuple's items joined by blanks)
+        python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); v = eval(sys.argv[2])
+print(" ".join(map(str, v)) if isinstance(v, tuple) else v)' "$1" "$2"
+    }
+    SOURCE_DATE_EPOCH=1700000000 "$P2V" fixup apply --state "$rst" --plan "$T/A.plan" --json \
+        "$rsrc" >"$T/rec-a.json" 2>"$T/rec.err"
+    check_eq "record: SOURCE_DATE_EPOCH=1700000000 dates the apply" 2023-11-14T22:13:20Z \
+        "$(jget "$rst/fixups.json" 'd["applies"][0]["time"]')"
+    check_eq "record: apply --json prints this apply only, as before (no applies)" "False 2" \
+        "$(jget "$T/rec-a.json" '"applies" in d, len(d["changes"])')"
+    "$P2V" fixup apply --state "$rst" --plan "$T/B.plan" "$rsrc" >/dev/null 2>>"$T/rec.err"
+    "$P2V" fixup apply --state "$rst" --plan "$T/A.plan" --json "$rsrc" >"$T/rec-a2.json" 2>>"$T/rec.err"
+    check_eq "record: no warning on a record in step with its overlay" "" "$(cat "$T/rec.err")"
+    check_eq "record: the third apply prints its own list (1 of 2 changed)" "[True, False]" \
+        "$(jget "$T/rec-a2.json" '[c["changed"] for c in d["changes"]]')"
+    check_eq "record: a second clock time" False \
+        "$(jget "$rst/fixups.json" 'd["applies"][1]["time"] == "2023-11-14T22:13:20Z"')"
+    h=$(hash_of "$rst/fixups.json")
+    "$P2V" fixup apply --state "$rst" --plan "$T/B.plan" --dry-run "$rsrc" >/dev/null
+    check_eq "record: a dry run leaves fixups.json byte-identical" "$h" "$(hash_of "$rst/fixups.json")"
+
+    # The source's hives, straight from the source image.
+    read -r pstart psize < <(sfdisk -d "$rsrc" | sed -n 's/^.*1 : start= *\([0-9]*\), size= *\([0-9]*\).*/\1 \2/p')
+    dd if="$rsrc" of="$T/src-part" bs=512 skip="$pstart" count="$psize" status=none
+    ntfscat "$T/src-part" Windows/System32/config/SYSTEM >"$T/src-SYSTEM"
+    ntfscat "$T/src-part" Windows/System32/config/SOFTWARE >"$T/src-SOFTWARE"
+    rm -f "$T/src-part"
+    rmnt=$T/mnt-record
+    p2v_mount "$rsrc" "$rmnt" --state "$rst"
+    check "record: MNT/fixups.json is the saved record" cmp "$rmnt/fixups.json" "$rst/fixups.json"
+    ntfscat "$rmnt/partitions/1.raw" Windows/System32/config/SYSTEM >"$T/new-SYSTEM"
+    ntfscat "$rmnt/partitions/1.raw" Windows/System32/config/SOFTWARE >"$T/new-SOFTWARE"
+    p2v_umount "$rmnt"
+    shown() {  # shown HIVE KEY VALUE TYPE: a value as the record renders it
+        local v
+        if v=$(hivexget "$1" "$2" "$3" 2>/dev/null); then echo "$4:$v"; else echo '(absent)'; fi
+    }
+    cs='\ControlSet001'
+    : >"$T/rec-want"
+    for row in "SYSTEM|$cs\\Control\\CrashControl|AutoReboot|dword" "SOFTWARE|\\P2V\\Record|Note|sz" \
+               "SYSTEM|$cs\\Services\\atapi|ErrorControl|dword" "SYSTEM|$cs\\Services\\atapi|Start|dword"; do
+        IFS='|' read -r hive key val type <<<"$row"
+        printf '%s\t%s\t%s\n' "$hive$key: $val" \
+            "$(shown "$T/src-$hive" "$key" "$val" "$type")" "$(shown "$T/new-$hive" "$key" "$val" "$type")" >>"$T/rec-want"
+    done
+    check_eq "record: the source's and the final values differ where expected" \
+        "dword:1>dword:0 (absent)>sz:plan A dword:1>dword:3 dword:0>dword:0" \
+        "$(cut -f2,3 "$T/rec-want" | tr '\t' '>' | xargs -d '\n')"
+    check "record: each what once, old = the source's value, new = the final one, changed = old != new" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+got = [(c["what"], c["old"], c["new"], c["changed"]) for c in d["changes"]]
+exp = []
+for l in open(sys.argv[2]):
+    what, old, new = l.rstrip("\n").split("\t")
+    exp.append((what, old, new, old != new))
+if got != exp:
+    print("got ", got); print("want", exp); sys.exit(1)
+lines = [(c["line"], c["action"]) for c in d["changes"]]
+sys.exit(0 if lines == [(1, "reg-set"), (2, "reg-set"), (2, "reg-set"), (3, "reg-set")] else 1)' \
+        "$rst/fixups.json" "$T/rec-want"
+    check_eq "record: three applies, in order, with their plans and change counts" \
+        "$T/A.plan 2 $T/B.plan 2 $T/A.plan 1" \
+        "$(jget "$rst/fixups.json" '" ".join("%s %d" % (a["plan"], a["changes"]) for a in d["applies"])')"
+    check_eq "record: members in order, no record_restarted" \
+        "source plan dry_run windows overlay_digest overlay_extents changes applies" \
+        "$(jget "$rst/fixups.json" '" ".join(d)')"
+
+    # A record that cannot be read: a warning, and a new record.
+    cp -a "$rst" "$rst.bad"
+    printf '{"changes": [ {"line": 1,\n' >"$rst.bad/fixups.json"
+    "$P2V" fixup apply --state "$rst.bad" --plan "$T/B.plan" "$rsrc" >/dev/null 2>"$T/rec-bad.err"
+    check_eq "record: an unreadable record does not stop an apply" 0 "$?"
+    check "record: ... which warns, naming the file and the reason" \
+        grep -q "warning: $rst.bad/fixups.json: the fix-up record cannot be read (a member name .* at byte 26)" "$T/rec-bad.err"
+    check_eq "record: ... and starts a new record (record_restarted)" "True 1 3" \
+        "$(jget "$rst.bad/fixups.json" 'd["record_restarted"], len(d["applies"]), len(d["changes"])')"
+    # A record of another overlay (an apply killed between its commit and its
+    # report): continued, marked, with a warning.
+    cp -a "$rst" "$rst.stale"
+    sed -i 's/"overlay_digest": "[0-9a-f]*"/"overlay_digest": "00000000000000000000000000000000"/' "$rst.stale/fixups.json"
+    "$P2V" fixup apply --state "$rst.stale" --plan "$T/A.plan" "$rsrc" >/dev/null 2>"$T/rec-stale.err"
+    check_eq "record: a record of another overlay does not stop an apply" 0 "$?"
+    check "record: ... which warns" grep -q "warning: $rst.stale/fixups.json does not describe the overlay beside it" "$T/rec-stale.err"
+    check_eq "record: ... and continues the record, marked" "True 4 4" \
+        "$(jget "$rst.stale/fixups.json" 'd["record_restarted"], len(d["applies"]), len(d["changes"])')"
+    check "record: fixup discard removes the record with the overlay" \
+        bash -c "'$P2V' fixup discard --state '$rst' && test ! -e '$rst/fixups.json' -a ! -e '$rst/overlay.index'"
+fi
 
 # No Windows: a plan that edits Windows is refused; file actions on a
 # partition work without one (and are what the GRUB boot test uses).

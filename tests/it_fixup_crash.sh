@@ -120,8 +120,9 @@ for ((i = 1; i <= ITER; i++)); do
     n_open=$((n_open + 1))
     host=$(hostname_of "$S")
     # fixups.json is saved after the commit: a kill between the two leaves
-    # A's report beside A+B's overlay.
-    report=$(grep -o '"plan": "[^"]*"' "$S/fixups.json" 2>/dev/null | sed 's/.*\///; s/"//g')
+    # A's report beside A+B's overlay.  Its first "plan" is the last apply's
+    # (those in "applies" follow).
+    report=$(grep -o '"plan": "[^"]*"' "$S/fixups.json" 2>/dev/null | head -n 1 | sed 's/.*\///; s/"//g')
     case $OUTCOME in
         A)
             n_A=$((n_A + 1))

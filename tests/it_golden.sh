@@ -218,6 +218,10 @@ else
 fi
 
 # --- Fix-ups -----------------------------------------------------------------
+# The fix-up record dates each apply: SOURCE_DATE_EPOCH (which nothing else
+# in p2v reads) makes the date the same on every run.  Exported from here
+# on only, so the tools that built the sources above never saw it.
+export SOURCE_DATE_EPOCH=1700000000
 P=$G/plans
 mkdir -p "$P/drivers"
 make_driver "$P/drivers/viostor.sys" x86_64 'golden viostor'

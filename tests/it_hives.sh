@@ -200,10 +200,20 @@ print(len(values) + len(keys), "changes")
 PY
 cat >"$T/same.py" <<'PY'
 import json, sys
-# same.py DRY.json APPLIED.json: the same changes, in the same order
-def rows(p):
-    return [(c["what"], c["old"], c["new"], c["changed"]) for c in json.load(open(p))["changes"]]
-sys.exit(0 if rows(sys.argv[1]) == rows(sys.argv[2]) and rows(sys.argv[1]) else 1)
+# same.py DRY.json APPLIED.json: the same changes.  The dry run lists each
+# write as it comes; the record holds each thing once, old from the source
+# and new as it ends.
+def net(p):
+    out = {}
+    for c in json.load(open(p))["changes"]:
+        old = out[c["what"]][0] if c["what"] in out else c["old"]
+        out[c["what"]] = (old, c["new"])
+    return {w: v for w, v in out.items() if v[0] != v[1]}
+dry, rec = net(sys.argv[1]), net(sys.argv[2])
+if not dry or dry != rec:
+    print("dry run only:", sorted(set(dry.items()) - set(rec.items()))[:5])
+    print("record only:", sorted(set(rec.items()) - set(dry.items()))[:5])
+    sys.exit(1)
 PY
 export_of() { hivexregedit --export "$1" '\' >"$2" 2>/dev/null; }
 D=$T/drivers

@@ -2,6 +2,7 @@
  * and the jobs' summaries printed at the end. */
 #include "commands.h"
 
+#include "core/json_read.h"
 #include "core/output.h"
 #include "transfer/batch.h"
 
@@ -79,13 +80,18 @@ static int parse(int argc, char **argv, struct batch_opts *o)
 /* The error a job's summary line gives, for the text listing. */
 static void summary_error(const char *line, char *out, size_t len)
 {
-    static const char key[] = "\"error\": \"";
-    const char *e = strstr(line, key);
+    struct p2v_jdoc doc;
+    struct p2v_jerror err;
     out[0] = 0;
-    if (e) {
-        e += sizeof key - 1;
-        snprintf(out, len, "%.*s", (int)strcspn(e, "\""), e);
+    if (!line[0])
+        return;   /* a job that ended without one: its log tells */
+    if (p2v_jread(line, strlen(line), NULL, &doc, &err) < 0) {
+        snprintf(out, len, "(its summary cannot be read: %s)", err.msg);
+        return;
     }
+    const char *e = p2v_jget_str(doc.root, "error");
+    snprintf(out, len, "%s", e ? e : "");
+    p2v_jread_free(&doc);
 }
 
 static void print_results(const struct batch_opts *o, const struct p2v_job *job, int n,

@@ -3,10 +3,12 @@
 
 #include "info.h"
 #include "stack.h"
+#include "core/clock.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "fixup/apply.h"
 #include "fixup/overlay.h"
+#include "fixup/record.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,9 +25,11 @@ static void fixup_usage(FILE *f)
           "plan     writes the default fix-up plan for a target (hyperv, qemu-ide,\n"
           "         qemu-sata, virtio; default virtio) to FILE or stdout\n"
           "apply    carries out a plan into the copy-on-write overlay in DIR (SOURCE is\n"
-          "         never written), and saves the list of changes as DIR/fixups.json;\n"
-          "         --dry-run prints the same list and changes nothing\n"
-          "discard  drops the overlay and report in DIR\n\n"
+          "         never written), prints its changes and adds them to DIR/fixups.json,\n"
+          "         the record of every change since the source (SOURCE_DATE_EPOCH, when\n"
+          "         set, dates the apply); --dry-run prints the same list and changes\n"
+          "         nothing\n"
+          "discard  drops the overlay and its record in DIR\n\n"
           "Plan actions (one per line, # comments, \"quotes\" around blanks):\n"
           "  enable-driver NAME [pci=ID,...] [class={GUID}]\n"
           "  inject-driver NAME FILE.sys [FILE.inf] [pci=ID,...] [class={GUID}]\n"
@@ -91,11 +95,8 @@ static int extent_json(void *ctx, uint64_t off, uint64_t len, enum p2v_extent_ki
  * source lies inside them.  0 or -errno. */
 static int overlay_json(struct p2v_json *j, struct p2v_layer *overlay)
 {
-    uint8_t d[16];
     char hex[33];
-    p2v_overlay_digest(overlay, d);
-    for (int i = 0; i < 16; i++)
-        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    p2v_overlay_digest_hex(overlay, hex);
     /* Ties the report to the overlay it describes (checked at mount). */
     p2v_json_str(j, "overlay_digest", hex);
     p2v_json_array(j, "overlay_extents");
@@ -104,11 +105,13 @@ static int overlay_json(struct p2v_json *j, struct p2v_layer *overlay)
     return r;
 }
 
-/* The report of fixup apply: what was applied to which overlay.  0, or
- * -errno when the overlay cannot be listed. */
+/* The report of fixup apply: what was applied to which overlay, with this
+ * apply's changes (c: what it prints), or the record of every apply on the
+ * state (rec: what it saves).  0, or -errno when the overlay cannot be
+ * listed. */
 static int report_json(FILE *f, const char *source, const char *plan, int dry_run,
                        const struct p2v_windows *w, const struct p2v_changes *c,
-                       struct p2v_layer *overlay)
+                       const struct p2v_record *rec, struct p2v_layer *overlay)
 {
     struct p2v_json j;
     p2v_json_init(&j, f);
@@ -119,14 +122,17 @@ static int report_json(FILE *f, const char *source, const char *plan, int dry_ru
     if (w->systemroot[0])
         windows_json(&j, w);
     int r = overlay_json(&j, overlay);
-    p2v_changes_json(&j, c);
+    if (rec)
+        p2v_record_json(&j, rec);
+    else
+        p2v_changes_json(&j, c);
     p2v_json_finish(&j);
     return r;
 }
 
-/* DIR/fixups.json, replaced atomically. */
+/* DIR/fixups.json, the record, replaced atomically. */
 static int save_report(const char *dir, const char *source, const char *plan,
-                       const struct p2v_windows *w, const struct p2v_changes *c,
+                       const struct p2v_windows *w, const struct p2v_record *rec,
                        struct p2v_layer *overlay)
 {
     char tmp[4200], final[4200];
@@ -136,7 +142,7 @@ static int save_report(const char *dir, const char *source, const char *plan,
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     int r = f ? 0 : -errno;
     if (f) {
-        r = report_json(f, source, plan, 0, w, c, overlay);
+        r = report_json(f, source, plan, 0, w, NULL, rec, overlay);
         if ((fflush(f) != 0 || fsync(fd) != 0) && r == 0)
             r = -errno;
         if (fclose(f) != 0 && r == 0)
@@ -278,23 +284,27 @@ static int apply_parse(int argc, char **argv, struct apply_opts *o)
     return 0;
 }
 
-/* After a successful apply: the report saved (unless a dry run) and shown.
- * 0 or -errno. */
+/* After a successful apply: this apply added to the record (rec, at the
+ * time when), which is saved (unless a dry run); this apply's changes
+ * shown.  0 or -errno. */
 static int apply_report(const struct apply_opts *o, struct p2v_stack *st, const char *plan,
-                        const struct p2v_windows *w, const struct p2v_changes *ch)
+                        const struct p2v_windows *w, const struct p2v_changes *ch,
+                        struct p2v_record *rec, const char *when)
 {
     int r = 0;
-    if (!o->so.dry_run && save_report(o->so.state, st->src.path, plan, w, ch, st->overlay) < 0) {
+    if (!o->so.dry_run && (p2v_record_add(rec, ch, plan, when) < 0 ||
+                           save_report(o->so.state, st->src.path, plan, w, rec, st->overlay) < 0)) {
         /* The overlay is the truth and is saved; only its description
          * is missing, and a mount says the old one does not match. */
         p2v_err("the fix-ups were applied and saved in %s, but their report (fixups.json) "
                 "was not; free some space there and run the same fixup apply again: it "
-                "changes nothing more and writes the report", o->so.state);
+                "changes nothing more and writes the report (marked \"record_restarted\": "
+                "the values this apply replaced are not known to it)", o->so.state);
         r = -EIO;
     }
     /* What was applied, even when its report could not be saved. */
     if (o->json) {
-        int jr = report_json(stdout, st->src.path, plan, o->so.dry_run, w, ch, st->overlay);
+        int jr = report_json(stdout, st->src.path, plan, o->so.dry_run, w, ch, NULL, st->overlay);
         if (r == 0)
             r = jr;
     } else {
@@ -307,11 +317,21 @@ static int apply_report(const struct apply_opts *o, struct p2v_stack *st, const 
 
 static int apply_run(struct apply_opts *o)
 {
+    time_t now;
     struct p2v_plan plan;
-    if (p2v_plan_load(o->plan, &plan) < 0)
+    if (p2v_clock_record_time(&now) < 0 || p2v_plan_load(o->plan, &plan) < 0)
         return 1;
     struct p2v_stack st;
     if (p2v_stack_open(o->source, &o->so, &st) < 0) {
+        p2v_plan_free(&plan);
+        return 1;
+    }
+    /* The record so far, read while the overlay is as it describes it. */
+    struct p2v_record rec = { 0 };
+    char path[4200];
+    snprintf(path, sizeof path, "%s/fixups.json", o->so.state);
+    if (!o->so.dry_run && p2v_record_load(path, st.overlay, &rec) < 0) {
+        p2v_stack_close(&st);
         p2v_plan_free(&plan);
         return 1;
     }
@@ -333,8 +353,11 @@ static int apply_run(struct apply_opts *o)
         p2v_overlay_abandon(st.overlay);
         p2v_err("nothing was applied: the state in %s is as it was", o->so.state);
     } else {
-        r = apply_report(o, &st, plan.path, &w, &ch);
+        char when[32];
+        p2v_clock_rfc3339(now, when);
+        r = apply_report(o, &st, plan.path, &w, &ch, &rec, when);
     }
+    p2v_record_free(&rec);
     p2v_changes_free(&ch);
     p2v_stack_close(&st);
     p2v_plan_free(&plan);

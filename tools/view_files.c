@@ -1,7 +1,7 @@
-#define _GNU_SOURCE
 #include "view_files.h"
 
 #include "status.h"
+#include "core/json_read.h"
 #include "core/log.h"
 #include "core/memfile.h"
 #include "core/slice.h"
@@ -13,18 +13,28 @@
 #include <string.h>
 
 /* Does the report describe this overlay?  An apply killed between its
- * commit and its report leaves the previous report behind. */
-static int report_matches(const char *buf, size_t len, struct p2v_layer *overlay)
+ * commit and its report leaves the previous report behind.  1 or 0, with
+ * a warning saying why not. */
+static int report_matches(const char *path, const char *buf, size_t len,
+                          struct p2v_layer *overlay)
 {
-    static const char key[] = "\"overlay_digest\": \"";
-    uint8_t d[16];
+    struct p2v_jdoc doc;
+    struct p2v_jerror err;
+    int r = p2v_jread(buf, len, NULL, &doc, &err);
+    if (r < 0) {
+        p2v_warn("%s cannot be read (%s); not shown. Apply the plan again to write it anew",
+                 path, err.msg);
+        return 0;
+    }
     char hex[33];
-    p2v_overlay_digest(overlay, d);
-    for (int i = 0; i < 16; i++)
-        snprintf(hex + 2 * i, 3, "%02x", d[i]);
-    const char *at = memmem(buf, len, key, sizeof key - 1);
-    return at && (size_t)(at - buf) + sizeof key - 1 + 32 <= len &&
-           !memcmp(at + sizeof key - 1, hex, 32);
+    p2v_overlay_digest_hex(overlay, hex);
+    const char *digest = p2v_jget_str(doc.root, "overlay_digest");
+    int same = digest && !strcmp(digest, hex);
+    p2v_jread_free(&doc);
+    if (!same)
+        p2v_warn("%s does not describe the overlay beside it (an apply was interrupted after "
+                 "saving its changes); not shown. Apply the plan again to rewrite it", path);
+    return same;
 }
 
 /* The report the last `p2v fixup apply` left in the state directory. */
@@ -56,9 +66,7 @@ static int report_file(const char *state, struct p2v_layer *overlay, struct p2v_
         }
     }
     fclose(f);
-    if (r == 0 && overlay && !report_matches(buf, len, overlay)) {
-        p2v_warn("%s does not describe the overlay beside it (an apply was interrupted after "
-                 "saving its changes); not shown. Apply the plan again to rewrite it", path);
+    if (r == 0 && overlay && !report_matches(path, buf, len, overlay)) {
         free(buf);
         return 0;
     }

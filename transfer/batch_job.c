@@ -5,6 +5,7 @@
 
 #include "core/output.h"
 #include "core/json.h"
+#include "core/json_read.h"
 #include "core/log.h"
 #include "core/mountinfo.h"
 
@@ -88,17 +89,21 @@ static void last_error(struct run *r, const char *what, int status)
     r->failed = what;
 }
 
-static int json_int(const char *path, const char *key)
+/* The blockers and warnings of p2v check's report (0 and 0 when there is
+ * none: the check's own failure is what the summary reports then). */
+static void check_counts(const char *path, int *blockers, int *warnings)
 {
-    char buf[8192], pat[64];
-    FILE *f = fopen(path, "re");
-    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    if (f)
-        fclose(f);
-    buf[n] = 0;
-    snprintf(pat, sizeof pat, "\"%s\": ", key);
-    const char *p = strstr(buf, pat);
-    return p ? atoi(p + strlen(pat)) : 0;
+    struct p2v_jdoc doc;
+    struct p2v_jerror err;
+    int64_t b = 0, w = 0;
+    *blockers = *warnings = 0;
+    if (p2v_jread_file(path, NULL, &doc, &err) < 0)
+        return;
+    if (p2v_jget_int(doc.root, "blockers", &b) == 0 && b >= 0 && b <= INT_MAX)
+        *blockers = (int)b;
+    if (p2v_jget_int(doc.root, "warnings", &w) == 0 && w >= 0 && w <= INT_MAX)
+        *warnings = (int)w;
+    p2v_jread_free(&doc);
 }
 
 struct summary { const struct run *r; double seconds; const char *image; const char *sha; long long size; };
@@ -175,8 +180,7 @@ static void steps(struct run *r)
         args[k++] = j->source;
         args[k] = NULL;
         st = step(r, check_out, args);
-        r->blockers = json_int(check_out, "blockers");
-        r->warnings = json_int(check_out, "warnings");
+        check_counts(check_out, &r->blockers, &r->warnings);
         if (st == 1) {
             r->failed = "check";
             snprintf(r->error, sizeof r->error, "p2v check found %d blocker%s (see %s); fix them, "
