@@ -2,11 +2,12 @@
 
 #include <stdarg.h>
 
-/* Length of the valid UTF-8 sequence at p, or 0 if there is none. */
-static int utf8_len(const unsigned char *p)
+int p2v_utf8_len(const unsigned char *p, size_t avail)
 {
     int n = p[0] < 0x80 ? 1 : p[0] >= 0xC2 && p[0] < 0xE0 ? 2
           : p[0] >= 0xE0 && p[0] < 0xF0 ? 3 : p[0] >= 0xF0 && p[0] < 0xF5 ? 4 : 0;
+    if (avail < (size_t)n)
+        return 0;
     for (int i = 1; i < n; i++)
         if ((p[i] & 0xC0) != 0x80)
             return 0;
@@ -15,6 +16,13 @@ static int utf8_len(const unsigned char *p)
         (n == 4 && ((p[0] == 0xF0 && p[1] < 0x90) || (p[0] == 0xF4 && p[1] >= 0x90))))
         return 0;
     return n;
+}
+
+/* In a NUL-terminated string: the NUL is no continuation byte, so the
+ * sequence check stops there. */
+static int utf8_len(const unsigned char *p)
+{
+    return p2v_utf8_len(p, 4);
 }
 
 void json_string(FILE *f, const char *s)

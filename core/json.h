@@ -19,6 +19,7 @@
 #ifndef P2V_JSON_H
 #define P2V_JSON_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 #define P2V_JSON_DEPTH 16
@@ -56,6 +57,11 @@ void p2v_json_fmt(struct p2v_json *j, const char *key, const char *fmt, ...)
 
 /* s as a JSON string literal, quotes included (the writer's own). */
 void json_string(FILE *f, const char *s);
+/* Length of the valid UTF-8 sequence at p, which has avail bytes (a
+ * NUL-terminated string may say 4), or 0 if there is none: overlong forms,
+ * surrogates and values past U+10FFFF are not UTF-8.  Shared by the writer
+ * and core/json_read.c. */
+int p2v_utf8_len(const unsigned char *p, size_t avail);
 /* Writes s as XML character data or attribute text (quotes escaped);
  * bytes that are not UTF-8 and control characters become '?'. */
 void xml_text(FILE *f, const char *s);

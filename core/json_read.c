@@ -1,5 +1,7 @@
 #include "json_read.h"
 
+#include "json.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -110,23 +112,6 @@ static void skip_blanks(struct parser *ps)
         ps->p++;
 }
 
-/* Length of the valid UTF-8 sequence at p (before end), or 0. */
-static int utf8_len(const unsigned char *p, const unsigned char *end)
-{
-    int n = p[0] < 0x80 ? 1 : p[0] >= 0xC2 && p[0] < 0xE0 ? 2
-          : p[0] >= 0xE0 && p[0] < 0xF0 ? 3 : p[0] >= 0xF0 && p[0] < 0xF5 ? 4 : 0;
-    if (end - p < n)
-        return 0;
-    for (int i = 1; i < n; i++)
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-    /* Overlong 3- and 4-byte forms, surrogates and values past U+10FFFF. */
-    if ((n == 3 && ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] >= 0xA0))) ||
-        (n == 4 && ((p[0] == 0xF0 && p[1] < 0x90) || (p[0] == 0xF4 && p[1] >= 0x90))))
-        return 0;
-    return n;
-}
-
 static int hex4(const unsigned char *p, const unsigned char *end, unsigned *out)
 {
     if (end - p < 4)
@@ -224,7 +209,7 @@ static int string(struct parser *ps, const char **out, size_t *out_len)
             return fail(ps, -EINVAL, q, "control character 0x%02x in a string (it must be "
                         "escaped)", *q);
         } else {
-            int len = utf8_len(q, close);
+            int len = p2v_utf8_len(q, (size_t)(close - q));
             if (len == 0)
                 return fail(ps, -EINVAL, q, "invalid UTF-8 in a string");
             memcpy(o + n, q, (size_t)len);

@@ -310,20 +310,23 @@ void p2v_changes_free(struct p2v_changes *c)
     c->n = 0;
 }
 
+void p2v_change_json(struct p2v_json *j, const struct p2v_change *ch)
+{
+    p2v_json_object(j, NULL);
+    p2v_json_int(j, "line", ch->line);
+    p2v_json_str(j, "action", ch->action);
+    p2v_json_str(j, "what", ch->what);
+    p2v_json_str(j, "old", ch->old);
+    p2v_json_str(j, "new", ch->new_);
+    p2v_json_bool(j, "changed", ch->changed);
+    p2v_json_end(j);
+}
+
 void p2v_changes_json(struct p2v_json *j, const struct p2v_changes *c)
 {
     p2v_json_array_lines(j, "changes");
-    for (int i = 0; i < c->n; i++) {
-        const struct p2v_change *ch = &c->c[i];
-        p2v_json_object(j, NULL);
-        p2v_json_int(j, "line", ch->line);
-        p2v_json_str(j, "action", ch->action);
-        p2v_json_str(j, "what", ch->what);
-        p2v_json_str(j, "old", ch->old);
-        p2v_json_str(j, "new", ch->new_);
-        p2v_json_bool(j, "changed", ch->changed);
-        p2v_json_end(j);
-    }
+    for (int i = 0; i < c->n; i++)
+        p2v_change_json(j, &c->c[i]);
     p2v_json_end(j);
 }
 

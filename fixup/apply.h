@@ -49,6 +49,8 @@ struct p2v_json;
 /* The report: the "changes" member of the object j is writing (one change
  * a line), and a human table. */
 void p2v_changes_json(struct p2v_json *j, const struct p2v_changes *c);
+/* One change as a JSON object (the form fixups.json's record shares). */
+void p2v_change_json(struct p2v_json *j, const struct p2v_change *ch);
 void p2v_changes_text(FILE *f, const struct p2v_changes *c);
 
 #endif

@@ -158,14 +158,8 @@ void p2v_record_json(struct p2v_json *j, const struct p2v_record *rec)
     p2v_json_array_lines(j, "changes");
     for (size_t i = 0; i < rec->n; i++) {
         const struct p2v_record_entry *e = &rec->e[i];
-        p2v_json_object(j, NULL);
-        p2v_json_int(j, "line", e->line);
-        p2v_json_str(j, "action", e->action);
-        p2v_json_str(j, "what", e->what);
-        p2v_json_str(j, "old", e->old);
-        p2v_json_str(j, "new", e->new_);
-        p2v_json_bool(j, "changed", e->changed);
-        p2v_json_end(j);
+        const struct p2v_change row = { e->line, e->action, e->what, e->old, e->new_, e->changed };
+        p2v_change_json(j, &row);
     }
     p2v_json_end(j);
     p2v_json_array_lines(j, "applies");
