@@ -4,8 +4,9 @@
 # newest data are only in its transaction logs.  Each is put on an NTFS
 # disk (tests/mkwinfixture.sh) and p2v inspects, checks and fixes it up:
 # - the dirty hive is recovered from its logs: values only the logs hold
-#   are seen (read with hivexget, and the logs' own highest sequence
-#   number parsed here, not with p2v's code);
+#   are seen (read with hivexget and python3-hivex; found by a replay of
+#   the logs written here from the spec, not with p2v's code, whose
+#   result p2v's must match but for the fix-up);
 # - without its logs it is refused (message names the hive and the
 #   remedy), check calls it a blocker, --ignore-hive-logs goes on with a
 #   warning;
