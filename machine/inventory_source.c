@@ -1,7 +1,7 @@
 /* An offline source: its disk as libblkid and the disk layout see it, and
  * the operating system on it.  Windows facts come from the SYSTEM and
- * SOFTWARE hives (read with libntfs-3g and hivex), Linux facts from /etc
- * and /lib/modules (read with libext2fs).  Nothing is written. */
+ * SOFTWARE hives (read with libntfs-3g and hivex), Linux facts by
+ * inventory_linux.c.  Nothing is written. */
 #define _GNU_SOURCE
 #include "inventory.h"
 
@@ -312,165 +312,6 @@ static int inventory_windows(const struct p2v_disk_view *dv, struct p2v_machine 
     return r < 0 ? r : c;
 }
 
-/* ---- Linux -------------------------------------------------------- */
-
-const char *const p2v_linux_storage_drivers[] = { "virtio_blk", "virtio_scsi", "ahci",
-                                                 "ata_piix", "hv_storvsc", NULL };
-
-/* The module name of a modules.dep / modules.builtin path. */
-static int module_is(const char *path, size_t len, const char *name)
-{
-    const char *base = path;
-    for (size_t i = 0; i < len; i++)
-        if (path[i] == '/')
-            base = path + i + 1;
-    size_t blen = len - (size_t)(base - path), nlen = strlen(name);
-    /* Module names use '_' and '-' interchangeably. */
-    if (blen < nlen + 3)
-        return 0;
-    for (size_t i = 0; i < nlen; i++) {
-        char a = base[i] == '-' ? '_' : base[i], b = name[i] == '-' ? '_' : name[i];
-        if (a != b)
-            return 0;
-    }
-    return !strncmp(base + nlen, ".ko", 3);
-}
-
-int p2v_linux_module_listed(const char *text, const char *name)
-{
-    for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
-        size_t len = strcspn(l, ":\n");
-        if (module_is(l, len, name))
-            return 1;
-    }
-    return 0;
-}
-
-/* The newest kernel under /lib/modules, by version order. */
-static int newest_kernel(ext2_filsys fs, char *out, size_t len)
-{
-    char **v;
-    size_t n;
-    if (p2v_ext_list_dir(fs, "/lib/modules", &v, &n) < 0)
-        return -ENOENT;
-    out[0] = 0;
-    for (size_t i = 0; i < n; i++)
-        if (!out[0] || strverscmp(v[i], out) > 0)
-            p2v_m_copy(out, len, v[i]);
-    p2v_strv_free(v, n);
-    return out[0] ? 0 : -ENOENT;
-}
-
-static void linux_drivers_of(ext2_filsys fs, struct p2v_machine *m)
-{
-    char path[160], *dep = NULL, *builtin = NULL;
-    size_t len;
-    if (newest_kernel(fs, m->os.kernel, sizeof m->os.kernel) < 0)
-        return;
-    snprintf(path, sizeof path, "/lib/modules/%s/modules.dep", m->os.kernel);
-    if (p2v_ext_read_file(fs, path, 64 << 20, &dep, &len) < 0)
-        dep = NULL;
-    snprintf(path, sizeof path, "/lib/modules/%s/modules.builtin", m->os.kernel);
-    if (p2v_ext_read_file(fs, path, 64 << 20, &builtin, &len) < 0)
-        builtin = NULL;
-    for (size_t i = 0; p2v_linux_storage_drivers[i]; i++) {
-        const char *name = p2v_linux_storage_drivers[i];
-        int b = builtin && p2v_linux_module_listed(builtin, name);
-        int d = !b && dep && p2v_linux_module_listed(dep, name);
-        if ((b || d) && m->os.ndrivers < P2V_M_MAX_ITEMS) {
-            struct p2v_m_driver *drv = &m->os.driver[m->os.ndrivers++];
-            p2v_m_copy(drv->name, sizeof drv->name, name);
-            drv->start = drv->start_override = -1;
-            drv->builtin = b;
-            drv->file = P2V_YES;
-        }
-    }
-    free(dep);
-    free(builtin);
-}
-
-static void linux_fstab(ext2_filsys fs, struct p2v_machine *m)
-{
-    char *text;
-    size_t len;
-    if (p2v_ext_read_file(fs, "/etc/fstab", 1 << 20, &text, &len) < 0)
-        return;
-    char *save = NULL;
-    for (char *l = strtok_r(text, "\n", &save); l && m->os.nmounts < P2V_M_MAX_ITEMS;
-         l = strtok_r(NULL, "\n", &save)) {
-        char spec[96], file[96], type[24], opts[96];
-        l += strspn(l, " \t");
-        if (*l == '#' || sscanf(l, "%95s %95s %23s %95s", spec, file, type, opts) < 3)
-            continue;
-        if (sscanf(l, "%*s %*s %*s %95s", opts) != 1)
-            p2v_m_copy(opts, sizeof opts, "defaults");
-        struct p2v_m_mount *e = &m->os.mount[m->os.nmounts++];
-        p2v_m_copy(e->spec, sizeof e->spec, spec);
-        p2v_m_copy(e->file, sizeof e->file, file);
-        p2v_m_copy(e->type, sizeof e->type, type);
-        p2v_m_copy(e->options, sizeof e->options, opts);
-    }
-    free(text);
-}
-
-/* The architecture from an ELF binary's header (e_machine). */
-static void linux_arch(ext2_filsys fs, struct p2v_machine *m)
-{
-    static const char *const bins[] = { "/bin/sh", "/usr/bin/env", "/sbin/init" };
-    for (size_t i = 0; i < sizeof bins / sizeof *bins && !m->os.arch[0]; i++) {
-        char *d;
-        size_t len;
-        if (p2v_ext_read_file(fs, bins[i], 16 << 20, &d, &len) < 0)
-            continue;
-        if (len >= 20 && !memcmp(d, "\177ELF", 4)) {
-            uint16_t mach = d[5] == 2 ? (uint16_t)((uint8_t)d[18] << 8 | (uint8_t)d[19])
-                                      : get_le16((const uint8_t *)d + 18);
-            const char *a = mach == 0x3e ? "x86_64" : mach == 0x03 ? "i386" : mach == 0xb7 ? "arm64"
-                          : mach == 0x32 ? "ia64" : mach == 0x28 ? "arm" : "";
-            p2v_m_copy(m->os.arch, sizeof m->os.arch, a);
-        }
-        free(d);
-    }
-}
-
-static int inventory_linux(const struct p2v_disk_view *dv, struct p2v_machine *m)
-{
-    struct p2v_volume vols[P2V_MAX_PARTITIONS];
-    int n = p2v_disk_view_volumes(dv, vols, P2V_MAX_PARTITIONS);
-    for (int i = 0; i < n; i++) {
-        if (strncmp(vols[i].fstype, "ext", 3) != 0)
-            continue;
-        ext2_filsys fs;
-        if (p2v_ext_open(dv->layer, vols[i].start, vols[i].size, &fs) != 0)
-            continue;  /* the layout has already said what is wrong with it */
-        char *text = NULL;
-        size_t len;
-        /* The root filesystem is the one with an os-release. */
-        if (p2v_ext_read_file(fs, "/etc/os-release", 1 << 20, &text, &len) < 0 &&
-            p2v_ext_read_file(fs, "/usr/lib/os-release", 1 << 20, &text, &len) < 0) {
-            p2v_ext_close(&fs);
-            continue;
-        }
-        p2v_m_copy(m->os.family, sizeof m->os.family, "linux");
-        p2v_os_release_value(text, "PRETTY_NAME", m->os.name, sizeof m->os.name);
-        p2v_os_release_value(text, "ID", m->os.id, sizeof m->os.id);
-        p2v_os_release_value(text, "VERSION_ID", m->os.version, sizeof m->os.version);
-        free(text);
-        m->os.partition = vols[i].number;
-        if (p2v_ext_read_file(fs, "/etc/hostname", 4096, &text, &len) == 0) {
-            text[strcspn(text, " \t\r\n")] = 0;
-            p2v_m_copy(m->hostname, sizeof m->hostname, text);
-            free(text);
-        }
-        linux_fstab(fs, m);
-        linux_drivers_of(fs, m);
-        linux_arch(fs, m);
-        p2v_ext_close(&fs);
-        return 0;
-    }
-    return -ENOENT;
-}
-
 int p2v_inventory_disk(const struct p2v_disk_view *dv, struct p2v_machine *m)
 {
     memset(m, 0, sizeof *m);
@@ -496,7 +337,7 @@ int p2v_inventory_disk(const struct p2v_disk_view *dv, struct p2v_machine *m)
     p2v_m_copy(m->firmware, sizeof m->firmware, p2v_disk_firmware(d));
     int r = inventory_windows(dv, m);
     if (r == -ENOENT)
-        r = inventory_linux(dv, m);
+        r = p2v_inventory_linux(dv, m);
     if (r == -ENOENT)
         return 0;  /* no OS found: the disk facts stand alone */
     if (r == 0)

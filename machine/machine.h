@@ -55,6 +55,9 @@ struct p2v_m_nic {
     int naddrs;
     struct p2v_m_addr addr[P2V_M_MAX_ADDRS];
     char gateway[128], dns[128];   /* comma-separated */
+    char config[128];         /* Linux: the guest file that configures it */
+    char config_kind[16];     /* ifupdown, networkmanager, netplan, ifcfg, networkd */
+    char pin[128];            /* Linux: a file binding its name to its MAC (udev rule, .link) */
 };
 
 struct p2v_m_driver {         /* a boot storage driver the OS has */
@@ -68,7 +71,7 @@ struct p2v_m_driver {         /* a boot storage driver the OS has */
 
 struct p2v_m_tool {           /* another hypervisor's tools */
     char name[96];
-    char kind[12];            /* service, program */
+    char kind[12];            /* service, program (Windows); package, program (Linux) */
     int start;                /* service Start, -1 for programs */
     char uninstall[12];       /* programs: unattended (p2v can remove it), manual,
                                  first-boot (uninstall-program has put it in place) */
@@ -83,6 +86,24 @@ struct p2v_m_hive {           /* a Windows registry hive as p2v found it */
 };
 
 #define P2V_M_MAX_HIVES 4
+#define P2V_M_MAX_KERNELS 8
+
+struct p2v_m_kernel {         /* a Linux kernel and its initramfs */
+    char version[64];
+    char initramfs[96];       /* the guest path; "" none found */
+    char state[12];           /* read, missing, damaged */
+    char generator[16];       /* initramfs-tools, dracut, mkinitcpio; "" unknown */
+    char drivers[192];        /* storage drivers (p2v_linux_storage_drivers) the initramfs
+                                 holds, comma-separated */
+    char builtin[192];        /* storage drivers built into this kernel */
+    char available[192];      /* storage drivers this kernel has as modules */
+};
+
+struct p2v_m_ref {            /* a device reference in a Linux guest's configuration */
+    char where[12];           /* fstab, crypttab, cmdline, resume */
+    char file[96];            /* the guest file it is in */
+    char device[96];          /* as written: /dev/sda1, UUID=..., LABEL=... */
+};
 
 struct p2v_m_mount {          /* an /etc/fstab line */
     char spec[96], file[96], type[24], options[96];
@@ -106,7 +127,11 @@ struct p2v_machine {
         unsigned major, minor;
         int partition;        /* where it lives; 0 unknown */
         char systemroot[32];
-        int ndrivers, ntools, nmounts, nhives;
+        char bootloader[16];  /* Linux: grub-bios, grub-efi, systemd-boot, none; "" unknown */
+        char bootloader_config[96];
+        int ndrivers, ntools, nmounts, nhives, nkernels, nrefs;
+        struct p2v_m_kernel kernels[P2V_M_MAX_KERNELS];
+        struct p2v_m_ref ref[P2V_M_MAX_ITEMS];
         struct p2v_m_driver driver[P2V_M_MAX_ITEMS];
         struct p2v_m_tool tool[P2V_M_MAX_ITEMS];
         struct p2v_m_mount mount[P2V_M_MAX_ITEMS];
@@ -143,6 +168,11 @@ const char *p2v_disk_firmware(const struct p2v_m_disk *d);
 /* Boot storage drivers of Linux the rules ask about (NULL-terminated), and
  * whether a modules.dep / modules.builtin text lists one. */
 extern const char *const p2v_linux_storage_drivers[];
+/* 1 if the comma-separated list holds name. */
+int p2v_m_listed(const char *list, const char *name);
+/* 1 if a device name changes when the disk moves to other hardware:
+ * /dev/sdX, /dev/hdX, /dev/vdX, /dev/xvdX and their partitions. */
+int p2v_m_unstable_device(const char *dev);
 int p2v_linux_module_listed(const char *text, const char *name);
 /* The Start Windows uses for driver d: StartOverride when there is one. */
 int p2v_driver_start(const struct p2v_m_driver *d);

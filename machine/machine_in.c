@@ -178,6 +178,33 @@ static void read_os(xmlXPathContextPtr xc, struct p2v_machine *m)
         get(n, "why", h->why, sizeof h->why);
     }
     xmlXPathFreeObject(o);
+    xmlNodePtr bl = first(xc, "/machine/os/bootloader");
+    if (bl) {
+        get_token(bl, "type", m->os.bootloader, sizeof m->os.bootloader);
+        get(bl, "config", m->os.bootloader_config, sizeof m->os.bootloader_config);
+    }
+    o = nodes(xc, "/machine/os/kernels/kernel");
+    for (int i = 0; o && i < o->nodesetval->nodeNr && m->os.nkernels < P2V_M_MAX_KERNELS; i++) {
+        xmlNodePtr n = o->nodesetval->nodeTab[i];
+        struct p2v_m_kernel *k = &m->os.kernels[m->os.nkernels++];
+        get(n, "version", k->version, sizeof k->version);
+        get(n, "initramfs", k->initramfs, sizeof k->initramfs);
+        get_token(n, "state", k->state, sizeof k->state);
+        get_token(n, "generator", k->generator, sizeof k->generator);
+        get(n, "initramfs-drivers", k->drivers, sizeof k->drivers);
+        get(n, "builtin", k->builtin, sizeof k->builtin);
+        get(n, "modules", k->available, sizeof k->available);
+    }
+    xmlXPathFreeObject(o);
+    o = nodes(xc, "/machine/os/device-references/reference");
+    for (int i = 0; o && i < o->nodesetval->nodeNr && m->os.nrefs < P2V_M_MAX_ITEMS; i++) {
+        xmlNodePtr n = o->nodesetval->nodeTab[i];
+        struct p2v_m_ref *r = &m->os.ref[m->os.nrefs++];
+        get_token(n, "where", r->where, sizeof r->where);
+        get(n, "file", r->file, sizeof r->file);
+        get(n, "device", r->device, sizeof r->device);
+    }
+    xmlXPathFreeObject(o);
     o = nodes(xc, "/machine/os/fstab/mount");
     for (int i = 0; o && i < o->nodesetval->nodeNr && m->os.nmounts < P2V_M_MAX_ITEMS; i++) {
         xmlNodePtr n = o->nodesetval->nodeTab[i];
@@ -199,6 +226,9 @@ static void read_nics(xmlXPathContextPtr xc, struct p2v_machine *m)
         get(n, "name", nic->name, sizeof nic->name);
         get(n, "mac", nic->mac, sizeof nic->mac);
         get(n, "driver", nic->driver, sizeof nic->driver);
+        get(n, "config", nic->config, sizeof nic->config);
+        get_token(n, "config-kind", nic->config_kind, sizeof nic->config_kind);
+        get(n, "pin", nic->pin, sizeof nic->pin);
         nic->dhcp = get_tri(n, "dhcp");
         for (xmlNodePtr c = n->children; c; c = c->next) {
             if (c->type != XML_ELEMENT_NODE)

@@ -58,6 +58,45 @@ static void x_fs(FILE *f, int indent, const struct p2v_m_fs *fs)
     fputs("/>\n", f);
 }
 
+static void x_linux(FILE *f, const struct p2v_machine *m)
+{
+    if (m->os.bootloader[0]) {
+        fputs("    <bootloader", f);
+        x_attr(f, "type", m->os.bootloader);
+        x_attr(f, "config", m->os.bootloader_config);
+        fputs("/>\n", f);
+    }
+    if (m->os.nkernels) {
+        fputs("    <kernels>\n", f);
+        for (int i = 0; i < m->os.nkernels; i++) {
+            const struct p2v_m_kernel *k = &m->os.kernels[i];
+            fputs("      <kernel version=\"", f);
+            xml_text(f, k->version);
+            fputc('"', f);
+            x_attr(f, "initramfs", k->initramfs);
+            x_attr(f, "state", k->state);
+            x_attr(f, "generator", k->generator);
+            x_attr(f, "initramfs-drivers", k->drivers);
+            x_attr(f, "builtin", k->builtin);
+            x_attr(f, "modules", k->available);
+            fputs("/>\n", f);
+        }
+        fputs("    </kernels>\n", f);
+    }
+    if (m->os.nrefs) {
+        fputs("    <device-references>\n", f);
+        for (int i = 0; i < m->os.nrefs; i++) {
+            const struct p2v_m_ref *r = &m->os.ref[i];
+            fprintf(f, "      <reference where=\"%s\" file=\"", r->where);
+            xml_text(f, r->file);
+            fputs("\" device=\"", f);
+            xml_text(f, r->device);
+            fputs("\"/>\n", f);
+        }
+        fputs("    </device-references>\n", f);
+    }
+}
+
 static void x_os(FILE *f, const struct p2v_machine *m)
 {
     fprintf(f, "  <os family=\"%s\"", m->os.family[0] ? m->os.family : "unknown");
@@ -74,6 +113,7 @@ static void x_os(FILE *f, const struct p2v_machine *m)
     x_elem(f, 4, "installation-type", m->os.installation_type);
     x_elem(f, 4, "kernel", m->os.kernel);
     x_elem(f, 4, "systemroot", m->os.systemroot);
+    x_linux(f, m);
     if (m->os.ndrivers) {
         fputs("    <storage-drivers>\n", f);
         for (int i = 0; i < m->os.ndrivers; i++) {
@@ -146,6 +186,9 @@ static void x_nic(FILE *f, const struct p2v_m_nic *n)
     fputc('"', f);
     x_attr(f, "mac", n->mac);
     x_attr(f, "driver", n->driver);
+    x_attr(f, "config", n->config);
+    x_attr(f, "config-kind", n->config_kind);
+    x_attr(f, "pin", n->pin);
     if (n->dhcp != P2V_UNKNOWN)
         fprintf(f, " dhcp=\"%s\"", p2v_tristate_name(n->dhcp));
     if (!n->naddrs && !n->gateway[0] && !n->dns[0]) {
@@ -346,6 +389,39 @@ static void j_hives(struct p2v_json *j, const struct p2v_machine *m)
     p2v_json_end(j);
 }
 
+static void j_linux(struct p2v_json *j, const struct p2v_machine *m)
+{
+    p2v_json_object(j, "bootloader");
+    p2v_json_str(j, "type", m->os.bootloader);
+    p2v_json_str(j, "config", m->os.bootloader_config);
+    p2v_json_end(j);
+    p2v_json_array(j, "kernels");
+    for (int i = 0; i < m->os.nkernels; i++) {
+        const struct p2v_m_kernel *k = &m->os.kernels[i];
+        p2v_json_object(j, NULL);
+        p2v_json_str(j, "version", k->version);
+        p2v_json_str(j, "initramfs", k->initramfs);
+        p2v_json_str(j, "state", k->state);
+        p2v_json_str(j, "generator", k->generator);
+        p2v_json_str(j, "initramfs_drivers", k->drivers);
+        p2v_json_str(j, "builtin", k->builtin);
+        p2v_json_str(j, "modules", k->available);
+        p2v_json_end(j);
+    }
+    p2v_json_end(j);
+    p2v_json_array(j, "device_references");
+    for (int i = 0; i < m->os.nrefs; i++) {
+        const struct p2v_m_ref *r = &m->os.ref[i];
+        p2v_json_object(j, NULL);
+        p2v_json_str(j, "where", r->where);
+        p2v_json_str(j, "file", r->file);
+        p2v_json_str(j, "device", r->device);
+        p2v_json_bool(j, "changes", p2v_m_unstable_device(r->device));
+        p2v_json_end(j);
+    }
+    p2v_json_end(j);
+}
+
 static void j_os(struct p2v_json *j, const struct p2v_machine *m)
 {
     p2v_json_object(j, "os");
@@ -366,6 +442,7 @@ static void j_os(struct p2v_json *j, const struct p2v_machine *m)
     j_tools(j, m);
     j_hives(j, m);
     j_fstab(j, m);
+    j_linux(j, m);
     p2v_json_end(j);
 }
 
@@ -375,6 +452,9 @@ static void j_nic(struct p2v_json *j, const struct p2v_m_nic *n)
     p2v_json_str(j, "name", n->name);
     p2v_json_str(j, "mac", n->mac);
     p2v_json_str(j, "driver", n->driver);
+    p2v_json_str(j, "config", n->config);
+    p2v_json_str(j, "config_kind", n->config_kind);
+    p2v_json_str(j, "pin", n->pin);
     p2v_json_str(j, "dhcp", n->dhcp == P2V_UNKNOWN ? "" : p2v_tristate_name(n->dhcp));
     p2v_json_array(j, "addresses");
     for (int i = 0; i < n->naddrs; i++) {

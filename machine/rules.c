@@ -2,6 +2,7 @@
  * only, so the same rules judge a running machine, an offline source and
  * a configuration file; sources of the limits are in README.md. */
 #include "rules.h"
+#include "rules_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -24,8 +25,7 @@ static struct p2v_result *add(struct p2v_result *out, int *n, const char *id, en
     return r;
 }
 
-__attribute__((format(printf, 3, 4)))
-static void say(struct p2v_result *r, enum p2v_status st, const char *fmt, ...)
+void p2v_rule_say(struct p2v_result *r, enum p2v_status st, const char *fmt, ...)
 {
     r->status = st;
     va_list ap;
@@ -34,11 +34,7 @@ static void say(struct p2v_result *r, enum p2v_status st, const char *fmt, ...)
     va_end(ap);
 }
 
-/* say() and leave the rule. */
-#define RETURN_SAY(...) do { say(__VA_ARGS__); return; } while (0)
-
-__attribute__((format(printf, 2, 3)))
-static void remedy(struct p2v_result *r, const char *fmt, ...)
+void p2v_rule_remedy(struct p2v_result *r, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -316,7 +312,7 @@ static const char *win_arch_dir(const struct p2v_machine *m)
     return !strcmp(m->os.arch, "i386") ? "x86" : !strcmp(m->os.arch, "arm64") ? "ARM64" : "amd64";
 }
 
-static const struct p2v_m_driver *driver(const struct p2v_machine *m, const char *name)
+const struct p2v_m_driver *p2v_rule_driver(const struct p2v_machine *m, const char *name)
 {
     for (int i = 0; i < m->os.ndrivers; i++)
         if (!strcasecmp(m->os.driver[i].name, name))
@@ -347,7 +343,7 @@ static int win_lack(const struct p2v_m_driver *d)
 static int win_driver_verdict(const struct p2v_machine *m, const struct p2v_check_opts *o,
                               const char *name, struct p2v_result *r)
 {
-    const struct p2v_m_driver *d = driver(m, name);
+    const struct p2v_m_driver *d = p2v_rule_driver(m, name);
     int lack = win_lack(d);
     char words[64];
     if (lack == 0)
@@ -387,7 +383,7 @@ static int win_driver_verdict(const struct p2v_machine *m, const struct p2v_chec
 static void win_ide(const struct p2v_machine *m, const struct p2v_check_opts *o,
                     struct p2v_result *r)
 {
-    const char *ctl = driver(m, "intelide") || !driver(m, "pciide") ? "intelide" : "pciide";
+    const char *ctl = p2v_rule_driver(m, "intelide") || !p2v_rule_driver(m, "pciide") ? "intelide" : "pciide";
     struct p2v_result tmp = *r;
     int a = win_driver_verdict(m, o, ctl, r);
     if (a == 2)
@@ -408,45 +404,13 @@ static void win_any(const struct p2v_machine *m, const struct p2v_check_opts *o,
     const char *best = names[0];
     int best_lack = 3;
     for (int i = 0; names[i]; i++) {
-        int lack = win_lack(driver(m, names[i]));
+        int lack = win_lack(p2v_rule_driver(m, names[i]));
         if (lack == 0)
             RETURN_SAY(r, P2V_PASS, "%s is installed and starts at boot", names[i]);
-        if (driver(m, names[i]) && lack < best_lack)
+        if (p2v_rule_driver(m, names[i]) && lack < best_lack)
             best = names[i], best_lack = lack;
     }
     win_driver_verdict(m, o, best, r);
-}
-
-/* Linux: a kernel with any one of the target's drivers (built in, or a
- * module the initramfs must include). */
-static void linux_boot_driver(const struct p2v_machine *m, const struct p2v_check_opts *o,
-                              struct p2v_result *r)
-{
-    static const char *const l_virtio[] = { "virtio_blk", "virtio_scsi", NULL };
-    static const char *const l_sata[] = { "ahci", NULL };
-    static const char *const l_ide[] = { "ata_piix", NULL };
-    static const char *const l_hv2[] = { "hv_storvsc", NULL };
-    if (!m->os.kernel[0])
-        RETURN_SAY(r, P2V_SKIP, "no kernel modules found (/lib/modules)");
-    const char *const *names = !strcmp(o->target, "virtio")      ? l_virtio
-                               : !strcmp(o->target, "qemu-sata") ? l_sata
-                               : !strcmp(o->target, "qemu-ide") ||
-                                         (!strcmp(o->target, "hyperv") && o->generation == 1)
-                                   ? l_ide : l_hv2;
-    char list[128] = "";
-    for (int i = 0; names[i]; i++)
-        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
-                 i ? (names[i + 1] ? ", " : " or ") : "", names[i]);
-    for (int i = 0; names[i]; i++) {
-        const struct p2v_m_driver *d = driver(m, names[i]);
-        if (d && d->file == P2V_YES)
-            RETURN_SAY(r, P2V_PASS, "kernel %s has %s %s", m->os.kernel, d->name,
-                       d->builtin ? "built in" : "as a module (the initramfs must include it)");
-    }
-    say(r, P2V_FAIL, "kernel %s has no %s driver: it cannot find its root disk on the %s "
-        "target", m->os.kernel, list, o->target);
-    remedy(r, "install a kernel with %s (or rebuild the initramfs with it), or convert for "
-              "another --target (qemu-ide, qemu-sata)", list);
 }
 
 static void rule_boot_driver(const struct p2v_machine *m, const struct p2v_check_opts *o,
@@ -460,7 +424,7 @@ static void rule_boot_driver(const struct p2v_machine *m, const struct p2v_check
         RETURN_SAY(r, P2V_SKIP, "no operating system found");
     int ide = !strcmp(o->target, "qemu-ide") || (!strcmp(o->target, "hyperv") && o->generation == 1);
     if (!win)
-        linux_boot_driver(m, o, r);
+        p2v_rule_linux_boot_driver(m, o, r);
     else if (ide)
         win_ide(m, o, r);
     else
@@ -472,6 +436,9 @@ static void rule_static_ip(const struct p2v_machine *m, struct p2v_result *r)
 {
     if (!strcmp(m->os.family, "unknown") || !m->os.family[0])
         RETURN_SAY(r, P2V_SKIP, "no operating system found");
+    if (!strcmp(m->os.family, "linux"))
+        RETURN_SAY(r, P2V_SKIP, "Linux keeps its addresses in its own configuration files, "
+                   "which go with the disk (nic-names checks the names they use)");
     char list[sizeof r->message - 160] = "";
     int n = 0;
     for (int i = 0; i < m->nnics; i++) {
@@ -532,6 +499,7 @@ static void rule_vendor_tools(const struct p2v_machine *m, struct p2v_result *r)
            manual ? "; programs without an unattended uninstall: remove them from the VM" : "");
 }
 
+
 static void rule_dest(const struct p2v_check_opts *o, struct p2v_result *r)
 {
     if (!o->dest)
@@ -570,6 +538,11 @@ int p2v_check_rules(const struct p2v_machine *m, const struct p2v_check_opts *o,
     rule_uefi_vhd(m, o, add(out, &n, "uefi-vhd", P2V_BLOCKER));
     rule_boot_driver(m, o, add(out, &n, "boot-driver", P2V_BLOCKER));
     rule_static_ip(m, add(out, &n, "static-ip", P2V_WARNING));
+    p2v_rule_device_names(m, o, add(out, &n, "device-names", P2V_BLOCKER));
+    p2v_rule_nic_names(m, add(out, &n, "nic-names", P2V_WARNING));
+    p2v_rule_hibernation(m, add(out, &n, "hibernation", P2V_BLOCKER));
+    p2v_rule_fs_state(m, add(out, &n, "fs-state", P2V_WARNING));
+    p2v_rule_boot_loader(m, add(out, &n, "boot-loader", P2V_BLOCKER));
     rule_vendor_tools(m, add(out, &n, "vendor-tools", P2V_WARNING));
     rule_dest(o, add(out, &n, "dest-space", P2V_BLOCKER));
     return n;

@@ -28,7 +28,7 @@ struct p2v_result {
     char remedy[512];
 };
 
-#define P2V_MAX_RESULTS 16
+#define P2V_MAX_RESULTS 24
 
 /* The image format for machine m: the one asked for, or with auto the
  * choice of p2v_image_choose for the machine's firmware and each disk. */

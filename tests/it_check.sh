@@ -24,13 +24,16 @@ trap check_cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
 RULES=(memory acpi os arch disk-size sector-size ntfs-state hive-state bitlocker dynamic-disk
-       uefi-vhd boot-driver static-ip vendor-tools dest-space)
+       uefi-vhd boot-driver static-ip device-names nic-names hibernation fs-state boot-loader
+       vendor-tools dest-space)
 # The severity of every rule but os (blocker for Windows before NT 5.0),
 # boot-driver (blocker or warning by what is missing) and hive-state (a
 # warning when the logs are ignored on request; tests/it_hives.sh).
 declare -A SEV=([memory]=blocker [acpi]=blocker [arch]=blocker [disk-size]=blocker
     [sector-size]=blocker [ntfs-state]=blocker [bitlocker]=blocker [dynamic-disk]=blocker
-    [uefi-vhd]=blocker [static-ip]=warning [vendor-tools]=warning [dest-space]=blocker)
+    [uefi-vhd]=blocker [static-ip]=warning [vendor-tools]=warning [dest-space]=blocker
+    [device-names]=blocker [nic-names]=warning [hibernation]=blocker [fs-state]=warning
+    [boot-loader]=blocker)
 
 # --- Helpers ----------------------------------------------------------------
 # Sources and files that must not change: their hashes, before.
@@ -536,12 +539,19 @@ expect win-ide ntfs-state pass
 run lin "$lin"
 expect lin os pass
 expect lin boot-driver pass
-expect lin static-ip pass
+expect lin static-ip skip
 expect lin vendor-tools pass
 expect lin memory skip
 expect lin ntfs-state skip
 expect lin hive-state skip
-expect_exit lin 0
+expect lin boot-loader pass
+# fstab's "/dev/sdb1 /data" is /dev/vdb1 on virtio, and stays on SATA.
+expect lin device-names fail blocker
+expect_exit lin 1
+run lin-sata --target qemu-sata "$lin"
+expect lin-sata device-names pass
+expect lin-sata boot-driver pass
+expect_exit lin-sata 0
 run linnv "$linnv"
 expect linnv boot-driver fail blocker
 expect_exit linnv 1

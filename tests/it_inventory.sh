@@ -263,7 +263,7 @@ for variant in linux novirtio; do
         "$(jv "$T/$v.json" 'jl(d["os"]["fstab"], "spec", "file", "type", "options")')"
     fact $v "fstab order: / first" / '(/machine/os/fstab/mount)[1]/@file' 'd["os"]["fstab"][0]["file"]'
     # Storage drivers: the known ones, built in or in modules.dep (libahci, xfs and loop are not known ones).
-    if [ $v = linux ]; then want='ahci:no:yes virtio_blk:yes:yes virtio_scsi:no:yes'; else want='ahci:no:yes'; fi
+    if [ $v = linux ]; then want='ahci:no:yes virtio_blk:yes:yes virtio_pci:yes:yes virtio_scsi:no:yes'; else want='ahci:no:yes'; fi
     check_eq "$v: storage drivers name:builtin:file (XML)" "$want" \
         "$(xl "$T/$v.xml" /machine/os/storage-drivers/driver @name @builtin @file)"
     check_eq "$v: storage drivers name:builtin:file (JSON)" "$want" \

@@ -10,8 +10,10 @@
 #   /etc/fstab       a comment, "UUID=$FS_UUID / ext4 errors=remount-ro 0 1",
 #                    "/dev/sdb1 /data xfs defaults 0 2"
 #   /lib/modules/6.1.0-p2vtest/  modules.dep: ahci (needs libahci), libahci,
-#                    virtio_scsi, xfs; modules.builtin: virtio_blk, loop; and
-#                    the .ko files modules.dep names
+#                    virtio_scsi, xfs; modules.builtin: virtio_blk, virtio_pci,
+#                    loop; and the .ko files modules.dep names
+#   /boot/initrd.img-6.1.0-p2vtest  gzip'd newc cpio holding those .ko files
+#   /boot/grub/grub.cfg (root=UUID=...), /boot/grub/i386-pc/
 # --no-virtio leaves virtio_blk and virtio_scsi out everywhere, so a virtio
 # target has no boot driver.
 # No loop devices or mounts: mkfs.ext4 -d fills the filesystem from a
@@ -76,7 +78,7 @@ dep=(
 builtin=(kernel/drivers/block/loop.ko)
 if ((VIRTIO)); then
     dep+=('kernel/drivers/scsi/virtio_scsi.ko:')
-    builtin+=(kernel/drivers/block/virtio_blk.ko)
+    builtin+=(kernel/drivers/block/virtio_blk.ko kernel/drivers/virtio/virtio_pci.ko)
 fi
 printf '%s\n' "${dep[@]}" >"$mods/modules.dep"
 printf '%s\n' "${builtin[@]}" >"$mods/modules.builtin"
@@ -84,6 +86,20 @@ for d in "${dep[@]}"; do  # the .ko files themselves, so "file" is true either w
     ko=$mods/${d%%:*}
     mkdir -p "$(dirname "$ko")" && echo "fake module $(basename "$ko")" >"$ko"
 done
+
+# The initramfs: the kernel's modules as initramfs-tools lays them out
+# (a gzip-compressed newc archive, conf/initramfs.conf telling its maker).
+irt=$tmp/initramfs
+mkdir -p "$irt/conf" "$irt/usr/lib/modules/$KVER"
+echo 'MODULES=most' >"$irt/conf/initramfs.conf"
+cp -r "$mods/kernel" "$irt/usr/lib/modules/$KVER/"
+(cd "$irt" && find . | LC_ALL=C sort | cpio -o -H newc --quiet --reproducible) | gzip -n -9 >"$root/boot/initrd.img-$KVER" ||
+    die "cpio/gzip failed"
+# GRUB's files as grub-install leaves them, and a grub.cfg entry by UUID.
+mkdir -p "$root/boot/grub/i386-pc"
+echo 'not a real module' >"$root/boot/grub/i386-pc/normal.mod"
+printf 'menuentry "P2V Test Linux" {\n\tlinux /boot/vmlinuz-%s root=UUID=%s ro quiet\n\tinitrd /boot/initrd.img-%s\n}\n' \
+    "$KVER" "$FS_UUID" "$KVER" >"$root/boot/grub/grub.cfg"
 
 # --- Disk: MBR, then the filesystem copied in at 1 MiB -----------------------
 partial=1  # from here on, a failure deletes OUT

@@ -1,0 +1,116 @@
+#!/bin/bash
+# Linux guests on a real Debian 12 system (tests/mkdebian.sh: debootstrap
+# from the Debian mirror, cached under /var/cache/p2v-tests) set up the way
+# physical machines often are: an initramfs holding only SATA drivers,
+# /dev/sda1 in fstab and on the kernel command line, a static ifupdown
+# stanza on enp3s0 pinned to its MAC by a udev rule, open-vm-tools.  Its
+# disk (tests/mklinuxdisk.sh) has GRUB from the guest's own grub-install.
+# inventory and check must report every one of those facts and blockers;
+# the initramfs's contents are compared with lsinitramfs (initramfs-tools'
+# own lister, not p2v), the kernels with the tree, the packages with
+# dpkg-query --admindir on the tree.  The source is hashed before and after.
+. "$(dirname "$0")/lib.sh"
+
+PATH=$PATH:/usr/sbin:/sbin
+if ! TAR=$(bash tests/mkdebian.sh 2>"$T/mkdebian.log"); then
+    bad "building the Debian 12 system: $(tail -3 "$T/mkdebian.log")"
+    finish
+    exit 1
+fi
+src=$T/debian.img
+check "the guest's disk is built (GRUB by its own grub-install)" \
+    bash tests/mklinuxdisk.sh "$TAR" "$src"
+before=$(hash_of "$src")
+tree=$T/tree
+mkdir "$tree"
+tar -xf "$TAR" -C "$tree" ./etc ./boot ./var/lib/dpkg ./usr/lib/modules ./usr/lib/os-release 2>/dev/null ||
+    tar -xf "$TAR" -C "$tree"
+
+"$P2V" inventory --source "$src" -o "$T/m.xml" 2>"$T/inv.err"
+check_eq "inventory exits 0" 0 $?
+"$P2V" inventory --source "$src" --json -o "$T/m.json" 2>/dev/null
+check "the configuration validates against machine.rng" \
+    xmllint --noout --relaxng machine/machine.rng "$T/m.xml"
+xq() { xmllint --xpath "string($1)" "$T/m.xml" 2>/dev/null; }
+jv() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$T/m.json" "$1"; }
+
+. "$tree/etc/os-release"
+check_eq "distribution from os-release" "$PRETTY_NAME" "$(xq /machine/os/name)"
+check_eq "version" "$VERSION_ID" "$(xq /machine/os/version)"
+kernels=$(cd "$tree/usr/lib/modules" && ls | sort -rV | paste -sd' ')
+check_eq "every kernel under /lib/modules, newest first" "$kernels" \
+    "$(jv '" ".join(k["version"] for k in d["os"]["kernels"])')"
+K=${kernels%% *}
+check_eq "the newest kernel's initramfs" "/boot/initrd.img-$K" \
+    "$(xq "/machine/os/kernels/kernel[@version='$K']/@initramfs")"
+check_eq "built by initramfs-tools" initramfs-tools \
+    "$(xq "/machine/os/kernels/kernel[@version='$K']/@generator")"
+# What the initramfs holds, as initramfs-tools' own lister sees it.
+lsinitramfs "$tree/boot/initrd.img-$K" >"$T/ls.txt" 2>/dev/null
+want=''
+for d in virtio_blk virtio_scsi virtio_pci ahci ata_piix hv_storvsc hv_vmbus; do
+    grep -qE "/$d\.ko(\.[a-z]+)?$" "$T/ls.txt" && want+="${want:+,}$d"
+done
+check_eq "its storage drivers are lsinitramfs's" "$want" \
+    "$(xq "/machine/os/kernels/kernel[@version='$K']/@initramfs-drivers")"
+check_eq "no virtio driver in it (the host-only case)" "" "$(grep -E '/virtio_(blk|pci)\.ko' "$T/ls.txt")"
+check "virtio_blk is a module of the kernel (modules.dep)" \
+    grep -q 'virtio_blk.ko' "$tree/usr/lib/modules/$K/modules.dep"
+check_eq "the boot loader" "grub-bios" "$(xq /machine/os/bootloader/@type)"
+check_eq "root= of grub.cfg's entry" "/dev/sda1" \
+    "$(xq "/machine/os/device-references/reference[@where='cmdline']/@device")"
+check_eq "fstab's root by kernel name" "/dev/sda1" \
+    "$(xq "/machine/os/device-references/reference[@where='fstab']/@device")"
+check_eq "the static NIC, its address and gateway" "enp3s0 10.0.2.15/24 10.0.2.2 no ifupdown" \
+    "$(xq "concat(/machine/nics/nic/@name,' ',/machine/nics/nic/address,'/',/machine/nics/nic/address/@prefix,' ',/machine/nics/nic/gateway,' ',/machine/nics/nic/@dhcp,' ',/machine/nics/nic/@config-kind)")"
+check_eq "the MAC pinned by the udev rule" "00:1b:21:3c:4d:5e /etc/udev/rules.d/70-persistent-net.rules" \
+    "$(xq "concat(/machine/nics/nic/@mac,' ',/machine/nics/nic/@pin)")"
+dpkg_tools=$(dpkg-query --admindir="$tree/var/lib/dpkg" -W -f='${Package} ${Status}\n' \
+    'open-vm-tools*' 'virtualbox-guest*' 2>/dev/null | awk '$4 == "installed" {print $1}' | sort | paste -sd' ')
+check_eq "other vendors' packages (dpkg-query's list)" "$dpkg_tools" \
+    "$(jv '" ".join(sorted(t["name"] for t in d["os"]["vendor_tools"]))')"
+check_eq "JSON and XML agree on the kernels' drivers" \
+    "$(xq "/machine/os/kernels/kernel[1]/@initramfs-drivers")" \
+    "$(jv 'd["os"]["kernels"][0]["initramfs_drivers"]')"
+
+rule() {  # rule TARGET ID: "severity status" of one rule
+    "$P2V" check --config "$T/m.xml" --target "$1" --json 2>/dev/null |
+        python3 -c 'import json,sys; r=[x for x in json.load(sys.stdin)["results"] if x["id"]==sys.argv[1]]; print(r[0]["status"], r[0]["message"][:300] if r else "missing")' "$2"
+}
+r=$(rule virtio boot-driver)
+check_eq "virtio: the initramfs lacks virtio (blocker)" "fail" "${r%% *}"
+case $r in *"virtio_blk"*"initrd.img-$K"*|*"initrd.img-$K"*"virtio_blk"*) ok "  and names the initramfs and the driver" ;;
+    *) bad "boot-driver message: $r" ;; esac
+check_eq "qemu-sata: its ahci is in the initramfs" pass "$(rule qemu-sata boot-driver | cut -d' ' -f1)"
+check_eq "qemu-ide: ata_piix is not" fail "$(rule qemu-ide boot-driver | cut -d' ' -f1)"
+r=$(rule virtio device-names)
+check_eq "virtio: /dev/sda1 becomes /dev/vda1 (blocker)" fail "${r%% *}"
+case $r in *"/etc/fstab"*"/boot/grub/grub.cfg"*) ok "  both files named" ;; *) bad "device-names: $r" ;; esac
+check_eq "qemu-sata: /dev/sda1 stays" pass "$(rule qemu-sata device-names | cut -d' ' -f1)"
+check_eq "nic-names: enp3s0 will not exist" fail "$(rule virtio nic-names | cut -d' ' -f1)"
+check_eq "static-ip is Windows' rule" skip "$(rule virtio static-ip | cut -d' ' -f1)"
+check_eq "vendor-tools: open-vm-tools" fail "$(rule virtio vendor-tools | cut -d' ' -f1)"
+check_eq "boot-loader: GRUB found" pass "$(rule virtio boot-loader | cut -d' ' -f1)"
+check_eq "hibernation: none" pass "$(rule virtio hibernation | cut -d' ' -f1)"
+"$P2V" check --target virtio "$src" >"$T/check.out" 2>&1
+check_eq "check SOURCE exits 1 (blockers)" 1 $?
+check "its summary counts the two blockers (boot-driver, device-names)" grep -qE '^2 blockers' "$T/check.out"
+
+# A hibernation image in swap (the kernel's swsusp signature), on a copy.
+hib=$T/hib.img
+cp --sparse=always "$src" "$hib"
+printf 'label: dos\nlabel-id: 0x5eb1a2c3\nstart=2048, size=%d, type=83, bootable\ntype=82\n' \
+    $(( ($(stat -c %s "$hib") / 512) - 2048 - 16384 )) | sfdisk -q --no-reread "$hib" 2>/dev/null
+swapoff_start=$(( ($(stat -c %s "$hib") / 512) - 16384 ))
+# mkswap's layout, then the signature hibernation writes over SWAPSPACE2.
+dd if=/dev/zero of="$T/swap" bs=1M count=8 status=none
+mkswap -q "$T/swap" >/dev/null
+printf 'S1SUSPEND' | dd of="$T/swap" bs=1 seek=$((4096 - 10)) conv=notrunc status=none
+dd if="$T/swap" of="$hib" bs=512 seek="$swapoff_start" conv=notrunc status=none
+"$P2V" inventory --source "$hib" -o "$T/hib.xml" 2>/dev/null
+"$P2V" check --config "$T/hib.xml" --target qemu-sata --json 2>/dev/null >"$T/hib.json"
+check_eq "a hibernation image in swap is a blocker" fail \
+    "$(python3 -c 'import json,sys; print([x["status"] for x in json.load(open(sys.argv[1]))["results"] if x["id"]=="hibernation"][0])' "$T/hib.json")"
+
+check_eq "the source is unchanged" "$before" "$(hash_of "$src")"
+finish
