@@ -8,9 +8,9 @@ SAN      ?=
 # User CFLAGS/LDFLAGS are added, never replace the project's own flags.
 P2V_CFLAGS := $(OPT) $(SAN) -std=c11 -D_FILE_OFFSET_BITS=64 -D_DEFAULT_SOURCE \
             -Wall -Wextra -Werror -Wmissing-prototypes -DP2V_VERSION='"$(VERSION)"' -I. \
-            $(shell pkg-config --cflags fuse3 uuid blkid libxml-2.0 libarchive 2>/dev/null) $(CFLAGS)
+            $(shell pkg-config --cflags fuse3 uuid blkid libxml-2.0 libarchive libguestfs 2>/dev/null) $(CFLAGS)
 P2V_LDFLAGS := $(SAN) $(LDFLAGS)
-LDLIBS   += $(shell pkg-config --libs fuse3 uuid blkid libxml-2.0 libarchive 2>/dev/null) -lntfs-3g -lext2fs -lcom_err -lhivex -lvhdi -lnettle -lz -ldl -lpthread
+LDLIBS   += $(shell pkg-config --libs fuse3 uuid blkid libxml-2.0 libarchive libguestfs 2>/dev/null) -lntfs-3g -lext2fs -lcom_err -lhivex -lvhdi -lnettle -lz -ldl -lpthread
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer
 ASAN_MAKE = $(MAKE) --no-print-directory B=build/asan OPT="-O1 -g" SAN="$(SANITIZE)"
 

@@ -215,7 +215,8 @@ static int need_windows(const struct p2v_plan *plan)
         char *end;
         int on_partition = (!strcmp(a->argv[0], "file-put") || !strcmp(a->argv[0], "file-delete")) &&
                            strtol(a->argv[a->argc - 1], &end, 10) >= 0 && end != a->argv[a->argc - 1] && *end == ':';
-        need |= strcmp(a->argv[0], "boot-geometry") != 0 && !on_partition;
+        need |= strcmp(a->argv[0], "boot-geometry") != 0 && !on_partition &&
+                strncmp(a->argv[0], "linux-", 6) != 0;
     }
     return need;
 }
@@ -241,6 +242,11 @@ static int guest_writes(struct ctx *c, int windows)
     }
     for (int i = 0; r == 0 && i < c->plan->n; i++)
         r = run(c, &c->plan->a[i]);
+    int lin = 0;
+    for (int i = 0; i < c->plan->n; i++)
+        lin |= !strncmp(c->plan->a[i].argv[0], "linux-", 6);
+    if (r == 0 && lin)
+        r = fx_linux_session(c);
     /* Edited hives go back into the guest as whole files. */
     for (int h = 0; h < NHIVES; h++) {
         if (r == 0 && c->dirty[h]) {

@@ -27,6 +27,7 @@ struct ctx {
     /* Other NTFS volumes opened for "N:/path" file actions. */
     struct { int number; struct p2v_gfs *g; } open[8];
     int nopen;
+    struct p2v_lgfs *lg;          /* the Linux guest (apply_linux.c) */
 };
 
 /* apply.c: the record of one change; a failure naming the plan line. */
@@ -64,5 +65,8 @@ int fx_enable_driver(struct ctx *c);
 int fx_inject_driver(struct ctx *c);
 int fx_disable_service(struct ctx *c, const char *drv);
 int fx_disable_vendor_services(struct ctx *c);
+
+/* apply_linux.c: the linux-* actions, in one libguestfs session. */
+int fx_linux_session(struct ctx *c);
 
 #endif

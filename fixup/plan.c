@@ -24,6 +24,10 @@ static const struct {
     { "firstboot", 1, 1, "firstboot SCRIPT.cmd" },
     { "uninstall-program", 1, 1, "uninstall-program \"DISPLAY NAME\"" },
     { "boot-geometry", 0, 0, "boot-geometry" },
+    { "linux-initramfs", 1, 8, "linux-initramfs DRIVER..." },
+    { "linux-device-names", 0, 0, "linux-device-names" },
+    { "linux-nic", 2, 2, "linux-nic NAME MAC" },
+    { "linux-remove-package", 1, 1, "linux-remove-package PACKAGE" },
 };
 
 /* A ".." component: a guest path stays inside the volume it names. */

@@ -189,10 +189,16 @@ void p2v_rule_nic_names(const struct p2v_machine *m, struct p2v_result *r)
     if (!is_linux(m))
         RETURN_SAY(r, P2V_SKIP, "not a Linux guest");
     char list[sizeof r->message - 200] = "";
-    int n = 0;
+    int n = 0, kept = 0;
     for (int i = 0; i < m->nnics; i++) {
         const struct p2v_m_nic *c = &m->nic[i];
         int named = c->config[0] && p2v_lnet_hardware_name(c->name);
+        /* linux-nic's .link file names the VM's NIC (the source's MAC, which
+         * p2v vm create gives it) as the configuration expects. */
+        if (!strncmp(c->pin, "/etc/systemd/network/10-p2v-", 28)) {
+            kept++;
+            continue;
+        }
         if (!named && !c->pin[0])
             continue;
         size_t used = strlen(list);
@@ -204,6 +210,9 @@ void p2v_rule_nic_names(const struct p2v_machine *m, struct p2v_result *r)
                      c->pin[0] ? "name pinned to its MAC by " : "", c->pin);
         n++;
     }
+    if (!n && kept)
+        RETURN_SAY(r, P2V_PASS, "%d interface name%s kept on the VM's NIC by p2v's .link file "
+                   "(linux-nic)", kept, kept == 1 ? "" : "s");
     if (!n)
         RETURN_SAY(r, P2V_PASS, "no network configuration bound to the source's NIC names or "
                    "MACs");

@@ -112,5 +112,76 @@ dd if="$T/swap" of="$hib" bs=512 seek="$swapoff_start" conv=notrunc status=none
 check_eq "a hibernation image in swap is a blocker" fail \
     "$(python3 -c 'import json,sys; print([x["status"] for x in json.load(open(sys.argv[1]))["results"] if x["id"]=="hibernation"][0])' "$T/hib.json")"
 
+# --- Fix-ups (libguestfs's appliance on p2v's NBD export of the overlay) ------
+# supermin builds the appliance from this machine's kernel; a machine without
+# one (a container) borrows the guest's, from the cached tree.
+if ! ls /boot/vmlinuz-* >/dev/null 2>&1; then
+    kdir=$T/kernel
+    mkdir -p "$kdir" /lib/modules
+    tar -xf "$TAR" -C "$kdir" "./boot/vmlinuz-$K" "./usr/lib/modules/$K"
+    export SUPERMIN_KERNEL=$kdir/boot/vmlinuz-$K SUPERMIN_MODULES=$kdir/usr/lib/modules/$K
+fi
+export LIBGUESTFS_BACKEND=direct
+"$P2V" fixup plan --target virtio -o "$T/plan" "$src" 2>"$T/plan.err"
+check_eq "fixup plan exits 0 for Linux" 0 $?
+check_eq "the default plan's actions" \
+    "linux-device-names|linux-nic enp3s0 00:1b:21:3c:4d:5e|linux-remove-package open-vm-tools|linux-initramfs virtio_blk virtio_scsi virtio_pci" \
+    "$(grep -v '^#' "$T/plan" | grep . | paste -sd'|')"
+# The dry run (a scratch overlay) and the apply run side by side.
+SOURCE_DATE_EPOCH=1700000000 "$P2V" fixup apply --dry-run --json --state "$T/dry" --plan "$T/plan" "$src" \
+    >"$T/dry.json" 2>"$T/dry.err" &
+dpid=$!
+SOURCE_DATE_EPOCH=1700000000 "$P2V" fixup apply --json --state "$T/st" --plan "$T/plan" "$src" \
+    >"$T/apply.json" 2>"$T/apply.err"
+check_eq "fixup apply exits 0 $(tail -2 "$T/apply.err" | tr '\n' ' ')" 0 $?
+wait "$dpid"
+check_eq "the dry run exits 0 $(tail -2 "$T/dry.err" | tr '\n' ' ')" 0 $?
+changes() {  # the change list: line, action, what, changed, old, new
+    python3 -c 'import json,sys
+for c in json.load(open(sys.argv[1]))["changes"]:
+    print(c["line"], c["action"], c["what"], c["changed"], c["old"], (c["new"] or "").replace("\n", "|"))' "$1"
+}
+check_eq "the dry run lists exactly what the apply did" "$(changes "$T/apply.json")" "$(changes "$T/dry.json")"
+for w in /etc/fstab /boot/grub/grub.cfg /etc/default/grub /etc/systemd/network/10-p2v-enp3s0.link \
+    /etc/udev/rules.d/70-persistent-net.rules "package open-vm-tools" /etc/initramfs-tools/modules \
+    "/boot/initrd.img-$K"; do
+    check "apply changed $w" grep -q "^[0-9]* [a-z-]* $w True " <(changes "$T/apply.json")
+done
+"$P2V" fixup apply --json --state "$T/st" --plan "$T/plan" "$src" >"$T/again.json" 2>"$T/again.err"
+check_eq "re-applying exits 0" 0 $?
+check_eq "re-applying changes nothing" 0 "$(changes "$T/again.json" | awk '$0 ~ / True / {n++} END {print n+0}')"
+
+"$P2V" inventory --source "$src" --state "$T/st" -o "$T/after.xml" 2>/dev/null
+for id in boot-driver device-names nic-names vendor-tools boot-loader; do
+    r=$("$P2V" check --config "$T/after.xml" --target virtio --json 2>/dev/null |
+        python3 -c 'import json,sys; print([x["status"] for x in json.load(sys.stdin)["results"] if x["id"]==sys.argv[1]][0])' "$id")
+    check_eq "after apply, $id passes" pass "$r"
+done
+"$P2V" check --state "$T/st" --target virtio "$src" >"$T/check2.out" 2>&1
+check_eq "check --state: no blockers left" 0 $?
+
+mnt=$T/mnt
+p2v_mount "$src" "$mnt" --state "$T/st"
+check "e2fsck -fn: the fixed-up root is clean" e2fsck -fn "$mnt/partitions/1.raw"
+debugfs -R "cat /boot/initrd.img-$K" "$mnt/partitions/1.raw" >"$T/initrd.new" 2>/dev/null
+lsinitramfs "$T/initrd.new" >"$T/ls2.txt" 2>/dev/null
+check "lsinitramfs: the new initramfs holds virtio_blk and virtio_pci" \
+    bash -c "grep -q '/virtio_blk.ko' '$T/ls2.txt' && grep -q '/virtio_pci.ko' '$T/ls2.txt'"
+debugfs -R 'cat /etc/fstab' "$mnt/partitions/1.raw" 2>/dev/null >"$T/fstab"
+check_eq "fstab names / by UUID (blkid's)" "UUID=$(blkid -o value -s UUID "$mnt/partitions/1.raw")" \
+    "$(awk '$2 == "/" {print $1}' "$T/fstab")"
+# The VM: virtio disk and NIC, the source's MAC (as p2v vm create gives it).
+python3 tests/linux-boot-check.py "$mnt/disk.vhd" vpc --bus virtio --mac 00:1b:21:3c:4d:5e \
+    --nic enp3s0 --pkg open-vm-tools --log "$T/boot.log" >"$T/boot.facts" 2>&1
+fact() { awk -v k="$1" '$1 == k {print $2}' "$T/boot.facts"; }
+check_eq "the fixed-up VM boots on virtio to a login prompt" yes "$(fact booted)"
+check_eq "multi-user.target is active" active "$(fact target)"
+check_eq "its root is read-write" rw "$(fact root)"
+check_eq "the static address is up on enp3s0 (the VM's NIC)" 10.0.2.15/24 "$(fact addr)"
+check_eq "it answers QEMU's gateway 10.0.2.2" ok "$(fact ping)"
+check_eq "open-vm-tools is gone" absent "$(awk '$1 == "pkg" && $2 == "open-vm-tools" {print $3}' "$T/boot.facts")"
+[ "$(fact booted)" = yes ] || tail -30 "$T/boot.log" | sed 's/^/       | /'
+p2v_umount "$mnt"
+
 check_eq "the source is unchanged" "$before" "$(hash_of "$src")"
 finish

@@ -9,6 +9,7 @@
 #include "fixup/apply.h"
 #include "fixup/overlay.h"
 #include "fixup/record.h"
+#include "machine/linux_plan.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +43,10 @@ static void fixup_usage(FILE *f)
           "  file-delete GUEST-PATH\n"
           "  firstboot SCRIPT.cmd\n"
           "  boot-geometry\n"
+          "  linux-device-names               (Linux guests, through libguestfs)\n"
+          "  linux-nic NAME MAC\n"
+          "  linux-remove-package PACKAGE\n"
+          "  linux-initramfs DRIVER...\n"
           "KEY is HKLM\\SYSTEM\\... or HKLM\\SOFTWARE\\... (CurrentControlSet allowed);\n"
           "GUEST-PATH may start with %SystemRoot%.\n\n" P2V_STACK_HELP,
           f);
@@ -203,8 +208,39 @@ static int plan_parse(int argc, char **argv, struct plan_opts *o)
     return 0;
 }
 
+/* A Linux guest's plan, from its inventory.  1 when the source holds no
+ * Linux (the caller tries Windows), else the exit status. */
+static int linux_plan(struct plan_opts *o)
+{
+    struct p2v_stack_opts so = o->so;
+    struct p2v_machine *m = NULL;
+    if (p2v_inventory_source(o->source, &so, &m) < 0) {
+        free(m);
+        return 1;
+    }
+    int r = 1;
+    if (!strcmp(m->os.family, "linux")) {
+        FILE *f = o->output ? fopen(o->output, "we") : stdout;
+        if (!f)
+            p2v_err("cannot write the plan to %s: %s", o->output, strerror(errno));
+        r = f && p2v_linux_plan_default(f, o->target, 1, m, o->source) == 0 ? 0 : 1;
+        if (f && f != stdout && fclose(f) != 0)
+            r = 1;
+    } else if (strcmp(m->os.family, "windows") != 0) {
+        p2v_err("%s: no operating system found (no Windows directory, no Linux /etc/os-release "
+                "on an ext2/3/4 root); fixup plan supports Windows and Linux guests",
+                o->source);
+        r = 2;
+    }
+    free(m);
+    return r;
+}
+
 static int plan_run(struct plan_opts *o)
 {
+    int lr = linux_plan(o);
+    if (lr != 1)
+        return lr == 2 ? 1 : lr;
     struct p2v_stack st;
     if (p2v_stack_open(o->source, &o->so, &st) < 0)
         return 1;

@@ -1,0 +1,70 @@
+/* The default fix-up plan for a Linux guest (linux_plan.h), from the same
+ * facts check judges: the target's storage drivers into every initramfs,
+ * kernel device names replaced by UUIDs, each NIC the configuration names
+ * kept on the VM's NIC by its MAC, other hypervisors' packages removed.
+ * The initramfs comes last: it copies fstab and udev's rules. */
+#include "linux_plan.h"
+
+#include "guest/linux_net.h"
+
+#include <string.h>
+
+static const char *drivers_for(const char *target, int generation)
+{
+    if (!strcmp(target, "virtio"))
+        return "virtio_blk virtio_scsi virtio_pci";
+    if (!strcmp(target, "qemu-sata"))
+        return "ahci";
+    if (!strcmp(target, "qemu-ide") || (!strcmp(target, "hyperv") && generation == 1))
+        return "ata_piix";
+    return "hv_storvsc hv_vmbus";
+}
+
+int p2v_linux_plan_default(FILE *f, const char *target, int generation,
+                           const struct p2v_machine *m, const char *source)
+{
+    fprintf(f, "# p2v fix-up plan for %s on %s, target %s (Linux).\n"
+               "# Carried out in the guest by libguestfs, through the overlay: the source is\n"
+               "# never written.  Edit freely; p2v fixup apply --dry-run shows every change.\n\n",
+            m->os.name[0] ? m->os.name : "Linux", source, target);
+    fputs("# Kernel device names (/dev/sda1) change on the VM: UUID= instead, in fstab,\n"
+          "# crypttab, the boot loader's configuration and the resume setting.\n"
+          "linux-device-names\n\n", f);
+    int nics = 0;
+    for (int i = 0; i < m->nnics; i++) {
+        const struct p2v_m_nic *n = &m->nic[i];
+        if (!(n->config[0] && p2v_lnet_hardware_name(n->name)) && !n->pin[0])
+            continue;
+        if (!nics++)
+            fputs("# The configuration names the physical NIC; the VM's NIC (same MAC, as\n"
+                  "# p2v vm create sets it) is given that name by a systemd .link file, and\n"
+                  "# udev rules pinning it to the old hardware are commented out.\n", f);
+        if (n->mac[0] && strlen(n->mac) == 17)
+            fprintf(f, "linux-nic %s %s\n", n->name, n->mac);
+        else
+            fprintf(f, "# linux-nic %s MAC  -- the MAC is not known; give the VM's (p2v vm create "
+                       "prints it)\n", n->name);
+    }
+    if (nics)
+        fputc('\n', f);
+    int tools = 0;
+    for (int i = 0; i < m->os.ntools; i++) {
+        const struct p2v_m_tool *t = &m->os.tool[i];
+        /* Hyper-V's daemons are the target's own tools on hyperv. */
+        if (!strcmp(t->name, "hyperv-daemons") && !strcmp(target, "hyperv"))
+            continue;
+        if (!tools++)
+            fputs("# Other hypervisors' tools, removed with the guest's package manager.\n", f);
+        if (!strcmp(t->kind, "package"))
+            fprintf(f, "linux-remove-package %s\n", t->name);
+        else
+            fprintf(f, "# %s was installed by its vendor's installer, not a package: remove it "
+                       "from the VM\n", t->name);
+    }
+    if (tools)
+        fputc('\n', f);
+    fprintf(f, "# The target's storage drivers, in every kernel's initramfs (the guest's own\n"
+               "# update-initramfs, dracut or mkinitcpio, run in the appliance).\n"
+               "linux-initramfs %s\n", drivers_for(target, generation));
+    return ferror(f) ? -1 : 0;
+}
