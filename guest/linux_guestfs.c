@@ -75,7 +75,8 @@ int p2v_lgfs_open(const char *nbd_socket, int ro, struct p2v_lgfs **out)
     guestfs_set_error_handler(s->g, NULL, NULL);  /* errors are reported by fail() */
     if (guestfs_add_drive_opts(s->g, "", GUESTFS_ADD_DRIVE_OPTS_FORMAT, "raw",
                                GUESTFS_ADD_DRIVE_OPTS_PROTOCOL, "nbd",
-                               GUESTFS_ADD_DRIVE_OPTS_SERVER, servers, -1) < 0)
+                               GUESTFS_ADD_DRIVE_OPTS_SERVER, servers,
+                               GUESTFS_ADD_DRIVE_OPTS_READONLY, ro, -1) < 0)
         r = fail(s->g, "adding the disk");
     if (r == 0 && guestfs_launch(s->g) < 0) {
         r = fail(s->g, "starting the appliance");

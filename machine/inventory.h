@@ -6,7 +6,6 @@
 #include "machine.h"
 #include "layout/partitions.h"
 
-#include <ext2fs/ext2fs.h>
 
 #include <stddef.h>
 
@@ -18,7 +17,5 @@ void p2v_os_release_value(const char *text, const char *key, char *out, size_t l
 struct p2v_disk_view;
 /* The Linux on an offline disk (inventory_linux.c): -ENOENT if none. */
 int p2v_inventory_linux(const struct p2v_disk_view *dv, struct p2v_machine *m);
-/* The architecture of the guest's binaries (their ELF header). */
-void p2v_linux_arch(ext2_filsys fs, struct p2v_machine *m);
 
 #endif

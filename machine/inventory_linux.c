@@ -12,7 +12,9 @@
 #include "guest/ext_io.h"
 #include "guest/hive.h"
 #include "guest/initramfs.h"
+#include "guest/linux_guestfs.h"
 #include "guest/linux_net.h"
+#include "fs/nbd_export.h"
 #include "layout/layout_plan.h"
 
 #include <errno.h>
@@ -30,13 +32,23 @@ const char *const p2v_linux_storage_drivers[] = { "virtio_blk", "virtio_scsi", "
                                                  NULL };
 
 /* The guest's files: the root filesystem, and /boot when it is another
- * ext volume. */
+ * ext volume (the fast path, libext2fs); or every filesystem the guest
+ * mounts, through libguestfs's appliance (XFS, btrfs, LVM). */
 struct guest {
     ext2_filsys root, boot;
+    struct p2v_lgfs *lg;
 };
 
 static int g_read(struct guest *g, const char *path, size_t max, char **d, size_t *len)
 {
+    if (g->lg) {
+        int r = p2v_lgfs_read(g->lg, path, d, len);
+        if (r == 0 && *len > max) {
+            free(*d);
+            return -EFBIG;
+        }
+        return r;
+    }
     if (g->boot && !strncmp(path, "/boot/", 6)) {
         int r = p2v_ext_read_file(g->boot, path + 5, max, d, len);
         if (r != -ENOENT)
@@ -47,6 +59,8 @@ static int g_read(struct guest *g, const char *path, size_t max, char **d, size_
 
 static int g_list(struct guest *g, const char *path, char ***names, size_t *n)
 {
+    if (g->lg)
+        return p2v_lgfs_ls(g->lg, path, names, n);
     if (g->boot && !strncmp(path, "/boot", 5) && (path[5] == '/' || !path[5]) &&
         p2v_ext_list_dir(g->boot, path[5] ? path + 5 : "/", names, n) == 0)
         return 0;
@@ -136,13 +150,13 @@ int p2v_linux_module_listed(const char *text, const char *name)
 }
 
 /* The architecture from an ELF binary's header (e_machine). */
-void p2v_linux_arch(ext2_filsys fs, struct p2v_machine *m)
+static void linux_arch(struct guest *g, struct p2v_machine *m)
 {
     static const char *const bins[] = { "/bin/sh", "/usr/bin/env", "/sbin/init" };
     for (size_t i = 0; i < sizeof bins / sizeof *bins && !m->os.arch[0]; i++) {
         char *d;
         size_t len;
-        if (p2v_ext_read_file(fs, bins[i], 16 << 20, &d, &len) < 0)
+        if (g_read(g, bins[i], 16 << 20, &d, &len) < 0)
             continue;
         if (len >= 20 && !memcmp(d, "\177ELF", 4)) {
             uint16_t mach = d[5] == 2 ? (uint16_t)((uint8_t)d[18] << 8 | (uint8_t)d[19])
@@ -586,6 +600,63 @@ static ext2_filsys open_boot(const struct p2v_disk_view *dv, const struct p2v_ma
     return NULL;
 }
 
+/* Everything but where the root is; text is its os-release. */
+static void read_facts(struct guest *g, struct p2v_machine *m, char *text,
+                       const struct p2v_disk_view *dv, const struct p2v_volume *vols, int n)
+{
+    size_t len;
+    p2v_m_copy(m->os.family, sizeof m->os.family, "linux");
+    p2v_os_release_value(text, "PRETTY_NAME", m->os.name, sizeof m->os.name);
+    p2v_os_release_value(text, "ID", m->os.id, sizeof m->os.id);
+    p2v_os_release_value(text, "VERSION_ID", m->os.version, sizeof m->os.version);
+    free(text);
+    if (g_read(g, "/etc/hostname", 4096, &text, &len) == 0) {
+        text[strcspn(text, " \t\r\n")] = 0;
+        p2v_m_copy(m->hostname, sizeof m->hostname, text);
+        free(text);
+    }
+    read_fstab(g, m);
+    if (!g->lg)
+        g->boot = open_boot(dv, m, vols, n, m->os.partition);
+    read_kernels(g, m);
+    read_bootloader(g, m);
+    read_network(g, m);
+    read_tools(g, m);
+    linux_arch(g, m);
+}
+
+/* A root the fast path cannot read (XFS, btrfs, LVM): libguestfs's
+ * appliance reads the disk from a read-only NBD export of the layer. */
+static int inventory_guestfs(const struct p2v_disk_view *dv, struct p2v_machine *m)
+{
+    const char *tmp = getenv("TMPDIR");
+    struct p2v_nbd *nbd;
+    int r = p2v_nbd_start(dv->layer, tmp && *tmp ? tmp : "/tmp", 1, &nbd);
+    if (r < 0)
+        return r;
+    p2v_note("the root is not on ext2/3/4: reading the guest with libguestfs's appliance "
+             "(about 30 s without KVM)");
+    struct guest g = { 0 };
+    r = p2v_lgfs_open(p2v_nbd_socket(nbd), 1, &g.lg);
+    char *text = NULL;
+    size_t len;
+    if (r == 0 && g_read(&g, "/etc/os-release", MAX_CONFIG, &text, &len) < 0 &&
+        g_read(&g, "/usr/lib/os-release", MAX_CONFIG, &text, &len) < 0)
+        r = -ENOENT;
+    if (r == 0) {
+        const char *root = p2v_lgfs_root(g.lg);
+        size_t k = strlen(root);
+        while (k && root[k - 1] >= '0' && root[k - 1] <= '9')
+            k--;
+        m->os.partition = !strncmp(root, "/dev/sd", 7) ? atoi(root + k) : 0;
+        read_facts(&g, m, text, dv, NULL, 0);
+    }
+    if (g.lg)
+        p2v_lgfs_close(g.lg);
+    p2v_nbd_stop(nbd);
+    return r;
+}
+
 int p2v_inventory_linux(const struct p2v_disk_view *dv, struct p2v_machine *m)
 {
     struct p2v_volume vols[P2V_MAX_PARTITIONS];
@@ -604,28 +675,16 @@ int p2v_inventory_linux(const struct p2v_disk_view *dv, struct p2v_machine *m)
             p2v_ext_close(&g.root);
             continue;
         }
-        p2v_m_copy(m->os.family, sizeof m->os.family, "linux");
-        p2v_os_release_value(text, "PRETTY_NAME", m->os.name, sizeof m->os.name);
-        p2v_os_release_value(text, "ID", m->os.id, sizeof m->os.id);
-        p2v_os_release_value(text, "VERSION_ID", m->os.version, sizeof m->os.version);
-        free(text);
         m->os.partition = vols[i].number;
-        if (g_read(&g, "/etc/hostname", 4096, &text, &len) == 0) {
-            text[strcspn(text, " \t\r\n")] = 0;
-            p2v_m_copy(m->hostname, sizeof m->hostname, text);
-            free(text);
-        }
-        read_fstab(&g, m);
-        g.boot = open_boot(dv, m, vols, n, vols[i].number);
-        read_kernels(&g, m);
-        read_bootloader(&g, m);
-        read_network(&g, m);
-        read_tools(&g, m);
-        p2v_linux_arch(g.root, m);
+        read_facts(&g, m, text, dv, vols, n);
         if (g.boot)
             p2v_ext_close(&g.boot);
         p2v_ext_close(&g.root);
         return 0;
     }
+    for (int i = 0; i < n; i++)
+        if (!strcmp(vols[i].fstype, "xfs") || !strcmp(vols[i].fstype, "btrfs") ||
+            !strcmp(vols[i].fstype, "LVM2_member"))
+            return inventory_guestfs(dv, m);
     return -ENOENT;
 }

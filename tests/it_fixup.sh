@@ -362,7 +362,7 @@ printf 'no-auto-reboot\n' >"$T/win.plan"
 check_fails "no Windows: a Windows plan is refused" "no Windows was found" \
     "$P2V" fixup apply --state "$T/st-plain" --plan "$T/win.plan" "$plain"
 check "no Windows: nothing was created" test ! -e "$T/st-plain/overlay.index"
-check_fails "no Windows: inspect says so" "no Windows found" "$P2V" inspect "$plain"
+check_fails "no OS: inspect says so" "no operating system found" "$P2V" inspect "$plain"
 
 # A hibernated Windows (hiberfil.sys with a HIBR header) is refused, even
 # with --force (which only lets a read-only view copy it whole).

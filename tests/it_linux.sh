@@ -73,6 +73,48 @@ check_eq "JSON and XML agree on the kernels' drivers" \
     "$(xq "/machine/os/kernels/kernel[1]/@initramfs-drivers")" \
     "$(jv 'd["os"]["kernels"][0]["initramfs_drivers"]')"
 
+"$P2V" inspect "$src" >"$T/inspect.txt" 2>&1
+check_eq "inspect exits 0 on Linux" 0 $?
+check "inspect names the distribution" grep -qF "operating system:  $PRETTY_NAME" "$T/inspect.txt"
+check "inspect lists the kernel, its initramfs and what it holds" \
+    grep -qE "^kernel: +$K, initramfs /boot/initrd.img-$K \(initramfs-tools\), storage drivers in it: ahci$" "$T/inspect.txt"
+"$P2V" inspect --json "$src" >"$T/inspect.json" 2>/dev/null
+check_eq "inspect --json: the boot loader" grub-bios \
+    "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["bootloader"])' "$T/inspect.json")"
+
+# supermin builds the appliance from this machine's kernel; a machine without
+# one (a container) borrows the guest's, from the cached tree.
+if ! ls /boot/vmlinuz-* >/dev/null 2>&1; then
+    kdir=$T/kernel
+    mkdir -p "$kdir" /lib/modules
+    tar -xf "$TAR" -C "$kdir" "./boot/vmlinuz-$K" "./usr/lib/modules/$K"
+    export SUPERMIN_KERNEL=$kdir/boot/vmlinuz-$K SUPERMIN_MODULES=$kdir/usr/lib/modules/$K
+fi
+export LIBGUESTFS_BACKEND=direct
+
+# --- Roots the fast path cannot read: XFS on LVM, btrfs in a subvolume -------
+# Built and inspected with libguestfs (no device-mapper here), two at a time.
+for kind in xfs-lvm btrfs; do
+    bash tests/mkguestfsdisk.sh "$TAR" "$T/$kind.img" "$kind" >"$T/$kind.mk" 2>&1 &
+done
+wait
+for kind in xfs-lvm btrfs; do
+    check "the $kind disk is built (guestfish)" test -s "$T/$kind.img"
+    "$P2V" inventory --json --source "$T/$kind.img" -o "$T/$kind.json" 2>"$T/$kind.err" &
+done
+wait
+declare -A want_ref=([xfs-lvm]=/dev/mapper/p2vvg-root [btrfs]=LABEL=p2vroot)
+for kind in xfs-lvm btrfs; do
+    jk() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$T/$kind.json" "$1" 2>/dev/null; }
+    check_eq "$kind: Linux found through libguestfs $(tail -1 "$T/$kind.err")" "linux $PRETTY_NAME" \
+        "$(jk 'd["os"]["family"] + " " + d["os"]["name"]')"
+    check_eq "$kind: the kernel's initramfs and its drivers" "$K ahci" \
+        "$(jk 'd["os"]["kernels"][0]["version"] + " " + d["os"]["kernels"][0]["initramfs_drivers"]')"
+    check_eq "$kind: fstab's root" "${want_ref[$kind]}" \
+        "$(jk '[r["device"] for r in d["os"]["device_references"] if r["where"] == "fstab"][0]')"
+    check_eq "$kind: the architecture from /bin/sh" x86_64 "$(jk 'd["os"]["arch"]')"
+done
+
 rule() {  # rule TARGET ID: "severity status" of one rule
     "$P2V" check --config "$T/m.xml" --target "$1" --json 2>/dev/null |
         python3 -c 'import json,sys; r=[x for x in json.load(sys.stdin)["results"] if x["id"]==sys.argv[1]]; print(r[0]["status"], r[0]["message"][:300] if r else "missing")' "$2"
@@ -113,15 +155,6 @@ check_eq "a hibernation image in swap is a blocker" fail \
     "$(python3 -c 'import json,sys; print([x["status"] for x in json.load(open(sys.argv[1]))["results"] if x["id"]=="hibernation"][0])' "$T/hib.json")"
 
 # --- Fix-ups (libguestfs's appliance on p2v's NBD export of the overlay) ------
-# supermin builds the appliance from this machine's kernel; a machine without
-# one (a container) borrows the guest's, from the cached tree.
-if ! ls /boot/vmlinuz-* >/dev/null 2>&1; then
-    kdir=$T/kernel
-    mkdir -p "$kdir" /lib/modules
-    tar -xf "$TAR" -C "$kdir" "./boot/vmlinuz-$K" "./usr/lib/modules/$K"
-    export SUPERMIN_KERNEL=$kdir/boot/vmlinuz-$K SUPERMIN_MODULES=$kdir/usr/lib/modules/$K
-fi
-export LIBGUESTFS_BACKEND=direct
 "$P2V" fixup plan --target virtio -o "$T/plan" "$src" 2>"$T/plan.err"
 check_eq "fixup plan exits 0 for Linux" 0 $?
 check_eq "the default plan's actions" \
@@ -157,6 +190,8 @@ for id in boot-driver device-names nic-names vendor-tools boot-loader; do
         python3 -c 'import json,sys; print([x["status"] for x in json.load(sys.stdin)["results"] if x["id"]==sys.argv[1]][0])' "$id")
     check_eq "after apply, $id passes" pass "$r"
 done
+"$P2V" inspect --state "$T/st" "$src" >"$T/inspect2.txt" 2>&1
+check "inspect --state: fstab's / by UUID now" grep -q "^device reference:  fstab UUID=" "$T/inspect2.txt"
 "$P2V" check --state "$T/st" --target virtio "$src" >"$T/check2.out" 2>&1
 check_eq "check --state: no blockers left" 0 $?
 
@@ -182,6 +217,25 @@ check_eq "it answers QEMU's gateway 10.0.2.2" ok "$(fact ping)"
 check_eq "open-vm-tools is gone" absent "$(awk '$1 == "pkg" && $2 == "open-vm-tools" {print $3}' "$T/boot.facts")"
 [ "$(fact booted)" = yes ] || tail -30 "$T/boot.log" | sed 's/^/       | /'
 p2v_umount "$mnt"
+
+# A bare Linux root volume: no boot loader in its boot sector, so the disk
+# p2v wraps it in cannot boot, and info, mount and check say so.
+mkdir -p "$T/bare/etc"
+cp "$tree/usr/lib/os-release" "$T/bare/etc/os-release"
+truncate -s 32M "$T/bare.img"
+mkfs.ext4 -q -F -d "$T/bare" "$T/bare.img"
+bare_before=$(hash_of "$T/bare.img")
+"$P2V" info "$T/bare.img" >"$T/bare.info" 2>&1
+check "info: a bare ext4 volume will not boot" grep -q "^boots: *no: " "$T/bare.info"
+check_eq "info --json: volume_boot_code false" False \
+    "$("$P2V" info --json "$T/bare.img" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["volume_boot_code"])')"
+p2v_mount "$T/bare.img" "$T/bmnt" 2>"$T/bare.mount" || true
+check "mount warns that the image will not boot" grep -q "will not boot" "$T/bare.mount"
+p2v_umount "$T/bmnt"
+"$P2V" inventory --source "$T/bare.img" -o "$T/bare.xml" 2>/dev/null
+check_eq "check: boot-loader is a blocker for the bare volume" fail \
+    "$("$P2V" check --config "$T/bare.xml" --json 2>/dev/null | python3 -c 'import json,sys; print([x["status"] for x in json.load(sys.stdin)["results"] if x["id"]=="boot-loader"][0])')"
+check_eq "the bare volume is unchanged" "$bare_before" "$(hash_of "$T/bare.img")"
 
 check_eq "the source is unchanged" "$before" "$(hash_of "$src")"
 finish

@@ -228,7 +228,7 @@ static int linux_plan(struct plan_opts *o)
             r = 1;
     } else if (strcmp(m->os.family, "windows") != 0) {
         p2v_err("%s: no operating system found (no Windows directory, no Linux /etc/os-release "
-                "on an ext2/3/4 root); fixup plan supports Windows and Linux guests",
+                "found on any of its filesystems); fixup plan supports Windows and Linux guests",
                 o->source);
         r = 2;
     }

@@ -6,10 +6,12 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "guest/windows.h"
+#include "machine/machine.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void print_json(const struct p2v_windows *w)
@@ -74,8 +76,10 @@ static int parse(int argc, char **argv, struct inspect_opts *o)
         case 'Z': o->so.state = optarg; break;
         case 'h':
             fputs("usage: p2v inspect [--json] [--state DIR] [OPTIONS] SOURCE\n"
-                  "Finds the operating system on SOURCE and prints what it is: Windows\n"
-                  "directory, version and build, architecture, hostname, control set.\n"
+                  "Finds the operating system on SOURCE and prints what it is.  Windows:\n"
+                  "its directory, version and build, architecture, hostname, control set.\n"
+                  "Linux: distribution, kernels with the storage drivers each initramfs\n"
+                  "holds, boot loader, device references, network, other vendors' tools.\n"
                   "      --json                machine-readable output\n"
                   "      --state DIR           inspect SOURCE with the fix-ups in DIR applied\n"
                   P2V_STACK_HELP, stdout);
@@ -95,6 +99,23 @@ static int parse(int argc, char **argv, struct inspect_opts *o)
 
 static int run(struct inspect_opts *o)
 {
+    struct p2v_stack_opts so = o->so;
+    struct p2v_machine *m = NULL;
+    if (p2v_inventory_source(o->source, &so, &m) < 0) {
+        free(m);
+        return 1;
+    }
+    int family = !strcmp(m->os.family, "linux") ? 'l' : !strcmp(m->os.family, "windows") ? 'w' : 0;
+    if (family == 'l')
+        o->json ? inspect_linux_json(m) : inspect_linux_text(m);
+    free(m);
+    if (family == 'l')
+        return 0;
+    if (!family) {
+        p2v_err("%s: no operating system found (no Windows directory, no Linux /etc/os-release "
+                "found on any of its filesystems); inspect knows Windows and Linux guests", o->source);
+        return 1;
+    }
     struct p2v_stack st;
     if (p2v_stack_open(o->source, &o->so, &st) < 0)
         return 1;

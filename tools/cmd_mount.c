@@ -201,6 +201,10 @@ static int run(struct mount_opts *o)
     /* What auto chose, or what was asked for. */
     p2v_note("snapshot: %s%s%s", st.sv.snap.why, st.sv.snap.used != P2V_SNAP_NONE ? ": " : "",
              st.sv.snap.used != P2V_SNAP_NONE ? st.sv.snap.rec.path : "");
+    if (p2v_stack_volume_boots(&st) == 0)
+        p2v_warn("%s is a bare volume whose boot sector holds no boot loader: the image will not "
+                 "boot (it is fine as a data disk); convert the whole disk it came from, or "
+                 "install a boot loader in the VM", o->source);
     int rc = serve(o, &st);
     p2v_stack_close(&st);
     return rc;

@@ -19,4 +19,9 @@ void info_hives_json(struct p2v_json *j, const struct p2v_windows *w);
 /* The same for people: "SYSTEM recovered from 24 log entries, ...". */
 void info_hives_text(FILE *f, const struct p2v_windows *w);
 
+struct p2v_machine;
+/* inspect_linux.c: a Linux guest's facts, as JSON or text on stdout. */
+void inspect_linux_json(const struct p2v_machine *m);
+void inspect_linux_text(const struct p2v_machine *m);
+
 #endif

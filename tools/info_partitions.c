@@ -35,6 +35,10 @@ void info_partitions_text(FILE *f, const struct p2v_stack *st)
             fprintf(f, "new disk:          the volume at byte %" PRIu64 " of an MBR disk with p2v's "
                     "boot code, signature %08x\n", st->wrap.offset, st->wrap.signature);
         }
+        if (st->wrap.offset && p2v_stack_volume_boots(st) == 0)
+            fprintf(f, "boots:             no: p2v's boot code starts the volume's boot sector, "
+                    "which holds no boot loader (a Linux filesystem keeps none there); convert "
+                    "the whole disk, or install a boot loader in the VM\n");
         return;
     }
     fprintf(f, "partition table:   %s, id %s%s\n", t->type, or_dash(t->id),
@@ -83,6 +87,7 @@ void info_partitions_json(struct p2v_json *j, const struct p2v_stack *st)
     p2v_json_bool(j, "wrapped", st->wrap.offset != 0);
     p2v_json_str(j, "wrap_table", !st->wrap.offset ? "" : st->wrap.gpt ? "gpt" : "dos");
     p2v_json_uint(j, "wrap_offset", st->wrap.offset);
+    p2v_json_bool(j, "volume_boot_code", p2v_stack_volume_boots(st) != 0);
     char sig[9];
     snprintf(sig, sizeof sig, "%08x", st->wrap.signature);
     p2v_json_str(j, "disk_signature", sig);

@@ -313,3 +313,18 @@ int p2v_inventory_source(const char *source, struct p2v_stack_opts *o, struct p2
     }
     return r;
 }
+
+int p2v_stack_volume_boots(const struct p2v_stack *s)
+{
+    if (!s->wrap.offset)
+        return 1;
+    uint8_t b[512];
+    if (p2v_layer_read(s->disk, b, sizeof b, s->wrap.offset) < 0)
+        return -1;
+    /* p2v's MBR code jumps to the volume's first sector: code there (NTFS,
+     * FAT, a loader installed in the volume) or nothing at all. */
+    for (int i = 0; i < 440; i++)
+        if (b[i])
+            return 1;
+    return 0;
+}

@@ -58,6 +58,11 @@ struct p2v_gfs;
 int p2v_stack_windows(struct p2v_stack *s, struct p2v_layer *layer, int rw,
                       struct p2v_windows *w, struct p2v_gfs **gfs);
 
+/* For a bare volume made a disk: 1 if the volume's boot sector holds
+ * code for p2v's boot code to start, 0 if it is blank (a Linux filesystem:
+ * the disk will not boot), -1 if it cannot be read.  1 when not wrapped. */
+int p2v_stack_volume_boots(const struct p2v_stack *s);
+
 struct p2v_machine;
 /* Opens source with o (made read-only and inspection-only here), takes
  * its inventory and closes it again.  m is allocated (free it). */
