@@ -138,8 +138,7 @@ check-asan: deps
 # not fit CI's time): every unit test and fuzz corpus, and the integration
 # scripts that feed p2v the most foreign bytes (TESTING.md says why these).
 ASAN_SUBSET := tests/it_errors.sh tests/it_partitions.sh tests/it_v2v.sh tests/it_fixup.sh \
-               tests/it_security.sh tests/it_commit.sh tests/it_badsectors.sh tests/it_check.sh \
-               tests/it_hives.sh
+               tests/it_security.sh tests/it_commit.sh tests/it_badsectors.sh tests/it_hives.sh
 check-asan-subset: deps
 	@mkdir -p build/asan && rm -f build/asan/report.*
 	@ASAN_OPTIONS=log_path=$(CURDIR)/build/asan/report \

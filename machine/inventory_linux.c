@@ -684,7 +684,14 @@ int p2v_inventory_linux(const struct p2v_disk_view *dv, struct p2v_machine *m)
     }
     for (int i = 0; i < n; i++)
         if (!strcmp(vols[i].fstype, "xfs") || !strcmp(vols[i].fstype, "btrfs") ||
-            !strcmp(vols[i].fstype, "LVM2_member"))
-            return inventory_guestfs(dv, m);
+            !strcmp(vols[i].fstype, "LVM2_member")) {
+            int r = inventory_guestfs(dv, m);
+            /* The disk facts stand without the guest's: a data disk, or a
+             * machine where the appliance cannot start, is still listed. */
+            if (r < 0 && r != -ENOENT)
+                p2v_warn("%s: the XFS, btrfs or LVM volumes could not be read (above); the "
+                         "operating system's facts are left out", dv->name);
+            return r == 0 ? 0 : -ENOENT;
+        }
     return -ENOENT;
 }

@@ -83,7 +83,7 @@ if booted:
         script.append("echo M$((1))-done-x")
         send("; ".join(script) + "\n")
         while True:
-            m = wait_for(rb"M1-([a-z]+)-([^\r\n]*)", 120)
+            m = wait_for(rb"M1-([a-z]+)-([^\r\n]*)\r?\n", 120)
             if not m:
                 break
             k, v = m.group(1).decode(), m.group(2).decode(errors="replace")

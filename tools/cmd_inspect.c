@@ -6,6 +6,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "guest/windows.h"
+#include "layout/layout_plan.h"
 #include "machine/machine.h"
 
 #include <errno.h>
@@ -105,22 +106,25 @@ static int run(struct inspect_opts *o)
         free(m);
         return 1;
     }
-    int family = !strcmp(m->os.family, "linux") ? 'l' : !strcmp(m->os.family, "windows") ? 'w' : 0;
-    if (family == 'l')
+    int is_linux = !strcmp(m->os.family, "linux");
+    if (is_linux)
         o->json ? inspect_linux_json(m) : inspect_linux_text(m);
     free(m);
-    if (family == 'l')
+    if (is_linux)
         return 0;
-    if (!family) {
-        p2v_err("%s: no operating system found (no Windows directory, no Linux /etc/os-release "
-                "found on any of its filesystems); inspect knows Windows and Linux guests", o->source);
-        return 1;
-    }
     struct p2v_stack st;
     if (p2v_stack_open(o->source, &o->so, &st) < 0)
         return 1;
     struct p2v_windows w;
-    int r = p2v_stack_windows(&st, st.disk, 0, &w, NULL);
+    struct p2v_volume vols[P2V_MAX_PARTITIONS];
+    struct p2v_disk_view dv = p2v_stack_view(&st, st.disk);
+    int n = p2v_disk_view_volumes(&dv, vols, P2V_MAX_PARTITIONS);
+    /* Finding Windows again says why it cannot be read (BitLocker ...). */
+    int r = p2v_windows_find(st.disk, vols, n, st.src.path, st.windows_flags, &w, NULL);
+    if (r == -ENOENT)
+        p2v_err("%s: no operating system found (no Windows directory, no Linux /etc/os-release "
+                "found on any of its filesystems); inspect knows Windows and Linux guests",
+                o->source);
     if (r == 0)
         o->json ? print_json(&w) : print_text(&w);
     p2v_stack_close(&st);
