@@ -48,16 +48,22 @@ static void put_addr(struct p2v_lnet *e, const char *v)
         e->prefix = atoi(v + n + 1);
 }
 
+/* An entry that says nothing yet. */
+static void blank(struct p2v_lnet *e)
+{
+    memset(e, 0, sizeof *e);
+    e->dhcp = -1;
+    e->prefix = -1;
+}
+
 static struct p2v_lnet *new_entry(struct p2v_lnet *out, int *n, int max, const char *kind,
                                   int line)
 {
     if (*n >= max)
         return NULL;
     struct p2v_lnet *e = &out[(*n)++];
-    memset(e, 0, sizeof *e);
+    blank(e);
     copyn(e->kind, sizeof e->kind, kind, strlen(kind));
-    e->dhcp = -1;
-    e->prefix = -1;
     e->line = line;
     return e;
 }
@@ -137,22 +143,40 @@ static const char *base_of(const char *file)
     return b ? b + 1 : file;
 }
 
+/* The next line of an ini-style file (NetworkManager, systemd): a
+ * [section] line updates sect; 1 when it is a key=value line. */
+static int ini_next(const char *p, char *l, size_t ll, char *sect, size_t sl, char *key,
+                    size_t kl, const char **v)
+{
+    line_of(p, l, ll);
+    if (l[0] == '[') {
+        copyn(sect, sl, l + 1, strcspn(l + 1, "]"));
+        return 0;
+    }
+    return ini_pair(l, key, kl, v);
+}
+
+/* e, collected over a whole file, as the file's one entry (line 1). */
+static int emit(struct p2v_lnet *out, int *n, int max, const char *kind, struct p2v_lnet *e)
+{
+    struct p2v_lnet *o = new_entry(out, n, max, kind, 1);
+    if (o) {
+        memcpy(e->kind, o->kind, sizeof e->kind);
+        e->line = 1;
+        *o = *e;
+    }
+    return *n;
+}
+
 int p2v_lnet_nm_keyfile(const char *text, const char *file, struct p2v_lnet *out, int max)
 {
     int n = 0, ln = 1, ethernet = 0;
     char l[512], sect[32] = "", key[64];
     struct p2v_lnet e;
-    memset(&e, 0, sizeof e);
-    e.dhcp = -1;
-    e.prefix = -1;
+    blank(&e);
     FOR_LINES(p, text, ln) {
         const char *v;
-        line_of(p, l, sizeof l);
-        if (l[0] == '[') {
-            copyn(sect, sizeof sect, l + 1, strcspn(l + 1, "]"));
-            continue;
-        }
-        if (!ini_pair(l, key, sizeof key, &v))
+        if (!ini_next(p, l, sizeof l, sect, sizeof sect, key, sizeof key, &v))
             continue;
         if (!strcmp(sect, "connection") && !strcmp(key, "interface-name"))
             copyn(e.name, sizeof e.name, v, strcspn(v, " \t"));
@@ -175,13 +199,7 @@ int p2v_lnet_nm_keyfile(const char *text, const char *file, struct p2v_lnet *out
     if (!ethernet)
         return 0;
     (void)file;  /* the file's name is the connection's id, not an interface's */
-    struct p2v_lnet *o = new_entry(out, &n, max, "networkmanager", 1);
-    if (o) {
-        e.line = 1;
-        memcpy(e.kind, o->kind, sizeof e.kind);
-        *o = e;
-    }
-    return n;
+    return emit(out, &n, max, "networkmanager", &e);
 }
 
 static int indent_of(const char *l) { return (int)strspn(l, " "); }
@@ -264,9 +282,7 @@ int p2v_lnet_ifcfg(const char *text, const char *file, struct p2v_lnet *out, int
     int n = 0, ln = 1;
     char l[512], key[64], val[128], netmask[32] = "";
     struct p2v_lnet e;
-    memset(&e, 0, sizeof e);
-    e.prefix = -1;
-    e.dhcp = -1;
+    blank(&e);
     const char *b = base_of(file ? file : "");
     if (!strncmp(b, "ifcfg-", 6))
         copyn(e.name, sizeof e.name, b + 6, strlen(b + 6));
@@ -300,13 +316,7 @@ int p2v_lnet_ifcfg(const char *text, const char *file, struct p2v_lnet *out, int
         e.prefix = __builtin_popcount((a << 24 | c << 16 | d << 8 | f) & 0xffffffffu);
     if (e.addr[0] && e.dhcp < 0)
         e.dhcp = 0;
-    struct p2v_lnet *o = new_entry(out, &n, max, "ifcfg", 1);
-    if (o) {
-        memcpy(e.kind, o->kind, sizeof e.kind);
-        e.line = 1;
-        *o = e;
-    }
-    return n;
+    return emit(out, &n, max, "ifcfg", &e);
 }
 
 /* systemd's ini files: .network (Match Name/MACAddress, Network DHCP/
@@ -317,17 +327,10 @@ static int systemd_unit(const char *text, const char *kind, int link, struct p2v
     int n = 0, ln = 1;
     char l[512], sect[32] = "", key[64];
     struct p2v_lnet e;
-    memset(&e, 0, sizeof e);
-    e.prefix = -1;
-    e.dhcp = -1;
+    blank(&e);
     FOR_LINES(p, text, ln) {
         const char *v;
-        line_of(p, l, sizeof l);
-        if (l[0] == '[') {
-            copyn(sect, sizeof sect, l + 1, strcspn(l + 1, "]"));
-            continue;
-        }
-        if (!ini_pair(l, key, sizeof key, &v))
+        if (!ini_next(p, l, sizeof l, sect, sizeof sect, key, sizeof key, &v))
             continue;
         if (!strcmp(sect, "Match") && !strcmp(key, "Name") && !link)
             copyn(e.name, sizeof e.name, v, strcspn(v, " \t"));
@@ -350,13 +353,7 @@ static int systemd_unit(const char *text, const char *kind, int link, struct p2v
     }
     if (link && (!e.name[0] || !e.mac[0]))
         return 0;  /* a .link that names nothing by MAC pins nothing */
-    struct p2v_lnet *o = new_entry(out, &n, max, kind, 1);
-    if (o) {
-        memcpy(e.kind, o->kind, sizeof e.kind);
-        e.line = 1;
-        *o = e;
-    }
-    return n;
+    return emit(out, &n, max, kind, &e);
 }
 
 int p2v_lnet_networkd(const char *text, struct p2v_lnet *out, int max)
