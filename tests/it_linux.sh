@@ -17,14 +17,28 @@ if ! TAR=$(bash tests/mkdebian.sh 2>"$T/mkdebian.log"); then
     finish
     exit 1
 fi
-src=$T/debian.img
-check "the guest's disk is built (GRUB by its own grub-install)" \
-    bash tests/mklinuxdisk.sh "$TAR" "$src"
-before=$(hash_of "$src")
 tree=$T/tree
 mkdir "$tree"
 tar -xf "$TAR" -C "$tree" ./etc ./boot ./var/lib/dpkg ./usr/lib/modules ./usr/lib/os-release 2>/dev/null ||
     tar -xf "$TAR" -C "$tree"
+K=$(cd "$tree/usr/lib/modules" && ls | sort -V | tail -1)
+# supermin builds the appliance from this machine's kernel; a machine without
+# one (a container) borrows the guest's, from the cached tree.
+if ! ls /boot/vmlinuz-* >/dev/null 2>&1; then
+    kdir=$T/kernel
+    mkdir -p "$kdir" /lib/modules
+    tar -xf "$TAR" -C "$kdir" "./boot/vmlinuz-$K" "./usr/lib/modules/$K"
+    export SUPERMIN_KERNEL=$kdir/boot/vmlinuz-$K SUPERMIN_MODULES=$kdir/usr/lib/modules/$K
+fi
+export LIBGUESTFS_BACKEND=direct
+# The XFS-on-LVM and btrfs disks (below) are built in libguestfs's
+# appliance while the main disk is made and inspected.
+bash tests/mkguestfsdisk.sh "$TAR" "$T" >"$T/guestfs.mk" 2>&1 &
+gpid=$!
+src=$T/debian.img
+check "the guest's disk is built (GRUB by its own grub-install)" \
+    bash tests/mklinuxdisk.sh "$TAR" "$src"
+before=$(hash_of "$src")
 
 "$P2V" inventory --source "$src" -o "$T/m.xml" 2>"$T/inv.err"
 check_eq "inventory exits 0" 0 $?
@@ -82,19 +96,10 @@ check "inspect lists the kernel, its initramfs and what it holds" \
 check_eq "inspect --json: the boot loader" grub-bios \
     "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["bootloader"])' "$T/inspect.json")"
 
-# supermin builds the appliance from this machine's kernel; a machine without
-# one (a container) borrows the guest's, from the cached tree.
-if ! ls /boot/vmlinuz-* >/dev/null 2>&1; then
-    kdir=$T/kernel
-    mkdir -p "$kdir" /lib/modules
-    tar -xf "$TAR" -C "$kdir" "./boot/vmlinuz-$K" "./usr/lib/modules/$K"
-    export SUPERMIN_KERNEL=$kdir/boot/vmlinuz-$K SUPERMIN_MODULES=$kdir/usr/lib/modules/$K
-fi
-export LIBGUESTFS_BACKEND=direct
 
 # --- Roots the fast path cannot read: XFS on LVM, btrfs in a subvolume -------
 # Built with libguestfs (no device-mapper here), inspected two at a time.
-bash tests/mkguestfsdisk.sh "$TAR" "$T" >"$T/guestfs.mk" 2>&1
+wait "$gpid"
 rc=$?
 check_eq "the XFS-on-LVM and btrfs disks are built (guestfish) $(tail -2 "$T/guestfs.mk" | tr '\n' ' ')" 0 $rc
 for kind in xfs-lvm btrfs; do
