@@ -216,7 +216,7 @@ static int need_windows(const struct p2v_plan *plan)
         int on_partition = (!strcmp(a->argv[0], "file-put") || !strcmp(a->argv[0], "file-delete")) &&
                            strtol(a->argv[a->argc - 1], &end, 10) >= 0 && end != a->argv[a->argc - 1] && *end == ':';
         need |= strcmp(a->argv[0], "boot-geometry") != 0 && !on_partition &&
-                strncmp(a->argv[0], "linux-", 6) != 0;
+                strncmp(a->argv[0], "linux-", 6) != 0 && strcmp(a->argv[0], "efi-fallback") != 0;
     }
     return need;
 }
@@ -242,11 +242,6 @@ static int guest_writes(struct ctx *c, int windows)
     }
     for (int i = 0; r == 0 && i < c->plan->n; i++)
         r = run(c, &c->plan->a[i]);
-    int lin = 0;
-    for (int i = 0; i < c->plan->n; i++)
-        lin |= !strncmp(c->plan->a[i].argv[0], "linux-", 6);
-    if (r == 0 && lin)
-        r = fx_linux_session(c);
     /* Edited hives go back into the guest as whole files. */
     for (int h = 0; h < NHIVES; h++) {
         if (r == 0 && c->dirty[h]) {
@@ -272,6 +267,15 @@ static int guest_writes(struct ctx *c, int windows)
             r = cr;
     }
     p2v_clock_unpin();
+    /* The appliance's actions, once the filesystems p2v opened itself are
+     * closed (they may share the disk; not a volume). */
+    int lin = 0, efi = 0;
+    for (int i = 0; i < c->plan->n; i++) {
+        lin |= !strncmp(c->plan->a[i].argv[0], "linux-", 6);
+        efi |= !strcmp(c->plan->a[i].argv[0], "efi-fallback");
+    }
+    if (r == 0 && (lin || efi))
+        r = fx_guestfs_session(c, lin);
     return r;
 }
 

@@ -66,7 +66,11 @@ int fx_inject_driver(struct ctx *c);
 int fx_disable_service(struct ctx *c, const char *drv);
 int fx_disable_vendor_services(struct ctx *c);
 
-/* apply_linux.c: the linux-* actions, in one libguestfs session. */
-int fx_linux_session(struct ctx *c);
+/* apply_linux.c: the linux-* actions, then efi-fallback, in one libguestfs
+ * session (linux: the guest's root found and mounted; else only launched). */
+int fx_guestfs_session(struct ctx *c, int linux);
+
+/* apply_efi.c: efi-fallback LOADER, in that session. */
+int fx_efi_fallback(struct ctx *c);
 
 #endif

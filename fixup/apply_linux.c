@@ -179,6 +179,15 @@ static int fx_linux_nic(struct ctx *c)
 
 /* ---- linux-device-names ------------------------------------------------ */
 
+static int kernel_name_at(const char *p)
+{
+    static const char *const pre[] = { "/dev/sd", "/dev/hd", "/dev/vd", "/dev/xvd", NULL };
+    for (int i = 0; pre[i]; i++)
+        if (!strncmp(p, pre[i], strlen(pre[i])) && islower((unsigned char)p[strlen(pre[i])]))
+            return 1;
+    return 0;
+}
+
 /* The disk the guest's root was on, as the guest named it ("/dev/sda"),
  * from fstab's / or a root= of the kernel command line. */
 static int root_disk(struct ctx *c, char *out, size_t len)
@@ -188,31 +197,35 @@ static int root_disk(struct ctx *c, char *out, size_t len)
     out[0] = 0;
     if (p2v_lgfs_read(c->lg, "/etc/fstab", &t, &n) < 0)
         return 0;
-    for (char *l = strtok(t, "\n"); l && !out[0]; l = strtok(NULL, "\n")) {
-        char spec[96], mp[96];
-        if (*l != '#' && sscanf(l, "%95s %95s", spec, mp) == 2 && !strcmp(mp, "/") &&
-            !strncmp(spec, "/dev/", 5)) {
+    /* / by kernel name first; when / is on LVM or named by UUID, an entry
+     * whose partition of this disk (the appliance's /dev/sda) holds the
+     * filesystem type the entry says (the ESP at /dev/sda1) names it. */
+    for (int pass = 0; pass < 2 && !out[0]; pass++) {
+        char *copy = strdup(t), *save = NULL;
+        if (!copy)
+            break;
+        for (char *l = strtok_r(copy, "\n", &save); l && !out[0]; l = strtok_r(NULL, "\n", &save)) {
+            char spec[96], mp[96], type[32], fs[32], dev[48];
+            if (*l == '#' || sscanf(l, "%95s %95s %31s", spec, mp, type) != 3 ||
+                strncmp(spec, "/dev/", 5) != 0 || (pass == 0) != !strcmp(mp, "/"))
+                continue;
             size_t k = strlen(spec);
             while (k && isdigit((unsigned char)spec[k - 1]))
                 k--;
-            if (k < len) {
-                memcpy(out, spec, k);
-                out[k] = 0;
-            }
+            if (k == strlen(spec) || k >= len || !kernel_name_at(spec))
+                continue;
+            snprintf(dev, sizeof dev, "/dev/sda%s", spec + k);
+            if (pass == 1 && (p2v_lgfs_fstype(c->lg, dev, fs, sizeof fs) <= 0 || strcmp(fs, type) != 0))
+                continue;
+            memcpy(out, spec, k);
+            out[k] = 0;
         }
+        free(copy);
     }
     free(t);
     return out[0] != 0;
 }
 
-static int kernel_name_at(const char *p)
-{
-    static const char *const pre[] = { "/dev/sd", "/dev/hd", "/dev/vd", "/dev/xvd", NULL };
-    for (int i = 0; pre[i]; i++)
-        if (!strncmp(p, pre[i], strlen(pre[i])) && islower((unsigned char)p[strlen(pre[i])]))
-            return 1;
-    return 0;
-}
 
 /* text with every /dev/sdXN of disk replaced by UUID=...; *unresolved
  * gets the first name that could not be (another disk). */
@@ -454,7 +467,7 @@ static int fx_linux_initramfs(struct ctx *c)
     } else if (p2v_lgfs_exists(c->lg, "/usr/bin/dracut") || p2v_lgfs_exists(c->lg, "/usr/sbin/dracut")) {
         snprintf(buf, sizeof buf, "# p2v: the VM's storage drivers\nadd_drivers+=\" %s \"\n", list);
         r = put_file(c, "/etc/dracut.conf.d/p2v-virt.conf", buf);
-        cmd = "dracut -f --regenerate-all";
+        cmd = "dracut -f --reproducible --regenerate-all";
     } else if (p2v_lgfs_exists(c->lg, "/usr/bin/mkinitcpio")) {
         snprintf(buf, sizeof buf, "# p2v: the VM's storage drivers\nMODULES+=(%s)\n", list);
         r = put_file(c, "/etc/mkinitcpio.conf.d/p2v-virt.conf", buf);
@@ -509,7 +522,7 @@ static int fx_linux_initramfs(struct ctx *c)
 
 /* ---- the session -------------------------------------------------------- */
 
-int fx_linux_session(struct ctx *c)
+int fx_guestfs_session(struct ctx *c, int linux)
 {
     const char *tmp = getenv("TMPDIR");
     struct p2v_nbd *nbd = NULL;
@@ -517,7 +530,8 @@ int fx_linux_session(struct ctx *c)
     if (r < 0)
         return r;
     p2v_note("starting libguestfs's appliance on the overlay (about 30 s without KVM)");
-    r = p2v_lgfs_open(p2v_nbd_socket(nbd), 0, &c->lg);
+    r = linux ? p2v_lgfs_open(p2v_nbd_socket(nbd), 0, &c->lg)
+              : p2v_lgfs_launch(p2v_nbd_socket(nbd), 0, &c->lg);
     for (int i = 0; r == 0 && i < c->plan->n; i++) {
         const struct p2v_action *a = &c->plan->a[i];
         c->a = a;
@@ -530,6 +544,12 @@ int fx_linux_session(struct ctx *c)
         else if (!strcmp(a->argv[0], "linux-initramfs"))
             r = fx_linux_initramfs(c);
     }
+    /* Last: it unmounts the guest's root to mount the ESP alone. */
+    for (int i = 0; r == 0 && i < c->plan->n; i++)
+        if (!strcmp(c->plan->a[i].argv[0], "efi-fallback")) {
+            c->a = &c->plan->a[i];
+            r = fx_efi_fallback(c);
+        }
     if (c->lg) {
         int cr = p2v_lgfs_close(c->lg);
         c->lg = NULL;

@@ -6,6 +6,7 @@
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const struct {
     const char *name;
@@ -28,6 +29,7 @@ static const struct {
     { "linux-device-names", 0, 0, "linux-device-names" },
     { "linux-nic", 2, 2, "linux-nic NAME MAC" },
     { "linux-remove-package", 1, 1, "linux-remove-package PACKAGE" },
+    { "efi-fallback", 1, 1, "efi-fallback LOADER (a path on the ESP: /EFI/debian/grubx64.efi)" },
 };
 
 /* A ".." component: a guest path stays inside the volume it names. */
@@ -54,6 +56,13 @@ int p2v_plan_check_action(const struct p2v_action *a, const char **why)
         }
         const char *guest = !strcmp(a->argv[0], "file-put") ? a->argv[2]
                           : !strcmp(a->argv[0], "file-delete") ? a->argv[1] : NULL;
+        if (!strcmp(a->argv[0], "efi-fallback") &&
+            (strncasecmp(a->argv[1], "/EFI/", 5) != 0 || climbs(a->argv[1]) ||
+             strspn(a->argv[1], "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._-") !=
+                 strlen(a->argv[1]))) {
+            *why = "efi-fallback LOADER: a path under /EFI/ of letters, digits, '.', '_' and '-'";
+            return -EINVAL;
+        }
         if (guest && climbs(guest)) {
             *why = "a guest path may not contain '..'";
             return -EINVAL;

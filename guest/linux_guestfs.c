@@ -9,11 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct p2v_lgfs {
     guestfs_h *g;
     char *root, *distro;
 };
+
+static int open_session(const char *nbd_socket, int ro, int find_linux, struct p2v_lgfs **out);
 
 static void free_strv(char **v)
 {
@@ -62,6 +65,16 @@ static int mount_all(struct p2v_lgfs *s, int ro)
 
 int p2v_lgfs_open(const char *nbd_socket, int ro, struct p2v_lgfs **out)
 {
+    return open_session(nbd_socket, ro, 1, out);
+}
+
+int p2v_lgfs_launch(const char *nbd_socket, int ro, struct p2v_lgfs **out)
+{
+    return open_session(nbd_socket, ro, 0, out);
+}
+
+static int open_session(const char *nbd_socket, int ro, int find_linux, struct p2v_lgfs **out)
+{
     struct p2v_lgfs *s = calloc(1, sizeof *s);
     if (!s || !(s->g = guestfs_create())) {
         free(s);
@@ -84,21 +97,21 @@ int p2v_lgfs_open(const char *nbd_socket, int ro, struct p2v_lgfs **out)
                 "linux-image-amd64, or SUPERMIN_KERNEL and SUPERMIN_MODULES naming one); "
                 "'libguestfs-test-tool' shows what is missing");
     }
-    char **roots = r == 0 ? guestfs_inspect_os(s->g) : NULL;
-    if (r == 0 && !roots)
+    char **roots = r == 0 && find_linux ? guestfs_inspect_os(s->g) : NULL;
+    if (r == 0 && find_linux && !roots)
         r = fail(s->g, "inspecting the disk");
-    for (size_t i = 0; r == 0 && roots[i] && !s->root; i++) {
+    for (size_t i = 0; r == 0 && roots && roots[i] && !s->root; i++) {
         char *type = guestfs_inspect_get_type(s->g, roots[i]);
         if (type && !strcmp(type, "linux"))
             s->root = strdup(roots[i]);
         free(type);
     }
     free_strv(roots);
-    if (r == 0 && !s->root) {
+    if (r == 0 && find_linux && !s->root) {
         p2v_err("no Linux operating system found on the disk (libguestfs's inspection)");
         r = -ENOENT;
     }
-    if (r == 0) {
+    if (r == 0 && find_linux) {
         s->distro = guestfs_inspect_get_distro(s->g, s->root);
         r = mount_all(s, ro);
     }
@@ -204,5 +217,75 @@ int p2v_lgfs_uuid(struct p2v_lgfs *s, const char *dev, char *out, size_t len)
     if (ok)
         snprintf(out, len, "%s", u);
     free(u);
+    return ok;
+}
+
+/* The partition type GUID of an EFI System Partition (UEFI spec). */
+#define ESP_TYPE "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
+
+int p2v_lgfs_mount_esp(struct p2v_lgfs *s, char *dev, size_t len)
+{
+    char **parts = guestfs_list_partitions(s->g);
+    if (!parts)
+        return fail(s->g, "listing the disk's partitions");
+    int found = 0;
+    for (size_t i = 0; parts[i] && !found; i++) {
+        int n = guestfs_part_to_partnum(s->g, parts[i]);
+        char *disk = n > 0 ? guestfs_part_to_dev(s->g, parts[i]) : NULL;
+        char *type = disk ? guestfs_part_get_gpt_type(s->g, disk, n) : NULL;
+        if (type && !strcasecmp(type, ESP_TYPE)) {
+            snprintf(dev, len, "%s", parts[i]);
+            found = 1;
+        }
+        free(type);
+        free(disk);
+    }
+    free_strv(parts);
+    if (!found)
+        return -ENOENT;
+    if (guestfs_umount_all(s->g) < 0)
+        return fail(s->g, "unmounting the guest's filesystems");
+    if (guestfs_mount(s->g, dev, "/") < 0)
+        return fail(s->g, "mounting the EFI System Partition");
+    return 0;
+}
+
+int p2v_lgfs_copy(struct p2v_lgfs *s, const char *from, const char *to)
+{
+    char *dir = strdup(to), *slash = dir ? strrchr(dir, '/') : NULL;
+    if (!dir)
+        return -ENOMEM;
+    if (slash && slash != dir) {
+        *slash = 0;
+        if (guestfs_mkdir_p(s->g, dir) < 0) {
+            free(dir);
+            return fail(s->g, to);
+        }
+    }
+    free(dir);
+    return guestfs_cp(s->g, from, to) < 0 ? fail(s->g, to) : 0;
+}
+
+int p2v_lgfs_sha256(struct p2v_lgfs *s, const char *path, char *out, size_t len)
+{
+    if (guestfs_is_file_opts(s->g, path, GUESTFS_IS_FILE_OPTS_FOLLOWSYMLINKS, 1, -1) <= 0)
+        return -ENOENT;
+    char *h = guestfs_checksum(s->g, "sha256", path);
+    if (!h)
+        return fail(s->g, path);
+    snprintf(out, len, "%s", h);
+    free(h);
+    return 0;
+}
+
+int p2v_lgfs_fstype(struct p2v_lgfs *s, const char *dev, char *out, size_t len)
+{
+    guestfs_push_error_handler(s->g, NULL, NULL);
+    char *t = guestfs_vfs_type(s->g, dev);
+    guestfs_pop_error_handler(s->g);
+    int ok = t && t[0];
+    if (ok)
+        snprintf(out, len, "%s", t);
+    free(t);
     return ok;
 }

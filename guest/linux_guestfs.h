@@ -16,6 +16,8 @@ struct p2v_lgfs;
  * found; -EIO when libguestfs fails (its message is printed, with what
  * to do when the appliance cannot start). */
 int p2v_lgfs_open(const char *nbd_socket, int ro, struct p2v_lgfs **out);
+/* Only launches the appliance on the disk: nothing mounted, no root. */
+int p2v_lgfs_launch(const char *nbd_socket, int ro, struct p2v_lgfs **out);
 /* Unmounts, syncs and shuts the appliance down.  0 or -EIO. */
 int p2v_lgfs_close(struct p2v_lgfs *g);
 
@@ -38,5 +40,16 @@ int p2v_lgfs_sh(struct p2v_lgfs *g, const char *cmd, char **out);
  * this disk ("/dev/sda1" on a disk the appliance sees as /dev/sda).  1
  * found, 0 not. */
 int p2v_lgfs_uuid(struct p2v_lgfs *g, const char *appliance_dev, char *out, size_t len);
+
+/* The filesystem type on an appliance device ("vfat", "xfs"); 1 found, 0
+ * not (no such device, or nothing libblkid knows on it). */
+int p2v_lgfs_fstype(struct p2v_lgfs *g, const char *dev, char *out, size_t len);
+/* Unmounts everything and mounts the disk's EFI System Partition (GPT
+ * type) at /; its appliance name in dev.  -ENOENT when there is none. */
+int p2v_lgfs_mount_esp(struct p2v_lgfs *g, char *dev, size_t len);
+/* Copies a file inside the guest, making to's directory. */
+int p2v_lgfs_copy(struct p2v_lgfs *g, const char *from, const char *to);
+/* A file's SHA-256 in hex; -ENOENT if missing. */
+int p2v_lgfs_sha256(struct p2v_lgfs *g, const char *path, char *out, size_t len);
 
 #endif

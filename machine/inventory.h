@@ -18,4 +18,8 @@ struct p2v_disk_view;
 /* The Linux on an offline disk (inventory_linux.c): -ENOENT if none. */
 int p2v_inventory_linux(const struct p2v_disk_view *dv, struct p2v_machine *m);
 
+/* A UEFI disk's ESP: its fallback loader and installed loader (m->efi;
+ * machine/efi.c). */
+void p2v_inventory_efi(const struct p2v_disk_view *dv, struct p2v_machine *m);
+
 #endif

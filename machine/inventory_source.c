@@ -338,6 +338,8 @@ int p2v_inventory_disk(const struct p2v_disk_view *dv, struct p2v_machine *m)
     int r = inventory_windows(dv, m);
     if (r == -ENOENT)
         r = p2v_inventory_linux(dv, m);
+    if (r == 0 || r == -ENOENT)
+        p2v_inventory_efi(dv, m);
     if (r == -ENOENT)
         return 0;  /* no OS found: the disk facts stand alone */
     if (r == 0)

@@ -66,5 +66,5 @@ int p2v_linux_plan_default(FILE *f, const char *target, int generation,
     fprintf(f, "# The target's storage drivers, in every kernel's initramfs (the guest's own\n"
                "# update-initramfs, dracut or mkinitcpio, run in the appliance).\n"
                "linux-initramfs %s\n", drivers_for(target, generation));
-    return ferror(f) ? -1 : 0;
+    return p2v_efi_plan_default(f, m);
 }

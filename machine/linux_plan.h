@@ -11,4 +11,9 @@
 int p2v_linux_plan_default(FILE *f, const char *target, int generation,
                            const struct p2v_machine *m, const char *source);
 
+/* The efi-fallback line (machine/efi.c) for either family's plan: written
+ * when m's ESP has no fallback loader.  0, or -1 when f could not be
+ * written. */
+int p2v_efi_plan_default(FILE *f, const struct p2v_machine *m);
+
 #endif

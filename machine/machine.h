@@ -120,6 +120,11 @@ struct p2v_machine {
     uint64_t memory_kib;      /* 0: unknown */
     char firmware[8];         /* bios, uefi; "" unknown */
     enum p2v_tristate acpi;
+    struct {                  /* a UEFI disk's EFI System Partition */
+        int partition;        /* its number; 0 none or not read */
+        char fallback[8];     /* \EFI\BOOT\BOOTx64.EFI: present, missing; "" unknown */
+        char loader[96];      /* the installed loader the fallback should start */
+    } efi;
     struct {
         char family[12];      /* windows, linux, unknown */
         char name[128], id[32], version[32], build[16], arch[16];

@@ -318,6 +318,9 @@ int p2v_machine_load(const char *path, struct p2v_machine *m)
     xmlNodePtr fw = first(xc, "/machine/firmware");
     get_token(fw, "type", m->firmware, sizeof m->firmware);
     m->acpi = get_tri(fw, "acpi");
+    m->efi.partition = (int)get_num(fw, "esp", 0);
+    get_token(fw, "fallback", m->efi.fallback, sizeof m->efi.fallback);
+    get(fw, "loader", m->efi.loader, sizeof m->efi.loader);
     read_os(xc, m);
     read_nics(xc, m);
     read_disks(xc, m);

@@ -273,7 +273,13 @@ void p2v_machine_xml(FILE *f, const struct p2v_machine *m)
         fprintf(f, "  <memory unit=\"KiB\">%" PRIu64 "</memory>\n", m->memory_kib);
     fputs("  <firmware", f);
     x_attr(f, "type", m->firmware);
-    fprintf(f, " acpi=\"%s\"/>\n", p2v_tristate_name(m->acpi));
+    fprintf(f, " acpi=\"%s\"", p2v_tristate_name(m->acpi));
+    if (m->efi.partition) {
+        fprintf(f, " esp=\"%d\"", m->efi.partition);
+        x_attr(f, "fallback", m->efi.fallback);
+        x_attr(f, "loader", m->efi.loader);
+    }
+    fputs("/>\n", f);
     x_os(f, m);
     fputs("  <nics>\n", f);
     for (int i = 0; i < m->nnics; i++)
@@ -519,6 +525,14 @@ void p2v_machine_json(FILE *f, const struct p2v_machine *m)
         p2v_json_null(&j, "memory_kib");
     p2v_json_str(&j, "firmware", m->firmware);
     p2v_json_str(&j, "acpi", p2v_tristate_name(m->acpi));
+    if (m->efi.partition) {
+        p2v_json_object(&j, "efi");
+        p2v_json_int(&j, "partition", m->efi.partition);
+        p2v_json_str(&j, "fallback", m->efi.fallback);
+        p2v_json_str(&j, "loader", m->efi.loader);
+        p2v_json_end(&j);
+    } else
+        p2v_json_null(&j, "efi");
     j_os(&j, m);
     p2v_json_array(&j, "nics");
     for (int i = 0; i < m->nnics; i++)

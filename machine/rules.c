@@ -300,6 +300,42 @@ static void rule_uefi_vhd(const struct p2v_machine *m, const struct p2v_check_op
     remedy(r, "make a VHDX (--format vhdx)");
 }
 
+/* A new VM's firmware has none of the source's boot entries (they live in
+ * the old machine's NVRAM), so a UEFI disk boots on it only through the
+ * removable-media fallback loader. */
+static void rule_efi_fallback(const struct p2v_machine *m, struct p2v_result *r)
+{
+    if (strcmp(m->firmware, "uefi") != 0)
+        RETURN_SAY(r, P2V_SKIP, "%s firmware: no EFI System Partition to boot from",
+                   m->firmware[0] ? "BIOS" : "unknown");
+    if (!m->efi.partition)
+        RETURN_SAY(r, P2V_SKIP, "the EFI System Partition was not read (inventory the source "
+                   "disk or its snapshot to check it)");
+    if (!m->efi.fallback[0]) {
+        r->severity = P2V_WARNING;
+        say(r, P2V_FAIL, "partition %d (the EFI System Partition) is not a FAT volume p2v can "
+            "read, so whether the VM's firmware finds a loader is unknown", m->efi.partition);
+        remedy(r, "check the partition on the source (fsck.fat -n) and that "
+                  "\\EFI\\BOOT holds the fallback loader");
+        return;
+    }
+    if (!strcmp(m->efi.fallback, "present"))
+        RETURN_SAY(r, P2V_PASS, "the removable-media fallback loader is on partition %d",
+                   m->efi.partition);
+    if (!m->efi.loader[0]) {
+        say(r, P2V_FAIL, "partition %d (the EFI System Partition) holds neither the fallback "
+            "loader \\EFI\\BOOT nor a loader p2v knows (Windows Boot Manager, shim, GRUB, "
+            "systemd-boot): the VM's firmware finds nothing to start", m->efi.partition);
+        remedy(r, "install the boot loader on the source's ESP, with its removable-media "
+                  "fallback (grub-install --removable, bootctl install, bcdboot /f UEFI)");
+        return;
+    }
+    say(r, P2V_FAIL, "no fallback loader on partition %d: the VM's firmware has no boot entry "
+        "for %s and so starts nothing", m->efi.partition, m->efi.loader);
+    remedy(r, "apply the fix-up plan: its efi-fallback action copies %s to the fallback path",
+           m->efi.loader);
+}
+
 /* Boot storage drivers for the target's disk controller. */
 int p2v_driver_start(const struct p2v_m_driver *d)
 {
@@ -543,6 +579,7 @@ int p2v_check_rules(const struct p2v_machine *m, const struct p2v_check_opts *o,
     p2v_rule_hibernation(m, add(out, &n, "hibernation", P2V_BLOCKER));
     p2v_rule_fs_state(m, add(out, &n, "fs-state", P2V_WARNING));
     p2v_rule_boot_loader(m, add(out, &n, "boot-loader", P2V_BLOCKER));
+    rule_efi_fallback(m, add(out, &n, "efi-fallback", P2V_BLOCKER));
     rule_vendor_tools(m, add(out, &n, "vendor-tools", P2V_WARNING));
     rule_dest(o, add(out, &n, "dest-space", P2V_BLOCKER));
     return n;

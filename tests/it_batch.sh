@@ -1,4 +1,5 @@
 #!/bin/bash
+# p2v-test: alone (two jobs at a time, with time limits)
 # p2v batch: a manifest of three jobs (a plain disk, a Windows fixture with
 # a fix-up plan for qemu-ide, a missing source) run two at a time: exit 1,
 # the good destinations hold the image a plain p2v mount gives (with the

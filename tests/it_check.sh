@@ -25,15 +25,16 @@ trap 'exit 130' INT TERM HUP
 
 RULES=(memory acpi os arch disk-size sector-size ntfs-state hive-state bitlocker dynamic-disk
        uefi-vhd boot-driver static-ip device-names nic-names hibernation fs-state boot-loader
-       vendor-tools dest-space)
+       efi-fallback vendor-tools dest-space)
 # The severity of every rule but os (blocker for Windows before NT 5.0),
-# boot-driver (blocker or warning by what is missing) and hive-state (a
-# warning when the logs are ignored on request; tests/it_hives.sh).
+# boot-driver (blocker or warning by what is missing), hive-state (a
+# warning when the logs are ignored on request; tests/it_hives.sh) and
+# efi-fallback (a warning when the ESP cannot be read).
 declare -A SEV=([memory]=blocker [acpi]=blocker [arch]=blocker [disk-size]=blocker
     [sector-size]=blocker [ntfs-state]=blocker [bitlocker]=blocker [dynamic-disk]=blocker
     [uefi-vhd]=blocker [static-ip]=warning [vendor-tools]=warning [dest-space]=blocker
     [device-names]=blocker [nic-names]=warning [hibernation]=blocker [fs-state]=warning
-    [boot-loader]=blocker)
+    [boot-loader]=blocker [efi-fallback]=blocker)
 
 # --- Helpers ----------------------------------------------------------------
 # Sources and files that must not change: their hashes, before.
@@ -126,6 +127,9 @@ rule_severity() { rule_field "$1" "$2" 3; }
 rule_message() { python3 -c '
 import json, sys
 print(next((r["message"] for r in json.load(open(sys.argv[1]))["results"] if r["id"] == sys.argv[2]), ""))' "$1" "$2" 2>/dev/null; }
+rule_remedy() { python3 -c '
+import json, sys
+print(next((r["remedy"] for r in json.load(open(sys.argv[1]))["results"] if r["id"] == sys.argv[2]), ""))' "$1" "$2" 2>/dev/null; }
 # expect NAME ID STATUS [SEVERITY]: a rule's result in run NAME.  A failure
 # is compared with its severity (SEVERITY, else the rule's fixed one); a
 # pass or skip of a fixed-severity rule also carries that severity.
@@ -247,9 +251,21 @@ check_eq "fixture: ldm-meta.img: GPT LDM metadata partition" \
     "start=2048,size=2048,type=5808C8AA-7E8F-42E0-85D2-E1E90434CFB3" "$(sfd ldm-meta 1)"
 check_eq "fixture: ldm-data.img: GPT LDM data partition" \
     "start=2048,size=4096,type=AF9B60A0-1431-4F62-BC68-3311714A69AD" "$(sfd ldm-data 1)"
-# The ESP gets a FAT filesystem, made in a file and copied in.
+# The ESP gets a FAT filesystem, made in a file and copied in, holding the
+# removable-media fallback loader (mtools).  Copies: one with only
+# \EFI\debian\grubx64.efi (no fallback), one with an empty ESP, one whose
+# ESP is not FAT.
+export MTOOLS_SKIP_CHECK=1
+printf 'MZ not really a loader\n' >"$T/loader.efi"
 mkfs.vfat -C -n P2VESP -i 50325699 "$T/esp.fat" 8192 >/dev/null 2>&1 &&
-    dd if="$T/esp.fat" of="$T/efi.img" bs=1M seek=1 conv=notrunc status=none
+    cp "$T/efi.img" "$T/efi-empty.img" &&
+    dd if="$T/esp.fat" of="$T/efi-empty.img" bs=1M seek=1 conv=notrunc status=none &&
+    cp "$T/efi-empty.img" "$T/efi-nofb.img" && cp "$T/efi.img" "$T/efi-bad.img" &&
+    mmd -i "$T/esp.fat" ::/EFI ::/EFI/BOOT && mcopy -i "$T/esp.fat" "$T/loader.efi" ::/EFI/BOOT/BOOTX64.EFI &&
+    dd if="$T/esp.fat" of="$T/efi.img" bs=1M seek=1 conv=notrunc status=none &&
+    mmd -i "$T/efi-nofb.img@@1M" ::/EFI ::/EFI/debian &&
+    mcopy -i "$T/efi-nofb.img@@1M" "$T/loader.efi" ::/EFI/debian/grubx64.efi
+head -c 512 /dev/urandom | dd of="$T/efi-bad.img" bs=1M seek=1 conv=notrunc status=none
 rm -f "$T/esp.fat"
 check_eq "fixture: efi.img: GPT with an EFI System Partition" \
     "start=2048,size=16384,type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B" "$(sfd efi 1)"
@@ -290,7 +306,7 @@ import os, subprocess, sys, json
 t = json.loads(subprocess.run(["sfdisk", "-J", sys.argv[1]], capture_output=True, text=True).stdout)
 p = t["partitiontable"]["partitions"][0]
 sys.exit(0 if (p["start"] + p["size"]) * 512 > os.path.getsize(sys.argv[1]) else 1)' "$T/damaged.img"
-for f in blank ldm ldm-meta ldm-data efi bl damaged; do keep "$T/$f.img"; done
+for f in blank ldm ldm-meta ldm-data efi efi-nofb efi-empty efi-bad bl damaged; do keep "$T/$f.img"; done
 
 # 2040 GiB (the VHD limit) and 2041 GiB: sparse, blank.
 GiB=$((1 << 30))
@@ -609,7 +625,24 @@ expect efi-hv-vhdx dynamic-disk pass
 expect_exit efi-hv-vhdx 0
 run efi-virtio-vhd --target virtio --format vhd "$T/efi.img"
 expect efi-virtio-vhd uefi-vhd pass
+expect efi-virtio-vhd efi-fallback pass
 expect_exit efi-virtio-vhd 0
+
+# --- efi-fallback: what the VM's firmware, with no boot entries, starts -----
+run efi-nofb --target virtio "$T/efi-nofb.img"
+expect efi-nofb efi-fallback fail
+check "efi-nofb: names the installed loader" grep -q '/EFI/debian/grubx64.efi' <(rule_message "$T/efi-nofb.json" efi-fallback)
+expect_exit efi-nofb 1
+run efi-empty --target virtio "$T/efi-empty.img"
+expect efi-empty efi-fallback fail
+check "efi-empty: says to install a loader" grep -q 'install the boot loader' <(rule_remedy "$T/efi-empty.json" efi-fallback)
+run efi-bad --target virtio "$T/efi-bad.img"
+expect efi-bad efi-fallback fail warning
+expect_exit efi-bad 0
+run bios-efi --target virtio "$T/blank.img"
+expect bios-efi efi-fallback skip
+"$P2V" fixup plan --target virtio "$T/efi-nofb.img" >"$T/nofb.plan" 2>"$T/nofb.plan.err"
+check_eq "fixup plan on a UEFI disk without an OS says no operating system" 1 $?
 
 # --- disk-size ----------------------------------------------------------------
 run big2041-vhd --format vhd "$T/big2041.img"

@@ -1,4 +1,5 @@
 #!/bin/bash
+# p2v-test: alone (two commits race for one destination)
 # p2v commit: fixed, dynamic, Windows (with fix-ups) and UEFI views copied
 # to a destination whose disk.vhd/disk.vhdx is byte for byte the view's,
 # with VM definitions that validate, machine.xml, the reports and a

@@ -1,4 +1,5 @@
 #!/bin/bash
+# p2v-test: alone (freeze timeouts and hooks race a writer)
 # --freeze: an ext4 image on XFS, loop-mounted read-write, is frozen
 # (FIFREEZE) around its reflink snapshot, with hooks run as HOOK freeze in
 # ascending and HOOK thaw in descending order; data written before the

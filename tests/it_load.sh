@@ -1,4 +1,5 @@
 #!/bin/bash
+# p2v-test: alone (concurrent readers under a deadline)
 # Load: 8 concurrent random readers (tests/randread.py: random offsets and
 # lengths from 1 byte to 1 MiB; readers 1, 3, 5, 7 with O_DIRECT, the others
 # buffered, dropping what they read from the page cache, so that every read

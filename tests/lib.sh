@@ -160,3 +160,16 @@ make_driver() {
     printf "PE\\x00\\x00$m" | dd of="$1" bs=1 seek=$((0x80)) conv=notrunc status=none
     printf '%s\n' "${3:-p2v test driver}" >>"$1"
 }
+
+# use_guest_kernel TARBALL: libguestfs's appliance is built (by supermin)
+# from this machine's kernel; a machine without one (a container) borrows
+# the newest kernel of a guest tree's tarball (tests/mkdebian.sh).
+use_guest_kernel() {
+    export LIBGUESTFS_BACKEND=direct
+    ls /boot/vmlinuz-* >/dev/null 2>&1 && return 0
+    local k kdir=$T/kernel
+    k=$(tar -tf "$1" --wildcards './boot/vmlinuz-*' | sed 's|.*/vmlinuz-||' | sort -V | tail -1)
+    mkdir -p "$kdir" /lib/modules
+    tar -xf "$1" -C "$kdir" "./boot/vmlinuz-$k" "./usr/lib/modules/$k"
+    export SUPERMIN_KERNEL=$kdir/boot/vmlinuz-$k SUPERMIN_MODULES=$kdir/usr/lib/modules/$k
+}

@@ -3,7 +3,10 @@
 console and reports what the running system says of itself.
 
     tests/linux-boot-check.py IMAGE FORMAT --bus virtio|sata [--mac MAC]
-        [--nic NAME] [--log FILE] [--timeout S]
+        [--nic NAME] [--uefi] [--log FILE] [--timeout S]
+
+--uefi boots with OVMF and an empty variable store, as a new VM's firmware
+has no boot entries: it starts the removable-media fallback loader.
 
 Prints one line per fact, "key value", for the caller to assert on:
   booted yes            the login prompt came (multi-user getty on ttyS0)
@@ -12,6 +15,7 @@ Prints one line per fact, "key value", for the caller to assert on:
   addr 10.0.2.15/24     the IPv4 address on --nic
   ping ok|fail          one ping to QEMU's user-network gateway 10.0.2.2
   pkg NAME absent|present   for each --pkg
+  mnt PATH TYPE         for each --mount: the filesystem mounted there
 The commands are typed, and the console echoes them: every value printed
 is built by the shell ($((...)) arithmetic in the marker), so the echo of
 a command line never reads as its result.  The VM is powered off at the
@@ -25,6 +29,8 @@ ap.add_argument("--bus", default="virtio")
 ap.add_argument("--mac", default="52:54:00:12:34:56")
 ap.add_argument("--nic", default="")
 ap.add_argument("--pkg", action="append", default=[])
+ap.add_argument("--mount", action="append", default=[])
+ap.add_argument("--uefi", action="store_true")
 ap.add_argument("--log", default=None)
 ap.add_argument("--timeout", type=int, default=420)
 a = ap.parse_args()
@@ -37,6 +43,12 @@ cmd = ["qemu-system-x86_64", "-machine", "q35,accel=tcg", "-m", "1024", "-smp", 
        "-display", "none", "-monitor", "none", "-serial", "stdio", "-no-reboot",
        "-drive", drive] + dev + ["-netdev", "user,id=n0", "-device",
        "%s,netdev=n0,mac=%s" % (net, a.mac)]
+if a.uefi:
+    import shutil, tempfile
+    vars_copy = tempfile.NamedTemporaryFile(prefix="ovmf-vars-", suffix=".fd", delete=False).name
+    shutil.copyfile("/usr/share/OVMF/OVMF_VARS.fd", vars_copy)
+    cmd += ["-drive", "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE.fd",
+            "-drive", "if=pflash,format=raw,unit=1,file=" + vars_copy]
 p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                      stderr=subprocess.STDOUT)
 log = open(a.log, "wb") if a.log else None
@@ -80,6 +92,8 @@ if booted:
         script.append("ping -c1 -W10 10.0.2.2 >/dev/null 2>&1 && echo M$((1))-ping-ok || echo M$((1))-ping-fail")
         for pkg in a.pkg:
             script.append("dpkg -s %s >/dev/null 2>&1 && echo M$((1))-pkg-%s-present || echo M$((1))-pkg-%s-absent" % (pkg, pkg, pkg))
+        for path in a.mount:
+            script.append("echo M$((1))-mnt-%s=$(findmnt -no FSTYPE %s)" % (path, path))
         script.append("echo M$((1))-done-x")
         send("; ".join(script) + "\n")
         while True:
@@ -89,7 +103,10 @@ if booted:
             k, v = m.group(1).decode(), m.group(2).decode(errors="replace")
             if k == "done":
                 break
-            if k == "pkg":
+            if k == "mnt":
+                path, _, fstype = v.partition("=")
+                facts["mnt " + path] = fstype or "(none)"
+            elif k == "pkg":
                 name, state = v.rsplit("-", 1)
                 facts["pkg " + name] = state
             else:
@@ -99,5 +116,7 @@ try:
     p.wait(timeout=60)
 except subprocess.TimeoutExpired:
     p.kill(); p.wait()
+if a.uefi:
+    os.unlink(vars_copy)
 for k, v in facts.items():
     print(k, v if v else "(none)")

@@ -10,16 +10,19 @@
 # What makes it a hard case for a conversion (issue 18):
 #   - the initramfs holds only a SATA machine's storage drivers
 #     (initramfs-tools MODULES=list with ahci, sd_mod, ext4; dracut with
-#     hostonly off and the virtio drivers omitted).  MODULES=dep or dracut's
-#     host-only mode would probe the machine the test runs on, which may
-#     itself be a virtio VM, so the list is given instead: the same result
-#     as dep on a SATA box;
+#     drivers="ahci sd_mod xfs dm_mod" and without its qemu modules).
+#     MODULES=dep or dracut's host-only mode would probe the machine the
+#     test runs on, which may itself be a virtio VM, so the list is given
+#     instead: the same result as dep on a SATA box;
 #   - fstab names /dev/sda1; GRUB_DISABLE_LINUX_UUID=true puts root=/dev/sda1
 #     on the kernel command line;
 #   - a static ifupdown stanza on enp3s0 (10.0.2.15/24, gateway 10.0.2.2),
 #     and a udev rule from an older release pinning that name to the
 #     physical NIC's MAC;
 #   - open-vm-tools installed.
+# The dracut variant is the RHEL-like system: it also carries lvm2, xfsprogs
+# and GRUB for UEFI (tests/mkguestfsdisk.sh puts it on XFS in LVM behind an
+# EFI System Partition).
 set -euo pipefail
 
 die() { echo "mkdebian: $*" >&2; exit 1; }
@@ -42,6 +45,11 @@ OUT=$CACHE/debian12-$VARIANT-$SELF_HASH.tar
 command -v debootstrap >/dev/null || die "debootstrap is missing (apt-get install debootstrap)"
 mkdir -p "$CACHE"
 chmod 700 "$CACHE"
+# Tests running side by side ask for the same tree: one builds, the others
+# wait for it and take its tarball.
+exec 9>"$CACHE/.build-$VARIANT.lock"
+flock 9
+[ -s "$OUT" ] && { echo "$OUT"; exit 0; }
 WORK=$(mktemp -d "$CACHE/build.XXXXXX")
 ROOT=$WORK/root
 cleanup() {
@@ -52,6 +60,7 @@ trap cleanup EXIT
 
 PKGS=linux-image-amd64,systemd-sysv,udev,kmod,ifupdown,iproute2,iputils-ping,e2fsprogs
 PKGS=$PKGS,grub-pc-bin,grub2-common,open-vm-tools,$VARIANT
+[ "$VARIANT" = dracut ] && PKGS=$PKGS,lvm2,xfsprogs,grub-efi-amd64-bin
 echo "mkdebian: debootstrap bookworm ($VARIANT) from $MIRROR into $ROOT" >&2
 # The initramfs settings must be in place before the kernel's postinst
 # builds it, so debootstrap only unpacks the kernel's dependencies' base;
@@ -65,7 +74,8 @@ printf 'MODULES=list\n' >"$ROOT/etc/initramfs-tools/conf.d/p2v-test.conf"
 printf 'ahci\nsd_mod\next4\n' >>"$ROOT/etc/initramfs-tools/modules"
 cat >"$ROOT/etc/dracut.conf.d/p2v-test.conf" <<'EOF'
 hostonly="no"
-omit_drivers+=" virtio_blk virtio_scsi virtio_pci virtio_pci_modern_dev virtio_pci_legacy_dev virtio_ring virtio "
+drivers="ahci sd_mod xfs dm_mod"
+omit_dracutmodules+=" qemu qemu-net "
 EOF
 printf '#!/bin/sh\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d"
 chmod 755 "$ROOT/usr/sbin/policy-rc.d"

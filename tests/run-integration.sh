@@ -1,25 +1,74 @@
 #!/bin/bash
 # Runs every integration script (tests/it_*.sh) and totals the results.
 # Usage: tests/run-integration.sh BUILD/p2v [SCRIPT...]
+#
+# A script says how it shares the machine in a "# p2v-test:" line near its
+# top:
+#   background  spends its time in one emulated CPU (QEMU TCG, libguestfs's
+#               appliance): it starts first and runs beside the others, its
+#               output shown when it ends;
+#   alone       measures or races timing (freeze timeouts, concurrent
+#               commits, load): it runs after the background scripts have
+#               ended, with nothing beside it;
+# anything else runs in the foreground, one after another, while the
+# background scripts run.  CI has two cores: the background scripts use
+# the one the foreground leaves idle.
 set -u
 export P2V=$(realpath "$1"); shift
 cd "$(dirname "$0")/.."
 scripts=("$@")
 [ ${#scripts[@]} -gt 0 ] || scripts=(tests/it_*.sh)
 [ "$(id -u)" = 0 ] || echo "note: integration tests need root (FUSE mounts, other users)" >&2
-pass=0 fail=0 broken=()
+kind_of() { sed -n '1,5s/^# p2v-test: \([a-z]*\).*/\1/p' "$1" | head -1; }
+bg=() fg=() alone=()
 for s in "${scripts[@]}"; do
-    echo "== $s"
-    res=$(mktemp)
-    start=$SECONDS
-    RESULT_FILE=$res bash "$s"
-    rc=$?
-    read -r p f <"$res" || { p=0; f=1; }
-    rm -f "$res"
+    case $(kind_of "$s") in
+        background) bg+=("$s") ;;
+        alone) alone+=("$s") ;;
+        *) fg+=("$s") ;;
+    esac
+done
+pass=0 fail=0 broken=()
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+# run SCRIPT LOG: runs it with its result file and its time beside LOG.
+run() {
+    local start=$SECONDS
+    rm -f "$2.res"
+    RESULT_FILE=$2.res bash "$1" >"$2" 2>&1
+    echo $? >"$2.rc"
+    echo "$((SECONDS - start))" >"$2.time"
+}
+# report SCRIPT LOG: prints a finished script's output and counts it.
+report() {
+    local p f rc
+    echo "== $1"
+    cat "$2"
+    read -r p f <"$2.res" || { p=0; f=1; }
+    rc=$(cat "$2.rc")
     [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1   # a script that died counts as a failure
     pass=$((pass + p)); fail=$((fail + f))
-    [ "$f" -eq 0 ] || broken+=("$s")
-    echo "   ($((SECONDS - start)) s)"
+    [ "$f" -eq 0 ] || broken+=("$1")
+    echo "   ($(cat "$2.time") s)"
+}
+
+pids=()
+for i in "${!bg[@]}"; do
+    run "${bg[$i]}" "$out/bg$i" &
+    pids+=($!)
+done
+for s in "${fg[@]}"; do
+    run "$s" "$out/fg"
+    report "$s" "$out/fg"
+done
+for i in "${!bg[@]}"; do
+    wait "${pids[$i]}"
+    report "${bg[$i]}" "$out/bg$i"
+done
+for s in "${alone[@]}"; do
+    run "$s" "$out/fg"
+    report "$s" "$out/fg"
 done
 [ ${#broken[@]} -eq 0 ] || echo "failing scripts: ${broken[*]}"
 echo "integration: $pass passed, $fail failed"

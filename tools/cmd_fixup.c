@@ -47,6 +47,8 @@ static void fixup_usage(FILE *f)
           "  linux-nic NAME MAC\n"
           "  linux-remove-package PACKAGE\n"
           "  linux-initramfs DRIVER...\n"
+          "  efi-fallback LOADER              (UEFI disks: LOADER on the ESP becomes\n"
+          "                                    \\EFI\\BOOT\\BOOTX64.EFI)\n"
           "KEY is HKLM\\SYSTEM\\... or HKLM\\SOFTWARE\\... (CurrentControlSet allowed);\n"
           "GUEST-PATH may start with %SystemRoot%.\n\n" P2V_STACK_HELP,
           f);
@@ -210,14 +212,8 @@ static int plan_parse(int argc, char **argv, struct plan_opts *o)
 
 /* A Linux guest's plan, from its inventory.  1 when the source holds no
  * Linux (the caller tries Windows), else the exit status. */
-static int linux_plan(struct plan_opts *o)
+static int linux_plan(struct plan_opts *o, const struct p2v_machine *m)
 {
-    struct p2v_stack_opts so = o->so;
-    struct p2v_machine *m = NULL;
-    if (p2v_inventory_source(o->source, &so, &m) < 0) {
-        free(m);
-        return 1;
-    }
     int r = 1;
     if (!strcmp(m->os.family, "linux")) {
         FILE *f = o->output ? fopen(o->output, "we") : stdout;
@@ -232,15 +228,22 @@ static int linux_plan(struct plan_opts *o)
                 o->source);
         r = 2;
     }
-    free(m);
     return r;
 }
 
 static int plan_run(struct plan_opts *o)
 {
-    int lr = linux_plan(o);
-    if (lr != 1)
+    struct p2v_stack_opts so = o->so;
+    struct p2v_machine *m = NULL;
+    if (p2v_inventory_source(o->source, &so, &m) < 0) {
+        free(m);
+        m = NULL;
+    }
+    int lr = m ? linux_plan(o, m) : 1;
+    if (lr != 1) {
+        free(m);
         return lr == 2 ? 1 : lr;
+    }
     struct p2v_stack st;
     if (p2v_stack_open(o->source, &o->so, &st) < 0)
         return 1;
@@ -266,7 +269,10 @@ static int plan_run(struct plan_opts *o)
         struct svc_ctx ctx = { sys, &w, g };
         r = p2v_plan_default(f, o->target, &w, st.src.path, o->drivers, has_service, &ctx,
                              progs, nprogs);
+        if (r == 0 && m && p2v_efi_plan_default(f, m) < 0)
+            r = -EIO;
     }
+    free(m);
     if (f && f != stdout && fclose(f) != 0 && r == 0)
         r = -errno;
     free(progs);

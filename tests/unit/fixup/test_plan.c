@@ -67,6 +67,11 @@ static void errors_are_refused(void **state)
         "no-auto-reboot now\n",                       /* too many */
         "reg-set K V sz \"open quote\n",              /* quote not closed */
         "file-put onlyone\n",
+        "efi-fallback\n",                             /* no loader */
+        "efi-fallback EFI/debian/grubx64.efi\n",      /* not under /EFI/ */
+        "efi-fallback /EFI/../x.efi\n",               /* climbs */
+        "efi-fallback \"/EFI/a b.efi\"\n",           /* a blank */
+        "efi-fallback /EFI/debian/grub$x.efi\n",      /* a shell character */
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         assert_int_equal(write_plan(bad[i]), 0);
@@ -77,6 +82,11 @@ static void errors_are_refused(void **state)
     }
     struct p2v_plan p;
     assert_int_equal(p2v_plan_load("/nonexistent/plan", &p), -ENOENT);
+    assert_int_equal(write_plan("efi-fallback /EFI/Microsoft/Boot/bootmgfw.efi\n"), 0);
+    assert_int_equal(p2v_plan_load(path, &p), 0);
+    assert_int_equal(p.n, 1);
+    p2v_plan_free(&p);
+    unlink(path);
 }
 
 int main(void)

@@ -1,0 +1,146 @@
+#!/bin/bash
+# p2v-test: background (most of its time is one emulated CPU: see run-integration.sh)
+# The RHEL-like Linux guest: the dracut variant of tests/mkdebian.sh (a real
+# Debian 12 from the mirror, its initramfs holding SATA drivers only) on XFS
+# in LVM, booted by GRUB for UEFI that the guest's own grub-install put in
+# \EFI\debian with no removable-media fallback (tests/mkguestfsdisk.sh:
+# built in libguestfs's appliance, as this machine has no device-mapper).
+# A new VM's firmware has no boot entry for it, so before the fix-ups it
+# cannot boot; after the default plan it boots on virtio under OVMF with an
+# empty variable store.  Also a btrfs root in a subvolume, inspected.
+# What p2v reports is compared with lsinitramfs, mtools, fsck.fat and
+# xfs_repair (in the appliance), never with p2v itself; the source is
+# hashed before and after.
+. "$(dirname "$0")/lib.sh"
+
+PATH=$PATH:/usr/sbin:/sbin
+if ! DTAR=$(bash tests/mkdebian.sh --variant dracut 2>"$T/mkdebian.log"); then
+    bad "building the Debian 12 system (dracut): $(tail -3 "$T/mkdebian.log")"
+    finish
+    exit 1
+fi
+use_guest_kernel "$DTAR"
+tree=$T/tree
+mkdir "$tree"
+tar -xf "$DTAR" -C "$tree" ./boot ./usr/lib/os-release 2>/dev/null
+. "$tree/usr/lib/os-release"
+K=$(cd "$tree/boot" && ls vmlinuz-* | sed 's/^vmlinuz-//' | sort -V | tail -1)
+check "the UEFI (XFS on LVM) and btrfs disks are built (guestfish, the guest's grub-install)" \
+    bash tests/mkguestfsdisk.sh "$DTAR" "$T"
+src=$T/uefi-lvm.img
+before=$(hash_of "$src")
+export MTOOLS_SKIP_CHECK=1
+esp="$src@@1048576"
+
+for kind in uefi-lvm btrfs; do
+    "$P2V" inventory --json --source "$T/$kind.img" -o "$T/$kind.json" 2>"$T/$kind.err" &
+done
+wait
+jk() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$T/$1.json" "$2" 2>/dev/null; }
+lsinitramfs "$tree/boot/initrd.img-$K" >"$T/ls.txt" 2>/dev/null
+want=''
+for d in virtio_blk virtio_scsi virtio_pci ahci ata_piix hv_storvsc hv_vmbus; do
+    grep -qE "/$d\.ko(\.[a-z]+)?$" "$T/ls.txt" && want+="${want:+,}$d"
+done
+declare -A want_ref=([uefi-lvm]=/dev/mapper/p2vvg-root [btrfs]=LABEL=p2vroot)
+for kind in uefi-lvm btrfs; do
+    check_eq "$kind: Linux found through libguestfs $(tail -1 "$T/$kind.err")" "linux $PRETTY_NAME" \
+        "$(jk $kind 'd["os"]["family"] + " " + d["os"]["name"]')"
+    check_eq "$kind: the kernel, its dracut initramfs and the drivers lsinitramfs lists" \
+        "$K dracut $want" \
+        "$(jk $kind '" ".join([d["os"]["kernels"][0]["version"], d["os"]["kernels"][0]["generator"], d["os"]["kernels"][0]["initramfs_drivers"]])')"
+    check_eq "$kind: fstab's root" "${want_ref[$kind]}" \
+        "$(jk $kind '[r["device"] for r in d["os"]["device_references"] if r["where"] == "fstab"][0]')"
+    check_eq "$kind: the architecture from /bin/sh" x86_64 "$(jk $kind 'd["os"]["arch"]')"
+done
+check_eq "no virtio_blk in the dracut initramfs (the host-only case)" "" "$(grep -E '/virtio_blk\.ko' "$T/ls.txt")"
+check_eq "uefi-lvm: GRUB for UEFI" grub-efi "$(jk uefi-lvm 'd["os"]["bootloader"]["type"]')"
+check_eq "uefi-lvm: the ESP by kernel name in fstab, a name that changes" "/dev/sda1 True" \
+    "$(jk uefi-lvm '" ".join([(r["device"] + " " + str(r["changes"])) for r in d["os"]["device_references"] if r["where"] == "fstab" and r["device"].startswith("/dev/sd")])')"
+# The ESP as mtools sees it: the loader, and no \EFI\BOOT.
+check "mtools: \\EFI\\debian\\grubx64.efi is on the ESP" mdir -i "$esp" ::/EFI/debian/grubx64.efi
+check "mtools: no \\EFI\\BOOT on the ESP" bash -c "! mdir -i '$esp' ::/EFI/BOOT"
+check_eq "uefi-lvm: ESP 1, no fallback loader, GRUB the loader" "1 missing /EFI/debian/grubx64.efi" \
+    "$(jk uefi-lvm '"%d %s %s" % (d["efi"]["partition"], d["efi"]["fallback"], d["efi"]["loader"])')"
+
+"$P2V" inventory --source "$src" -o "$T/m.xml" 2>/dev/null
+rule() {  # rule CONFIG ID: "status message"
+    "$P2V" check --config "$1" --target virtio --json 2>/dev/null |
+        python3 -c 'import json,sys; r=[x for x in json.load(sys.stdin)["results"] if x["id"]==sys.argv[1]]; print(r[0]["status"], r[0]["message"][:300] if r else "missing")' "$2"
+}
+check_eq "boot-driver: the dracut initramfs lacks virtio" fail "$(rule "$T/m.xml" boot-driver | cut -d' ' -f1)"
+r=$(rule "$T/m.xml" device-names)
+check_eq "device-names: the ESP's /dev/sda1 becomes /dev/vda1" fail "${r%% *}"
+r=$(rule "$T/m.xml" efi-fallback)
+check_eq "efi-fallback: a blocker" fail "${r%% *}"
+case $r in *"/EFI/debian/grubx64.efi"*) ok "  and names the loader" ;; *) bad "efi-fallback: $r" ;; esac
+check_eq "boot-loader: GRUB found" pass "$(rule "$T/m.xml" boot-loader | cut -d' ' -f1)"
+
+# --- Fix-ups ------------------------------------------------------------------
+"$P2V" fixup plan --target virtio -o "$T/plan" "$src" 2>"$T/plan.err"
+check_eq "fixup plan exits 0" 0 $?
+check_eq "the default plan's actions" \
+    "linux-device-names|linux-nic enp3s0 00:1b:21:3c:4d:5e|linux-remove-package open-vm-tools|linux-initramfs virtio_blk virtio_scsi virtio_pci|efi-fallback /EFI/debian/grubx64.efi" \
+    "$(grep -v '^#' "$T/plan" | grep . | paste -sd'|')"
+SOURCE_DATE_EPOCH=1700000000 "$P2V" fixup apply --dry-run --json --state "$T/dry" --plan "$T/plan" "$src" \
+    >"$T/dry.json" 2>"$T/dry.err" &
+dpid=$!
+SOURCE_DATE_EPOCH=1700000000 "$P2V" fixup apply --json --state "$T/st" --plan "$T/plan" "$src" \
+    >"$T/apply.json" 2>"$T/apply.err"
+rc=$?
+check_eq "fixup apply exits 0 $(tail -2 "$T/apply.err" | tr '\n' ' ')" 0 $rc
+wait "$dpid"
+rc=$?
+check_eq "the dry run exits 0 $(tail -2 "$T/dry.err" | tr '\n' ' ')" 0 $rc
+changes() {
+    python3 -c 'import json,sys
+for c in json.load(open(sys.argv[1]))["changes"]:
+    # A command is compared by what ran, not by what it printed (timings).
+    new = "(output)" if c["what"].startswith("command: ") else (c["new"] or "").replace("\n", "|")
+    print(c["line"], c["action"], c["what"], c["changed"], c["old"], new)' "$1"
+}
+check_eq "the dry run lists exactly what the apply did (dracut --reproducible)" \
+    "$(changes "$T/apply.json")" "$(changes "$T/dry.json")"
+changes "$T/apply.json" >"$T/apply.txt"
+for w in /etc/fstab /etc/dracut.conf.d/p2v-virt.conf "/boot/initrd.img-$K" "ESP /EFI/BOOT/BOOTX64.EFI" \
+    "package open-vm-tools"; do
+    check "apply changed $w" grep -q "^[0-9]* [a-z-]* $w True " "$T/apply.txt"
+done
+"$P2V" fixup apply --json --state "$T/st" --plan "$T/plan" "$src" >"$T/again.json" 2>"$T/again.err"
+check_eq "re-applying exits 0" 0 $?
+check_eq "re-applying changes nothing" 0 "$(changes "$T/again.json" | awk '$0 ~ / True / {n++} END {print n+0}')"
+"$P2V" inventory --source "$src" --state "$T/st" -o "$T/after.xml" 2>/dev/null
+for id in boot-driver device-names nic-names vendor-tools efi-fallback; do
+    check_eq "after apply, $id passes" pass "$(rule "$T/after.xml" $id | cut -d' ' -f1)"
+done
+
+mnt=$T/mnt
+p2v_mount "$src" "$mnt" --state "$T/st"
+check "fsck.fat -n: the fixed-up ESP is clean" fsck.fat -n "$mnt/partitions/1.raw"
+mcopy -n -i "$mnt/partitions/1.raw" ::/EFI/BOOT/BOOTX64.EFI "$T/fallback.efi" 2>/dev/null
+mcopy -n -i "$mnt/partitions/1.raw" ::/EFI/debian/grubx64.efi "$T/grub.efi" 2>/dev/null
+check "mtools: \\EFI\\BOOT\\BOOTX64.EFI is the guest's grubx64.efi" cmp "$T/grub.efi" "$T/fallback.efi"
+# xfs_repair -n (nomodify) in the appliance, on the view, beside the boot.
+guestfish --ro -a "$mnt/disk.raw" -- run : xfs-repair /dev/p2vvg/root nomodify:true \
+    >"$T/xfs_repair.out" 2>&1 &
+xpid=$!
+python3 tests/linux-boot-check.py "$mnt/disk.vhdx" vhdx --uefi --bus virtio --mac 00:1b:21:3c:4d:5e \
+    --nic enp3s0 --pkg open-vm-tools --mount / --mount /boot/efi --log "$T/boot.log" \
+    >"$T/boot.facts" 2>&1
+wait "$xpid"
+check_eq "xfs_repair -n: the fixed-up root LV is clean $(tail -2 "$T/xfs_repair.out" | tr '\n' ' ')" 0 \
+    "$(tail -1 "$T/xfs_repair.out")"
+fact() { awk -v k="$1" '$1 == k {print $2}' "$T/boot.facts"; }
+check_eq "OVMF (no boot entries) boots the fixed-up VM on virtio to a login prompt" yes "$(fact booted)"
+check_eq "multi-user.target is active" active "$(fact target)"
+check_eq "its root (XFS on LVM) is read-write" "rw xfs" "$(fact root) $(awk '$1 == "mnt" && $2 == "/" {print $3}' "$T/boot.facts")"
+check_eq "the ESP is mounted at /boot/efi (fstab by UUID now)" vfat \
+    "$(awk '$1 == "mnt" && $2 == "/boot/efi" {print $3}' "$T/boot.facts")"
+check_eq "the static address is up on enp3s0" 10.0.2.15/24 "$(fact addr)"
+check_eq "it answers QEMU's gateway 10.0.2.2" ok "$(fact ping)"
+check_eq "open-vm-tools is gone" absent "$(awk '$1 == "pkg" && $2 == "open-vm-tools" {print $3}' "$T/boot.facts")"
+[ "$(fact booted)" = yes ] || tail -30 "$T/boot.log" | sed 's/^/       | /'
+p2v_umount "$mnt"
+
+check_eq "the source is unchanged" "$before" "$(hash_of "$src")"
+finish
