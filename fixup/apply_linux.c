@@ -40,6 +40,17 @@ static void hash_of(const char *d, size_t len, char *out, size_t olen)
         snprintf(out + strlen(out), olen - strlen(out), "%02x", dg[i]);
 }
 
+/* hash_of's form for a file in the guest, hashed in the appliance: an
+ * initramfs is tens of MiB, too much to carry out of it only to hash. */
+static int lg_hash(struct ctx *c, const char *path, char *out, size_t len)
+{
+    char h[80];
+    int r = p2v_lgfs_sha256(c->lg, path, h, sizeof h);
+    if (r == 0)
+        snprintf(out, len, "sha256:%.32s", h);
+    return r;
+}
+
 /* Replaces path's contents with data when they differ; records either. */
 static int put_file(struct ctx *c, const char *path, const char *data)
 {
@@ -327,7 +338,7 @@ static int fx_linux_device_names(struct ctx *c)
     return r;
 }
 
-/* ---- linux-remove-package PKG ------------------------------------------ */
+/* ---- linux-remove-package, linux-install-package PKG -------------------- */
 
 static int dpkg_installed(struct ctx *c, const char *pkg)
 {
@@ -358,29 +369,49 @@ static int valid_pkg(const char *p)
     return 1;
 }
 
-static int fx_linux_remove_package(struct ctx *c)
+/* Whether pkg is installed, by dpkg's status or rpm: 1, 0; the package
+ * manager in *deb.  -1 when the guest has neither. */
+static int pkg_installed(struct ctx *c, const char *pkg, int *deb)
+{
+    int dpkg = dpkg_installed(c, pkg);
+    *deb = dpkg >= 0;
+    if (dpkg >= 0)
+        return dpkg;
+    char *o = NULL, cmd[160];
+    snprintf(cmd, sizeof cmd, "command -v rpm >/dev/null || exit 2; rpm -q %s >/dev/null", pkg);
+    int st = p2v_lgfs_sh(c->lg, cmd, &o);
+    free(o);
+    return st == 0 ? 1 : st == 1 ? 0 : -1;
+}
+
+/* linux-remove-package (install 0) and linux-install-package (install 1).
+ * Removal purges with the guest's package manager.  Installation takes
+ * the package files already on the disk, as the appliance has no network:
+ * apt-get --no-download reads apt's cache, dnf --cacheonly its own, each
+ * resolving the dependencies from there too. */
+static int fx_linux_package(struct ctx *c, int install)
 {
     const char *pkg = c->a->argv[1];
     if (!valid_pkg(pkg))
         return fx_fail(c, -EINVAL, "'%s' is not a package name", pkg);
+    int deb;
+    int have = pkg_installed(c, pkg, &deb);
+    const char *want = install ? "installed" : "(absent)";
+    if (have < 0 && !install)
+        return fx_record(c, 0, "(absent)", "(absent)", "package %s", pkg);
+    if (have < 0)
+        return fx_fail(c, -ENOENT, "the guest has neither dpkg nor rpm to install %s with", pkg);
+    if (have == install)
+        return fx_record(c, 0, want, want, "package %s", pkg);
     char cmd[512];
-    int dpkg = dpkg_installed(c, pkg);
-    if (dpkg == 0)
-        return fx_record(c, 0, "(absent)", "(absent)", "package %s", pkg);
-    if (dpkg > 0) {
-        int r = fx_record(c, 1, "installed", "(absent)", "package %s", pkg);
-        snprintf(cmd, sizeof cmd, "DEBIAN_FRONTEND=noninteractive apt-get -y -q -o "
-                 "Dpkg::Options::=--force-confdef purge %s", pkg);
-        return r < 0 ? r : run_cmd(c, cmd);
-    }
-    char *o = NULL;
-    snprintf(cmd, sizeof cmd, "rpm -q %s >/dev/null", pkg);
-    int st = p2v_lgfs_sh(c->lg, cmd, &o);
-    free(o);
-    if (st != 0)
-        return fx_record(c, 0, "(absent)", "(absent)", "package %s", pkg);
-    int r = fx_record(c, 1, "installed", "(absent)", "package %s", pkg);
-    snprintf(cmd, sizeof cmd, "rpm -e %s", pkg);
+    if (deb)
+        snprintf(cmd, sizeof cmd, "DEBIAN_FRONTEND=noninteractive apt-get -y -q%s -o "
+                 "Dpkg::Options::=--force-confdef %s %s",
+                 install ? " --no-download --no-install-recommends" : "",
+                 install ? "install" : "purge", pkg);
+    else
+        snprintf(cmd, sizeof cmd, install ? "dnf install -y -q --cacheonly %s" : "rpm -e %s", pkg);
+    int r = fx_record(c, 1, install ? "(absent)" : "installed", want, "package %s", pkg);
     return r < 0 ? r : run_cmd(c, cmd);
 }
 
@@ -487,25 +518,18 @@ static int fx_linux_initramfs(struct ctx *c)
     if (p2v_lgfs_ls(c->lg, "/boot", &boot, &nb) < 0)
         nb = 0;
     for (size_t i = 0; i < nb && i < 64; i++) {
-        char path[300], *d;
-        size_t dl;
+        char path[300];
         snprintf(path, sizeof path, "/boot/%s", boot[i]);
-        if (!strncmp(boot[i], "init", 4) && p2v_lgfs_read(c->lg, path, &d, &dl) == 0) {
-            char h[48];
-            hash_of(d, dl, h, sizeof h);
+        char h[48];
+        if (!strncmp(boot[i], "init", 4) && lg_hash(c, path, h, sizeof h) == 0)
             before[i] = strdup(h);
-            free(d);
-        }
     }
     if ((r = run_cmd_env(c, epoch, cmd)) == 0) {
         for (size_t i = 0; i < nb && i < 64 && r == 0; i++) {
-            char path[300], *d, h[48];
-            size_t dl;
+            char path[300], h[48];
             snprintf(path, sizeof path, "/boot/%s", boot[i]);
-            if (!before[i] || p2v_lgfs_read(c->lg, path, &d, &dl) < 0)
+            if (!before[i] || lg_hash(c, path, h, sizeof h) < 0)
                 continue;
-            hash_of(d, dl, h, sizeof h);
-            free(d);
             r = fx_record(c, strcmp(h, before[i]) != 0, before[i], h, "%s", path);
         }
     }
@@ -540,7 +564,9 @@ int fx_guestfs_session(struct ctx *c, int linux)
         else if (!strcmp(a->argv[0], "linux-device-names"))
             r = fx_linux_device_names(c);
         else if (!strcmp(a->argv[0], "linux-remove-package"))
-            r = fx_linux_remove_package(c);
+            r = fx_linux_package(c, 0);
+        else if (!strcmp(a->argv[0], "linux-install-package"))
+            r = fx_linux_package(c, 1);
         else if (!strcmp(a->argv[0], "linux-initramfs"))
             r = fx_linux_initramfs(c);
     }

@@ -29,6 +29,7 @@ static const struct {
     { "linux-device-names", 0, 0, "linux-device-names" },
     { "linux-nic", 2, 2, "linux-nic NAME MAC" },
     { "linux-remove-package", 1, 1, "linux-remove-package PACKAGE" },
+    { "linux-install-package", 1, 1, "linux-install-package PACKAGE" },
     { "efi-fallback", 1, 1, "efi-fallback LOADER (a path on the ESP: /EFI/debian/grubx64.efi)" },
 };
 

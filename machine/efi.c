@@ -53,9 +53,11 @@ static void find_loader(struct p2v_fat *f, const struct p2v_machine *m, char *ou
             if ((pass == 0) != own || !strcasecmp(d.name[i], "Microsoft"))
                 continue;
             for (int k = 0; linux_files[k]; k++) {
-                snprintf(path, sizeof path, "/EFI/%s/%s", d.name[i], linux_files[k]);
-                if (p2v_fat_stat(f, path, NULL, NULL) == 1 && strlen(path) < len) {
-                    snprintf(out, len, "%s", path);
+                int n = snprintf(path, sizeof path, "/EFI/%s/%s", d.name[i], linux_files[k]);
+                if (n < 0 || (size_t)n >= len || (size_t)n >= sizeof path)
+                    continue;
+                if (p2v_fat_stat(f, path, NULL, NULL) == 1) {
+                    memcpy(out, path, (size_t)n + 1);
                     return;
                 }
             }

@@ -1,11 +1,13 @@
 /* A Linux guest's facts, read from its ext2/3/4 root (and an ext /boot)
- * with libext2fs: os-release, hostname, every kernel under /lib/modules
+ * with libext2fs, or through libguestfs's appliance when the root is on
+ * XFS, btrfs or LVM: os-release, hostname, every kernel under /lib/modules
  * with its initramfs and the storage drivers each holds, the boot loader
- * and the device names its command lines use, fstab and crypttab, network
- * configuration (linux_net.h), other hypervisors' packages.  Nothing is
- * written.  A root on XFS, btrfs or LVM is not read here. */
+ * and the device names its command lines use, fstab and crypttab; network
+ * configuration (inventory_linux_net.c) and packages
+ * (inventory_linux_pkgs.c).  Nothing is written. */
 #define _GNU_SOURCE
 #include "inventory.h"
+#include "linux_guest.h"
 
 #include "core/bytes.h"
 #include "core/log.h"
@@ -31,15 +33,7 @@ const char *const p2v_linux_storage_drivers[] = { "virtio_blk", "virtio_scsi", "
                                                  "ahci", "ata_piix", "hv_storvsc", "hv_vmbus",
                                                  NULL };
 
-/* The guest's files: the root filesystem, and /boot when it is another
- * ext volume (the fast path, libext2fs); or every filesystem the guest
- * mounts, through libguestfs's appliance (XFS, btrfs, LVM). */
-struct guest {
-    ext2_filsys root, boot;
-    struct p2v_lgfs *lg;
-};
-
-static int g_read(struct guest *g, const char *path, size_t max, char **d, size_t *len)
+int p2v_lg_read(struct guest *g, const char *path, size_t max, char **d, size_t *len)
 {
     if (g->lg) {
         int r = p2v_lgfs_read(g->lg, path, d, len);
@@ -57,7 +51,7 @@ static int g_read(struct guest *g, const char *path, size_t max, char **d, size_
     return p2v_ext_read_file(g->root, path, max, d, len);
 }
 
-static int g_list(struct guest *g, const char *path, char ***names, size_t *n)
+int p2v_lg_list(struct guest *g, const char *path, char ***names, size_t *n)
 {
     if (g->lg)
         return p2v_lgfs_ls(g->lg, path, names, n);
@@ -67,15 +61,16 @@ static int g_list(struct guest *g, const char *path, char ***names, size_t *n)
     return p2v_ext_list_dir(g->root, path, names, n);
 }
 
-static int g_exists(struct guest *g, const char *dir)
+int p2v_lg_exists(struct guest *g, const char *dir)
 {
     char **v;
     size_t n;
-    if (g_list(g, dir, &v, &n) < 0)
+    if (p2v_lg_list(g, dir, &v, &n) < 0)
         return 0;
     p2v_strv_free(v, n);
     return 1;
 }
+
 
 int p2v_m_listed(const char *list, const char *name)
 {
@@ -89,7 +84,7 @@ int p2v_m_listed(const char *list, const char *name)
     return 0;
 }
 
-static void list_add(char *list, size_t len, const char *name)
+void p2v_lg_list_add(char *list, size_t len, const char *name)
 {
     size_t used = strlen(list);
     if (!p2v_m_listed(list, name) && used + strlen(name) + 2 < len)
@@ -156,7 +151,7 @@ static void linux_arch(struct guest *g, struct p2v_machine *m)
     for (size_t i = 0; i < sizeof bins / sizeof *bins && !m->os.arch[0]; i++) {
         char *d;
         size_t len;
-        if (g_read(g, bins[i], 16 << 20, &d, &len) < 0)
+        if (p2v_lg_read(g, bins[i], 16 << 20, &d, &len) < 0)
             continue;
         if (len >= 20 && !memcmp(d, "\177ELF", 4)) {
             uint16_t mach = d[5] == 2 ? (uint16_t)((uint8_t)d[18] << 8 | (uint8_t)d[19])
@@ -175,7 +170,7 @@ static void read_fstab(struct guest *g, struct p2v_machine *m)
 {
     char *text;
     size_t len;
-    if (g_read(g, "/etc/fstab", MAX_CONFIG, &text, &len) < 0)
+    if (p2v_lg_read(g, "/etc/fstab", MAX_CONFIG, &text, &len) < 0)
         return;
     char *save = NULL;
     for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
@@ -195,7 +190,7 @@ static void read_fstab(struct guest *g, struct p2v_machine *m)
         p2v_m_copy(e->options, sizeof e->options, opts);
     }
     free(text);
-    if (g_read(g, "/etc/crypttab", MAX_CONFIG, &text, &len) < 0)
+    if (p2v_lg_read(g, "/etc/crypttab", MAX_CONFIG, &text, &len) < 0)
         return;
     save = NULL;
     for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
@@ -222,7 +217,7 @@ static int find_initramfs(struct guest *g, const char *ver, char *path, size_t l
                                          "/boot/initrd-%s", "/boot/initramfs-%s", NULL };
     for (int i = 0; forms[i]; i++) {
         snprintf(path, len, forms[i], ver);
-        int r = g_read(g, path, MAX_INITRAMFS, d, dlen);
+        int r = p2v_lg_read(g, path, MAX_INITRAMFS, d, dlen);
         if (r != -ENOENT)
             return r;
     }
@@ -236,17 +231,17 @@ static void read_kernel(struct guest *g, const char *ver, struct p2v_m_kernel *k
     size_t len;
     p2v_m_copy(k->version, sizeof k->version, ver);
     snprintf(path, sizeof path, "/lib/modules/%s/modules.dep", ver);
-    if (g_read(g, path, 64 << 20, &dep, &len) < 0)
+    if (p2v_lg_read(g, path, 64 << 20, &dep, &len) < 0)
         dep = NULL;
     snprintf(path, sizeof path, "/lib/modules/%s/modules.builtin", ver);
-    if (g_read(g, path, 64 << 20, &builtin, &len) < 0)
+    if (p2v_lg_read(g, path, 64 << 20, &builtin, &len) < 0)
         builtin = NULL;
     for (size_t i = 0; p2v_linux_storage_drivers[i]; i++) {
         const char *name = p2v_linux_storage_drivers[i];
         if (builtin && p2v_linux_module_listed(builtin, name))
-            list_add(k->builtin, sizeof k->builtin, name);
+            p2v_lg_list_add(k->builtin, sizeof k->builtin, name);
         else if (dep && p2v_linux_module_listed(dep, name))
-            list_add(k->available, sizeof k->available, name);
+            p2v_lg_list_add(k->available, sizeof k->available, name);
     }
     free(dep);
     free(builtin);
@@ -269,7 +264,7 @@ static void read_kernel(struct guest *g, const char *ver, struct p2v_m_kernel *k
         p2v_m_copy(k->generator, sizeof k->generator, fs.generator);
         for (size_t i = 0; p2v_linux_storage_drivers[i]; i++)
             if (p2v_initramfs_has(&fs, p2v_linux_storage_drivers[i]))
-                list_add(k->drivers, sizeof k->drivers, p2v_linux_storage_drivers[i]);
+                p2v_lg_list_add(k->drivers, sizeof k->drivers, p2v_linux_storage_drivers[i]);
         p2v_initramfs_free(&fs);
     }
     free(ir);
@@ -279,7 +274,7 @@ static void read_kernels(struct guest *g, struct p2v_machine *m)
 {
     char **v;
     size_t n;
-    if (g_list(g, "/lib/modules", &v, &n) < 0)
+    if (p2v_lg_list(g, "/lib/modules", &v, &n) < 0)
         return;
     qsort(v, n, sizeof *v, cmp_ver_desc);
     for (size_t i = 0; i < n && m->os.nkernels < P2V_M_MAX_KERNELS; i++) {
@@ -287,7 +282,7 @@ static void read_kernels(struct guest *g, struct p2v_machine *m)
         snprintf(path, sizeof path, "/lib/modules/%s/modules.dep", v[i]);
         char *d;
         size_t len;
-        if (g_read(g, path, 64 << 20, &d, &len) < 0)
+        if (p2v_lg_read(g, path, 64 << 20, &d, &len) < 0)
             continue;  /* a leftover directory, no kernel */
         free(d);
         read_kernel(g, v[i], &m->os.kernels[m->os.nkernels++]);
@@ -338,7 +333,7 @@ static void scan_lines(struct guest *g, struct p2v_machine *m, const char *file,
 {
     char *text;
     size_t len;
-    if (g_read(g, file, 16 << 20, &text, &len) < 0)
+    if (p2v_lg_read(g, file, 16 << 20, &text, &len) < 0)
         return;
     for (char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
         const char *s = l + strspn(l, " \t");
@@ -366,14 +361,14 @@ static void read_bootloader(struct guest *g, struct p2v_machine *m)
     for (int i = 0; cfgs[i] && !m->os.bootloader_config[0]; i++) {
         char *d;
         size_t len;
-        if (g_read(g, cfgs[i], 16 << 20, &d, &len) == 0) {
+        if (p2v_lg_read(g, cfgs[i], 16 << 20, &d, &len) == 0) {
             free(d);
             p2v_m_copy(m->os.bootloader_config, sizeof m->os.bootloader_config, cfgs[i]);
         }
     }
-    int bios = g_exists(g, "/boot/grub/i386-pc") || g_exists(g, "/boot/grub2/i386-pc");
-    int efi = g_exists(g, "/boot/grub/x86_64-efi") || g_exists(g, "/boot/grub2/x86_64-efi");
-    int sdboot = g_exists(g, "/boot/loader/entries");
+    int bios = p2v_lg_exists(g, "/boot/grub/i386-pc") || p2v_lg_exists(g, "/boot/grub2/i386-pc");
+    int efi = p2v_lg_exists(g, "/boot/grub/x86_64-efi") || p2v_lg_exists(g, "/boot/grub2/x86_64-efi");
+    int sdboot = p2v_lg_exists(g, "/boot/loader/entries");
     const char *kind = bios ? "grub-bios" : efi ? "grub-efi" : sdboot ? "systemd-boot"
                      : m->os.bootloader_config[0] ? "grub-efi" : "none";
     /* A grub.cfg with no platform directory beside it: GRUB EFI keeps its
@@ -386,7 +381,7 @@ static void read_bootloader(struct guest *g, struct p2v_machine *m)
     scan_lines(g, m, "/etc/initramfs-tools/conf.d/resume", resume_lines);
     char **v;
     size_t n;
-    if (sdboot && g_list(g, "/boot/loader/entries", &v, &n) == 0) {
+    if (sdboot && p2v_lg_list(g, "/boot/loader/entries", &v, &n) == 0) {
         for (size_t i = 0; i < n; i++) {
             char path[160];
             snprintf(path, sizeof path, "/boot/loader/entries/%s", v[i]);
@@ -401,174 +396,6 @@ static void read_bootloader(struct guest *g, struct p2v_machine *m)
     for (int i = 0; i < m->os.nrefs; i++)
         if (!strcmp(m->os.ref[i].file, "/etc/initramfs-tools/conf.d/resume"))
             p2v_m_copy(m->os.ref[i].where, sizeof m->os.ref[i].where, "resume");
-}
-
-/* ---- network ------------------------------------------------------- */
-
-typedef int (*net_parser)(const char *text, const char *file, struct p2v_lnet *out, int max);
-
-static int p_ifupdown(const char *t, const char *f, struct p2v_lnet *o, int max)
-{
-    (void)f;
-    return p2v_lnet_ifupdown(t, o, max);
-}
-static int p_netplan(const char *t, const char *f, struct p2v_lnet *o, int max)
-{
-    (void)f;
-    return p2v_lnet_netplan(t, o, max);
-}
-static int p_networkd(const char *t, const char *f, struct p2v_lnet *o, int max)
-{
-    (void)f;
-    size_t n = strlen(f);
-    if (n > 5 && !strcmp(f + n - 5, ".link"))
-        return p2v_lnet_link(t, o, max);
-    return n > 8 && !strcmp(f + n - 8, ".network") ? p2v_lnet_networkd(t, o, max) : 0;
-}
-static int p_udev(const char *t, const char *f, struct p2v_lnet *o, int max)
-{
-    size_t n = strlen(f);
-    return n > 6 && !strcmp(f + n - 6, ".rules") ? p2v_lnet_udev(t, o, max) : 0;
-}
-static int p_ifcfg(const char *t, const char *f, struct p2v_lnet *o, int max)
-{
-    const char *b = strrchr(f, '/');
-    return !strncmp(b ? b + 1 : f, "ifcfg-", 6) ? p2v_lnet_ifcfg(t, f, o, max) : 0;
-}
-
-static void add_net(struct p2v_machine *m, const struct p2v_lnet *e, const char *file)
-{
-    struct p2v_m_nic *nic = NULL;
-    for (int i = 0; i < m->nnics && !nic; i++)
-        if ((e->name[0] && !strcmp(m->nic[i].name, e->name)) ||
-            (!e->name[0] && e->mac[0] && !strcmp(m->nic[i].mac, e->mac)))
-            nic = &m->nic[i];
-    if (!nic) {
-        if (m->nnics >= P2V_M_MAX_NICS)
-            return;
-        nic = &m->nic[m->nnics++];
-        memset(nic, 0, sizeof *nic);
-        p2v_m_copy(nic->name, sizeof nic->name, e->name[0] ? e->name : e->mac);
-    }
-    if (e->mac[0] && !nic->mac[0])
-        p2v_m_copy(nic->mac, sizeof nic->mac, e->mac);
-    if (e->dhcp < 0) {  /* a pin: a name bound to a MAC */
-        p2v_m_copy(nic->pin, sizeof nic->pin, file);
-        return;
-    }
-    p2v_m_copy(nic->config, sizeof nic->config, file);
-    p2v_m_copy(nic->config_kind, sizeof nic->config_kind, e->kind);
-    nic->dhcp = e->dhcp ? P2V_YES : P2V_NO;
-    if (e->addr[0] && !nic->naddrs) {
-        struct p2v_m_addr *a = &nic->addr[nic->naddrs++];
-        p2v_m_copy(a->family, sizeof a->family, strchr(e->addr, ':') ? "ipv6" : "ipv4");
-        p2v_m_copy(a->addr, sizeof a->addr, e->addr);
-        a->prefix = e->prefix;
-    }
-    if (e->gateway[0])
-        p2v_m_copy(nic->gateway, sizeof nic->gateway, e->gateway);
-}
-
-static void net_file(struct guest *g, struct p2v_machine *m, const char *file, net_parser p)
-{
-    char *text;
-    size_t len;
-    if (g_read(g, file, MAX_CONFIG, &text, &len) < 0)
-        return;
-    struct p2v_lnet e[16];
-    int n = p(text, file, e, 16);
-    free(text);
-    for (int i = 0; i < n; i++)
-        add_net(m, &e[i], file);
-}
-
-static void net_dir(struct guest *g, struct p2v_machine *m, const char *dir, net_parser p)
-{
-    char **v;
-    size_t n;
-    if (g_list(g, dir, &v, &n) < 0)
-        return;
-    qsort(v, n, sizeof *v, cmp_ver_desc);
-    for (size_t i = n; i-- > 0;) {  /* in name order, as the tools read them */
-        char path[256];
-        snprintf(path, sizeof path, "%s/%s", dir, v[i]);
-        net_file(g, m, path, p);
-    }
-    p2v_strv_free(v, n);
-}
-
-static int p_nm(const char *t, const char *f, struct p2v_lnet *o, int max)
-{
-    return p2v_lnet_nm_keyfile(t, f, o, max);
-}
-
-static void read_network(struct guest *g, struct p2v_machine *m)
-{
-    net_file(g, m, "/etc/network/interfaces", p_ifupdown);
-    net_dir(g, m, "/etc/network/interfaces.d", p_ifupdown);
-    net_dir(g, m, "/etc/NetworkManager/system-connections", p_nm);
-    net_dir(g, m, "/etc/netplan", p_netplan);
-    net_dir(g, m, "/etc/sysconfig/network-scripts", p_ifcfg);
-    net_dir(g, m, "/etc/sysconfig/network", p_ifcfg);
-    net_dir(g, m, "/etc/systemd/network", p_networkd);
-    net_dir(g, m, "/etc/udev/rules.d", p_udev);
-}
-
-/* ---- other hypervisors' tools ------------------------------------- */
-
-static const char *const vendor_packages[] = {
-    "open-vm-tools", "open-vm-tools-desktop", "open-vm-tools-sdmp", "virtualbox-guest-utils",
-    "virtualbox-guest-x11", "virtualbox-guest-dkms", "xe-guest-utilities", "xe-guest-agent",
-    "hyperv-daemons", NULL
-};
-
-static void add_tool(struct p2v_machine *m, const char *name, const char *kind,
-                     const char *uninstall)
-{
-    for (int i = 0; i < m->os.ntools; i++)
-        if (!strcmp(m->os.tool[i].name, name))
-            return;
-    if (m->os.ntools >= P2V_M_MAX_ITEMS)
-        return;
-    struct p2v_m_tool *t = &m->os.tool[m->os.ntools++];
-    p2v_m_copy(t->name, sizeof t->name, name);
-    p2v_m_copy(t->kind, sizeof t->kind, kind);
-    t->start = -1;
-    p2v_m_copy(t->uninstall, sizeof t->uninstall, uninstall);
-}
-
-static void read_tools(struct guest *g, struct p2v_machine *m)
-{
-    char *text;
-    size_t len;
-    if (g_read(g, "/var/lib/dpkg/status", 256u << 20, &text, &len) == 0) {
-        /* paragraphs: Package: first, Status: "install ok installed" */
-        char pkg[96] = "";
-        for (char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
-            if (!strncmp(l, "Package: ", 9)) {
-                size_t n = strcspn(l + 9, " \n");
-                n = n < sizeof pkg - 1 ? n : sizeof pkg - 1;
-                memcpy(pkg, l + 9, n);
-                pkg[n] = 0;
-            } else if (!strncmp(l, "Status: ", 8) && !strncmp(l + 8, "install ok installed", 20)) {
-                for (int i = 0; vendor_packages[i]; i++)
-                    if (!strcmp(pkg, vendor_packages[i]))
-                        add_tool(m, pkg, "package", "unattended");
-            }
-        }
-        free(text);
-    }
-    /* Installed from the vendor's own installer, not a package. */
-    static const struct { const char *path, *name; } files[] = {
-        { "/usr/bin/vmware-uninstall-tools.pl", "VMware Tools" },
-        { "/etc/init.d/vboxadd", "VirtualBox Guest Additions" },
-        { "/usr/sbin/xe-daemon", "XenServer guest agent" },
-    };
-    for (size_t i = 0; i < sizeof files / sizeof *files; i++)
-        if (g_read(g, files[i].path, 16 << 20, &text, &len) == 0) {
-            free(text);
-            add_tool(m, files[i].name, "program", "manual");
-        }
 }
 
 /* ---- the root ------------------------------------------------------ */
@@ -610,7 +437,7 @@ static void read_facts(struct guest *g, struct p2v_machine *m, char *text,
     p2v_os_release_value(text, "ID", m->os.id, sizeof m->os.id);
     p2v_os_release_value(text, "VERSION_ID", m->os.version, sizeof m->os.version);
     free(text);
-    if (g_read(g, "/etc/hostname", 4096, &text, &len) == 0) {
+    if (p2v_lg_read(g, "/etc/hostname", 4096, &text, &len) == 0) {
         text[strcspn(text, " \t\r\n")] = 0;
         p2v_m_copy(m->hostname, sizeof m->hostname, text);
         free(text);
@@ -620,8 +447,8 @@ static void read_facts(struct guest *g, struct p2v_machine *m, char *text,
         g->boot = open_boot(dv, m, vols, n, m->os.partition);
     read_kernels(g, m);
     read_bootloader(g, m);
-    read_network(g, m);
-    read_tools(g, m);
+    p2v_lg_read_network(g, m);
+    p2v_lg_read_packages(g, m);
     linux_arch(g, m);
 }
 
@@ -640,8 +467,8 @@ static int inventory_guestfs(const struct p2v_disk_view *dv, struct p2v_machine 
     r = p2v_lgfs_open(p2v_nbd_socket(nbd), 1, &g.lg);
     char *text = NULL;
     size_t len;
-    if (r == 0 && g_read(&g, "/etc/os-release", MAX_CONFIG, &text, &len) < 0 &&
-        g_read(&g, "/usr/lib/os-release", MAX_CONFIG, &text, &len) < 0)
+    if (r == 0 && p2v_lg_read(&g, "/etc/os-release", MAX_CONFIG, &text, &len) < 0 &&
+        p2v_lg_read(&g, "/usr/lib/os-release", MAX_CONFIG, &text, &len) < 0)
         r = -ENOENT;
     if (r == 0) {
         const char *root = p2v_lgfs_root(g.lg);
@@ -670,8 +497,8 @@ int p2v_inventory_linux(const struct p2v_disk_view *dv, struct p2v_machine *m)
         char *text = NULL;
         size_t len;
         /* The root filesystem is the one with an os-release. */
-        if (g_read(&g, "/etc/os-release", MAX_CONFIG, &text, &len) < 0 &&
-            g_read(&g, "/usr/lib/os-release", MAX_CONFIG, &text, &len) < 0) {
+        if (p2v_lg_read(&g, "/etc/os-release", MAX_CONFIG, &text, &len) < 0 &&
+            p2v_lg_read(&g, "/usr/lib/os-release", MAX_CONFIG, &text, &len) < 0) {
             p2v_ext_close(&g.root);
             continue;
         }

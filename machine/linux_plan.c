@@ -63,6 +63,18 @@ int p2v_linux_plan_default(FILE *f, const char *target, int generation,
     }
     if (tools)
         fputc('\n', f);
+    /* The target's own agent: installed from the disk's package cache when
+     * its files are there (the appliance has no network). */
+    const char *agent = !strcmp(target, "hyperv") ? "hyperv-daemons" : "qemu-guest-agent";
+    if (p2v_m_listed(m->os.agents_installed, agent))
+        fprintf(f, "# %s, the target's guest agent, is installed.\n\n", agent);
+    else if (p2v_m_listed(m->os.agents_on_disk, agent))
+        fprintf(f, "# The target's guest agent, from the package files on the disk.\n"
+                   "linux-install-package %s\n\n", agent);
+    else
+        fprintf(f, "# %s, the target's guest agent, is not installed and its package is not\n"
+                   "# on the disk: install it on the VM with the guest's package manager.\n\n",
+                agent);
     fprintf(f, "# The target's storage drivers, in every kernel's initramfs (the guest's own\n"
                "# update-initramfs, dracut or mkinitcpio, run in the appliance).\n"
                "linux-initramfs %s\n", drivers_for(target, generation));

@@ -134,6 +134,10 @@ struct p2v_machine {
         char systemroot[32];
         char bootloader[16];  /* Linux: grub-bios, grub-efi, systemd-boot, none; "" unknown */
         char bootloader_config[96];
+        /* Linux: the hypervisors' own guest tools (qemu-guest-agent,
+         * hyperv-daemons), comma-separated: installed, and not installed
+         * but with their package files on the disk (an offline install). */
+        char agents_installed[64], agents_on_disk[64];
         int ndrivers, ntools, nmounts, nhives, nkernels, nrefs;
         struct p2v_m_kernel kernels[P2V_M_MAX_KERNELS];
         struct p2v_m_ref ref[P2V_M_MAX_ITEMS];

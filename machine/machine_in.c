@@ -183,6 +183,11 @@ static void read_os(xmlXPathContextPtr xc, struct p2v_machine *m)
         get_token(bl, "type", m->os.bootloader, sizeof m->os.bootloader);
         get(bl, "config", m->os.bootloader_config, sizeof m->os.bootloader_config);
     }
+    xmlNodePtr ga = first(xc, "/machine/os/guest-agents");
+    if (ga) {
+        get(ga, "installed", m->os.agents_installed, sizeof m->os.agents_installed);
+        get(ga, "on-disk", m->os.agents_on_disk, sizeof m->os.agents_on_disk);
+    }
     o = nodes(xc, "/machine/os/kernels/kernel");
     for (int i = 0; o && i < o->nodesetval->nodeNr && m->os.nkernels < P2V_M_MAX_KERNELS; i++) {
         xmlNodePtr n = o->nodesetval->nodeTab[i];

@@ -66,6 +66,12 @@ static void x_linux(FILE *f, const struct p2v_machine *m)
         x_attr(f, "config", m->os.bootloader_config);
         fputs("/>\n", f);
     }
+    if (m->os.agents_installed[0] || m->os.agents_on_disk[0]) {
+        fputs("    <guest-agents", f);
+        x_attr(f, "installed", m->os.agents_installed);
+        x_attr(f, "on-disk", m->os.agents_on_disk);
+        fputs("/>\n", f);
+    }
     if (m->os.nkernels) {
         fputs("    <kernels>\n", f);
         for (int i = 0; i < m->os.nkernels; i++) {
@@ -400,6 +406,10 @@ static void j_linux(struct p2v_json *j, const struct p2v_machine *m)
     p2v_json_object(j, "bootloader");
     p2v_json_str(j, "type", m->os.bootloader);
     p2v_json_str(j, "config", m->os.bootloader_config);
+    p2v_json_end(j);
+    p2v_json_object(j, "guest_agents");
+    p2v_json_str(j, "installed", m->os.agents_installed);
+    p2v_json_str(j, "on_disk", m->os.agents_on_disk);
     p2v_json_end(j);
     p2v_json_array(j, "kernels");
     for (int i = 0; i < m->os.nkernels; i++) {

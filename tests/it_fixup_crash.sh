@@ -1,5 +1,4 @@
 #!/bin/bash
-# p2v-test: alone (kills an apply at random moments)
 # Crash safety of `p2v fixup apply`: a state holding plan A gets plan B
 # applied and the apply is killed with SIGKILL at a random moment, again and
 # again (CRASH_ITERATIONS, default 20).  Every time the state must still

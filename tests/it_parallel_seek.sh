@@ -1,5 +1,4 @@
 #!/bin/bash
-# p2v-test: alone (concurrent readers)
 # Four readers at random offsets agree with a reference, on fixed and
 # dynamic images and on disk.raw; SEEK_DATA/SEEK_HOLE find exactly the
 # zero blocks; st_blocks tells the truth; the view is read-only and

@@ -10,6 +10,7 @@
 # bootmgfw.efi, as mtools and fsck.fat see it; the dry run lists the same,
 # a second apply changes nothing, the source is unchanged.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/fixup_lib.sh"
 
 PATH=$PATH:/usr/sbin:/sbin
 export MTOOLS_SKIP_CHECK=1
@@ -55,27 +56,12 @@ check "the default plan has efi-fallback for bootmgfw.efi" \
     grep -qx 'efi-fallback /EFI/Microsoft/Boot/bootmgfw.efi' "$T/default.plan"
 
 printf 'no-auto-reboot\nefi-fallback /EFI/Microsoft/Boot/bootmgfw.efi\n' >"$T/plan"
-"$P2V" fixup apply --dry-run --json --state "$T/dry" --plan "$T/plan" "$src" >"$T/dry.json" 2>"$T/dry.err" &
-dpid=$!
-"$P2V" fixup apply --json --state "$T/st" --plan "$T/plan" "$src" >"$T/apply.json" 2>"$T/apply.err"
-check_eq "fixup apply exits 0 $(tail -2 "$T/apply.err" | tr '\n' ' ')" 0 $?
-wait "$dpid"
-check_eq "the dry run exits 0 $(tail -2 "$T/dry.err" | tr '\n' ' ')" 0 $?
-changes() {
-    python3 -c 'import json,sys
-for c in json.load(open(sys.argv[1]))["changes"]:
-    print(c["line"], c["action"], c["what"], c["changed"], c["old"], c["new"])' "$1"
-}
+apply_plan "$src" "$T/plan"
 want_hash=sha256:$(sha256sum "$T/bootmgfw.efi" | cut -c1-32)
 check_eq "apply copied bootmgfw.efi to the fallback path (its SHA-256 recorded)" \
     "2 efi-fallback ESP /EFI/BOOT/BOOTX64.EFI True (absent) $want_hash" \
-    "$(changes "$T/apply.json" | grep efi-fallback)"
-changes "$T/apply.json" >"$T/apply.txt"
+    "$(grep efi-fallback "$T/apply.txt")"
 check "and made the registry change" grep -q '^1 no-auto-reboot .* True ' "$T/apply.txt"
-check_eq "the dry run lists the same" "$(changes "$T/apply.json")" "$(changes "$T/dry.json")"
-"$P2V" fixup apply --json --state "$T/st" --plan "$T/plan" "$src" >"$T/again.json" 2>"$T/again.err"
-check_eq "re-applying changes nothing" "0 0" \
-    "$? $(changes "$T/again.json" | awk '$0 ~ / True / {n++} END {print n+0}')"
 
 mnt=$T/mnt
 p2v_mount "$src" "$mnt" --state "$T/st"

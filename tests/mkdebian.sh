@@ -19,7 +19,10 @@
 #   - a static ifupdown stanza on enp3s0 (10.0.2.15/24, gateway 10.0.2.2),
 #     and a udev rule from an older release pinning that name to the
 #     physical NIC's MAC;
-#   - open-vm-tools installed.
+#   - open-vm-tools installed;
+#   - (initramfs-tools variant) qemu-guest-agent not installed, but its
+#     package files and their dependencies in apt's cache, as a machine
+#     prepared for conversion has them: the fix-up installs it offline.
 # The dracut variant is the RHEL-like system: it also carries lvm2, xfsprogs
 # and GRUB for UEFI (tests/mkguestfsdisk.sh puts it on XFS in LVM behind an
 # EFI System Partition).
@@ -86,6 +89,11 @@ chroot "$ROOT" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-ins
     ${PKGS//,/ } >"$WORK/apt.log" 2>&1 ||
     { tail -20 "$WORK/apt.log" >&2; die "apt-get install in the new system failed (log above)"; }
 chroot "$ROOT" apt-get clean
+if [ "$VARIANT" = initramfs-tools ]; then
+    chroot "$ROOT" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --download-only \
+        --no-install-recommends qemu-guest-agent >>"$WORK/apt.log" 2>&1 ||
+        { tail -20 "$WORK/apt.log" >&2; die "downloading qemu-guest-agent failed (log above)"; }
+fi
 rm -f "$ROOT/usr/sbin/policy-rc.d"
 for m in proc sys dev; do umount "$ROOT/$m"; done
 
@@ -127,4 +135,6 @@ ls "$ROOT"/boot/initrd.img-* >/dev/null 2>&1 || die "no initramfs was built in $
 
 tar --numeric-owner --xattrs -C "$ROOT" -cf "$WORK/root.tar" .
 mv "$WORK/root.tar" "$OUT"
+# Trees an older version of this script built are no longer used.
+for old in "$CACHE"/debian12-"$VARIANT"-*.tar; do [ "$old" = "$OUT" ] || rm -f "$old"; done
 echo "$OUT"

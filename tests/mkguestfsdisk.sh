@@ -40,26 +40,8 @@ cat >"$WORK/fstab" <<'EOF'
 /dev/mapper/p2vvg-root  /              xfs    defaults   0      1
 /dev/sda1               /boot/efi      vfat   umask=0077 0      1
 EOF
-# What grub-mkconfig writes for this layout (it cannot run here: its probes
-# of the appliance's devices name them as the appliance sees them).
-cat >"$WORK/grub.cfg" <<EOF
-serial --unit=0 --speed=115200
-terminal_input serial
-terminal_output serial
-set default=0
-set timeout=1
-menuentry 'Debian GNU/Linux' --class debian --class gnu-linux --class gnu --class os {
-	insmod gzio
-	insmod part_gpt
-	insmod lvm
-	insmod xfs
-	search --no-floppy --label --set=root p2vroot
-	echo	'Loading Linux $K ...'
-	linux	/boot/vmlinuz-$K root=/dev/mapper/p2vvg-root ro console=ttyS0
-	echo	'Loading initial ramdisk ...'
-	initrd	/boot/initrd.img-$K
-}
-EOF
+bash "$(dirname "$0")/grubcfg.sh" "$K" "part_gpt lvm xfs" "--label p2vroot" \
+    root=/dev/mapper/p2vvg-root >"$WORK/grub.cfg"
 for img in uefi-lvm btrfs; do rm -f "$DIR/$img.img"; done
 truncate -s 2G "$DIR/uefi-lvm.img"
 truncate -s 512M "$DIR/btrfs.img"

@@ -55,28 +55,10 @@ mount -t proc proc "$WORK/mnt/proc"
 mount -t sysfs sys "$WORK/mnt/sys"
 chroot "$WORK/mnt" grub-install --target=i386-pc --modules="part_msdos ext2" "$DISK" >"$WORK/grub.log" 2>&1 ||
     { cat "$WORK/grub.log" >&2; die "grub-install in the guest failed"; }
-# grub-mkconfig writes no Linux entry for a root on a loop device (its
-# 10_linux takes that for a loop-mounted image), so the entry is written
-# here as grub-mkconfig writes it for a root named by device.
 K=$(cd "$WORK/mnt/boot" && ls vmlinuz-* | sed 's/^vmlinuz-//' | sort -V | tail -1)
 [ -n "$K" ] || die "no kernel in /boot"
-cat >"$WORK/mnt/boot/grub/grub.cfg" <<EOF
-serial --unit=0 --speed=115200
-terminal_input serial
-terminal_output serial
-set default=0
-set timeout=1
-menuentry 'Debian GNU/Linux' --class debian --class gnu-linux --class gnu --class os {
-	insmod gzio
-	insmod part_msdos
-	insmod ext2
-	search --no-floppy --fs-uuid --set=root $FS_UUID
-	echo	'Loading Linux $K ...'
-	linux	/boot/vmlinuz-$K root=/dev/sda1 ro console=ttyS0
-	echo	'Loading initial ramdisk ...'
-	initrd	/boot/initrd.img-$K
-}
-EOF
+bash "$(dirname "$0")/grubcfg.sh" "$K" "part_msdos ext2" "--fs-uuid $FS_UUID" root=/dev/sda1 \
+    >"$WORK/mnt/boot/grub/grub.cfg"
 for m in dev proc sys ''; do umount "$WORK/mnt/$m"; done
 losetup -d "$LOOP" "$DISK"
 LOOP='' DISK=''

@@ -1,6 +1,8 @@
 #!/bin/bash
 # Runs every integration script (tests/it_*.sh) and totals the results.
-# Usage: tests/run-integration.sh BUILD/p2v [SCRIPT...]
+# Usage: tests/run-integration.sh BUILD/p2v [SCRIPT...] [--also OTHER/p2v SCRIPT...]
+# --also runs more scripts with another build (make check: the sanitizer
+# build's subset), scheduled with the rest.
 #
 # A script says how it shares the machine in a "# p2v-test:" line near its
 # top:
@@ -14,42 +16,56 @@
 # background scripts run.  CI has two cores: the background scripts use
 # the one the foreground leaves idle.
 set -u
-export P2V=$(realpath "$1"); shift
+main_bin=$(realpath "$1"); shift
 cd "$(dirname "$0")/.."
-scripts=("$@")
+scripts=() also=() other_bin=''
+while (($#)); do
+    if [ "$1" = --also ]; then
+        other_bin=$(realpath "$2"); shift 2
+        also=("$@")
+        break
+    fi
+    scripts+=("$1"); shift
+done
 [ ${#scripts[@]} -gt 0 ] || scripts=(tests/it_*.sh)
 [ "$(id -u)" = 0 ] || echo "note: integration tests need root (FUSE mounts, other users)" >&2
 kind_of() { sed -n '1,5s/^# p2v-test: \([a-z]*\).*/\1/p' "$1" | head -1; }
+# Each entry is BINARY:SCRIPT.
 bg=() fg=() alone=()
-for s in "${scripts[@]}"; do
-    case $(kind_of "$s") in
-        background) bg+=("$s") ;;
-        alone) alone+=("$s") ;;
-        *) fg+=("$s") ;;
-    esac
-done
+classify() {
+    local s
+    for s in "${@:2}"; do
+        case $(kind_of "$s") in
+            background) bg+=("$1:$s") ;;
+            alone) alone+=("$1:$s") ;;
+            *) fg+=("$1:$s") ;;
+        esac
+    done
+}
+classify "$main_bin" "${scripts[@]}"
+[ -z "$other_bin" ] || classify "$other_bin" "${also[@]}"
 pass=0 fail=0 broken=()
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-# run SCRIPT LOG: runs it with its result file and its time beside LOG.
+# run BINARY:SCRIPT LOG: runs it with its result file and its time beside LOG.
 run() {
     local start=$SECONDS
     rm -f "$2.res"
-    RESULT_FILE=$2.res bash "$1" >"$2" 2>&1
+    P2V=${1%%:*} RESULT_FILE=$2.res bash "${1#*:}" >"$2" 2>&1
     echo $? >"$2.rc"
     echo "$((SECONDS - start))" >"$2.time"
 }
-# report SCRIPT LOG: prints a finished script's output and counts it.
+# report BINARY:SCRIPT LOG: prints a finished script's output and counts it.
 report() {
     local p f rc
-    echo "== $1"
+    echo "== ${1#*:}$([ "${1%%:*}" = "$main_bin" ] || echo " (${1%%:*})")"
     cat "$2"
     read -r p f <"$2.res" || { p=0; f=1; }
     rc=$(cat "$2.rc")
     [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1   # a script that died counts as a failure
     pass=$((pass + p)); fail=$((fail + f))
-    [ "$f" -eq 0 ] || broken+=("$1")
+    [ "$f" -eq 0 ] || broken+=("${1#*:}")
     echo "   ($(cat "$2.time") s)"
 }
 

@@ -46,6 +46,7 @@ static void fixup_usage(FILE *f)
           "  linux-device-names               (Linux guests, through libguestfs)\n"
           "  linux-nic NAME MAC\n"
           "  linux-remove-package PACKAGE\n"
+          "  linux-install-package PACKAGE    (from package files on the disk)\n"
           "  linux-initramfs DRIVER...\n"
           "  efi-fallback LOADER              (UEFI disks: LOADER on the ESP becomes\n"
           "                                    \\EFI\\BOOT\\BOOTX64.EFI)\n"

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "tests/unit/scratch_dir.h"
 #include "tests/unit/fake_layer.h"
 #include "fixup/overlay.h"
 
@@ -21,17 +22,14 @@ static char dir[64];
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/p2v-ovl-XXXXXX");
-    assert_non_null(mkdtemp(dir));
+    scratch_dir_make(dir, sizeof dir, "ovl");
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    scratch_dir_remove(dir);
     return 0;
 }
 

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tests/unit/scratch_dir.h"
 #include "core/bytes.h"
 #include "core/log.h"
 #include "core/memfile.h"
@@ -24,8 +25,7 @@ static char dir[64];
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/p2v-fat-XXXXXX");
-    assert_non_null(mkdtemp(dir));
+    scratch_dir_make(dir, sizeof dir, "fat");
     p2v_log_quiet(1);
     return 0;
 }
@@ -33,9 +33,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    scratch_dir_remove(dir);
     return 0;
 }
 
