@@ -115,20 +115,20 @@ structure:
 	@python3 tests/check_structure.py
 
 # make check: the Linux test systems are built (or found cached) while p2v
-# and its sanitizer build compile and their unit tests run; then every
-# integration script, and the sanitizer subset beside them
-# (tests/run-integration.sh schedules them on CI's two cores).
+# and its sanitizer build compile; then the unit tests and fuzz corpora of
+# both builds, every integration script and the sanitizer subset, which
+# tests/run-integration.sh schedules on CI's two cores (the Linux boots in
+# the background from the start).
 check:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory structure
 	@mkdir -p build && (bash tests/warm-cache.sh >build/warm-cache.log 2>&1 &)
 	@$(MAKE) --no-print-directory -j2 all
-	@$(MAKE) --no-print-directory unit fuzz-replay
 	@mkdir -p build/asan && rm -f build/asan/report.*
 	@$(ASAN_MAKE) -j2 all
-	@$(ASAN_ENV) $(ASAN_MAKE) unit fuzz-replay
-	@$(ASAN_ENV) bash tests/run-integration.sh $(B)/p2v --also build/asan/p2v $(ASAN_SUBSET); \
-	rc=$$?; $(ASAN_REPORTS)
+	@$(ASAN_ENV) bash tests/run-integration.sh $(B)/p2v \
+	    --before '$(MAKE) --no-print-directory unit fuzz-replay && $(ASAN_MAKE) unit fuzz-replay' \
+	    --also build/asan/p2v $(ASAN_SUBSET); rc=$$?; $(ASAN_REPORTS)
 
 # The whole suite under AddressSanitizer and UBSan, in a build tree of its own.
 asan:
@@ -147,7 +147,7 @@ check-asan: deps
 # not fit CI's time): every unit test and fuzz corpus, and the integration
 # scripts that feed p2v the most foreign bytes (TESTING.md says why these).
 ASAN_SUBSET := tests/it_errors.sh tests/it_partitions.sh tests/it_v2v.sh tests/it_fixup.sh \
-               tests/it_security.sh tests/it_commit.sh tests/it_badsectors.sh tests/it_hives.sh
+               tests/it_security.sh tests/it_commit.sh tests/it_badsectors.sh
 ASAN_ENV = ASAN_OPTIONS=log_path=$(CURDIR)/build/asan/report \
 	UBSAN_OPTIONS=log_path=$(CURDIR)/build/asan/report:print_stacktrace=1
 ASAN_REPORTS = if ls build/asan/report.* >/dev/null 2>&1; then \

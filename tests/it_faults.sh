@@ -13,7 +13,7 @@
 # let go, a new mount serves the same bytes.  (5) SIGKILL of p2v mount the
 # moment it says ready: the view serves on, never a stale mount; then
 # SIGKILL at random moments of fixup apply, mount start-up (the dynamic
-# scan) and commit, SOAK_N times (default 10; tests/soak.sh runs 100).
+# scan) and commit, SOAK_N times (default 6; tests/soak.sh runs 100).
 # Sources hashed before and after.  Random points come from FAULTS_SEED
 # (printed).
 . "$(dirname "$0")/lib.sh"
@@ -356,7 +356,7 @@ check_eq "a kill at the ready line leaves the view serving (the right bytes), ne
 check "no p2v process left serving $MK" wait_until 20 no_view_process "$MK"
 
 section "SIGKILL at random moments of fixup apply, mount start-up and commit"
-kill_loop "${SOAK_N:-10}"
+kill_loop "${SOAK_N:-6}"
 
 check_eq "the fixture is unchanged" "$W_HASH" "$(sha "$W")"
 check_eq "nothing of this test is left mounted" "" "$(fuse_mounts_under "$T")"
