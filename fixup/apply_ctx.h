@@ -69,6 +69,9 @@ int fx_disable_vendor_services(struct ctx *c);
 /* apply_linux.c: the linux-* actions, then efi-fallback, in one libguestfs
  * session (linux: the guest's root found and mounted; else only launched). */
 int fx_guestfs_session(struct ctx *c, int linux);
+/* A guest file's "sha256:" and first 32 hex digits, as records show
+ * hashes, or "(absent)"; -errno when it cannot be read. */
+int fx_lg_hash(struct ctx *c, const char *path, char *out, size_t len);
 
 /* apply_efi.c: efi-fallback LOADER, in that session. */
 int fx_efi_fallback(struct ctx *c);

@@ -16,24 +16,12 @@
 #include <string.h>
 #include <strings.h>
 
-/* "sha256:" and the first 32 hex digits, as the other records show. */
-static int hash(struct ctx *c, const char *path, char *out, size_t len)
-{
-    char h[80];
-    int r = p2v_lgfs_sha256(c->lg, path, h, sizeof h);
-    if (r == -ENOENT)
-        snprintf(out, len, "(absent)");
-    else if (r == 0)
-        snprintf(out, len, "sha256:%.32s", h);
-    return r == -ENOENT ? 0 : r;
-}
-
 static int put_copy(struct ctx *c, const char *from, const char *to)
 {
     char old[48], new_[48];
-    int r = hash(c, to, old, sizeof old);
+    int r = fx_lg_hash(c, to, old, sizeof old);
     if (r == 0)
-        r = hash(c, from, new_, sizeof new_);
+        r = fx_lg_hash(c, from, new_, sizeof new_);
     if (r < 0)
         return fx_fail(c, r, "reading %s on the EFI System Partition", to);
     if (!strcmp(old, new_))

@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "fs/nbd_export.h"
 #include "guest/hive.h"
+#include "guest/dpkg_status.h"
 #include "guest/initramfs.h"
 #include "guest/linux_guestfs.h"
 
@@ -42,13 +43,15 @@ static void hash_of(const char *d, size_t len, char *out, size_t olen)
 
 /* hash_of's form for a file in the guest, hashed in the appliance: an
  * initramfs is tens of MiB, too much to carry out of it only to hash. */
-static int lg_hash(struct ctx *c, const char *path, char *out, size_t len)
+int fx_lg_hash(struct ctx *c, const char *path, char *out, size_t len)
 {
     char h[80];
     int r = p2v_lgfs_sha256(c->lg, path, h, sizeof h);
-    if (r == 0)
+    if (r == -ENOENT)
+        snprintf(out, len, "(absent)");
+    else if (r == 0)
         snprintf(out, len, "sha256:%.32s", h);
-    return r;
+    return r == -ENOENT ? 0 : r;
 }
 
 /* Replaces path's contents with data when they differ; records either. */
@@ -346,15 +349,7 @@ static int dpkg_installed(struct ctx *c, const char *pkg)
     size_t n;
     if (p2v_lgfs_read(c->lg, "/var/lib/dpkg/status", &t, &n) < 0)
         return -1;
-    int found = 0;
-    char want[160];
-    snprintf(want, sizeof want, "Package: %s\n", pkg);
-    for (char *p = strstr(t, want); p && !found; p = strstr(p + 1, want)) {
-        if (p != t && p[-1] != '\n')
-            continue;
-        char *end = strstr(p, "\n\n"), *st = strstr(p, "\nStatus: install ok installed");
-        found = st && (!end || st < end);
-    }
+    int found = p2v_dpkg_installed(t, pkg);
     free(t);
     return found;
 }
@@ -521,14 +516,14 @@ static int fx_linux_initramfs(struct ctx *c)
         char path[300];
         snprintf(path, sizeof path, "/boot/%s", boot[i]);
         char h[48];
-        if (!strncmp(boot[i], "init", 4) && lg_hash(c, path, h, sizeof h) == 0)
+        if (!strncmp(boot[i], "init", 4) && fx_lg_hash(c, path, h, sizeof h) == 0)
             before[i] = strdup(h);
     }
     if ((r = run_cmd_env(c, epoch, cmd)) == 0) {
         for (size_t i = 0; i < nb && i < 64 && r == 0; i++) {
             char path[300], h[48];
             snprintf(path, sizeof path, "/boot/%s", boot[i]);
-            if (!before[i] || lg_hash(c, path, h, sizeof h) < 0)
+            if (!before[i] || fx_lg_hash(c, path, h, sizeof h) < 0)
                 continue;
             r = fx_record(c, strcmp(h, before[i]) != 0, before[i], h, "%s", path);
         }

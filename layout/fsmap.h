@@ -29,6 +29,11 @@ int p2v_fsmap_ntfs(struct p2v_layer *l, uint64_t start, uint64_t size, const cha
 int p2v_fsmap_ext(struct p2v_layer *l, uint64_t start, uint64_t size, const char *name,
                   unsigned flags, struct p2v_ranges *zero, struct p2v_fsmap_stats *st);
 
+/* "clean" or "unclean" from the log of the XFS volume at [start,
+ * start+size) of l, or NULL when it cannot be told (an external log, a
+ * log that does not parse).  XFS is copied whole: there is no map. */
+const char *p2v_fsmap_xfs_state(struct p2v_layer *l, uint64_t start, uint64_t size);
+
 /* 1 if the sector at start carries the NTFS OEM id ("NTFS    "). */
 int p2v_fsmap_ntfs_signature(struct p2v_layer *l, uint64_t start);
 

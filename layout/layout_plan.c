@@ -84,6 +84,12 @@ static int map_filesystems(struct p2v_layer *src, const char *name, struct p2v_p
             break;
         }
         struct p2v_fsmap_stats st = { 0 };
+        if (strcmp(fs->type, "xfs") == 0) {
+            const char *state = p2v_fsmap_xfs_state(src, start, size);
+            if (state)
+                snprintf(fs->state, sizeof fs->state, "%s", state);
+            continue;
+        }
         if (strcmp(fs->type, "ntfs") == 0)
             r = p2v_fsmap_ntfs(src, start, size, what, o->fs_flags, zero, &st);
         else if (!strcmp(fs->type, "ext2") || !strcmp(fs->type, "ext3") || !strcmp(fs->type, "ext4"))

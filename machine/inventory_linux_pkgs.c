@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "guest/dpkg_status.h"
 #include "guest/hive.h"
 
 /* ---- other hypervisors' tools ------------------------------------- */
@@ -52,14 +53,7 @@ static void read_agents(struct guest *g, struct p2v_machine *m, const char *dpkg
     if (p2v_lg_list(g, "/var/cache/dnf", &repos, &nrepos) < 0)
         nrepos = 0;
     for (int i = 0; agents[i]; i++) {
-        char want[96];
-        snprintf(want, sizeof want, "Package: %s\n", agents[i]);
-        const char *p = dpkg ? strstr(dpkg, want) : NULL;
-        while (p && p != dpkg && p[-1] != '\n')
-            p = strstr(p + 1, want);
-        const char *end = p ? strstr(p, "\n\n") : NULL;
-        const char *st = p ? strstr(p, "\nStatus: install ok installed") : NULL;
-        if (st && (!end || st < end)) {
+        if (p2v_dpkg_installed(dpkg, agents[i])) {
             p2v_lg_list_add(m->os.agents_installed, sizeof m->os.agents_installed, agents[i]);
             continue;
         }
@@ -94,25 +88,13 @@ void p2v_lg_read_packages(struct guest *g, struct p2v_machine *m)
 {
     char *text;
     size_t len;
-    if (p2v_lg_read(g, "/var/lib/dpkg/status", 256u << 20, &text, &len) == 0) {
-        /* paragraphs: Package: first, Status: "install ok installed" */
-        char pkg[96] = "";
-        for (char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
-            if (!strncmp(l, "Package: ", 9)) {
-                size_t n = strcspn(l + 9, " \n");
-                n = n < sizeof pkg - 1 ? n : sizeof pkg - 1;
-                memcpy(pkg, l + 9, n);
-                pkg[n] = 0;
-            } else if (!strncmp(l, "Status: ", 8) && !strncmp(l + 8, "install ok installed", 20)) {
-                for (int i = 0; vendor_packages[i]; i++)
-                    if (!strcmp(pkg, vendor_packages[i]))
-                        add_tool(m, pkg, "package", "unattended");
-            }
-        }
-        read_agents(g, m, text);
-        free(text);
-    } else
-        read_agents(g, m, NULL);
+    if (p2v_lg_read(g, "/var/lib/dpkg/status", 256u << 20, &text, &len) < 0)
+        text = NULL;
+    for (int i = 0; text && vendor_packages[i]; i++)
+        if (p2v_dpkg_installed(text, vendor_packages[i]))
+            add_tool(m, vendor_packages[i], "package", "unattended");
+    read_agents(g, m, text);
+    free(text);
     /* Installed from the vendor's own installer, not a package. */
     static const struct { const char *path, *name; } files[] = {
         { "/usr/bin/vmware-uninstall-tools.pl", "VMware Tools" },

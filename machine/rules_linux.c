@@ -243,15 +243,19 @@ void p2v_rule_fs_state(const struct p2v_machine *m, struct p2v_result *r)
     char list[256] = "";
     int n = 0, seen = 0;
     for (int d = 0; d < m->ndisks; d++)
-        for (int i = 0; i < m->disk[d].nparts; i++) {
-            const struct p2v_m_fs *fs = &m->disk[d].part[i].fs;
+        for (int i = -1; i < m->disk[d].nparts; i++) {
+            /* i = -1: a filesystem on the whole disk (a bare volume) */
+            const struct p2v_m_fs *fs = i < 0 ? &m->disk[d].whole : &m->disk[d].part[i].fs;
             if (strncmp(fs->type, "ext", 3) != 0 && strcmp(fs->type, "xfs") != 0)
                 continue;
             seen++;
             if (strcmp(fs->state, "unclean") != 0 && strcmp(fs->state, "dirty") != 0)
                 continue;
             size_t used = strlen(list);
-            if (used < 200)
+            if (used < 200 && i < 0)
+                snprintf(list + used, sizeof list - used, "%sthe %s volume %s", n ? ", " : "",
+                         fs->type, m->disk[d].name);
+            else if (used < 200)
                 snprintf(list + used, sizeof list - used, "%spartition %d (%s)", n ? ", " : "",
                          m->disk[d].part[i].number, fs->type);
             n++;

@@ -7,7 +7,7 @@
 # built in libguestfs's appliance, as this machine has no device-mapper).
 # A new VM's firmware has no boot entry for it, so before the fix-ups it
 # cannot boot; after the default plan it boots on virtio under OVMF with an
-# empty variable store.  Also a btrfs root in a subvolume, inspected.
+# empty variable store.  (The btrfs root is it_linux_btrfs.sh's.)
 # What p2v reports is compared with lsinitramfs, mtools, fsck.fat and
 # xfs_repair (in the appliance), never with p2v itself; the source is
 # hashed before and after.
@@ -26,20 +26,18 @@ mkdir "$tree"
 tar -xf "$DTAR" -C "$tree" ./boot ./usr/lib/os-release 2>/dev/null
 . "$tree/usr/lib/os-release"
 K=$(cd "$tree/boot" && ls vmlinuz-* | sed 's/^vmlinuz-//' | sort -V | tail -1)
-check "the UEFI (XFS on LVM) and btrfs disks are built (guestfish, the guest's grub-install)" \
-    bash tests/mkguestfsdisk.sh "$DTAR" "$T"
 src=$T/uefi-lvm.img
+if disk=$(bash tests/mkguestfsdisk.sh "$DTAR" uefi-lvm 2>"$T/mkdisk.log"); then
+    cp --sparse=always "$disk" "$src"
+fi
+check "the UEFI disk (XFS on LVM) is built (guestfish, the guest's grub-install)" test -s "$src"
+[ -s "$src" ] || { tail -5 "$T/mkdisk.log"; finish; exit 1; }
 before=$(hash_of "$src")
 export MTOOLS_SKIP_CHECK=1
 esp="$src@@1048576"
 
-# One appliance each: the UEFI disk's configuration as XML (check reads it
-# below), the btrfs disk's as JSON.
-"$P2V" inventory --source "$src" -o "$T/m.xml" 2>"$T/uefi-lvm.err" &
-"$P2V" inventory --json --source "$T/btrfs.img" -o "$T/btrfs.json" 2>"$T/btrfs.err" &
-wait
+"$P2V" inventory --source "$src" -o "$T/m.xml" 2>"$T/uefi-lvm.err"
 xq() { xmllint --xpath "string($1)" "$T/m.xml" 2>/dev/null; }
-jk() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$T/$1.json" "$2" 2>/dev/null; }
 lsinitramfs "$tree/boot/initrd.img-$K" >"$T/ls.txt" 2>/dev/null
 want=''
 for d in virtio_blk virtio_scsi virtio_pci ahci ata_piix hv_storvsc hv_vmbus; do
@@ -53,13 +51,6 @@ check_eq "uefi-lvm: the kernel, its dracut initramfs and the drivers lsinitramfs
 check_eq "uefi-lvm: fstab's root and ESP" "/dev/mapper/p2vvg-root /dev/sda1" \
     "$(xq "concat(/machine/os/device-references/reference[@where='fstab'][1]/@device,' ',/machine/os/device-references/reference[@where='fstab'][2]/@device)")"
 check_eq "uefi-lvm: the architecture from /bin/sh" x86_64 "$(xq /machine/os/arch)"
-check_eq "btrfs: Linux found through libguestfs $(tail -1 "$T/btrfs.err")" "linux $PRETTY_NAME" \
-    "$(jk btrfs 'd["os"]["family"] + " " + d["os"]["name"]')"
-check_eq "btrfs: the kernel, its dracut initramfs and the drivers lsinitramfs lists" "$K dracut $want" \
-    "$(jk btrfs '" ".join([d["os"]["kernels"][0]["version"], d["os"]["kernels"][0]["generator"], d["os"]["kernels"][0]["initramfs_drivers"]])')"
-check_eq "btrfs: fstab's root (a label, subvolume @)" LABEL=p2vroot \
-    "$(jk btrfs '[r["device"] for r in d["os"]["device_references"] if r["where"] == "fstab"][0]')"
-check_eq "btrfs: the architecture from /bin/sh" x86_64 "$(jk btrfs 'd["os"]["arch"]')"
 check_eq "no virtio_blk in the dracut initramfs (the host-only case)" "" "$(grep -E '/virtio_blk\.ko' "$T/ls.txt")"
 check_eq "uefi-lvm: GRUB for UEFI" grub-efi "$(xq /machine/os/bootloader/@type)"
 # The ESP as mtools sees it: the loader, and no \EFI\BOOT.

@@ -16,6 +16,7 @@ Prints one line per fact, "key value", for the caller to assert on:
   ping ok|fail          one ping to QEMU's user-network gateway 10.0.2.2
   pkg NAME absent|present   for each --pkg
   mnt PATH TYPE         for each --mount: the filesystem mounted there
+  cmdroot VALUE         root= of the kernel's command line (/proc/cmdline)
 The commands are typed, and the console echoes them: every value printed
 is built by the shell ($((...)) arithmetic in the marker), so the echo of
 a command line never reads as its result.  The VM is powered off at the
@@ -86,6 +87,7 @@ if booted:
         script = [
             "echo M$((1))-target-$(systemctl is-active multi-user.target)",
             "echo M$((1))-root-$(findmnt -no OPTIONS / | cut -d, -f1)",
+            "echo M$((1))-cmdroot-$(tr ' ' '\\n' </proc/cmdline | sed -n 's/^root=//p')",
         ]
         if a.nic:
             script.append("echo M$((1))-addr-$(ip -4 -o addr show dev %s | awk '{print $4}')" % a.nic)

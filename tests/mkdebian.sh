@@ -10,8 +10,8 @@
 # What makes it a hard case for a conversion (issue 18):
 #   - the initramfs holds only a SATA machine's storage drivers
 #     (initramfs-tools MODULES=list with ahci, sd_mod, ext4; dracut with
-#     drivers="ahci sd_mod xfs dm_mod" and the dracut modules host-only
-#     mode would pick, so none of its qemu modules).
+#     drivers="ahci sd_mod xfs dm_mod btrfs" and the dracut modules
+#     host-only mode would pick, so none of its qemu modules).
 #     MODULES=dep or dracut's host-only mode would probe the machine the
 #     test runs on, which may itself be a virtio VM, so the list is given
 #     instead: the same result as dep on a SATA box;
@@ -24,9 +24,9 @@
 #   - (initramfs-tools variant) qemu-guest-agent not installed, but its
 #     package files and their dependencies in apt's cache, as a machine
 #     prepared for conversion has them: the fix-up installs it offline.
-# The dracut variant is the RHEL-like system: it also carries lvm2, xfsprogs
-# and GRUB for UEFI (tests/mkguestfsdisk.sh puts it on XFS in LVM behind an
-# EFI System Partition).
+# The dracut variant is the RHEL-like system: it also carries lvm2, xfsprogs,
+# btrfs-progs and GRUB for UEFI (tests/mkguestfsdisk.sh puts it on XFS in LVM
+# behind an EFI System Partition, and on btrfs in a subvolume).
 set -euo pipefail
 
 die() { echo "mkdebian: $*" >&2; exit 1; }
@@ -64,7 +64,7 @@ trap cleanup EXIT
 
 PKGS=linux-image-amd64,systemd-sysv,udev,kmod,ifupdown,iproute2,iputils-ping,e2fsprogs
 PKGS=$PKGS,grub-pc-bin,grub2-common,open-vm-tools,$VARIANT
-[ "$VARIANT" = dracut ] && PKGS=$PKGS,lvm2,xfsprogs,grub-efi-amd64-bin
+[ "$VARIANT" = dracut ] && PKGS=$PKGS,lvm2,xfsprogs,btrfs-progs,grub-efi-amd64-bin
 echo "mkdebian: debootstrap bookworm ($VARIANT) from $MIRROR into $ROOT" >&2
 # The initramfs settings must be in place before the kernel's postinst
 # builds it, so debootstrap only unpacks the kernel's dependencies' base;
@@ -77,11 +77,12 @@ mkdir -p "$ROOT/etc/initramfs-tools/conf.d" "$ROOT/etc/dracut.conf.d"
 printf 'MODULES=list\n' >"$ROOT/etc/initramfs-tools/conf.d/p2v-test.conf"
 printf 'ahci\nsd_mod\next4\n' >>"$ROOT/etc/initramfs-tools/modules"
 # The modules host-only mode picks on such a machine (systemd, LVM on a
-# SATA disk, an XFS root), named since the build machine is not that machine.
+# SATA disk, an XFS root), named since the build machine is not that machine;
+# btrfs too, as one tree is both test disks' system (XFS in LVM, btrfs).
 cat >"$ROOT/etc/dracut.conf.d/p2v-test.conf" <<'EOF'
 hostonly="no"
-drivers="ahci sd_mod xfs dm_mod"
-dracutmodules=" systemd systemd-initrd dracut-systemd kernel-modules rootfs-block udev-rules dm lvm base fs-lib shutdown "
+drivers="ahci sd_mod xfs dm_mod btrfs"
+dracutmodules=" systemd systemd-initrd dracut-systemd kernel-modules rootfs-block udev-rules dm lvm btrfs base fs-lib shutdown "
 EOF
 printf '#!/bin/sh\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d"
 chmod 755 "$ROOT/usr/sbin/policy-rc.d"
