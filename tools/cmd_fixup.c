@@ -20,11 +20,15 @@
 
 static void fixup_usage(FILE *f)
 {
-    fputs("usage: p2v fixup plan [--target T] [-o FILE] [--drivers DIR] [OPTIONS] SOURCE\n"
+    fputs("usage: p2v fixup plan [--target T] [-o FILE] [--drivers DIR] [--inventory MACHINE.xml]\n"
+          "                        [OPTIONS] SOURCE\n"
           "       p2v fixup apply --state DIR --plan FILE [--dry-run] [--json] [OPTIONS] SOURCE\n"
           "       p2v fixup discard --state DIR\n\n"
           "plan     writes the default fix-up plan for a target (hyperv, qemu-ide,\n"
-          "         qemu-sata, virtio; default virtio) to FILE or stdout\n"
+          "         qemu-sata, virtio; default virtio) to FILE or stdout; --inventory\n"
+          "         takes the guest's facts from what 'p2v inventory --source SOURCE'\n"
+          "         wrote instead of inspecting SOURCE again (about 30 s for a Linux\n"
+          "         root that is not on ext2/3/4)\n"
           "apply    carries out a plan into the copy-on-write overlay in DIR (SOURCE is\n"
           "         never written), prints its changes and adds them to DIR/fixups.json,\n"
           "         the record of every change since the source (SOURCE_DATE_EPOCH, when\n"
@@ -171,7 +175,7 @@ static int save_report(const char *dir, const char *source, const char *plan,
 
 struct plan_opts {
     struct p2v_stack_opts so;
-    const char *target, *output, *drivers, *source;
+    const char *target, *output, *drivers, *source, *inventory;
 };
 
 /* 0 to run, -1 after --help, else the exit status. */
@@ -181,6 +185,7 @@ static int plan_parse(int argc, char **argv, struct plan_opts *o)
         { "target", required_argument, NULL, 'T' + 256 },
         { "output", required_argument, NULL, 'o' },
         { "drivers", required_argument, NULL, 'R' },
+        { "inventory", required_argument, NULL, 'I' + 256 },
         { "help", no_argument, NULL, 'h' },
         P2V_STACK_LONGOPTS,
         { 0 },
@@ -189,6 +194,7 @@ static int plan_parse(int argc, char **argv, struct plan_opts *o)
     while ((c = getopt_long(argc, argv, "t:o:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'T' + 256: o->target = optarg; break;
+        case 'I' + 256: o->inventory = optarg; break;
         case 'o': o->output = optarg; break;
         case 'R': o->drivers = optarg; break;
         case 'h': fixup_usage(stdout); return -1;
@@ -232,11 +238,39 @@ static int linux_plan(struct plan_opts *o, const struct p2v_machine *m)
     return r;
 }
 
+/* --inventory: the facts inventory found on this source.  A file made
+ * for another source (or the running machine) would plan for the wrong
+ * guest, so it is refused. */
+static int saved_inventory(const struct plan_opts *o, struct p2v_machine **out)
+{
+    struct p2v_machine *m = calloc(1, sizeof *m);
+    char real[4096];
+    if (!m)
+        return -ENOMEM;
+    if (p2v_machine_load(o->inventory, m) < 0) {
+        free(m);
+        return -EINVAL;
+    }
+    if (!realpath(o->source, real) || strcmp(m->origin, "source") != 0 ||
+        strcmp(m->source, real) != 0) {
+        p2v_err("%s is not the inventory of %s (it describes %s); run p2v inventory --source "
+                "%s -o FILE and plan with that", o->inventory, o->source,
+                !strcmp(m->origin, "source") ? m->source : "a running machine", o->source);
+        free(m);
+        return -EINVAL;
+    }
+    *out = m;
+    return 0;
+}
+
 static int plan_run(struct plan_opts *o)
 {
     struct p2v_stack_opts so = o->so;
     struct p2v_machine *m = NULL;
-    if (p2v_inventory_source(o->source, &so, &m) < 0) {
+    if (o->inventory) {
+        if (saved_inventory(o, &m) < 0)
+            return 1;
+    } else if (p2v_inventory_source(o->source, &so, &m) < 0) {
         free(m);
         m = NULL;
     }

@@ -1,7 +1,7 @@
 /* Disk bytes from a source disk (possibly hostile: a disk image someone
  * handed over) through what p2v does before serving an image: the
  * partition-table probe (libblkid), the disk layout (NTFS and ext free-space
- * maps, GPT checks, the MBR or GPT around a bare volume), the allocation map,
+ * maps, the XFS log's state, GPT checks, the MBR or GPT around a bare volume), the allocation map,
  * the VHD and VHDX encoders, and the Windows inspection (read-only), as in
  * tools/stack.c.
  *

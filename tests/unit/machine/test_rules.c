@@ -292,12 +292,47 @@ static void linux_boot_driver(void **state)
     free(m);
 }
 
+/* fs-state: ext and XFS, on a partition or the whole disk; other
+ * filesystems and unknown states are not judged. */
+static void fs_state(void **state)
+{
+    (void)state;
+    struct p2v_machine *m = calloc(1, sizeof *m);
+    struct p2v_check_opts o = { .target = "virtio", .generation = 1, .format = &p2v_vhd_format };
+    m->ndisks = 1;
+    strcpy(m->disk[0].name, "sdb");
+    strcpy(m->disk[0].whole.type, "ntfs");
+    strcpy(m->disk[0].whole.state, "dirty");
+    assert_int_equal(run(m, &o, "fs-state", NULL), P2V_SKIP);
+    strcpy(m->disk[0].whole.type, "xfs");
+    strcpy(m->disk[0].whole.state, "clean");
+    assert_int_equal(run(m, &o, "fs-state", NULL), P2V_PASS);
+    strcpy(m->disk[0].whole.state, "unclean");
+    struct p2v_result r = result_of(m, &o, "fs-state");
+    assert_int_equal(r.status, P2V_FAIL);
+    assert_int_equal(r.severity, P2V_WARNING);
+    assert_non_null(strstr(r.message, "the xfs volume sdb"));
+    m->disk[0].whole.type[0] = m->disk[0].whole.state[0] = 0;
+    m->disk[0].nparts = 2;
+    m->disk[0].part[0].number = 1, m->disk[0].part[1].number = 2;
+    strcpy(m->disk[0].part[0].fs.type, "ext4");
+    strcpy(m->disk[0].part[1].fs.type, "xfs");
+    assert_int_equal(run(m, &o, "fs-state", NULL), P2V_PASS);  /* states unknown */
+    strcpy(m->disk[0].part[1].fs.state, "unclean");
+    r = result_of(m, &o, "fs-state");
+    assert_int_equal(r.status, P2V_FAIL);
+    assert_non_null(strstr(r.message, "partition 2 (xfs)"));
+    assert_null(strstr(r.message, "partition 1"));
+    free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rules),
         cmocka_unit_test(machine_format),
         cmocka_unit_test(linux_boot_driver),
+        cmocka_unit_test(fs_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
