@@ -1,10 +1,14 @@
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <syslog.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static enum p2v_log_target target = P2V_LOG_STDERR;
 static FILE *logfile;
@@ -13,9 +17,26 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 int p2v_log_open_file(const char *path)
 {
-    FILE *f = fopen(path, "ae");
-    if (!f)
-        return -errno;
+    /* The log may name the source's paths and what was wrong with it: a
+     * symlink planted by another user is not followed, the file is the
+     * caller's own, and nobody else reads it. */
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return errno == ELOOP ? -ELOOP : -errno;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+        (st.st_mode & 077)) {
+        int r = fstat(fd, &st) < 0 ? -errno : !S_ISREG(st.st_mode) ? -EINVAL
+                                            : st.st_uid != geteuid() ? -EPERM : -EACCES;
+        close(fd);
+        return r;
+    }
+    FILE *f = fdopen(fd, "ae");
+    if (!f) {
+        int r = -errno;
+        close(fd);
+        return r;
+    }
     setvbuf(f, NULL, _IOLBF, 0);
     logfile = f;
     return 0;
@@ -44,9 +65,61 @@ static void stamp_to(FILE *f)
     fputs(stamp, f);
 }
 
+/* A damaged source can make one message repeat for every sector read:
+ * each message (by its format) is shown LOG_REPEATS times, then counted,
+ * and the counts are said at exit. */
+#define LOG_REPEATS 20
+#define LOG_SITES 64
+static struct { const char *fmt, *tag; unsigned long n; char last[160]; } sites[LOG_SITES];
+
+static void say_counts(void)
+{
+    pthread_mutex_lock(&lock);
+    FILE *f = target == P2V_LOG_FILE && logfile ? logfile : stderr;
+    for (int i = 0; i < LOG_SITES && sites[i].fmt; i++)
+        if (sites[i].n > LOG_REPEATS) {
+            if (target == P2V_LOG_SYSLOG)
+                syslog(LOG_WARNING, "%lu more messages like: %s", sites[i].n - LOG_REPEATS,
+                       sites[i].last);
+            else
+                fprintf(f, "p2v: %s%lu more messages like this one were not shown: %s\n",
+                        sites[i].tag, sites[i].n - LOG_REPEATS, sites[i].last);
+        }
+    pthread_mutex_unlock(&lock);
+}
+
+/* 1 when this message is past its repeats (lock held). */
+static int repeated(const char *fmt, const char *tag, va_list ap)
+{
+    static int registered;
+    for (int i = 0; i < LOG_SITES; i++) {
+        if (!sites[i].fmt) {
+            sites[i].fmt = fmt, sites[i].tag = tag;
+        } else if (sites[i].fmt != fmt) {
+            continue;
+        }
+        if (++sites[i].n == LOG_REPEATS) {
+            va_list aq;
+            va_copy(aq, ap);
+            vsnprintf(sites[i].last, sizeof sites[i].last, fmt, aq);
+            va_end(aq);
+        }
+        if (sites[i].n <= LOG_REPEATS)
+            return 0;
+        if (!registered++)
+            atexit(say_counts);
+        return 1;
+    }
+    return 0;  /* more call sites than the table: shown */
+}
+
 static void emit(int prio, const char *tag, const char *fmt, va_list ap)
 {
     pthread_mutex_lock(&lock);
+    if (prio != LOG_DEBUG && repeated(fmt, tag, ap)) {
+        pthread_mutex_unlock(&lock);
+        return;
+    }
     if (target == P2V_LOG_SYSLOG) {
         vsyslog(prio, fmt, ap);
     } else {

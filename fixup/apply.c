@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "apply_ctx.h"
+#include "plan_files.h"
 
 #include "core/bytes.h"
 #include "core/clock.h"
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int fx_record(struct ctx *c, int changed, const char *old, const char *new_, const char *fmt, ...)
 {
@@ -140,31 +142,8 @@ static int run(struct ctx *c, const struct p2v_action *a)
     return 0;  /* boot-geometry: after the volume is closed */
 }
 
-/* Missing local files are refused before anything is changed. */
-/* A plan only brings into the image what its owner could read: a file
- * readable by everyone, or one of the plan owner's own.  So a plan from
- * someone else, applied as root, cannot copy root's secrets (/etc/shadow)
- * into an image that leaves the machine. */
-static int local_file_allowed(const struct p2v_plan *plan, int fd, const char *path,
-                              const struct p2v_action *a)
-{
-    struct stat fs, ps;
-    if (fstat(fd, &fs) < 0 || stat(plan->path, &ps) < 0)
-        return -errno;
-    if (!S_ISREG(fs.st_mode)) {
-        p2v_err("plan %s line %d (%s): %s is not a regular file", plan->path, a->line,
-                a->argv[0], path);
-        return -EINVAL;
-    }
-    if ((fs.st_mode & S_IROTH) || fs.st_uid == ps.st_uid)
-        return 0;
-    p2v_err("plan %s line %d (%s): %s is neither readable by everyone nor owned by the plan's "
-            "owner (uid %u); p2v does not copy it into the image. Copy it next to the plan, "
-            "owned by the plan's owner, if it belongs there", plan->path, a->line, a->argv[0],
-            path, (unsigned)ps.st_uid);
-    return -EACCES;
-}
-
+/* Missing or forbidden local files are refused before anything is changed
+ * (plan_files.c says which are forbidden). */
 static int check_files(const struct p2v_plan *plan)
 {
     for (int i = 0; i < plan->n; i++) {
@@ -179,24 +158,10 @@ static int check_files(const struct p2v_plan *plan)
         }
         for (int k = first; k <= last; k++) {
             char *p = p2v_plan_file(plan, a->argv[k]);
-            struct stat pre;
-            /* Not even opened unless regular: a FIFO would block the open. */
-            if (p && stat(p, &pre) == 0 && !S_ISREG(pre.st_mode)) {
-                p2v_err("plan %s line %d (%s): %s is not a regular file", plan->path, a->line,
-                        a->argv[0], p);
-                free(p);
-                return -EINVAL;
-            }
-            FILE *f = p ? fopen(p, "rbe") : NULL;
-            int e = errno;
-            if (!f) {
-                p2v_err("plan %s line %d (%s): %s: %s", plan->path, a->line, a->argv[0],
-                        p ? p : a->argv[k], strerror(p ? e : ENOMEM));
-                free(p);
-                return -ENOENT;
-            }
-            int r = local_file_allowed(plan, fileno(f), p, a);
-            fclose(f);
+            int fd = -1;
+            int r = p ? p2v_plan_open_local(plan, a, p, &fd) : -ENOMEM;
+            if (fd >= 0)
+                close(fd);
             free(p);
             if (r < 0)
                 return r;

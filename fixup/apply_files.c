@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "apply_ctx.h"
+#include "plan_files.h"
 
 #include "core/log.h"
 #include "guest/windows_programs.h"
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 static void sha256_hex(const uint8_t *d, size_t len, char out[65])
 {
@@ -27,8 +29,13 @@ int fx_read_local(struct ctx *c, const char *name, uint8_t **data, size_t *len)
     char *path = p2v_plan_file(c->plan, name);
     if (!path)
         return -ENOMEM;
-    FILE *f = fopen(path, "rbe");
-    int r = f ? 0 : -errno;
+    int fd = -1;
+    int r = p2v_plan_open_local(c->plan, c->a, path, &fd);
+    FILE *f = r == 0 ? fdopen(fd, "rb") : NULL;
+    if (r == 0 && !f) {
+        r = -errno;
+        close(fd);
+    }
     *data = NULL;
     *len = 0;
     size_t cap = 0;
@@ -49,12 +56,14 @@ int fx_read_local(struct ctx *c, const char *name, uint8_t **data, size_t *len)
             break;
         }
     }
+    int opened = f != NULL;
     if (f)
         fclose(f);
     if (r < 0) {
         free(*data);
         *data = NULL;
-        fx_fail(c, r, "file %s: %s", path, strerror(-r));
+        if (opened)  /* else p2v_plan_open_local said why */
+            fx_fail(c, r, "reading %s: %s", path, strerror(-r));
     }
     free(path);
     return r;

@@ -131,9 +131,25 @@ int p2v_plan_load(const char *path, struct p2v_plan *plan)
     char *line = NULL;
     size_t cap = 0;
     int r = plan->path && plan->dir ? 0 : -ENOMEM;
-    for (int no = 1; r == 0 && getline(&line, &cap, f) >= 0; no++) {
+    ssize_t got;
+    for (int no = 1; r == 0 && (got = getline(&line, &cap, f)) >= 0; no++) {
         struct p2v_action a = { .line = no };
         const char *why = NULL;
+        /* A NUL would end the line early, unseen; other control bytes
+         * (terminal escapes) would reach the terminal in messages. */
+        ssize_t bad = -1;
+        for (ssize_t i = 0; i < got && bad < 0; i++) {
+            unsigned char ch = (unsigned char)line[i];
+            if ((ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r') || ch == 0x7f)
+                bad = i;
+        }
+        if (bad >= 0) {
+            p2v_err("plan %s line %d: byte %zd is a control character (0x%02x), which a plan "
+                    "cannot hold; a plan is text: remove it", path, no, bad + 1,
+                    (unsigned char)line[bad]);
+            r = -EINVAL;
+            break;
+        }
         char *copyline = strdup(line);
         a.buf = copyline;
         if (!copyline) {

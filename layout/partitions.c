@@ -77,8 +77,9 @@ static int by_start(const void *a, const void *b)
     return x->start < y->start ? -1 : x->start > y->start;
 }
 
-/* Partitions must lie inside the disk and must not overlap one another
- * (an extended container overlaps its logicals by design). */
+/* Partitions must lie inside the disk, after its first sector, and must
+ * not overlap one another (an extended container overlaps its logicals by
+ * design, and nothing else). */
 static int check_layout(const struct p2v_partition_table *t, uint64_t disk_size, const char *path)
 {
     struct p2v_partition sorted[P2V_MAX_PARTITIONS];
@@ -92,8 +93,33 @@ static int check_layout(const struct p2v_partition_table *t, uint64_t disk_size,
                     (unsigned long long)(p->start + p->size), (unsigned long long)disk_size);
             return -EINVAL;
         }
+        /* Sector 0 is the table itself (isohybrid images put a partition
+         * there): zeroing such a partition, or leaving it out, would take the
+         * table with it. */
+        if (p->start < 512) {
+            p2v_err("%s: partition %d starts at byte %llu, over the partition table in the "
+                    "disk's first sector (an isohybrid image, or a damaged table); p2v does not "
+                    "convert a disk whose partitions overlap its table", path, p->number,
+                    (unsigned long long)p->start);
+            return -EINVAL;
+        }
         if (!p->extended)
             sorted[n++] = *p;
+    }
+    /* An MBR extended container holds the logical partitions (5 on) only. */
+    for (int e = 0; e < t->n; e++) {
+        const struct p2v_partition *x = &t->part[e];
+        for (int i = 0; x->extended && i < t->n; i++) {
+            const struct p2v_partition *p = &t->part[i];
+            if (i == e || p->number > 4 || p->start + p->size <= x->start ||
+                p->start >= x->start + x->size)
+                continue;
+            p2v_err("%s: primary partition %d (bytes %llu to %llu) lies inside the extended "
+                    "partition %d, where only logical partitions belong; the table is damaged",
+                    path, p->number, (unsigned long long)p->start,
+                    (unsigned long long)(p->start + p->size), x->number);
+            return -EINVAL;
+        }
     }
     qsort(sorted, (size_t)n, sizeof *sorted, by_start);
     for (int i = 1; i < n; i++) {

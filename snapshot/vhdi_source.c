@@ -187,6 +187,16 @@ static int check_sums(const char *path)
                     "check -f vpc, or read it as plain bytes with --source-format raw)", path);
             r = -EINVAL;
         }
+        /* A fixed disk is its data then its footer: a footer that claims
+         * more than the file holds would fail every read past the end. */
+        if (r == 0 && pread(fd, b, 512, st.st_size - 512) == 512 && !memcmp(b, VHD_COOKIE, 8) &&
+            get_be32(b + 60) == 2 && get_be64(b + 48) > (uint64_t)st.st_size - 512) {
+            p2v_err("%s: damaged or truncated fixed VHD: its footer says the disk is %llu bytes, "
+                    "but the file holds %llu bytes before the footer (check it with qemu-img check "
+                    "-f vpc, or read it as plain bytes with --source-format raw)", path,
+                    (unsigned long long)get_be64(b + 48), (unsigned long long)(st.st_size - 512));
+            r = -EINVAL;
+        }
     }
     close(fd);
     return r;

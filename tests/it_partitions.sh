@@ -102,6 +102,33 @@ with open(sys.argv[1], "r+b") as f:
     f.write(mbr)
 PY
 refused "overlapping partitions" "partitions 1 and 2 overlap" "$over"
+# Issue 19, 3: a partition over the MBR itself (isohybrid), and a primary
+# inside the extended one; each would lose the table to --volumes.
+mbr_by_hand() {  # IMAGE "type,start,size ..." [EBR-LBA "type,start,size"]
+    truncate -s 64M "$1"
+    python3 - "$@" <<'PY'
+import struct, sys
+def sector(entries):
+    b = bytearray(512)
+    for i, e in enumerate(entries.split()):
+        t, start, size = (int(x, 0) for x in e.split(","))
+        b[446 + 16 * i:462 + 16 * i] = struct.pack("<B3sB3sII", 0, b"\0\0\0", t, b"\0\0\0", start, size)
+    b[510:512] = b"\x55\xaa"
+    return b
+with open(sys.argv[1], "r+b") as f:
+    f.write(sector(sys.argv[2]))
+    if len(sys.argv) > 3:
+        f.seek(int(sys.argv[3]) * 512)
+        f.write(sector(sys.argv[4]))
+PY
+}
+mbr_by_hand "$T/lba0.img" "0x17,0,65536 0xef,65536,8192"
+check "the LBA 0 table is one blkid reads (PTTYPE dos)" bash -c "blkid -p -o value -s PTTYPE '$T/lba0.img' | grep -qx dos"
+refused "a partition starting at LBA 0" "partition 1 starts at byte 0, over the partition table" "$T/lba0.img"
+mbr_by_hand "$T/inext.img" "0x05,2048,100000 0x83,60000,10000" 2048 "0x83,2048,20000"
+check "the extended table is one sfdisk reads (a logical partition 5)" \
+    bash -c "sfdisk -d '$T/inext.img' 2>/dev/null | grep -q 'inext.img5 : start= *4096'"
+refused "a primary partition inside the extended one" "primary partition 2 .* lies inside the extended partition 1" "$T/inext.img"
 both=$T/both.img; cp "$gpt" "$both"
 dd if=/dev/zero of="$both" bs=512 seek=1 count=1 conv=notrunc status=none
 dd if=/dev/zero of="$both" bs=512 seek=$((64 * 2048 - 1)) count=1 conv=notrunc status=none

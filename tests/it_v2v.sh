@@ -274,14 +274,34 @@ for h in 64 128; do
     printf 'XXXX' | dd of="$bad_dir/badsig.vhdx" bs=1 seek=$((h * 1024)) conv=notrunc status=none
     printf 'XXXX' | dd of="$bad_dir/badcrc.vhdx" bs=1 seek=$((h * 1024 + 8)) conv=notrunc status=none
 done
+# Issue 19, 5: a fixed VHD whose footer (checksum good) claims more than
+# the file holds: every read past the data would fail, one message each.
+cp "$T/fixed.vhd" "$bad_dir/bigfoot.vhd"
+python3 - "$bad_dir/bigfoot.vhd" <<'PY'
+import struct, sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(-512, 2)
+    b = bytearray(f.read(512))
+    for off in (40, 48):  # original and current size: eight times the data
+        struct.pack_into(">Q", b, off, struct.unpack_from(">Q", b, off)[0] * 8)
+    struct.pack_into(">I", b, 64, 0)
+    struct.pack_into(">I", b, 64, ~sum(b) & 0xffffffff)
+    f.seek(-512, 2)
+    f.write(b)
+PY
+check "fixture: qemu-img takes the footer (its checksum is valid)" qemu-img info -f vpc "$bad_dir/bigfoot.vhd"
 check_fails "fixture: qemu refuses the bad footer checksum" "checksum" qemu-img info -f vpc "$bad_dir/badsum.vhd"
 check_fails "fixture: qemu refuses the bad VHDX header CRCs" "header" qemu-img info -f vhdx "$bad_dir/badcrc.vhdx"
 for f in "$bad_dir"/*; do before[$f]=$(hash_of "$f"); done
-for f in badsum.vhd batcut.vhd halfcut.vhd holes.vhd badsig.vhdx badcrc.vhdx; do
+for f in badsum.vhd batcut.vhd halfcut.vhd holes.vhd badsig.vhdx badcrc.vhdx bigfoot.vhd; do
     pat="${f//./\\.}.*(damaged|corrupt|truncated)"
     check_fails "$f: info refused" "$pat" "$P2V" info -q "$bad_dir/$f"
     mount_refused "$f: mount refused" "$pat" "$bad_dir/$f" "$mnt"
 done
+check_fails "bigfoot.vhd: the footer's size against the file's, in one line" \
+    "footer says the disk is $((8 * (fsz - 512))) bytes, but the file holds $((fsz - 512)) bytes" \
+    "$P2V" info -q "$bad_dir/bigfoot.vhd"
+check_eq "bigfoot.vhd: one message, not one per sector" 1 "$(grep -c . "$T/.out")"
 # The way out the message offers: the damaged file read as plain bytes.
 if p2v_mount "$bad_dir/badsum.vhd" "$mnt" --source-format raw; then
     check "badsum.vhd --source-format raw: disk.raw is the file" cmp "$mnt/disk.raw" "$bad_dir/badsum.vhd"

@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int sync_overlay(void *ctx)
@@ -68,10 +69,20 @@ static int open_log(struct mount_opts *o, const char *arg)
     else
         return 1;
     int r = p2v_log_open_file(o->logpath);
-    if (r < 0) {
+    if (r == -ELOOP)
+        p2v_err("log file %s is a symbolic link, which p2v does not follow: give the file it "
+                "points to", o->logpath);
+    else if (r == -EINVAL)
+        p2v_err("log file %s is not a regular file", o->logpath);
+    else if (r == -EPERM)
+        p2v_err("log file %s belongs to another user: give a file of your own", o->logpath);
+    else if (r == -EACCES)
+        p2v_err("log file %s is open to other users (its mode lets the group or others read or "
+                "write it): chmod 600 it, or give a new file", o->logpath);
+    else if (r < 0)
         p2v_err("cannot open log file %s: %s", o->logpath, strerror(-r));
+    if (r < 0)
         return 1;
-    }
     o->vo.log_to_file = 1;
     return 0;
 }
@@ -144,6 +155,15 @@ static int resolve_state(struct mount_opts *o)
     struct p2v_stack_opts *so = &o->so;
     if (!so->state) {
         snprintf(o->state, sizeof o->state, "%s.p2v", o->mnt);
+        /* Nobody named it: a link or a directory someone else made there
+         * (the mount point's parent may be /tmp) is not taken as ours. */
+        struct stat ls;
+        if (lstat(o->state, &ls) == 0 && (S_ISLNK(ls.st_mode) || ls.st_uid != geteuid())) {
+            p2v_err("%s (the state directory beside the mount point) is %s; p2v does not use "
+                    "it unasked: remove it, or name a state directory with --state DIR",
+                    o->state, S_ISLNK(ls.st_mode) ? "a symbolic link" : "another user's");
+            return -1;
+        }
         if (so->writable || p2v_overlay_exists(o->state))
             so->state = o->state;
     } else if (so->state[0] != '/') {

@@ -80,7 +80,31 @@ static void errors_are_refused(void **state)
         assert_int_equal(p.n, 0);
         unlink(path);
     }
+    /* A NUL cuts a line short where nobody sees it; an escape would reach
+     * the terminal in messages (issue 19, 10 and 11).  Tabs and CRLF pass. */
+    static const struct { const char *text; size_t len; } controls[] = {
+        { "no-auto-reboot\nfile-delete a\0b\n", 31 },
+        { "file-delete \"\033[31mred\"\n", 23 },
+        { "file-delete a\x7f\n", 15 },
+        { "\nno-auto-reboot\b\n", 17 },
+    };
+    for (size_t i = 0; i < sizeof controls / sizeof *controls; i++) {
+        snprintf(path, sizeof path, "/tmp/p2v-plan-XXXXXX");
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, controls[i].text, controls[i].len), (ssize_t)controls[i].len);
+        close(fd);
+        struct p2v_plan p;
+        assert_int_equal(p2v_plan_load(path, &p), -EINVAL);
+        assert_int_equal(p.n, 0);
+        unlink(path);
+    }
     struct p2v_plan p;
+    assert_int_equal(write_plan("no-auto-reboot\t# tab\r\nboot-geometry\r\n"), 0);
+    assert_int_equal(p2v_plan_load(path, &p), 0);
+    assert_int_equal(p.n, 2);
+    p2v_plan_free(&p);
+    unlink(path);
     assert_int_equal(p2v_plan_load("/nonexistent/plan", &p), -ENOENT);
     assert_int_equal(write_plan("efi-fallback /EFI/Microsoft/Boot/bootmgfw.efi\n"), 0);
     assert_int_equal(p2v_plan_load(path, &p), 0);
