@@ -146,7 +146,7 @@ check-asan: deps
 # What make check runs under the sanitizers (the whole suite twice would
 # not fit CI's time): every unit test and fuzz corpus, and the integration
 # scripts that feed p2v the most foreign bytes (TESTING.md says why these).
-ASAN_SUBSET := tests/it_errors.sh tests/it_partitions.sh tests/it_v2v.sh tests/it_fixup.sh \
+ASAN_SUBSET := tests/it_errors.sh tests/it_partitions.sh tests/it_fixup.sh \
                tests/it_security.sh tests/it_commit.sh tests/it_badsectors.sh
 ASAN_ENV = ASAN_OPTIONS=log_path=$(CURDIR)/build/asan/report \
 	UBSAN_OPTIONS=log_path=$(CURDIR)/build/asan/report:print_stacktrace=1

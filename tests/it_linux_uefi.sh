@@ -15,34 +15,16 @@
 . "$(dirname "$0")/fixup_lib.sh"
 
 PATH=$PATH:/usr/sbin:/sbin
-if ! DTAR=$(bash tests/mkdebian.sh --variant dracut 2>"$T/mkdebian.log"); then
-    bad "building the Debian 12 system (dracut): $(tail -3 "$T/mkdebian.log")"
-    finish
-    exit 1
-fi
-use_guest_kernel "$DTAR"
-tree=$T/tree
-mkdir "$tree"
-tar -xf "$DTAR" -C "$tree" ./boot ./usr/lib/os-release 2>/dev/null
-. "$tree/usr/lib/os-release"
-K=$(cd "$tree/boot" && ls vmlinuz-* | sed 's/^vmlinuz-//' | sort -V | tail -1)
+dracut_system || { finish; exit 1; }
 src=$T/uefi-lvm.img
-if disk=$(bash tests/mkguestfsdisk.sh "$DTAR" uefi-lvm 2>"$T/mkdisk.log"); then
-    cp --sparse=always "$disk" "$src"
-fi
-check "the UEFI disk (XFS on LVM) is built (guestfish, the guest's grub-install)" test -s "$src"
-[ -s "$src" ] || { tail -5 "$T/mkdisk.log"; finish; exit 1; }
+guestfs_disk uefi-lvm "$src" || { finish; exit 1; }
 before=$(hash_of "$src")
 export MTOOLS_SKIP_CHECK=1
 esp="$src@@1048576"
 
 "$P2V" inventory --source "$src" -o "$T/m.xml" 2>"$T/uefi-lvm.err"
 xq() { xmllint --xpath "string($1)" "$T/m.xml" 2>/dev/null; }
-lsinitramfs "$tree/boot/initrd.img-$K" >"$T/ls.txt" 2>/dev/null
-want=''
-for d in virtio_blk virtio_scsi virtio_pci ahci ata_piix hv_storvsc hv_vmbus; do
-    grep -qE "/$d\.ko(\.[a-z]+)?$" "$T/ls.txt" && want+="${want:+,}$d"
-done
+want=$(storage_drivers "$tree/boot/initrd.img-$K")
 check "uefi-lvm: the configuration validates against machine.rng" \
     xmllint --noout --relaxng machine/machine.rng "$T/m.xml"
 check_eq "uefi-lvm: Linux found through libguestfs $(tail -1 "$T/uefi-lvm.err")" "$PRETTY_NAME" "$(xq /machine/os/name)"
@@ -59,10 +41,6 @@ check "mtools: no \\EFI\\BOOT on the ESP" bash -c "! mdir -i '$esp' ::/EFI/BOOT"
 check_eq "uefi-lvm: ESP 1, no fallback loader, GRUB the loader" "1 missing /EFI/debian/grubx64.efi" \
     "$(xq "concat(/machine/firmware/@esp,' ',/machine/firmware/@fallback,' ',/machine/firmware/@loader)")"
 
-rule() {  # rule CONFIG ID: "status message"
-    "$P2V" check --config "$1" --target virtio --json 2>/dev/null |
-        python3 -c 'import json,sys; r=[x for x in json.load(sys.stdin)["results"] if x["id"]==sys.argv[1]]; print(r[0]["status"], r[0]["message"][:300] if r else "missing")' "$2"
-}
 check_eq "boot-driver: the dracut initramfs lacks virtio" fail "$(rule "$T/m.xml" boot-driver | cut -d' ' -f1)"
 r=$(rule "$T/m.xml" device-names)
 check_eq "device-names: the ESP's /dev/sda1 becomes /dev/vda1" fail "${r%% *}"
@@ -104,16 +82,11 @@ python3 tests/linux-boot-check.py "$mnt/disk.vhdx" vhdx --uefi --bus virtio --ma
 wait "$xpid"
 check_eq "xfs_repair -n: the fixed-up root LV is clean $(tail -2 "$T/xfs_repair.out" | tr '\n' ' ')" 0 \
     "$(tail -1 "$T/xfs_repair.out")"
-fact() { awk -v k="$1" '$1 == k {print $2}' "$T/boot.facts"; }
 check_eq "OVMF (no boot entries) boots the fixed-up VM on virtio to a login prompt" yes "$(fact booted)"
-check_eq "multi-user.target is active" active "$(fact target)"
-check_eq "its root (XFS on LVM) is read-write" "rw xfs" "$(fact root) $(awk '$1 == "mnt" && $2 == "/" {print $3}' "$T/boot.facts")"
+check_eq "its root (XFS on LVM) is read-write" "rw xfs" "$(fact root) $(mnt_fs /)"
 check_eq "the ESP is mounted at /boot/efi (fstab by UUID now)" vfat \
-    "$(awk '$1 == "mnt" && $2 == "/boot/efi" {print $3}' "$T/boot.facts")"
-check_eq "the static address is up on enp3s0" 10.0.2.15/24 "$(fact addr)"
-check_eq "it answers QEMU's gateway 10.0.2.2" ok "$(fact ping)"
-check_eq "open-vm-tools is gone" absent "$(awk '$1 == "pkg" && $2 == "open-vm-tools" {print $3}' "$T/boot.facts")"
-[ "$(fact booted)" = yes ] || tail -30 "$T/boot.log" | sed 's/^/       | /'
+    "$(mnt_fs /boot/efi)"
+boot_common
 p2v_umount "$mnt"
 
 check_eq "the source is unchanged" "$before" "$(hash_of "$src")"

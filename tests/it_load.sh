@@ -4,7 +4,7 @@
 # lengths from 1 byte to 1 MiB; readers 1, 3, 5, 7 with O_DIRECT, the others
 # buffered, dropping what they read from the page cache, so that every read
 # reaches the view's daemon) against fixed VHD, dynamic VHD and dynamic VHDX
-# views of a 384 MiB make_mixed source, LOAD_SECONDS each (default 15; 60
+# views of a 384 MiB make_mixed source, LOAD_SECONDS each (default 10; 60
 # for the real run).  The reference is a cp of the view made before the
 # load, checked against the source with qemu-img compare; every range read
 # is compared with the same range of it.  Zero mismatches, no read errors,
@@ -13,7 +13,7 @@
 # before and after.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/faults_lib.sh"
-LOAD_SECONDS=${LOAD_SECONDS:-15}
+LOAD_SECONDS=${LOAD_SECONDS:-10}
 READER_TIMEOUT=$((LOAD_SECONDS + 120))
 echo "  (LOAD_SECONDS=$LOAD_SECONDS, readers seeded from FAULTS_SEED=$FAULTS_SEED)"
 

@@ -12,7 +12,8 @@ VG=(valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite
 src=$T/src.img
 make_mixed "$src" 8 5
 check "valgrind: p2v info --json" "${VG[@]}" "$P2V" info --json "$src"
-bash tests/mkbootdisk.sh "$T/ntfs.img" 16 >/dev/null 2>&1
+bash tests/mkbootdisk.sh "$T/ntfs.img" 16 >/dev/null 2>"$T/mkboot.err" ||
+    bad "building the MBR + NTFS disk: $(tail -3 "$T/mkboot.err")"
 check "valgrind: p2v info of an MBR + NTFS disk (libblkid, libntfs-3g)" "${VG[@]}" "$P2V" info -q "$T/ntfs.img"
 "${VG[@]}" "$P2V" mount "$T/missing" "$T" >"$T/vg.out" 2>&1
 check_eq "valgrind: p2v mount of a missing source fails cleanly (exit 1, no errors)" 1 "$?"

@@ -19,8 +19,8 @@ Prints one line per fact, "key value", for the caller to assert on:
   cmdroot VALUE         root= of the kernel's command line (/proc/cmdline)
 The commands are typed, and the console echoes them: every value printed
 is built by the shell ($((...)) arithmetic in the marker), so the echo of
-a command line never reads as its result.  The VM is powered off at the
-end; a timeout kills it and reports booted no."""
+a command line never reads as its result.  The VM is killed at the end
+(its disk is a snapshot); a timeout reports booted no."""
 import argparse, os, re, select, subprocess, sys, time
 
 ap = argparse.ArgumentParser()
@@ -113,11 +113,10 @@ if booted:
                 facts["pkg " + name] = state
             else:
                 facts[k] = v
-        send("poweroff\n")
-try:
-    p.wait(timeout=60)
-except subprocess.TimeoutExpired:
-    p.kill(); p.wait()
+# Nothing to keep (the disk is snapshot=on): the VM is stopped, not shut
+# down, which would cost the emulated CPU another half minute.
+p.kill()
+p.wait()
 if a.uefi:
     os.unlink(vars_copy)
 for k, v in facts.items():
