@@ -1,10 +1,13 @@
+#define _GNU_SOURCE
 #include "log.h"
+#include "term_safe.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <syslog.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -120,28 +123,36 @@ static void emit(int prio, const char *tag, const char *fmt, va_list ap)
         pthread_mutex_unlock(&lock);
         return;
     }
+    /* Rendered once, with control bytes escaped: a volume label or a guest
+     * string must not drive the reader's terminal, nor start a fake line. */
+    char *raw = NULL, *msg = NULL;
+    if (vasprintf(&raw, fmt, ap) < 0)
+        raw = NULL;
+    size_t need = raw ? 4 * strlen(raw) + 1 : 0;
+    if (raw && (msg = malloc(need)) != NULL)
+        p2v_term_safe(raw, msg, need, 0);
+    if (!msg) {
+        free(raw);
+        pthread_mutex_unlock(&lock);
+        return;  /* out of memory: nothing sensible to say */
+    }
     if (target == P2V_LOG_SYSLOG) {
-        vsyslog(prio, fmt, ap);
+        syslog(prio, "%s", msg);
     } else {
         FILE *f = target == P2V_LOG_FILE ? logfile : stderr;
         /* Before a mount goes to the background, --log FILE gets a copy:
          * the file then holds the whole story (bad sectors found by the
          * scan at mount time, say). */
         if (target == P2V_LOG_STDERR && logfile) {
-            va_list aq;
-            va_copy(aq, ap);
             stamp_to(logfile);
-            fprintf(logfile, "p2v: %s", tag);
-            vfprintf(logfile, fmt, aq);
-            fputc('\n', logfile);
-            va_end(aq);
+            fprintf(logfile, "p2v: %s%s\n", tag, msg);
         }
         if (target == P2V_LOG_FILE)
             stamp_to(f);
-        fprintf(f, "p2v: %s", tag);
-        vfprintf(f, fmt, ap);
-        fputc('\n', f);
+        fprintf(f, "p2v: %s%s\n", tag, msg);
     }
+    free(raw);
+    free(msg);
     pthread_mutex_unlock(&lock);
 }
 

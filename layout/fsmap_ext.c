@@ -50,6 +50,47 @@ static int add_free(ext2_filsys fs, uint64_t start, struct p2v_ranges *zero, uin
     return 0;
 }
 
+/* What the filesystem's own metadata occupies (each group's superblock
+ * copy, first descriptor block, bitmaps and inode table) must be in use in
+ * the block bitmap: a bitmap that says otherwise is damaged, and trusting
+ * it would zero the filesystem.  The first such block, or 0 (block 0 is
+ * never metadata p2v could zero: it is the boot block or the superblock,
+ * kept in use). */
+static blk64_t metadata_free(ext2_filsys fs, const char **what, dgrp_t *group)
+{
+    ext2fs_block_bitmap map = fs->block_map;
+    blk64_t lo = ext2fs_get_block_bitmap_start2(map), hi = ext2fs_get_block_bitmap_end2(map);
+#define MUST_BE_USED(blk, name)                                                                \
+    do {                                                                                   \
+        blk64_t b_ = (blk);                                                                \
+        if (b_ >= lo && b_ <= hi && !ext2fs_test_block_bitmap2(map, b_)) {                 \
+            *what = (name);                                                                \
+            *group = g;                                                                    \
+            return b_;                                                                     \
+        }                                                                                  \
+    } while (0)
+    for (dgrp_t g = 0; g < fs->group_desc_count; g++) {
+        if (ext2fs_bg_has_super(fs, g)) {
+            blk64_t super = 0, old_desc = 0, new_desc = 0;
+            blk_t used = 0;
+            if (ext2fs_super_and_bgd_loc2(fs, g, &super, &old_desc, &new_desc, &used) == 0) {
+                MUST_BE_USED(ext2fs_group_first_block2(fs, g), "superblock");
+                if (old_desc)
+                    MUST_BE_USED(old_desc, "group descriptors");
+                if (new_desc)
+                    MUST_BE_USED(new_desc, "group descriptors");
+            }
+        }
+        MUST_BE_USED(ext2fs_block_bitmap_loc(fs, g), "block bitmap");
+        MUST_BE_USED(ext2fs_inode_bitmap_loc(fs, g), "inode bitmap");
+        blk64_t t = ext2fs_inode_table_loc(fs, g);
+        for (blk64_t i = 0; t && i < fs->inode_blocks_per_group; i++)
+            MUST_BE_USED(t + i, "inode table");
+    }
+#undef MUST_BE_USED
+    return 0;
+}
+
 int p2v_fsmap_ext(struct p2v_layer *l, uint64_t start, uint64_t size, const char *name,
                   unsigned flags, struct p2v_ranges *zero, struct p2v_fsmap_stats *st)
 {
@@ -72,7 +113,16 @@ int p2v_fsmap_ext(struct p2v_layer *l, uint64_t start, uint64_t size, const char
         p2v_err("%s: reading the ext block bitmaps failed (%s)", name, error_message(err));
         r = -EIO;
     } else {
-        r = add_free(fs, start, zero, &st->free_bytes);
+        const char *what = NULL;
+        dgrp_t g = 0;
+        blk64_t b = metadata_free(fs, &what, &g);
+        if (b)
+            p2v_warn("%s: the ext block bitmap says block %llu (the %s of group %u) is free, "
+                     "which it cannot be: the bitmap is damaged. Copying the filesystem whole, "
+                     "free space included; run e2fsck -f on the source", name,
+                     (unsigned long long)b, what, (unsigned)g);
+        else
+            r = add_free(fs, start, zero, &st->free_bytes);
     }
     p2v_ext_close(&fs);
     return r;

@@ -74,6 +74,56 @@ static int add_free(ntfs_volume *vol, uint64_t start, struct p2v_ranges *zero, u
     return r;
 }
 
+/* 0 when every cluster of [lcn, lcn+len) is in use in $Bitmap, else 1 and
+ * *bad the first free one. */
+static int run_free(ntfs_volume *vol, s64 lcn, s64 len, s64 *bad)
+{
+    uint8_t buf[4096];
+    for (s64 c = lcn; c < lcn + len;) {
+        s64 byte = c / 8, want = (lcn + len - 1) / 8 - byte + 1;
+        if (want > (s64)sizeof buf)
+            want = sizeof buf;
+        if (ntfs_attr_pread(vol->lcnbmp_na, byte, want, buf) != want)
+            return 0;  /* unreadable: add_free says so */
+        for (; c < lcn + len && c / 8 < byte + want; c++)
+            if (!(buf[c / 8 - byte] >> (c % 8) & 1)) {
+                *bad = c;
+                return 1;
+            }
+    }
+    return 0;
+}
+
+/* The volume's own metadata ($MFT, $MFTMirr, $LogFile, $Bitmap itself, the
+ * boot sector) must be in use in $Bitmap: a bitmap that says otherwise is
+ * damaged, and trusting it would zero the volume.  NULL, or what is free
+ * (and *bad its first free cluster). */
+static const char *metadata_free(ntfs_volume *vol, s64 *bad)
+{
+    if (run_free(vol, 0, 1, bad))
+        return "the boot sector";
+    ntfs_inode *log = ntfs_inode_open(vol, FILE_LogFile);
+    ntfs_attr *logna = log ? ntfs_attr_open(log, AT_DATA, AT_UNNAMED, 0) : NULL;
+    struct { ntfs_attr *na; const char *what; } files[] = {
+        { vol->mft_na, "$MFT" }, { vol->mftmirr_na, "$MFTMirr" },
+        { vol->lcnbmp_na, "$Bitmap" }, { logna, "$LogFile" },
+    };
+    const char *what = NULL;
+    for (size_t i = 0; !what && i < sizeof files / sizeof *files; i++) {
+        ntfs_attr *na = files[i].na;
+        if (!na || !NAttrNonResident(na) || ntfs_attr_map_whole_runlist(na) < 0)
+            continue;
+        for (runlist_element *rl = na->rl; !what && rl && rl->length; rl++)
+            if (rl->lcn >= 0 && run_free(vol, rl->lcn, rl->length, bad))
+                what = files[i].what;
+    }
+    if (logna)
+        ntfs_attr_close(logna);
+    if (log)
+        ntfs_inode_close(log);
+    return what;
+}
+
 /* The clusters of a file's data, e.g. pagefile.sys: the file stays, its
  * contents read as zeros (Windows recreates them at boot). */
 static int add_file(ntfs_volume *vol, const char *path, uint64_t start,
@@ -115,6 +165,7 @@ int p2v_fsmap_ntfs(struct p2v_layer *l, uint64_t start, uint64_t size, const cha
     }
     const char *why = unsafe_state(vol, &st->state);
     int r = 0;
+    s64 bad = -1;
     if (why && !(flags & (P2V_FS_FORCE | P2V_FS_INSPECT))) {
         p2v_err("%s: the NTFS volume is %s; start Windows and shut it down fully "
                 "(shutdown /s /t 0), or pass --force to copy it as it is", name, why);
@@ -123,6 +174,10 @@ int p2v_fsmap_ntfs(struct p2v_layer *l, uint64_t start, uint64_t size, const cha
         /* the caller reports it */
     } else if (why) {
         p2v_warn("%s: the NTFS volume is %s; copying it whole, free space included", name, why);
+    } else if ((why = metadata_free(vol, &bad)) != NULL) {
+        p2v_warn("%s: the NTFS allocation bitmap says cluster %lld (in %s) is free, which it "
+                 "cannot be: the bitmap is damaged. Copying the volume whole, free space "
+                 "included; run chkdsk /f on the source", name, (long long)bad, why);
     } else {
         r = add_free(vol, start, zero, &st->free_bytes);
         static const char *const paging[] = { "pagefile.sys", "hiberfil.sys", "swapfile.sys" };

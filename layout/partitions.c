@@ -182,16 +182,17 @@ static int read_table(blkid_probe pr, int fd, uint64_t disk_size, const char *pa
     return 0;
 }
 
-int p2v_partitions_probe(const char *path, uint64_t disk_size, int as_volume,
+int p2v_partitions_probe(const char *path, const char *name, uint64_t disk_size, int as_volume,
                          struct p2v_partition_table *t)
 {
     memset(t, 0, sizeof *t);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
-        p2v_err("cannot open %s to read its partition table: %s", path, strerror(e));
+        p2v_err("cannot open %s to read its partition table: %s", name, strerror(e));
         return -e;
     }
+    path = name;  /* messages name the source, not a private probe mount */
     int r = 0;
     if (!as_volume) {
         blkid_probe pr = blkid_new_probe();

@@ -47,11 +47,12 @@ struct p2v_partition_table {
  * Partition. */
 int p2v_table_uefi(const struct p2v_partition_table *t);
 
-/* Reads the table of the disk at path (disk_size bytes).  Prints a clear
- * message and returns -errno when the table is damaged or inconsistent.
+/* Reads the table of the disk at path (disk_size bytes; messages call it
+ * name).  Prints a clear message and returns -errno when the table is
+ * damaged or inconsistent.
  * as_volume (--volume): no table is looked for; the whole source is one
  * filesystem, described in t->whole. */
-int p2v_partitions_probe(const char *path, uint64_t disk_size, int as_volume,
+int p2v_partitions_probe(const char *path, const char *name, uint64_t disk_size, int as_volume,
                          struct p2v_partition_table *t);
 struct p2v_patch;
 struct p2v_layer;

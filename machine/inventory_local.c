@@ -306,7 +306,7 @@ static void disk_facts(struct p2v_machine *m)
                          strerror(errno));
             else
                 close(fd);
-            if (t && fd >= 0 && p2v_partitions_probe(d->path, d->size, 0, t) == 0)
+            if (t && fd >= 0 && p2v_partitions_probe(d->path, d->path, d->size, 0, t) == 0)
                 p2v_machine_table(d, t);
             else
                 p2v_m_copy(d->table, sizeof d->table, "none");

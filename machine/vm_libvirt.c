@@ -51,6 +51,10 @@ void p2v_vm_libvirt(FILE *f, const struct p2v_vm *vm)
         xml_text(f, vm->overlay);
         fputs("'\n", f);
     }
+    if (vm->overlay[0])
+        fputs("     The overlay holds the VM's changes to this image only: after converting\n"
+              "     again, delete it and create it anew, or the VM starts the old changes\n"
+              "     over the new image and damages its filesystems.\n", f);
     fputs("     Define it with: virsh define FILE -->\n", f);
     fputs("<domain type='kvm'>\n  <name>", f);
     xml_text(f, vm->name);

@@ -30,11 +30,27 @@ void p2v_vm_qemu(FILE *f, const struct p2v_vm *vm)
     fputs("}\n[ -r \"$disk\" ] || { echo \"$0: cannot read the disk image $disk\" >&2; exit 1; }\n", f);
     fprintf(f, "fmt=%s\n", vm->disk_format);
     if (overlay) {
+        /* The overlay holds changes to one image: over a new conversion
+         * (another image, same name) they would damage its filesystems.  It
+         * is bound to the image's identity: a VHD footer's unique id, both
+         * VHDX headers' DataWriteGuid (new whenever the data changes). */
         fputs("overlay=$here/", f);
         p2v_sh_quote(f, vm->name);
         fputs("-overlay.qcow2\n"
+              "case $fmt in\n"
+              "vpc) id=$(tail -c 512 \"$disk\" | od -An -tx1 -j68 -N16) ;;\n"
+              "vhdx) id=$(od -An -tx1 -j65568 -N16 \"$disk\")$(od -An -tx1 -j131104 -N16 \"$disk\") ;;\n"
+              "*) id=$(stat -L -c '%s %Y' \"$disk\") ;;\n"
+              "esac\n"
+              "id=$(printf '%s' \"$id\" | tr -d ' \\n')\n"
               "if [ ! -e \"$overlay\" ]; then\n"
               "    qemu-img create -q -f qcow2 -F \"$fmt\" -b \"$disk\" \"$overlay\"\n"
+              "    printf '%s\\n' \"$id\" >\"$overlay.image-id\"\n"
+              "elif [ \"$(cat \"$overlay.image-id\" 2>/dev/null)\" != \"$id\" ]; then\n"
+              "    echo \"$0: $overlay holds the VM's changes to another image than $disk\" \\\n"
+              "         \"(converted again?): over this one they would damage its filesystems.\" \\\n"
+              "         \"Move $overlay and $overlay.image-id away, or delete them, to start from the image.\" >&2\n"
+              "    exit 1\n"
               "fi\ndisk=$overlay fmt=qcow2\n", f);
     }
     /* -drive separates options with commas; a comma in a path is doubled. */

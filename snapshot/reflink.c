@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int same_state(const struct stat *a, const struct stat *b)
@@ -22,9 +23,39 @@ static int same_state(const struct stat *a, const struct stat *b)
            a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
+/* --snapshot-dir: the clone is served as the source, so nobody else may be
+ * able to swap it: the directory is the caller's or root's, and one others
+ * may write must be sticky (as /tmp), so they cannot rename the clone. */
+static int dir_trusted(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) < 0) {
+        int e = errno;
+        p2v_err("--snapshot-dir %s: %s", dir, strerror(e));
+        return -e;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        p2v_err("--snapshot-dir %s is not a directory", dir);
+        return -ENOTDIR;
+    }
+    if ((st.st_uid != geteuid() && st.st_uid != 0) ||
+        ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))) {
+        p2v_err("--snapshot-dir %s belongs to uid %u or may be written by others without the "
+                "sticky bit: another user could replace the clone p2v serves as the source; use a "
+                "directory of your own (chmod go-w)", dir, (unsigned)st.st_uid);
+        return -EPERM;
+    }
+    return 0;
+}
+
 int p2v_reflink_create(const char *origin, const char *dir, const char *id, int quiet,
                        char *out, size_t len, struct stat *origin_st)
 {
+    if (dir) {
+        int r = dir_trusted(dir);
+        if (r < 0)
+            return r;
+    }
     char d[PATH_MAX], b[PATH_MAX];
     snprintf(d, sizeof d, "%s", origin);
     snprintf(b, sizeof b, "%s", origin);

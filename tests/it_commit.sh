@@ -369,7 +369,7 @@ first=$(journal_chunks "$D/.disk.vhd.p2v-journal")
 commit_bg "$T/i.out" "$T/i.err" "$MF" "$D"
 at_size "$D/.disk.vhd.p2v-partial" $((5 * CHUNK + 999)) "$CPID" kill -TERM "$CPID" >/dev/null
 reap "$CPID"
-check_eq "SIGTERM during the resumed run: exit 130" 130 $?
+check_eq "SIGTERM during the resumed run: exit 143 (128 + SIGTERM)" 143 $?
 check "SIGTERM: the resumed run had said resuming" grep -q "^p2v: resuming $D/disk.vhd at byte $((first * CHUNK)) of $SF" "$T/i.err"
 check "SIGTERM: the journal grew" test "$(journal_chunks "$D/.disk.vhd.p2v-journal")" -gt "$first"
 "$P2V" commit "$MF" "$D" >/dev/null 2>"$T/i.err"

@@ -67,4 +67,16 @@ sys.exit(bad != 0)
 PY
 p2v_umount "$T/mnt"
 check_eq "source unchanged" "$before" "$(hash_of "$disk")"
+
+# Issue 19, 1: an ext block bitmap that says every block is free (debugfs
+# freeb: superblock, descriptors, bitmaps and inode tables included) is
+# refused, with a warning, and the volume copied whole.
+zb=$T/zerobitmap.img
+truncate -s 16M "$zb"
+mkfs.ext4 -q -F -b 1024 "$zb"
+debugfs -w -R "freeb 1 16383" "$zb" >/dev/null 2>&1
+check "control: dumpe2fs reads group 0's blocks all free" \
+    bash -c "dumpe2fs '$zb' 2>/dev/null | grep -m1 '  Free blocks: ' | grep -q ' 1-8192'"
+damaged_map "$zb" "ext block bitmap says block 1 (the superblock of group 0) is free, which it cannot be" \
+    'd["filesystem"]' partitions/1.raw
 finish

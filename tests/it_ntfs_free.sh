@@ -88,5 +88,22 @@ printf '\x00\x00\x00\x00' | dd of="$bad_img" bs=1 seek=$(((1 << 20) + 11)) conv=
 check_fails "damaged NTFS boot sector" "NTFS boot sector is damaged.*--keep-free-space" "$P2V" mount "$bad_img" "$T/hmnt"
 check "damaged NTFS: nothing mounted" not_mounted "$T/hmnt"
 
+# Issue 19, 1: a damaged $Bitmap that says everything is free would zero
+# the volume, $MFT and boot sector included.  The clusters $Bitmap itself
+# occupies (ntfsinfo's runlist, not p2v's reading) are zeroed on a copy:
+# the map is refused and the volume copied whole, with a warning.
+zb=$T/zerobitmap.img
+cp "$disk" "$zb"
+cs=$(ntfsinfo -m "$part" 2>/dev/null | awk '/Cluster Size/ {print $3; exit}')
+runs='' total=0
+while read -r lcn len; do   # ntfsinfo prints them in hex
+    runs+="$((lcn)):$((len)) " total=$((total + len))
+    dd if=/dev/zero of="$zb" bs="$cs" seek=$(((1 << 20) / cs + lcn)) count=$((len)) conv=notrunc status=none
+done < <(ntfsinfo -i 6 -v "$part" 2>/dev/null | awk '$1 ~ /^0x/ && NF == 3 {print $2, $3}')
+check "control: ntfsinfo names \$Bitmap's clusters ($runs), and the copy holds zeros there" \
+    bash -c "[ $total -gt 0 ] && for r in $runs; do dd if='$zb' bs=$cs skip=\$(((1 << 20) / $cs + \${r%%:*})) count=\${r#*:} status=none; done | cmp -s - <(head -c $((total * cs)) /dev/zero)"
+damaged_map "$zb" "allocation bitmap says cluster [0-9]* (in .*) is free, which it cannot be" \
+    'd["partitions"][0]["filesystem"]' disk.raw
+
 check_eq "source unchanged" "$before" "$(hash_of "$disk")"
 finish

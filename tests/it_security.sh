@@ -119,6 +119,20 @@ check_fails "an escape sequence in a plan is refused" "esc.plan line 1: .* \(0x1
     "$P2V" fixup apply --dry-run --state "$T/st6" --plan "$T/esc.plan" "$src"
 check "  and the message holds no escape byte" bash -c "! grep -q \$'\\033' '$T/.out'"
 
+# Guest strings in text output (issue 19, 10): a volume label holding an
+# escape sequence (blkid reads it raw) is shown as \x1b, never as the byte.
+lab=$T/label.img
+truncate -s 16M "$lab"
+mkfs.ext4 -q -F -L $'\e]0;pwned\a\e[2J' "$lab"
+check "control: blkid reads the label with its ESC bytes" \
+    bash -c "blkid -p -o value -s LABEL '$lab' | grep -q \$'\\e'"
+for cmd in info inspect check; do
+    "$P2V" $cmd "$lab" >"$T/lab.out" 2>&1
+    check "$cmd: no ESC or BEL byte reaches the terminal" bash -c "! grep -q \$'[\\e\\a]' '$T/lab.out'"
+done
+"$P2V" info "$lab" >"$T/lab.out" 2>&1
+check "info: the label shown escaped" grep -qF 'label \x1b]0;pwned\x07\x1b[2J' "$T/lab.out"
+
 # Files from elsewhere are validated before anything is taken from them.
 printf '<batch version="1"><job name="x"><source>/etc/shadow</source><destination>/tmp/x</destination><evil/></job></batch>' >"$T/m1.xml"
 check_fails "a manifest with an unknown element is refused before any job runs" "batch manifest" \

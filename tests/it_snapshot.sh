@@ -103,6 +103,22 @@ check_eq "the source directory holds only the source" disk.img "$(entries "$srcd
 check_eq "snapshot list: forgotten" "" "$(list_line "$id")"
 check_eq "p2v did not write the original" "$h1" "$(hash_of "$src")"
 
+# --- --snapshot-dir must be the caller's (issue 19, 7) ----------------------
+mkdir -p "$X/theirs" "$X/open" "$X/sticky" "$X/mine"
+chown 65534:65534 "$X/theirs"
+chmod 777 "$X/open"
+chmod 1777 "$X/sticky"
+check_fails "--snapshot-dir of another user is refused" "theirs belongs to uid 65534" \
+    "$P2V" mount --snapshot reflink --snapshot-dir "$X/theirs" "$src" "$mnt"
+check_fails "--snapshot-dir others may write (not sticky) is refused" "open belongs to uid 0 or may be written by others" \
+    "$P2V" mount --snapshot reflink --snapshot-dir "$X/open" "$src" "$mnt"
+check_eq "  and no clone was made there" "" "$(entries "$X/theirs")$(entries "$X/open")"
+for d in sticky mine; do
+    check "--snapshot-dir $d: a clone there is served" p2v_mount "$src" "$mnt" --snapshot reflink --snapshot-dir "$X/$d"
+    check "  the view is the source's bytes" cmp "$mnt/disk.raw" "$src"
+    p2v_umount "$mnt"
+done
+
 # --- auto picks reflink on XFS and says so ---------------------------------
 check "mount (auto) on XFS" p2v_mount_v "$src" "$mnt"
 check "auto says reflink" grep -q "snapshot: reflink" "$T/mount.err"

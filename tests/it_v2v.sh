@@ -302,6 +302,22 @@ check_fails "bigfoot.vhd: the footer's size against the file's, in one line" \
     "footer says the disk is $((8 * (fsz - 512))) bytes, but the file holds $((fsz - 512)) bytes" \
     "$P2V" info -q "$bad_dir/bigfoot.vhd"
 check_eq "bigfoot.vhd: one message, not one per sector" 1 "$(grep -c . "$T/.out")"
+# A damaged table inside a VHD (a partition over the MBR): the message names
+# the VHD, not the private mount p2v probes it through (issue 19, messages).
+truncate -s 16M "$T/lba0.raw"
+python3 - "$T/lba0.raw" <<'PY'
+import struct, sys
+b = bytearray(512)
+b[446:462] = struct.pack("<B3sB3sII", 0, b"\0\0\0", 0x17, b"\0\0\0", 0, 32768)
+b[510:512] = b"\x55\xaa"
+with open(sys.argv[1], "r+b") as f:
+    f.write(b)
+PY
+qemu-img convert -q -f raw -O vpc "$T/lba0.raw" "$bad_dir/lba0.vhd"
+before[$bad_dir/lba0.vhd]=$(hash_of "$bad_dir/lba0.vhd")
+check_fails "a damaged table in a VHD: the message names the VHD" "lba0\.vhd: partition 1 starts at byte 0" \
+    "$P2V" info -q "$bad_dir/lba0.vhd"
+check "  and no private probe path" bash -c "! grep -q 'p2v-probe' '$T/.out'"
 # The way out the message offers: the damaged file read as plain bytes.
 if p2v_mount "$bad_dir/badsum.vhd" "$mnt" --source-format raw; then
     check "badsum.vhd --source-format raw: disk.raw is the file" cmp "$mnt/disk.raw" "$bad_dir/badsum.vhd"

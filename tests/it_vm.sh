@@ -119,6 +119,20 @@ check "qemu BIOS: the VM's writes went to the overlay" test -s "$T/q/p2v-vm-over
 check "qemu BIOS: overlay backed by the mounted disk.vhd" \
     sh -c "qemu-img info -U '$T/q/p2v-vm-overlay.qcow2' | grep -qF 'backing file: $mnt/disk.vhd'"
 check_eq "qemu BIOS: disk.vhd unchanged by the boot" "$before_vhd" "$(hash_of "$mnt/disk.vhd")"
+# Issue 19, 4: the overlay is bound to its image (the VHD footer's unique
+# id): another image under the same name is refused before QEMU starts.
+check_eq "qemu BIOS: the overlay records the image's unique id (the footer's bytes 68-83)" \
+    "$(tail -c 512 "$mnt/disk.vhd" | od -An -tx1 -j68 -N16 | tr -d ' \n')" "$(cat "$T/q/p2v-vm-overlay.qcow2.image-id")"
+qemu-img create -q -f vpc "$T/q/other.vhd" 64M
+ovl_before=$(hash_of "$T/q/p2v-vm-overlay.qcow2")
+P2V_DISK=$T/q/other.vhd sh "$T/q/bios.sh" -no-reboot </dev/null >"$T/other.log" 2>&1
+check_eq "qemu: another image with the old overlay is refused (exit 1)" 1 $?
+check "  saying the overlay holds changes to another image" grep -q "holds the VM's changes to another image" "$T/other.log"
+check "  QEMU did not start" sh -c "! grep -qi 'qemu-system' '$T/other.log'"
+check_eq "  the overlay untouched" "$ovl_before" "$(hash_of "$T/q/p2v-vm-overlay.qcow2")"
+sh "$T/q/bios.sh" -p2v-no-such-option </dev/null >"$T/same.log" 2>&1
+check "qemu: the same image passes the check (QEMU itself refuses the bogus option)" \
+    grep -q "p2v-no-such-option" "$T/same.log"
 # Read-only mode attaches the image itself.
 "$P2V" vm create --format qemu --disk-mode readonly --name ro -o "$T/q/ro.sh" "$mnt"
 if timeout 300 "$T/q/ro.sh" -no-reboot </dev/null >"$T/ro.log" 2>&1 && grep -qa P2V-NTFS-FILE-OK "$T/ro.log"; then

@@ -179,3 +179,20 @@ use_guest_kernel() {
     tar -xf "$1" -C "$kdir" "./boot/vmlinuz-$k" "./usr/lib/modules/$k"
     export SUPERMIN_KERNEL=$kdir/boot/vmlinuz-$k SUPERMIN_MODULES=$kdir/usr/lib/modules/$k
 }
+
+# damaged_map IMAGE PATTERN FS VIEWFILE: a free-space map p2v must refuse
+# (issue 19, 1): info warns (PATTERN), maps nothing free (FS: the
+# filesystem's object in info --json, as a Python expression over d), the
+# view's VIEWFILE is IMAGE byte for byte, and IMAGE is unchanged.
+damaged_map() {
+    local img=$1 pat=$2 fs=$3 view=$4 before
+    before=$(hash_of "$img")
+    "$P2V" info --json "$img" >"$T/dm.json" 2>"$T/dm.err"
+    check "a bitmap calling the metadata free: warned ($pat)" grep -q "$pat" "$T/dm.err"
+    check_eq "  nothing is mapped free" "0 False" \
+        "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); f=eval(sys.argv[2]); print(f["free_bytes"], f["mapped"])' "$T/dm.json" "$fs")"
+    p2v_mount "$img" "$T/dm-mnt" 2>/dev/null
+    check "  the view's $view is the image, byte for byte" cmp "$T/dm-mnt/$view" "$img"
+    p2v_umount "$T/dm-mnt"
+    check_eq "  the image unchanged" "$before" "$(hash_of "$img")"
+}

@@ -11,6 +11,7 @@
 #include "transfer/commit.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -181,7 +182,7 @@ static int run(const struct commit_opts *o)
     int r = m ? p2v_commit_run(&c, m) : -1;
     free(m);
     if (r < 0)
-        return r == -EINTR ? 130 : 1;
+        return r == -EINTR ? 128 + (c.res.signal ? c.res.signal : SIGINT) : 1;  /* as the shell says */
     (o->json ? print_json : print_text)(&c);
     return 0;
 }

@@ -1,5 +1,6 @@
 /* p2v: physical-to-virtual conversion bridge.  Git-style subcommands. */
 #include "commands.h"
+#include "core/term_safe.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -48,6 +49,11 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
         if (strcmp(argv[1], commands[i].name) != 0)
             continue;
+        /* Guest strings in text output must not reach the terminal raw. */
+        if (p2v_term_safe_stdout() < 0) {
+            fprintf(stderr, "p2v: error: setting up the output failed: %s\n", strerror(errno));
+            return 1;
+        }
         int rc = commands[i].run(argc - 1, argv + 1);
         /* Output that never arrived is a failure (a full disk, a closed pipe). */
         if (fflush(stdout) != 0 || ferror(stdout)) {

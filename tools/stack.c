@@ -143,14 +143,14 @@ static int probe_table(struct p2v_stack *s, const struct p2v_stack_opts *o)
     if (!s->table)
         return -ENOMEM;
     if (s->sv.probe_path[0])
-        return p2v_partitions_probe(s->sv.probe_path, s->src.real_size, o->layout.volume,
+        return p2v_partitions_probe(s->sv.probe_path, s->src.path, s->src.real_size, o->layout.volume,
                                     s->table);
     struct p2v_probe_mount *pm;
     char path[128];
     int r = p2v_probe_mount(s->top, &pm, path, sizeof path);
     if (r < 0)
         return r;
-    r = p2v_partitions_probe(path, s->top->size, o->layout.volume, s->table);
+    r = p2v_partitions_probe(path, s->src.path, s->top->size, o->layout.volume, s->table);
     p2v_probe_umount(pm);
     return r;
 }

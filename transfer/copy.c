@@ -24,8 +24,7 @@
 static volatile sig_atomic_t stopped;
 static void on_stop(int sig)
 {
-    (void)sig;
-    stopped = 1;
+    stopped = sig;
 }
 
 struct copy {
@@ -515,6 +514,7 @@ int p2v_copy_image(const char *src, const char *dest_dir, const char *name,
         p2v_err("interrupted; the part copied so far is kept in %s: run the same p2v commit "
                 "to resume", c.partial);
         r = -EINTR;
+        res->signal = stopped ? (int)stopped : SIGINT;
     }
     if (r == 0)
         sha256_digest(&c.whole, sizeof res->sha256, res->sha256);

@@ -25,10 +25,12 @@ struct p2v_copy_result {
     uint64_t data_bytes;    /* bytes read from data extents (not holes) this run */
     uint8_t sha256[32];     /* of the whole image */
     int already;            /* DEST/NAME was there already, complete */
+    int signal;             /* SIGINT or SIGTERM when one stopped the copy, else 0 */
 };
 
 /* Copies src (a file) to dest_dir/name.  0, or -errno with a message that
- * says what to do; -EINTR when SIGINT/SIGTERM stopped it (resumable). */
+ * says what to do; -EINTR when SIGINT/SIGTERM stopped it (resumable; which
+ * one is in res->signal). */
 int p2v_copy_image(const char *src, const char *dest_dir, const char *name,
                    const struct p2v_copy_opts *o, struct p2v_copy_result *res);
 

@@ -181,7 +181,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     struct p2v_layer *src = NULL, *layout = NULL, *map = NULL, *img = NULL;
     struct p2v_wrap wrap;
-    if (p2v_partitions_probe(path, dsize, 0, t) < 0)
+    if (p2v_partitions_probe(path, path, dsize, 0, t) < 0)
         goto out;
     if (t->n < 0 || t->n > P2V_MAX_PARTITIONS)
         abort();

@@ -1,0 +1,82 @@
+/* Control bytes written as \xNN on the way to a terminal (term_safe.h). */
+#define _GNU_SOURCE
+#include "term_safe.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static int unsafe(unsigned char c, int keep_newline, int keep_cr)
+{
+    if (c == '\t' || (keep_newline && c == '\n') || (keep_cr && c == '\r'))
+        return 0;
+    return c < 0x20 || c == 0x7f;
+}
+
+char *p2v_term_safe(const char *in, char *out, size_t len, int keep_newline)
+{
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)in; *p && o + 5 < len; p++) {
+        if (unsafe(*p, keep_newline, 0))
+            o += (size_t)snprintf(out + o, len - o, "\\x%02x", *p);
+        else
+            out[o++] = (char)*p;
+    }
+    if (len)
+        out[o < len ? o : len - 1] = 0;
+    return out;
+}
+
+/* The stream over the real stdout: writes go out escaped, all or nothing. */
+static ssize_t cookie_write(void *cookie, const char *buf, size_t size)
+{
+    int fd = *(int *)cookie;
+    char out[4096];
+    size_t i = 0;
+    while (i < size) {
+        size_t o = 0;
+        for (; i < size && o + 4 <= sizeof out; i++) {
+            unsigned char c = (unsigned char)buf[i];
+            if (unsafe(c, 1, 1))
+                o += (size_t)snprintf(out + o, sizeof out - o, "\\x%02x", c);
+            else
+                out[o++] = (char)c;
+        }
+        for (size_t w = 0; w < o;) {
+            ssize_t n = write(fd, out + w, o - w);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                return -1;
+            w += (size_t)n;
+        }
+    }
+    return (ssize_t)size;
+}
+
+static int cookie_close(void *cookie)
+{
+    return close(*(int *)cookie);
+}
+
+int p2v_term_safe_stdout(void)
+{
+    static int fd = -1;
+    if (fd >= 0)
+        return 0;
+    fflush(stdout);
+    if ((fd = dup(STDOUT_FILENO)) < 0)
+        return -errno;
+    cookie_io_functions_t io = { .write = cookie_write, .close = cookie_close };
+    FILE *f = fopencookie(&fd, "w", io);
+    if (!f) {
+        int e = errno;
+        close(fd);
+        fd = -1;
+        return -e;
+    }
+    setvbuf(f, NULL, isatty(fd) ? _IOLBF : _IOFBF, 0);
+    stdout = f;
+    return 0;
+}
