@@ -28,10 +28,11 @@ char *p2v_term_safe(const char *in, char *out, size_t len, int keep_newline)
     return out;
 }
 
-/* The stream over the real stdout: writes go out escaped, all or nothing. */
+/* The stream over fd 1 (not a copy of it: a forked child that points fd 1
+ * elsewhere, as batch's steps do, writes there): writes go out escaped. */
 static ssize_t cookie_write(void *cookie, const char *buf, size_t size)
 {
-    int fd = *(int *)cookie;
+    (void)cookie;
     char out[4096];
     size_t i = 0;
     while (i < size) {
@@ -44,7 +45,7 @@ static ssize_t cookie_write(void *cookie, const char *buf, size_t size)
                 out[o++] = (char)c;
         }
         for (size_t w = 0; w < o;) {
-            ssize_t n = write(fd, out + w, o - w);
+            ssize_t n = write(STDOUT_FILENO, out + w, o - w);
             if (n < 0 && errno == EINTR)
                 continue;
             if (n <= 0)
@@ -55,28 +56,16 @@ static ssize_t cookie_write(void *cookie, const char *buf, size_t size)
     return (ssize_t)size;
 }
 
-static int cookie_close(void *cookie)
-{
-    return close(*(int *)cookie);
-}
-
 int p2v_term_safe_stdout(void)
 {
-    static int fd = -1;
-    if (fd >= 0)
+    static FILE *f;
+    if (f)
         return 0;
     fflush(stdout);
-    if ((fd = dup(STDOUT_FILENO)) < 0)
+    cookie_io_functions_t io = { .write = cookie_write };
+    if (!(f = fopencookie(NULL, "w", io)))
         return -errno;
-    cookie_io_functions_t io = { .write = cookie_write, .close = cookie_close };
-    FILE *f = fopencookie(&fd, "w", io);
-    if (!f) {
-        int e = errno;
-        close(fd);
-        fd = -1;
-        return -e;
-    }
-    setvbuf(f, NULL, isatty(fd) ? _IOLBF : _IOFBF, 0);
+    setvbuf(f, NULL, isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF, 0);
     stdout = f;
     return 0;
 }
