@@ -25,18 +25,19 @@ int p2v_log_open_file(const char *path)
      * caller's own, and nobody else reads it. */
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
-        return errno == ELOOP ? -ELOOP : -errno;
+        return -errno;  /* -ELOOP: a symlink */
     struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-        (st.st_mode & 077)) {
-        int r = fstat(fd, &st) < 0 ? -errno : !S_ISREG(st.st_mode) ? -EINVAL
-                                            : st.st_uid != geteuid() ? -EPERM : -EACCES;
+    int r = fstat(fd, &st) < 0          ? -errno
+            : !S_ISREG(st.st_mode)      ? -EINVAL
+            : st.st_uid != geteuid()    ? -EPERM
+            : (st.st_mode & 077)        ? -EACCES : 0;
+    if (r < 0) {
         close(fd);
         return r;
     }
     FILE *f = fdopen(fd, "ae");
     if (!f) {
-        int r = -errno;
+        r = -errno;
         close(fd);
         return r;
     }

@@ -16,15 +16,19 @@ static int unsafe(unsigned char c, int keep_newline, int keep_cr)
 
 char *p2v_term_safe(const char *in, char *out, size_t len, int keep_newline)
 {
+    if (!len)
+        return out;
     size_t o = 0;
-    for (const unsigned char *p = (const unsigned char *)in; *p && o + 5 < len; p++) {
-        if (unsafe(*p, keep_newline, 0))
+    for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+        int esc = unsafe(*p, keep_newline, 0);
+        if (o + (esc ? 4 : 1) >= len)
+            break;  /* what fits, and the NUL */
+        if (esc)
             o += (size_t)snprintf(out + o, len - o, "\\x%02x", *p);
         else
             out[o++] = (char)*p;
     }
-    if (len)
-        out[o < len ? o : len - 1] = 0;
+    out[o] = 0;
     return out;
 }
 

@@ -128,7 +128,7 @@ ovl_before=$(hash_of "$T/q/p2v-vm-overlay.qcow2")
 P2V_DISK=$T/q/other.vhd sh "$T/q/bios.sh" -no-reboot </dev/null >"$T/other.log" 2>&1
 check_eq "qemu: another image with the old overlay is refused (exit 1)" 1 $?
 check "  saying the overlay holds changes to another image" grep -q "holds the VM's changes to another image" "$T/other.log"
-check "  QEMU did not start" sh -c "! grep -qi 'qemu-system' '$T/other.log'"
+check "  QEMU did not start (no GRUB marker)" sh -c "! grep -qa P2V-GRUB-BOOT-OK '$T/other.log'"
 check_eq "  the overlay untouched" "$ovl_before" "$(hash_of "$T/q/p2v-vm-overlay.qcow2")"
 sh "$T/q/bios.sh" -p2v-no-such-option </dev/null >"$T/same.log" 2>&1
 check "qemu: the same image passes the check (QEMU itself refuses the bogus option)" \

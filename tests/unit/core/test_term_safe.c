@@ -26,7 +26,11 @@ static void escapes(void **state)
     assert_true(strlen(small) < sizeof small);
     assert_string_equal(small, "\\x1b");
     p2v_term_safe("abcdefghij", small, sizeof small, 0);
-    assert_true(strlen(small) < sizeof small);
+    assert_string_equal(small, "abcdefg");
+    /* Exactly the room a message needs (4 a byte and the NUL): all of it. */
+    char two[5];
+    assert_string_equal(p2v_term_safe("x", two, sizeof two, 0), "x");
+    assert_string_equal(p2v_term_safe("\x1b", two, sizeof two, 0), "\\x1b");
 }
 
 int main(void)
