@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "log.h"
+#include "plural.h"
 #include "term_safe.h"
 
 #include <errno.h>
@@ -83,11 +84,12 @@ static void say_counts(void)
     for (int i = 0; i < LOG_SITES && sites[i].fmt; i++)
         if (sites[i].n > LOG_REPEATS) {
             if (target == P2V_LOG_SYSLOG)
-                syslog(LOG_WARNING, "%lu more messages like: %s", sites[i].n - LOG_REPEATS,
-                       sites[i].last);
+                syslog(LOG_WARNING, "%lu more message%s like: %s", sites[i].n - LOG_REPEATS,
+                       p2v_s(sites[i].n - LOG_REPEATS), sites[i].last);
             else
-                fprintf(f, "p2v: %s%lu more messages like this one were not shown: %s\n",
-                        sites[i].tag, sites[i].n - LOG_REPEATS, sites[i].last);
+                fprintf(f, "p2v: %s%lu more message%s like this one %s not shown: %s\n",
+                        sites[i].tag, sites[i].n - LOG_REPEATS, p2v_s(sites[i].n - LOG_REPEATS),
+                        sites[i].n - LOG_REPEATS == 1 ? "was" : "were", sites[i].last);
         }
     pthread_mutex_unlock(&lock);
 }

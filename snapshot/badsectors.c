@@ -1,8 +1,10 @@
 #include "badsectors.h"
 
 #include "core/log.h"
+#include "core/plural.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -56,9 +58,14 @@ static int record(struct bad *b, uint64_t off, uint64_t len)
     p2v_ranges_finish(&b->known);
     atomic_store_explicit(&b->any, b->known.n > 0, memory_order_release);
     pthread_mutex_unlock(&b->lock);
-    p2v_err("source %s: unreadable sectors LBA %llu-%llu (%llu sectors): Input/output "
-            "error; %s", b->name, (unsigned long long)(off / SECTOR),
-            (unsigned long long)((off + len) / SECTOR - 1), (unsigned long long)(len / SECTOR),
+    char lbas[96];
+    if (len / SECTOR == 1)
+        snprintf(lbas, sizeof lbas, "sector LBA %llu (1 sector)", (unsigned long long)(off / SECTOR));
+    else
+        snprintf(lbas, sizeof lbas, "sectors LBA %llu-%llu (%llu sectors)",
+                 (unsigned long long)(off / SECTOR), (unsigned long long)((off + len) / SECTOR - 1),
+                 (unsigned long long)(len / SECTOR));
+    p2v_err("source %s: unreadable %s: Input/output error; %s", b->name, lbas,
             b->policy == P2V_BAD_ZERO ? "served as zeros"
                                       : "the read fails (--bad-sectors zero reads zeros instead)");
     return r;

@@ -2,6 +2,7 @@
 #include "guard.h"
 
 #include "core/log.h"
+#include "core/plural.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -90,14 +91,17 @@ static int watch_changed(struct watch *w, char *why, size_t len)
             return 1;
         }
         if (c.inflight_w) {
-            snprintf(why, len, "%s has %" PRIu64 " writes in flight", w->path, c.inflight_w);
+            snprintf(why, len, "%s has %" PRIu64 " write%s in flight", w->path, c.inflight_w,
+                     p2v_s(c.inflight_w));
             return 1;
         }
         if (c.wios != w->cbase.wios || c.wsect != w->cbase.wsect || c.dios != w->cbase.dios ||
             c.dsect != w->cbase.dsect) {
-            snprintf(why, len, "%s was written: %" PRIu64 " writes (%" PRIu64 " sectors) and %"
-                     PRIu64 " discards since it was opened", w->path, c.wios - w->cbase.wios,
-                     c.wsect - w->cbase.wsect, c.dios - w->cbase.dios);
+            uint64_t wr = c.wios - w->cbase.wios, sect = c.wsect - w->cbase.wsect,
+                     disc = c.dios - w->cbase.dios;
+            snprintf(why, len, "%s was written: %" PRIu64 " write%s (%" PRIu64 " sector%s) and %"
+                     PRIu64 " discard%s since it was opened", w->path, wr, p2v_s(wr), sect,
+                     p2v_s(sect), disc, p2v_s(disc));
             return 1;
         }
         return 0;

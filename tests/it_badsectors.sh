@@ -78,7 +78,7 @@ elif kind == "text":
           head.group(2) if head else "")
 else:
     lbas = set()
-    for a, b in re.findall(r"unreadable sectors LBA (\d+)(?:-(\d+))?", text):
+    for a, b in re.findall(r"unreadable sectors? LBA (\d+)(?:-(\d+))?", text):
         lbas.update(range(int(a), (int(b) if b else int(a)) + 1))
     print(json.dumps(merged(lbas), separators=(",", ":")))
 PY
@@ -136,6 +136,9 @@ check_eq "info --scan --json: bad_sectors names exactly the bad ranges" \
 "$P2V" info -q --scan --json --bad-sectors zero "$src" >"$T/scanz.json" 2>"$T/scan.err"
 check_eq "info --scan --json --bad-sectors zero: the same ranges, policy zero" \
     "$EXPECT $NSECT zero" "$(ranges_of json "$T/scanz.json" 2>&1)"
+# A single sector is one sector, not "LBA 6000-6000 (1 sectors)".
+check "info --scan: a single bad sector reads 'LBA 6000 (1 sector)'" grep -qx "  LBA 6000 (1 sector)" "$T/scan.txt"
+check "info --scan: no '1 sectors' anywhere" sh -c "! grep -q '[^0-9]1 sectors' '$T/scan.txt'"
 check_eq "info --scan on a sound image: no bad sectors" "bad sectors: none" \
     "$("$P2V" info -q --scan "$img" 2>&1 | grep '^bad sectors:' | tr -s ' ')"
 
@@ -148,6 +151,8 @@ check_fails "fail: a buffered read of the whole disk.raw fails" "Input/output er
 check_eq "fail: the log names exactly the bad LBAs" "$EXPECT" "$(ranges_of log "$T/fail.log" 2>&1)"
 check "fail: log line 'source PATH: unreadable sectors LBA A-B (N sectors): ...'" \
     grep -qE "source $src: unreadable sectors LBA 21000-210[01][0-9] \([0-9]+ sectors\): " "$T/fail.log"
+check "fail: a single sector's log line says 'unreadable sector LBA 6000 (1 sector)'" \
+    grep -qF "source $src: unreadable sector LBA 6000 (1 sector): " "$T/fail.log"
 check_eq "fail: status.json says policy fail" fail \
     "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["bad_sectors"]["policy"])' "$mnt/status.json" 2>&1)"
 check "unmount (fail)" p2v_umount "$mnt"

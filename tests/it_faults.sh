@@ -85,7 +85,7 @@ if [ -x "$BADFUSE" ]; then
     logged=$(python3 - "$T/bm.log" <<'PY'
 import json, re, sys
 lbas = set()
-for a, b in re.findall(r"unreadable sectors LBA (\d+)(?:-(\d+))?", open(sys.argv[1]).read()):
+for a, b in re.findall(r"unreadable sectors? LBA (\d+)(?:-(\d+))?", open(sys.argv[1]).read()):
     lbas.update(range(int(a), (int(b) if b else int(a)) + 1))
 out = []
 for s in sorted(lbas):

@@ -56,5 +56,21 @@ make_mixed "$big" 150 8          # 300 MiB written (zeros too), all of it scanne
 check "a large dynamic scan reports progress up to 100%" grep -q "scanning .*big.img for zero blocks: 100%" "$T/progress"
 check_eq "-q: no progress" "" "$("$P2V" info -q "$big" 2>&1 >/dev/null)"
 
+# An unknown option or a missing argument: getopt's line naming the whole
+# command, then one line pointing at the help (not the help itself); exit 2.
+for cmd in mount info check inspect inventory commit batch umount "fixup plan" "fixup apply" \
+           "fixup discard" "vm create" "snapshot create"; do
+    # shellcheck disable=SC2086
+    "$P2V" $cmd --no-such-option >"$T/opt.out" 2>"$T/opt.err"
+    rc=$?
+    check_eq "p2v $cmd --no-such-option: exit 2, nothing on stdout, two lines naming the command" \
+        "2|0|p2v $cmd: unrecognized option '--no-such-option'|Try 'p2v $cmd --help' for its options." \
+        "$rc|$(wc -c <"$T/opt.out")|$(paste -sd'|' "$T/opt.err")"
+done
+"$P2V" info --type >/dev/null 2>"$T/opt.err"
+check_eq "p2v info --type (no argument): getopt's line and the hint" \
+    "p2v info: option '--type' requires an argument|Try 'p2v info --help' for its options." \
+    "$(paste -sd'|' "$T/opt.err")"
+
 check_eq "source unchanged" "$before" "$(hash_of "$src")"
 finish

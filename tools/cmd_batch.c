@@ -4,6 +4,7 @@
 
 #include "core/json_read.h"
 #include "core/output.h"
+#include "core/plural.h"
 #include "transfer/batch.h"
 
 #include <getopt.h>
@@ -66,6 +67,7 @@ static int parse(int argc, char **argv, struct batch_opts *o)
             o->schema = 1;
             return 0;
         case 'h': help(); return -1;
+        case '?': return option_hint(argv);
         default: return 2;
         }
     }
@@ -113,7 +115,7 @@ static void print_results(const struct batch_opts *o, const struct p2v_job *job,
     if (o->json)
         puts("]");
     else
-        printf("%d of %d jobs succeeded\n", n - failed, n);
+        printf("%d of %d job%s succeeded\n", n - failed, n, p2v_s((uint64_t)n));
 }
 
 static int run(const struct batch_opts *o)

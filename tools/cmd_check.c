@@ -199,6 +199,7 @@ static int parse(int argc, char **argv, struct check_opts *o)
         case OPT_DEST: o->co.dest = optarg; break;
         case OPT_STATE: o->so.state = optarg; break;
         case 'h': help(); return -1;
+        case '?': return option_hint(argv);
         default:
             if ((c = parse_stack_option(c, optarg, &o->so)) <= 0)
                 return 2;

@@ -129,6 +129,7 @@ static int parse(int argc, char **argv, struct commit_opts *o)
             break;
         case 'q': o->copy.quiet = 1; break;
         case 'h': help(); return -1;
+        case '?': return option_hint(argv);
         default:
             fputs(usage, stderr);
             return 2;

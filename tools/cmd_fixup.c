@@ -198,6 +198,7 @@ static int plan_parse(int argc, char **argv, struct plan_opts *o)
         case 'o': o->output = optarg; break;
         case 'R': o->drivers = optarg; break;
         case 'h': fixup_usage(stdout); return -1;
+        case '?': return option_hint(argv);
         default:
             if (parse_stack_option(c, optarg, &o->so) <= 0)
                 return 2;
@@ -346,6 +347,7 @@ static int apply_parse(int argc, char **argv, struct apply_opts *o)
         case 'n': o->so.dry_run = 1; break;
         case 'j': o->json = 1; break;
         case 'h': fixup_usage(stdout); return -1;
+        case '?': return option_hint(argv);
         default:
             if (parse_stack_option(c, optarg, &o->so) <= 0)
                 return 2;
@@ -463,7 +465,7 @@ static int discard_parse(int argc, char **argv, struct discard_opts *o)
             fixup_usage(stdout);
             return -1;
         } else
-            return 2;
+            return c == '?' ? option_hint(argv) : 2;
     }
     if (!o->state || optind != argc) {
         fprintf(stderr, "usage: p2v fixup discard --state DIR\n");
@@ -506,12 +508,15 @@ int cmd_fixup(int argc, char **argv)
         fixup_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    if (!strcmp(argv[1], "plan"))
+    static char name[48];
+    const char *sub = argv[1];
+    name_command(argv + 1, "p2v fixup", name, sizeof name);
+    if (!strcmp(sub, "plan"))
         return fixup_plan(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "apply"))
+    if (!strcmp(sub, "apply"))
         return fixup_apply(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "discard"))
+    if (!strcmp(sub, "discard"))
         return fixup_discard(argc - 1, argv + 1);
-    fprintf(stderr, "p2v fixup: unknown subcommand '%s' (plan, apply, discard)\n", argv[1]);
+    fprintf(stderr, "p2v fixup: unknown subcommand '%s' (plan, apply, discard)\n", sub);
     return 2;
 }

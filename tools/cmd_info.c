@@ -6,6 +6,7 @@
 #include "status.h"
 #include "core/log.h"
 #include "core/mountinfo.h"
+#include "core/plural.h"
 #include "core/progress.h"
 
 #include <errno.h>
@@ -69,12 +70,16 @@ static void bad_text(struct p2v_stack *st)
     if (r.n == 0)
         printf("bad sectors:       none\n");
     else
-        printf("bad sectors:       %" PRIu64 " (in %zu ranges, --bad-sectors %s)\n",
-               p2v_ranges_total(&r) / 512, r.n,
+        printf("bad sectors:       %" PRIu64 " (in %zu range%s, --bad-sectors %s)\n",
+               p2v_ranges_total(&r) / 512, r.n, p2v_s(r.n),
                p2v_bad_policy_name(p2v_badsectors_policy(st->sv.bad)));
-    for (size_t i = 0; i < r.n; i++)
-        printf("  LBA %" PRIu64 "-%" PRIu64 " (%" PRIu64 " sectors)\n", r.r[i].start / 512,
-               r.r[i].end / 512 - 1, (r.r[i].end - r.r[i].start) / 512);
+    for (size_t i = 0; i < r.n; i++) {
+        uint64_t first = r.r[i].start / 512, n = (r.r[i].end - r.r[i].start) / 512;
+        if (n == 1)
+            printf("  LBA %" PRIu64 " (1 sector)\n", first);
+        else
+            printf("  LBA %" PRIu64 "-%" PRIu64 " (%" PRIu64 " sectors)\n", first, first + n - 1, n);
+    }
     p2v_ranges_free(&r);
 }
 
@@ -133,6 +138,7 @@ static int parse(int argc, char **argv, struct info_opts *o)
         case 's': o->scan = 1; break;
         case 'q': o->so.quiet = 1; break;
         case 'h': help(); return -1;
+        case '?': return option_hint(argv);
         default:
             if ((c = parse_stack_option(c, optarg, &o->so)) <= 0)
                 return 2;

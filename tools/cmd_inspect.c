@@ -85,6 +85,7 @@ static int parse(int argc, char **argv, struct inspect_opts *o)
                   "      --state DIR           inspect SOURCE with the fix-ups in DIR applied\n"
                   P2V_STACK_HELP, stdout);
             return -1;
+        case '?': return option_hint(argv);
         default:
             if ((c = parse_stack_option(c, optarg, &o->so)) <= 0)
                 return 2;

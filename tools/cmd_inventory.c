@@ -65,6 +65,7 @@ static int parse(int argc, char **argv, struct inventory_opts *o)
         case OPT_SCHEMA: o->schema = 1; break;
         case OPT_STATE: o->so.state = optarg; break;
         case 'h': help(); return -1;
+        case '?': return option_hint(argv);
         default:
             if ((c = parse_stack_option(c, optarg, &o->so)) <= 0)
                 return 2;

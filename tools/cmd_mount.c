@@ -126,6 +126,7 @@ static int parse(int argc, char **argv, struct mount_opts *o)
         case 'W': o->so.writable = 1; break;
         case 'd': o->vo.debug = o->vo.foreground = 1; break;
         case 'h': mount_usage(stdout); return -1;
+        case '?': return option_hint(argv);
         default:
             if ((h = parse_stack_option(c, optarg, &o->so)) == 0)
                 h = parse_snapshot_option(c, optarg, &o->so);

@@ -59,6 +59,8 @@ static int parse_create(int argc, char **argv, struct create_opts *o)
         } else if (c == 'h') {
             usage(stdout);
             return -1;
+        } else if (c == '?') {
+            return option_hint(argv);
         } else if (parse_snapshot_option(c, optarg, &o->so) <= 0) {
             usage(stderr);
             return 2;
@@ -185,13 +187,16 @@ int cmd_snapshot(int argc, char **argv)
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    if (!strcmp(argv[1], "create"))
+    static char name[48];
+    const char *sub = argv[1];
+    name_command(argv + 1, "p2v snapshot", name, sizeof name);
+    if (!strcmp(sub, "create"))
         return do_create(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "list"))
+    if (!strcmp(sub, "list"))
         return do_list(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "delete"))
+    if (!strcmp(sub, "delete"))
         return do_delete(argc - 1, argv + 1);
-    fprintf(stderr, "p2v snapshot: unknown action '%s'\n", argv[1]);
+    fprintf(stderr, "p2v snapshot: unknown action '%s'\n", sub);
     usage(stderr);
     return 2;
 }

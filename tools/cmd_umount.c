@@ -104,6 +104,10 @@ static int parse(int argc, char **argv, struct umount_opts *o)
         puts("usage: p2v umount MOUNTPOINT\nUnmounts a p2v view (as fusermount3 -u does).");
         return -1;
     }
+    if (argc == 2 && argv[1][0] == '-' && argv[1][1]) {
+        fprintf(stderr, "%s: unrecognized option '%s'\n", argv[0], argv[1]);
+        return option_hint(argv);
+    }
     if (argc != 2) {
         fprintf(stderr, "usage: p2v umount MOUNTPOINT\n");
         return 2;

@@ -134,6 +134,7 @@ static int parse(int argc, char **argv, struct vm_create_opts *o)
         case OPT_NETWORK: vo->network = optarg; break;
         case 'o': o->out = optarg; break;
         case 'h': help(); return -1;
+        case '?': return option_hint(argv);
         default: fputs(usage, stderr); return 2;
         }
     }
@@ -208,8 +209,11 @@ static int vm_create(int argc, char **argv)
 
 int cmd_vm(int argc, char **argv)
 {
-    if (argc >= 2 && !strcmp(argv[1], "create"))
+    static char name[48];
+    if (argc >= 2 && !strcmp(argv[1], "create")) {
+        name_command(argv + 1, "p2v vm", name, sizeof name);
         return vm_create(argc - 1, argv + 1);
+    }
     if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
         fputs(usage, stdout);
         return 0;

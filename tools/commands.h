@@ -103,5 +103,11 @@ int parse_choice(const char *cmd, const char *opt, const char *arg, const char *
 extern const char *const p2v_targets[];
 /* Parses "dynamic" or "fixed"; -1 if neither. */
 int parse_type(const char *s);
+/* Renames argv[0] to "PARENT ARGV0" (in buf), so getopt's own messages
+ * name the whole command: "p2v fixup plan: unrecognized option". */
+void name_command(char **argv, const char *parent, char *buf, size_t len);
+/* After getopt's message for an unknown option or a missing argument: the
+ * one line pointing at the help, not the help itself.  Returns 2. */
+int option_hint(char *const *argv);
 
 #endif

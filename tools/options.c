@@ -16,6 +16,18 @@ int parse_type(const char *s)
     return -1;
 }
 
+void name_command(char **argv, const char *parent, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s %s", parent, argv[0]);
+    argv[0] = buf;
+}
+
+int option_hint(char *const *argv)
+{
+    fprintf(stderr, "Try '%s --help' for its options.\n", argv[0]);
+    return 2;
+}
+
 const char *const p2v_targets[] = { "virtio", "qemu-sata", "qemu-ide", "hyperv", NULL };
 
 int parse_choice(const char *cmd, const char *opt, const char *arg, const char *const *names)

@@ -54,6 +54,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "p2v: error: setting up the output failed: %s\n", strerror(errno));
             return 1;
         }
+        static char name[32];
+        name_command(argv + 1, "p2v", name, sizeof name);
         int rc = commands[i].run(argc - 1, argv + 1);
         /* Output that never arrived is a failure (a full disk, a closed pipe). */
         if (fflush(stdout) != 0 || ferror(stdout)) {
