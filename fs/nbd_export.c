@@ -261,8 +261,8 @@ int p2v_nbd_start(struct p2v_layer *l, const char *dir, int readonly, struct p2v
     }
     snprintf(n->sock, sizeof n->sock, "%s/disk.sock", n->dir);
     if (strlen(n->sock) >= sizeof sa.sun_path) {
-        p2v_err("%s: the socket path is too long for a Unix socket; set TMPDIR to a shorter "
-                "directory", n->sock);
+        p2v_err("the directory %s is too deep for the Unix socket that shows the disk to "
+                "libguestfs; set TMPDIR to a shorter directory", dir);
         rmdir(n->dir);
         free(n);
         return -ENAMETOOLONG;
@@ -276,7 +276,10 @@ int p2v_nbd_start(struct p2v_layer *l, const char *dir, int readonly, struct p2v
         *out = n;
         return 0;
     }
-    p2v_err("cannot serve the disk over NBD at %s: %s", n->sock, strerror(-r));
+    /* The socket's own name is ours, random and gone at once: the
+     * directory it was made in is what the user can act on. */
+    p2v_err("cannot serve the disk to libguestfs over a Unix socket in %s (TMPDIR): %s", dir,
+            strerror(-r));
     if (n->lfd >= 0)
         close(n->lfd);
     for (int i = 0; i < 2; i++)

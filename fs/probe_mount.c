@@ -134,9 +134,12 @@ int p2v_probe_mount(struct p2v_layer *l, struct p2v_probe_mount **out, char *pat
         ((td.st_mode & (S_IWGRP | S_IWOTH)) && !(td.st_mode & S_ISVTX)))
         tmp = "/tmp";
     snprintf(pm->dir, sizeof pm->dir, "%s/p2v-probe.XXXXXX", tmp);
+    /* Messages name tmp, which the user chose or can change, not the
+     * random name under it, which is gone when p2v exits. */
     if (!mkdtemp(pm->dir)) {
         int e = errno;
-        p2v_err("cannot make a private directory for probing (%s): %s", pm->dir, strerror(e));
+        p2v_err("cannot make a private directory in %s to probe the partitions: %s; set TMPDIR "
+                "to a writable directory of your own", tmp, strerror(e));
         free(pm);
         return -e;
     }
@@ -145,8 +148,8 @@ int p2v_probe_mount(struct p2v_layer *l, struct p2v_probe_mount **out, char *pat
     pm->se = fuse_session_new(&args, &probe_ops, sizeof probe_ops, pm);
     fuse_opt_free_args(&args);  /* the session keeps copies of what it needs */
     if (!pm->se || fuse_session_mount(pm->se, pm->dir) != 0) {
-        p2v_err("cannot mount a private FUSE view to probe the partitions (in %s); p2v "
-                "needs /dev/fuse for this source", pm->dir);
+        p2v_err("cannot mount a private FUSE view in %s to probe the partitions; p2v "
+                "needs /dev/fuse for this source", tmp);
         if (pm->se)
             fuse_session_destroy(pm->se);
         rmdir(pm->dir);

@@ -72,5 +72,17 @@ check_eq "p2v info --type (no argument): getopt's line and the hint" \
     "p2v info: option '--type' requires an argument|Try 'p2v info --help' for its options." \
     "$(paste -sd'|' "$T/opt.err")"
 
+# A VHD is probed through a private FUSE mount in TMPDIR: when that cannot
+# be made, the message names TMPDIR, not the random directory under it.
+mkdir "$T/ro"
+mount -t tmpfs -o ro,size=1M tmpfs "$T/ro" && MOUNTS+=("$T/ro")
+truncate -s 16M "$T/probe.img"
+printf 'label: dos\nstart=2048, type=83\n' | sfdisk -q "$T/probe.img"
+qemu-img convert -O vpc "$T/probe.img" "$T/probe.vhd"
+TMPDIR=$T/ro "$P2V" info "$T/probe.vhd" >/dev/null 2>"$T/probe.err"
+check_eq "TMPDIR read-only: info fails (exit 1)" 1 $?
+check "  naming TMPDIR and the remedy" grep -qF "in $T/ro to probe the partitions: Read-only file system; set TMPDIR" "$T/probe.err"
+check "  and no temporary name under it" sh -c "! grep -q 'p2v-probe' '$T/probe.err'"
+
 check_eq "source unchanged" "$before" "$(hash_of "$src")"
 finish
