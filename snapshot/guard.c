@@ -24,7 +24,7 @@
 struct counters { uint64_t wios, wsect, dios, dsect, inflight_w; };
 
 struct watch {
-    char path[4096];
+    char path[4096];  /* for messages: the object is held by fd */
     int is_blockdev;
     int fd;          /* O_PATH of the file; or sysfs stat */
     int inflight_fd; /* sysfs inflight, or -1 */
@@ -201,7 +201,7 @@ static const struct p2v_layer_ops guard_ops = {
 
 static int watch_open(struct watch *w, const struct p2v_guard_watch *s)
 {
-    snprintf(w->path, sizeof w->path, "%s", s->path);
+    snprintf(w->path, sizeof w->path, "%s", s->name ? s->name : s->path);
     w->is_blockdev = s->is_blockdev;
     w->inflight_fd = -1;
     if (s->is_blockdev) {
@@ -209,13 +209,13 @@ static int watch_open(struct watch *w, const struct p2v_guard_watch *s)
         snprintf(f, sizeof f, "/sys/dev/block/%u:%u/stat", major(s->rdev), minor(s->rdev));
         if ((w->fd = open(f, O_RDONLY | O_CLOEXEC)) < 0) {
             int e = errno;
-            p2v_err("cannot watch %s for writes: %s: %s", s->path, f, strerror(e));
+            p2v_err("cannot watch %s for writes: %s: %s", w->path, f, strerror(e));
             return -e;
         }
         snprintf(f, sizeof f, "/sys/dev/block/%u:%u/inflight", major(s->rdev), minor(s->rdev));
         w->inflight_fd = open(f, O_RDONLY | O_CLOEXEC);
         if (read_counters(w, &w->cbase) < 0) {
-            p2v_err("cannot read the write counters of %s from sysfs", s->path);
+            p2v_err("cannot read the write counters of %s from sysfs", w->path);
             close(w->fd);
             if (w->inflight_fd >= 0)
                 close(w->inflight_fd);
@@ -226,7 +226,7 @@ static int watch_open(struct watch *w, const struct p2v_guard_watch *s)
     }
     if ((w->fd = open(s->path, O_PATH | O_CLOEXEC)) < 0 || fstat(w->fd, &w->base) < 0) {
         int e = errno;
-        p2v_err("cannot watch %s for changes: %s", s->path, strerror(e));
+        p2v_err("cannot watch %s for changes: %s", w->path, strerror(e));
         if (w->fd >= 0)
             close(w->fd);
         return -e;

@@ -15,6 +15,7 @@
 
 struct p2v_guard_watch {
     const char *path;         /* a file, or a block device node */
+    const char *name;         /* for messages, if not path (a /proc/self/fd name) */
     int is_blockdev;
     dev_t rdev;               /* the device, for its sysfs counters */
     /* For a file: what it was when the source was opened (0 size: now). */

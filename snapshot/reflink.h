@@ -7,12 +7,16 @@
 #include <stddef.h>
 #include <sys/stat.h>
 
-/* Clones origin into dir as ".NAME.p2v-snap-ID" (dir NULL: origin's own
- * directory; it must be on the same filesystem).  *origin_st is the
- * origin as it was when cloned (unchanged across the clone).  Returns 0,
+/* Clones origin (canonical) into dir as ".NAME.p2v-snap-ID" (dir NULL:
+ * origin's own directory; it must be on the same filesystem); out is its
+ * canonical path.  *origin_st is the origin as it was when cloned
+ * (unchanged across the clone).  The clone stays open: *clone_fd (read
+ * only, close-on-exec) is what is read, never its path, and *clone_st its
+ * identity, to check the path against before removing it.  Returns 0,
  * -EOPNOTSUPP when the filesystem cannot clone, or -errno; messages are
  * printed unless quiet (auto tries quietly). */
 int p2v_reflink_create(const char *origin, const char *dir, const char *id, int quiet,
-                       char *out, size_t len, struct stat *origin_st);
+                       char *out, size_t len, struct stat *origin_st, int *clone_fd,
+                       struct stat *clone_st);
 
 #endif

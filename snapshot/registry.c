@@ -24,21 +24,44 @@ static int run_dir(char *out, size_t len)
     return run_dir_q(out, len, 0);
 }
 
-/* quiet: no message (for what works without a run directory). */
+/* $XDG_RUNTIME_DIR counts only when it is the caller's own (as the XDG spec
+ * has it): after su it may still name the first user's directory. */
+static const char *own_xdg(void)
+{
+    const char *xdg = getenv("XDG_RUNTIME_DIR");
+    struct stat st;
+    if (!xdg || xdg[0] != '/' || stat(xdg, &st) < 0 || !S_ISDIR(st.st_mode) ||
+        st.st_uid != geteuid())
+        return NULL;
+    return xdg;
+}
+
+/* quiet: no message (for what works without a run directory). -ENOENT: no
+ * run directory is set for this user (then there are no records either). */
 static int run_dir_q(char *out, size_t len, int quiet)
 {
     const char *d = getenv("P2V_RUN_DIR");
-    const char *xdg = getenv("XDG_RUNTIME_DIR");
-    if (d && *d)
+    const char *xdg = own_xdg();
+    if (d && *d) {
         snprintf(out, len, "%s", d);
-    else if (geteuid() == 0 || !xdg)
+    } else if (geteuid() == 0) {
         snprintf(out, len, "/run/p2v");
-    else
+    } else if (xdg) {
         snprintf(out, len, "%s/p2v", xdg);
+    } else {
+        /* /run/p2v is root's: never name it to another user. */
+        if (!quiet)
+            p2v_err("no run directory for p2v's snapshot records: XDG_RUNTIME_DIR is %s; set "
+                    "P2V_RUN_DIR to a directory of your own (e.g. P2V_RUN_DIR=$HOME/.p2v-run), "
+                    "or log in with a session that sets XDG_RUNTIME_DIR",
+                    getenv("XDG_RUNTIME_DIR") ? "not a directory of yours" : "not set");
+        return -ENOENT;
+    }
     if (mkdir(out, 0700) < 0 && errno != EEXIST) {
         int e = errno;
         if (!quiet)
-            p2v_err("cannot create the run directory %s: %s (set P2V_RUN_DIR)", out, strerror(e));
+            p2v_err("cannot create the run directory %s: %s; set P2V_RUN_DIR to a directory "
+                    "of your own", out, strerror(e));
         return -e;
     }
     /* Records name files p2v deletes: only a directory of our own. */
@@ -46,40 +69,80 @@ static int run_dir_q(char *out, size_t len, int quiet)
     if (lstat(out, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
         (st.st_mode & 022)) {
         if (!quiet)
-            p2v_err("run directory %s is not a directory owned by this user and writable only "
-                "by it; remove it or set P2V_RUN_DIR", out);
+            p2v_err("run directory %s is not a directory of yours (uid %u) writable only by "
+                    "you; set P2V_RUN_DIR to one that is", out, (unsigned)geteuid());
         return -EPERM;
     }
     return 0;
 }
 
-int p2v_registry_view_lock(const char *mountpoint, int create)
+static int view_lock_path(const char *mountpoint, char *path, size_t len)
 {
-    char dir[PATH_MAX], path[PATH_MAX + 64];
+    char dir[PATH_MAX];
     int e = run_dir_q(dir, sizeof dir, 1);  /* without one, umount just does not wait */
     if (e < 0)
         return e;
     uint64_t h = 1469598103934665603ull;  /* FNV-1a: a short, stable name */
     for (const char *c = mountpoint; *c; c++)
         h = (h ^ (uint8_t)*c) * 1099511628211ull;
-    snprintf(path, sizeof path, "%s/view-%016llx.lock", dir, (unsigned long long)h);
-    int fd = open(path, (create ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0)
-        return -errno;
+    snprintf(path, len, "%s/view-%016llx.lock", dir, (unsigned long long)h);
+    return 0;
+}
+
+/* The lock file's name still names the inode fd holds: the view that
+ * ended may have removed it while we waited for its lock. */
+static int still_named(int fd, const char *path)
+{
+    struct stat a, b;
+    return fstat(fd, &a) == 0 && lstat(path, &b) == 0 && a.st_dev == b.st_dev &&
+           a.st_ino == b.st_ino;
+}
+
+int p2v_registry_view_lock(const char *mountpoint, int create)
+{
+    char path[PATH_MAX + 64];
+    int e = view_lock_path(mountpoint, path, sizeof path);
+    if (e < 0)
+        return e;
     /* A previous view of this mount point may still be closing: wait for it
      * a while (30 s), so that each view holds the lock while it lives. */
     struct timespec t = { 0, 20 * 1000000 };
-    for (int tries = 0; create; tries++) {
-        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-            break;
-        e = errno;
-        if (e != EWOULDBLOCK || tries == 1500) {
+    for (int tries = 0;; tries++) {
+        int fd = open(path, (create ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW,
+                      0600);
+        if (fd < 0 || !create)
+            return fd < 0 ? -errno : fd;
+        int busy = 0;
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            if (still_named(fd, path))
+                return fd;
+            /* else removed by the view that ended: take the new one */
+        } else if (errno == EWOULDBLOCK) {
+            busy = 1;
+        } else {
+            e = errno;
             close(fd);
             return -e;
         }
-        nanosleep(&t, NULL);
+        close(fd);
+        if (tries == 1500)
+            return -EWOULDBLOCK;
+        if (busy)
+            nanosleep(&t, NULL);
     }
-    return fd;
+}
+
+void p2v_registry_view_end(int fd, const char *mountpoint)
+{
+    char path[PATH_MAX + 64];
+    if (fd < 0)
+        return;
+    /* Removed while the lock is held: a waiter that locks it afterwards
+     * sees that the name has gone (still_named) and starts again. */
+    if (view_lock_path(mountpoint, path, sizeof path) == 0 && still_named(fd, path) &&
+        unlink(path) < 0)
+        p2v_warn("cannot remove the view's lock file %s: %s", path, strerror(errno));
+    close(fd);
 }
 
 int p2v_registry_save(const struct p2v_snap_record *r)
@@ -100,8 +163,8 @@ int p2v_registry_save(const struct p2v_snap_record *r)
         return -e;
     }
     fprintf(f, "id=%s\nprovider=%s\norigin=%s\npath=%s\nlv=%s\nmountpoint=%s\ncreated=%lld\n"
-               "keep=%d\n", r->id, r->provider, r->origin, r->path, r->lv, r->mountpoint,
-            (long long)r->created, r->keep);
+               "keep=%d\ndev=%llu\nino=%llu\n", r->id, r->provider, r->origin, r->path, r->lv,
+            r->mountpoint, (long long)r->created, r->keep, r->dev, r->ino);
     if (fflush(f) != 0 || fsync(fileno(f)) < 0 || fclose(f) != 0 || rename(tmp, fin) < 0) {
         e = errno;
         p2v_err("cannot record the snapshot in %s: %s", fin, strerror(e));
@@ -146,6 +209,8 @@ static int load(int dfd, const char *name, struct p2v_snap_record *r)
         else if (!strcmp(line, "mountpoint")) snprintf(r->mountpoint, sizeof r->mountpoint, "%s", v);
         else if (!strcmp(line, "created")) r->created = (time_t)atoll(v);
         else if (!strcmp(line, "keep")) r->keep = atoi(v);
+        else if (!strcmp(line, "dev")) r->dev = strtoull(v, NULL, 10);
+        else if (!strcmp(line, "ino")) r->ino = strtoull(v, NULL, 10);
     }
     fclose(f);
     return r->id[0] && r->path[0] ? 0 : -1;
@@ -163,6 +228,10 @@ int p2v_registry_list(struct p2v_snap_record **out)
 {
     char dir[PATH_MAX];
     *out = NULL;
+    /* No run directory set for this user: nothing can have been recorded
+     * (saving says why), so there is nothing to list and nothing to say. */
+    if (!(getenv("P2V_RUN_DIR") && *getenv("P2V_RUN_DIR")) && geteuid() != 0 && !own_xdg())
+        return 0;
     int e = run_dir(dir, sizeof dir);
     if (e < 0)
         return e;

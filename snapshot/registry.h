@@ -16,6 +16,10 @@ struct p2v_snap_record {
     char mountpoint[4096]; /* the mount that releases it, or "" */
     time_t created;
     int keep;              /* kept past the mount (snapshot create, --keep-snapshot) */
+    /* What the snapshot was when made (reflink: the clone's st_dev and
+     * st_ino; 0: not known), so that a file that took its name is never
+     * read or removed as the snapshot. */
+    unsigned long long dev, ino;
 };
 
 /* Writes (or replaces) the record.  0 or -errno with a message. */
@@ -32,6 +36,9 @@ int p2v_registry_find_path(const char *path, struct p2v_snap_record *out);
  * end; else open it only if it is there. The descriptor (close-on-exec), or
  * -errno (-ENOENT: none; -EWOULDBLOCK: still held). Prints nothing. */
 int p2v_registry_view_lock(const char *mountpoint, int create);
+/* When the view ends: removes its lock file (if its name is still that
+ * file) while holding the lock, then closes fd (the lock is let go). */
+void p2v_registry_view_end(int fd, const char *mountpoint);
 /* "kept", "mounted" or "stale" (its mount is gone). */
 const char *p2v_registry_state(const struct p2v_snap_record *r);
 

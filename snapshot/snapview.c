@@ -5,6 +5,7 @@
 #include "core/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -75,12 +76,38 @@ static int check_offline(const char *path, const struct p2v_srcview_opts *o,
     return -EBUSY;
 }
 
+/* What the libraries that open by name (libvhdi, libblkid) and the guard
+ * are given for a snapshot: its descriptor through /proc, the very file p2v
+ * made or checked, whatever its name holds by now. */
+static const char *open_name(const struct p2v_srcview *v, char *buf, size_t len)
+{
+    if (v->snap.fd < 0)
+        return v->read_from;
+    snprintf(buf, len, "/proc/self/fd/%d", v->snap.fd);
+    return buf;
+}
+
+static int open_raw(const struct p2v_srcview_opts *o, struct p2v_srcview *v,
+                    struct p2v_layer **src)
+{
+    if (v->snap.fd < 0)
+        return p2v_source_open(v->read_from, o->source_flags, src, &v->info);
+    int fd = fcntl(v->snap.fd, F_DUPFD_CLOEXEC, 0);  /* the layer's own */
+    if (fd < 0) {
+        int e = errno;
+        p2v_err("cannot open source %s for reading: %s", v->read_from, strerror(e));
+        return -e;
+    }
+    return p2v_source_open_fd(fd, v->read_from, o->source_flags, src, &v->info);
+}
+
 static int open_source(const char *source, const struct p2v_srcview_opts *o,
                        struct p2v_srcview *v, struct p2v_layer **src)
 {
-    const char *path = v->read_from;
+    char self[40];
+    const char *path = open_name(v, self, sizeof self);
     if (v->format == P2V_FMT_RAW) {
-        int r = p2v_source_open(path, o->source_flags, src, &v->info);
+        int r = open_raw(o, v, src);
         if (r < 0)
             return r;
         snprintf(v->info.path, sizeof v->info.path, "%s", source);
@@ -134,10 +161,12 @@ static int open_guard(struct p2v_srcview *v, struct p2v_layer *below)
     struct p2v_guard_watch w[2 + 8];
     int n = 0;
     struct stat st;
-    if (stat(v->read_from, &st) < 0)
+    char self[40];
+    const char *path = open_name(v, self, sizeof self);
+    if (stat(path, &st) < 0)
         return -errno;
-    w[n] = (struct p2v_guard_watch){ .path = v->read_from, .is_blockdev = S_ISBLK(st.st_mode),
-                                     .rdev = st.st_rdev };
+    w[n] = (struct p2v_guard_watch){ .path = path, .name = v->read_from,
+                                     .is_blockdev = S_ISBLK(st.st_mode), .rdev = st.st_rdev };
     if (!w[n].is_blockdev && v->snap.used == P2V_SNAP_NONE && v->format == P2V_FMT_RAW) {
         w[n].size = (off_t)v->info.real_size;
         w[n].mtime = v->info.mtime;
@@ -164,12 +193,38 @@ static int open_guard(struct p2v_srcview *v, struct p2v_layer *below)
     return p2v_guard_open(below, v->info.path, w, n, &v->top);
 }
 
+/* A recorded snapshot's name that now holds a symbolic link (to anything,
+ * a root-only file say) was not left so by p2v: refused, not followed. */
+static int check_recorded_name(const char *source)
+{
+    char d[PATH_MAX], b[PATH_MAX], dir[PATH_MAX], abs[2 * PATH_MAX];
+    struct stat st;
+    if (lstat(source, &st) < 0 || !S_ISLNK(st.st_mode))
+        return 0;
+    snprintf(d, sizeof d, "%s", source);
+    snprintf(b, sizeof b, "%s", source);
+    if (!realpath(dirname(d), dir))
+        return 0;  /* then the open below says why */
+    snprintf(abs, sizeof abs, "%s/%s", strcmp(dir, "/") ? dir : "", basename(b));
+    struct p2v_snap_record k;
+    if (p2v_registry_find_path(abs, &k) != 0)
+        return 0;
+    p2v_err("source %s is recorded as p2v snapshot %s, but is now a symbolic link; not "
+            "following it: someone may have replaced the clone. `p2v snapshot delete %s` "
+            "forgets the record", source, k.id, k.id);
+    return -ELOOP;
+}
+
 int p2v_srcview_open(const char *source, const struct p2v_srcview_opts *o,
                      struct p2v_srcview *v)
 {
     memset(v, 0, sizeof *v);
+    v->snap.fd = -1;
     char canon[PATH_MAX];
     struct stat st;
+    int r = check_recorded_name(source);
+    if (r < 0)
+        return r;
     if (stat(source, &st) < 0 || !realpath(source, canon)) {
         int e = errno;
         p2v_err("cannot open source %s: %s", source, strerror(e));
@@ -189,7 +244,7 @@ int p2v_srcview_open(const char *source, const struct p2v_srcview_opts *o,
     if (fmt == P2V_FMT_AUTO && !S_ISREG(st.st_mode)) {
         fmt = P2V_FMT_RAW;  /* a device is a disk; anything else is refused below */
     } else if (fmt == P2V_FMT_AUTO) {
-        int r = p2v_vhdi_detect(canon, &fmt);
+        r = p2v_vhdi_detect(canon, &fmt);
         if (r < 0) {
             p2v_err("cannot open source %s for reading: %s%s", source, strerror(-r),
                     r == -EACCES ? " (run as a user who may read it, e.g. root)" : "");
@@ -200,7 +255,7 @@ int p2v_srcview_open(const char *source, const struct p2v_srcview_opts *o,
     struct p2v_snap_opts so = o->snap;
     if (!o->take_snapshot)
         so.provider = P2V_SNAP_NONE;
-    int r = p2v_snapshot_take(canon, &so, &v->snap);
+    r = p2v_snapshot_take(canon, &so, &v->snap);
     if (r < 0)
         return r;
     snprintf(v->read_from, sizeof v->read_from, "%s",
@@ -227,8 +282,9 @@ int p2v_srcview_open(const char *source, const struct p2v_srcview_opts *o,
     v->bad = bad;
     /* libblkid reads by path; only raw bytes read with the default policy
      * are the same through a path as through the layers. */
+    char self[40];
     if (fmt == P2V_FMT_RAW && o->bad == P2V_BAD_FAIL)
-        snprintf(v->probe_path, sizeof v->probe_path, "%s", v->read_from);
+        snprintf(v->probe_path, sizeof v->probe_path, "%s", open_name(v, self, sizeof self));
     return 0;
 }
 

@@ -34,8 +34,8 @@ struct p2v_srcview {
     /* What names the data for the image identity: kind, path or hardware
      * id, size, mtime (of the origin, for a snapshot). */
     char ident[8192];
-    /* A path libblkid can read the same bytes from, or "" (then probe
-     * through the layer). */
+    /* A path libblkid can read the same bytes from (a snapshot's through
+     * /proc/self/fd, never its name), or "" (then probe through the layer). */
     char probe_path[4096];
     /* The parents of a differencing VHD/VHDX: watched by the guard too. */
     char parents[8][4096];

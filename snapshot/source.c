@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/fs.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -184,12 +185,29 @@ int p2v_source_open(const char *path, unsigned flags, struct p2v_layer **out,
                 e == EACCES ? " (run as a user who may read it, e.g. root)" : "");
         return -e;
     }
+    char name[sizeof info->path];
+    memcpy(name, info->path, sizeof name);
+    return p2v_source_open_fd(fd, name, flags, out, info);
+}
+
+int p2v_source_open_fd(int fd, const char *name, unsigned flags, struct p2v_layer **out,
+                       struct p2v_source_info *info)
+{
+    const char *path = name;
+    struct stat st;
+    memset(info, 0, sizeof *info);
+    snprintf(info->path, sizeof info->path, "%s", name);
     /* fstat the opened descriptor: the path could have changed since stat. */
     if (fstat(fd, &st) < 0) {
         int e = errno;
         p2v_err("cannot stat source %s: %s", path, strerror(e));
         close(fd);
         return -e;
+    }
+    if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+        p2v_err("source %s is neither a regular file nor a block device", path);
+        close(fd);
+        return -EINVAL;
     }
     info->is_blockdev = S_ISBLK(st.st_mode);
     info->mtime = st.st_mtim;
@@ -231,8 +249,12 @@ int p2v_source_open(const char *path, unsigned flags, struct p2v_layer **out,
     s->l.ops = &source_ops;
     s->l.size = info->size;
     s->fd = fd;
-    /* Without O_DIRECT support (some filesystems) reads stay buffered. */
-    s->dfd = flags & P2V_SOURCE_CACHED ? -1 : open(info->path, O_RDONLY | O_CLOEXEC | O_DIRECT);
+    /* Without O_DIRECT support (some filesystems) reads stay buffered.  The
+     * second descriptor is the same file opened again through /proc, not
+     * by its name, which may name another file by now. */
+    char self[40];
+    snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+    s->dfd = flags & P2V_SOURCE_CACHED ? -1 : open(self, O_RDONLY | O_CLOEXEC | O_DIRECT);
     s->is_file = !info->is_blockdev;
     s->real_size = info->real_size;
     memcpy(s->path, info->path, sizeof s->path);

@@ -34,5 +34,9 @@ enum {
 /* Opens and checks path; prints a clear message on failure.  0 or -errno. */
 int p2v_source_open(const char *path, unsigned flags, struct p2v_layer **out,
                     struct p2v_source_info *info);
+/* The same from a descriptor open for reading, which the layer then owns
+ * (closed on failure too); name is what messages and info->path say. */
+int p2v_source_open_fd(int fd, const char *name, unsigned flags, struct p2v_layer **out,
+                       struct p2v_source_info *info);
 
 #endif

@@ -7,6 +7,8 @@
 # stale snapshots; a registered snapshot as SOURCE is not cloned again.
 # Without a snapshot a source in use read-write is refused, naming the
 # holder, unless --allow-live.  lvm is tested where device-mapper works.
+# The clone is read through the descriptor it was made with: a file renamed
+# over its name, or a symbolic link there, is never served nor removed.
 . "$(dirname "$0")/lib.sh"
 export P2V_RUN_DIR=$T/run
 
@@ -118,6 +120,68 @@ for d in sticky mine; do
     check "  the view is the source's bytes" cmp "$mnt/disk.raw" "$src"
     p2v_umount "$mnt"
 done
+
+# --- the clone is read by descriptor, never by its name (issue 19, 7) -------
+# Another user's image ("theirs") renamed over the clone's name, by someone
+# with the rights to (root here, as the attacker): the moment after the clone
+# is made, through a thaw hook; then over a kept snapshot before it is
+# mounted.  p2v serves the clone it made or refuses, and never removes the
+# file that took the clone's name.
+evil=$X/evil.img
+head -c "$(stat -c %s "$src")" /dev/urandom >"$evil" && chown 65534:65534 "$evil"
+he=$(hash_of "$evil")
+mkdir -p "$T/hooks"
+cat >"$T/hooks/swap" <<HOOK
+#!/bin/sh
+[ "\$1" = thaw ] || exit 0
+for c in "$X/mine"/.disk.img.p2v-snap-*; do cp -p "$evil" "$X/mine/.swap" && mv -f "$X/mine/.swap" "\$c"; done
+HOOK
+chmod 755 "$T/hooks/swap"
+check "the clone's name replaced right after it is made: mount" \
+    p2v_mount "$src" "$mnt" --snapshot reflink --snapshot-dir "$X/mine" --hooks "$T/hooks"
+status "$mnt"
+clone=$(st snapshot.path)
+check_eq "  the name now holds the other file" "$he" "$(hash_of "$clone")"
+check_eq "  the view serves the clone p2v made, not that file" "$h1" "$(hash_of "$mnt/disk.raw")"
+p2v_umount "$mnt" 2>"$T/umount.err"
+check_eq "  umount leaves the file that took the clone's name alone" "$he" "$(hash_of "$clone")"
+check_eq "  and forgets the snapshot" "" "$(list_line "$(st snapshot.id)")"
+rm -f "$clone"
+"$P2V" snapshot create --snapshot-dir "$X/mine" "$src" >"$T/create.txt" 2>&1
+id=$(sed -n 's/^snapshot \([^ ]*\) (reflink): .*/\1/p' "$T/create.txt")
+clone=$X/mine/.disk.img.p2v-snap-$id
+check "snapshot create --snapshot-dir" test -n "$id" -a -f "$clone"
+cp -p "$evil" "$X/mine/.swap" && mv -f "$X/mine/.swap" "$clone"
+check_fails "a kept snapshot whose name another file took is not mounted" \
+    "no longer the clone p2v made" "$P2V" mount "$clone" "$mnt"
+check "  nothing mounted" not_mounted "$mnt"
+mountpoint -q "$mnt" && p2v_umount "$mnt"
+check "snapshot delete of it" "$P2V" snapshot delete "$id"
+check_eq "  leaves that file alone" "$he" "$(hash_of "$clone")"
+check_eq "  and forgets the snapshot" "" "$(list_line "$id")"
+rm -f "$clone"
+# The same with a symbolic link to a file only root may read.
+head -c "$(stat -c %s "$src")" /dev/urandom >"$T/secret" && chmod 600 "$T/secret"
+"$P2V" snapshot create --snapshot-dir "$X/mine" "$src" >"$T/create.txt" 2>&1
+id=$(sed -n 's/^snapshot \([^ ]*\) (reflink): .*/\1/p' "$T/create.txt")
+clone=$X/mine/.disk.img.p2v-snap-$id
+check "snapshot create --snapshot-dir" test -n "$id" -a -f "$clone"
+ln -sf "$T/secret" "$X/mine/.swap" && mv -f "$X/mine/.swap" "$clone"
+check_fails "a kept snapshot whose name is now a symbolic link is not followed" \
+    "now a symbolic link" "$P2V" mount "$clone" "$mnt"
+check "  nothing mounted" not_mounted "$mnt"
+mountpoint -q "$mnt" && p2v_umount "$mnt"
+check "snapshot delete of it" "$P2V" snapshot delete "$id"
+check "  leaves the link alone" test -L "$clone"
+rm -f "$clone"
+# A user without a run directory is told what to do, not about root's.
+chmod 755 "$T" && mkdir -p "$X/nobody" && chown 65534:65534 "$X/nobody" && chmod 644 "$src"
+check_fails "a user without a run directory: snapshot create says to set P2V_RUN_DIR" \
+    "no run directory.*P2V_RUN_DIR" env -u XDG_RUNTIME_DIR -u P2V_RUN_DIR \
+    setpriv --reuid=65534 --regid=65534 --clear-groups "$P2V" snapshot create --snapshot-dir "$X/nobody" "$src"
+check_eq "  without naming root's /run/p2v" "" "$(grep /run/p2v "$T/.out")"
+check_eq "  and no clone is left" "" "$(entries "$X/nobody")"
+chmod 700 "$T"
 
 # --- auto picks reflink on XFS and says so ---------------------------------
 check "mount (auto) on XFS" p2v_mount_v "$src" "$mnt"

@@ -179,7 +179,7 @@ static int resolve_state(struct mount_opts *o)
     return 0;
 }
 
-static int serve(struct mount_opts *o, struct p2v_stack *st)
+static int serve(struct mount_opts *o, struct p2v_stack *st, int *view_lock)
 {
     struct p2v_view_file files[P2V_VIEW_MAX_FILES];
     int n = mount_files(st, &o->so, files);
@@ -199,11 +199,11 @@ static int serve(struct mount_opts *o, struct p2v_stack *st)
         snprintf(o->fsname, sizeof o->fsname, "p2v:%s", o->so.state);
         vo->fsname = o->fsname;
     }
-    /* Held, never closed, until this process (the view's, after the fork
-     * in p2v_view_serve) exits: p2v umount waits for it. Best effort: a
-     * previous view of this mount point still ending holds it a moment. */
-    int view_lock = p2v_registry_view_lock(o->mnt, 1);
-    (void)view_lock;
+    /* Held until this process (the view's, after the fork in
+     * p2v_view_serve) has closed its source: p2v umount waits for it. Best
+     * effort: a previous view of this mount point still ending holds it a
+     * moment. */
+    *view_lock = p2v_registry_view_lock(o->mnt, 1);
     int r = p2v_view_serve(files, n, vo);
     mount_files_close(files, n);
     return r < 0 ? 1 : 0;
@@ -226,8 +226,10 @@ static int run(struct mount_opts *o)
         p2v_warn("%s is a bare volume whose boot sector holds no boot loader: the image will not "
                  "boot (it is fine as a data disk); convert the whole disk it came from, or "
                  "install a boot loader in the VM", o->source);
-    int rc = serve(o, &st);
+    int view_lock = -1;
+    int rc = serve(o, &st, &view_lock);
     p2v_stack_close(&st);
+    p2v_registry_view_end(view_lock, o->mnt);  /* its lock file goes with it */
     return rc;
 }
 
