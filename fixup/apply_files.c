@@ -139,10 +139,11 @@ static int current(struct ctx *c, const char *where, struct current *cur)
     cur->data = NULL;
     cur->len = 0;
     int r = volume_of(c, where, &cur->g, &cur->path);
-    if (r == 0)
-        r = p2v_gfs_read(cur->g, cur->path, &cur->data, &cur->len);
-    if (r < 0 && r != -ENOENT)
-        return r;
+    if (r < 0)
+        return r;  /* volume_of said why */
+    r = p2v_gfs_read(cur->g, cur->path, &cur->data, &cur->len);
+    if (r < 0 && r != -ENOENT)  /* the plan line the message above is about */
+        return fx_fail(c, r, "'%s' cannot be read from the guest: %s", where, strerror(-r));
     char h[65];
     if (cur->data) {
         sha256_hex(cur->data, cur->len, h);

@@ -97,10 +97,14 @@ static int parse_key(struct ctx *c, const char *in, int *which, char *key, size_
     }
     if (*which < 0)
         return fx_fail(c, -EINVAL, "key '%s' is not in HKLM\\SYSTEM or HKLM\\SOFTWARE", in);
+    int n;
     if (*which == SYSTEM && !strncasecmp(p, "CurrentControlSet", 17) && (p[17] == '\\' || !p[17]))
-        snprintf(key, len, "%s%s", c->w->ccs, p + 17);
+        n = snprintf(key, len, "%s%s", c->w->ccs, p + 17);
     else
-        snprintf(key, len, "%s", p);
+        n = snprintf(key, len, "%s", p);
+    if (n < 0 || (size_t)n >= len)  /* a cut key would name another one */
+        return fx_fail(c, -ENAMETOOLONG, "key '%.60s...' is over the %zu bytes p2v handles; "
+                       "shorten it", in, len - 1);
     return 0;
 }
 

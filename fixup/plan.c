@@ -1,6 +1,7 @@
 #include "plan.h"
 
 #include "core/log.h"
+#include "core/term_safe.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -46,6 +47,166 @@ static int climbs(const char *path)
     return 0;
 }
 
+/* Why an action's words cannot be carried out, for the message. */
+static _Thread_local char reason[512];
+
+/* The UTF-16 units of n bytes of UTF-8 (NTFS and the registry count names
+ * so), or -1 when the bytes are not UTF-8. */
+static long utf16_units(const char *s, size_t n)
+{
+    long units = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t k = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
+                 : (c & 0xf8) == 0xf0 ? 4 : 0;
+        if (!k || i + k > n)
+            return -1;
+        for (size_t j = 1; j < k; j++)
+            if (((unsigned char)s[i + j] & 0xc0) != 0x80)
+                return -1;
+        units += k == 4 ? 2 : 1;  /* beyond U+FFFF: a surrogate pair */
+        i += k;
+    }
+    return units;
+}
+
+/* 0 when every component of path (split at seps) is UTF-8 of at most max
+ * UTF-16 units; else -ENAMETOOLONG or -EILSEQ with reason set. */
+static int names_fit(const char *path, const char *seps, long max, const char *what,
+                     const char *who)
+{
+    for (const char *p = path; *p;) {
+        size_t n = strcspn(p, seps);
+        long u = utf16_units(p, n);
+        if (u < 0) {
+            snprintf(reason, sizeof reason, "%s '%s' is not UTF-8 text; write the plan in UTF-8",
+                     what, path);
+            return -EILSEQ;
+        }
+        if (u > max) {
+            snprintf(reason, sizeof reason, "the name '%.40s...' in %s '%.60s%s' is %ld UTF-16 "
+                     "units long, over the %ld %s allows in a name; shorten it", p, what, path,
+                     strlen(path) > 60 ? "..." : "", u, max, who);
+            return -ENAMETOOLONG;
+        }
+        p += n;
+        p += strspn(p, seps);
+    }
+    return 0;
+}
+
+/* NTFS's own files, in the root of every volume ($Extend: with what is
+ * under it).  Replacing or deleting one breaks the volume. */
+static const char *const ntfs_system[] = {
+    "$MFT", "$MFTMirr", "$LogFile", "$Volume", "$AttrDef", "$Bitmap", "$Boot", "$BadClus",
+    "$Secure", "$UpCase", "$Extend",
+};
+
+/* 0 when a file action may touch path; else -EPERM with reason set: the
+ * volume's root, or one of NTFS's system files. */
+static int touchable(const char *action, const char *path)
+{
+    const char *p = path, *first = NULL;
+    char *end;
+    long n = strtol(p, &end, 10);
+    if (end != p && *end == ':' && n >= 0)
+        p = end + 1;
+    else if (!strncasecmp(p, "%SystemRoot%", 12))
+        return 0;  /* under the Windows directory, never the root */
+    /* The first component that is not "." (".." is refused already). */
+    size_t len = 0;
+    for (; *p; p += len) {
+        p += strspn(p, "/\\");
+        len = strcspn(p, "/\\");
+        if (len && !(len == 1 && *p == '.')) {
+            first = p;
+            break;
+        }
+    }
+    if (!first) {
+        snprintf(reason, sizeof reason, "'%s' is the volume's root, not a file: name a file "
+                 "under it", path);
+        return -EPERM;
+    }
+    for (size_t i = 0; i < sizeof ntfs_system / sizeof *ntfs_system; i++)
+        if (strlen(ntfs_system[i]) == len && !strncasecmp(first, ntfs_system[i], len)) {
+            snprintf(reason, sizeof reason, "'%s' is NTFS's own %s%s: %s would damage the "
+                     "volume, and p2v refuses it; remove the line", path, ntfs_system[i],
+                     first[len] && i == sizeof ntfs_system / sizeof *ntfs_system - 1
+                         ? " (or under it)" : "",
+                     !strcmp(action, "file-delete") ? "deleting it" : "replacing it");
+            return -EPERM;
+        }
+    return 0;
+}
+
+/* The words naming things inside the guest, checked before anything is
+ * opened: files (NTFS holds 255 UTF-16 units a name; a path of 900 bytes
+ * still fits p2v's 1024 once %SystemRoot% is expanded), registry keys (255
+ * a name) and values (16383), services and first-boot scripts (p2v builds
+ * keys and file names from them, in buffers of its own). */
+static int guest_words(const struct p2v_action *a, const char **why)
+{
+    const char *n = a->argv[0];
+    int r = 0;
+    const char *guest = !strcmp(n, "file-put") ? a->argv[2]
+                      : !strcmp(n, "file-delete") ? a->argv[1] : NULL;
+    if (guest && climbs(guest)) {
+        *why = "a guest path may not contain '..'";
+        return -EPERM;
+    }
+    if (guest && strlen(guest) > 900) {
+        snprintf(reason, sizeof reason, "the guest path '%.60s...' is %zu bytes long, over "
+                 "p2v's 900", guest, strlen(guest));
+        r = -ENAMETOOLONG;
+    }
+    if (guest && r == 0 && (r = names_fit(guest, "/\\", 255, "guest path", "NTFS")) == 0)
+        r = touchable(n, guest);
+    if (!strcmp(n, "reg-set") || !strcmp(n, "reg-delete")) {
+        if (strlen(a->argv[1]) > 400) {
+            snprintf(reason, sizeof reason, "the registry key '%.60s...' is %zu bytes long, "
+                     "over p2v's 400", a->argv[1], strlen(a->argv[1]));
+            r = -ENAMETOOLONG;
+        }
+        if (r == 0)
+            r = names_fit(a->argv[1], "\\", 255, "registry key", "the registry");
+        if (r == 0 && a->argc > 2 && utf16_units(a->argv[2], strlen(a->argv[2])) > 16383) {
+            snprintf(reason, sizeof reason, "the value name '%.40s...' is over the 16383 "
+                     "UTF-16 units a registry value name may have; shorten it", a->argv[2]);
+            r = -ENAMETOOLONG;
+        }
+    }
+    if (!strcmp(n, "enable-driver") || !strcmp(n, "inject-driver") ||
+        !strcmp(n, "disable-service")) {
+        /* p2v builds registry keys and file names from it: an injected
+         * driver's p2v-NAME.inf and its configuration name the most. */
+        size_t max = !strcmp(n, "inject-driver") ? 54 : 128;
+        if (strpbrk(a->argv[1], "/\\")) {
+            snprintf(reason, sizeof reason, "'%s' is not a service name (it holds '/' or '\\')",
+                     a->argv[1]);
+            r = -EINVAL;
+        } else if (r == 0 && strlen(a->argv[1]) > max) {
+            snprintf(reason, sizeof reason, "the service name '%.40s...' is %zu bytes long, over "
+                     "the %zu p2v builds its registry keys and files from", a->argv[1],
+                     strlen(a->argv[1]), max);
+            r = -ENAMETOOLONG;
+        }
+    }
+    if (!strcmp(n, "firstboot")) {
+        /* Copied in as %SystemRoot%\p2v\firstboot\NN-NAME[.cmd]. */
+        const char *base = strrchr(a->argv[1], '/') ? strrchr(a->argv[1], '/') + 1 : a->argv[1];
+        if (strlen(base) > 200) {
+            snprintf(reason, sizeof reason, "the script's name '%.40s...' is %zu bytes long; it "
+                     "becomes a file name in the guest, and p2v takes at most 200: rename it",
+                     base, strlen(base));
+            r = -ENAMETOOLONG;
+        }
+    }
+    if (r < 0)
+        *why = reason;
+    return r;
+}
+
 int p2v_plan_check_action(const struct p2v_action *a, const char **why)
 {
     for (size_t i = 0; i < sizeof actions / sizeof *actions; i++) {
@@ -55,23 +216,30 @@ int p2v_plan_check_action(const struct p2v_action *a, const char **why)
             *why = actions[i].usage;
             return -EINVAL;
         }
-        const char *guest = !strcmp(a->argv[0], "file-put") ? a->argv[2]
-                          : !strcmp(a->argv[0], "file-delete") ? a->argv[1] : NULL;
         if (!strcmp(a->argv[0], "efi-fallback") &&
             (strncasecmp(a->argv[1], "/EFI/", 5) != 0 || climbs(a->argv[1]) ||
              strspn(a->argv[1], "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._-") !=
                  strlen(a->argv[1]))) {
-            *why = "efi-fallback LOADER: a path under /EFI/ of letters, digits, '.', '_' and '-'";
+            *why = "LOADER must be a path under /EFI/ of letters, digits, '.', '_' and '-'";
             return -EINVAL;
         }
-        if (guest && climbs(guest)) {
-            *why = "a guest path may not contain '..'";
-            return -EINVAL;
+        if (!strcmp(a->argv[0], "efi-fallback") && names_fit(a->argv[1], "/", 255, "ESP path", "FAT") < 0) {
+            *why = reason;  /* FAT's long names: 255 units too */
+            return -ENAMETOOLONG;
         }
-        return 0;
+        return guest_words(a, why);
     }
     *why = NULL;
     return -ENOENT;
+}
+
+/* The usage line of an action: what a wrong word count is told. */
+static const char *actions_usage(const char *name)
+{
+    for (size_t i = 0; i < sizeof actions / sizeof *actions; i++)
+        if (!strcmp(name, actions[i].name))
+            return actions[i].usage;
+    return NULL;
 }
 
 /* Splits one line into words; 0 words for blank and comment lines. */
@@ -165,8 +333,10 @@ int p2v_plan_load(const char *path, struct p2v_plan *plan)
             if (r == -ENOENT)
                 p2v_err("plan %s line %d: unknown action '%s'; see p2v fixup --help", path, no,
                         a.argv[0]);
-            else
+            else if (r == -EINVAL && why == actions_usage(a.argv[0]))
                 p2v_err("plan %s line %d: %s takes: %s", path, no, a.argv[0], why);
+            else
+                p2v_err("plan %s line %d: %s: %s", path, no, a.argv[0], why);
             r = -EINVAL;
         } else if (r < 0) {
             p2v_err("plan %s line %d: %s", path, no, why);
@@ -239,17 +409,29 @@ static int enable_or_comment(FILE *f, const struct p2v_windows *w, const char *d
     return 0;
 }
 
-/* A name from the guest as a plan word: quoted, with \" and \\ inside; a
- * control character (a hostile hive's line break) cannot end the line. */
-static void put_word(FILE *f, const char *s)
+void p2v_plan_put_word(FILE *f, const char *s)
 {
     fputc('"', f);
     for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
             fputc('\\', f);
-        fputc((unsigned char)*s < 0x20 ? '?' : *s, f);
+        fputc(ch < 0x20 || ch == 0x7f ? '?' : ch, f);  /* the loader refuses these */
     }
     fputc('"', f);
+}
+
+void p2v_plan_put_text(FILE *f, const char *s)
+{
+    char buf[1024];
+    size_t n = strlen(s);
+    /* In pieces: p2v_term_safe writes what fits.  A piece never ends
+     * inside an escape: each holds at most a quarter of the buffer. */
+    for (size_t at = 0; at < n; at += sizeof buf / 4 - 1) {
+        char piece[sizeof buf / 4];
+        snprintf(piece, sizeof piece, "%s", s + at);
+        fputs(p2v_term_safe(piece, buf, sizeof buf, 0), f);
+    }
 }
 
 /* Services are disabled above; the programs themselves are removed at
@@ -260,13 +442,15 @@ static void plan_uninstalls(FILE *f, const struct p2v_win_program *p, size_t n)
         if (!p[i].vendor)
             continue;
         if (p[i].command[0]) {
-            fprintf(f, "# at first boot: %s\nuninstall-program ", p[i].command);
+            fputs("# at first boot: ", f);
+            p2v_plan_put_text(f, p[i].command);
+            fputs("\nuninstall-program ", f);
         } else {
             fprintf(f, "# no unattended uninstall (no QuietUninstallString, not a Windows Installer\n"
                        "# package): remove it from the VM, or write a firstboot script with its\n"
                        "# silent switch.\n# uninstall-program ");
         }
-        put_word(f, p[i].name);
+        p2v_plan_put_word(f, p[i].name);
         fputc('\n', f);
     }
 }
@@ -281,10 +465,16 @@ int p2v_plan_default(FILE *f, const char *target, const struct p2v_windows *w,
     if (!virtio && !ide && !sata && !hyperv)
         return -EINVAL;
     fprintf(f, "# p2v fix-up plan for target %s\n", target);
-    fprintf(f, "# source: %s\n", source);
-    fprintf(f, "# guest: %s %s build %s (%s), %s, %s\n", w->product[0] ? w->product : "Windows",
-            w->version, w->build, w->arch, w->ccs,
-            w->driver_database ? "DriverDatabase" : "CriticalDeviceDatabase");
+    /* Guest strings reach the plan escaped: none can end a comment and
+     * start a line of its own. */
+    fputs("# source: ", f);
+    p2v_plan_put_text(f, source);
+    fputs("\n# guest: ", f);
+    const char *facts[] = { w->product[0] ? w->product : "Windows", " ", w->version, " build ",
+                            w->build, " (", w->arch, "), ", w->ccs, ", " };
+    for (size_t i = 0; i < sizeof facts / sizeof *facts; i++)
+        p2v_plan_put_text(f, facts[i]);
+    fprintf(f, "%s\n", w->driver_database ? "DriverDatabase" : "CriticalDeviceDatabase");
     fprintf(f, "#\n# Edit freely; p2v fixup apply --dry-run shows what each line changes.\n\n");
     fprintf(f, "# Boot storage driver for the target's disk controller\n");
     if (virtio) {

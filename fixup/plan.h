@@ -49,6 +49,12 @@ int p2v_plan_default(FILE *f, const char *target, const struct p2v_windows *w,
                      int (*has_service)(void *ctx, const char *name), void *ctx,
                      const struct p2v_win_program *progs, size_t nprogs);
 
+/* What a plan writer emits for a string read from a guest: a word, quoted
+ * ("\"" and "\\" escaped, control bytes as '?'); or text inside a comment,
+ * control bytes as \xNN.  Neither can end the line it is on. */
+void p2v_plan_put_word(FILE *f, const char *s);
+void p2v_plan_put_text(FILE *f, const char *s);
+
 /* What each action needs: argument counts, and whether Windows must be
  * there (all but boot-geometry). */
 int p2v_plan_check_action(const struct p2v_action *a, const char **why);

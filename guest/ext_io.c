@@ -2,7 +2,10 @@
 
 #include "hive.h"
 
+#include <ext2fs/ext2_err.h>
+
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,8 +101,15 @@ static struct struct_io_manager p2v_io = {
     .write_blk64 = io_write_blk64,
 };
 
+/* error_message() knows libext2fs's codes only once its table is added:
+ * without it a bad superblock checksum reads "Unknown code ext2 152". */
+static pthread_once_t error_table_once = PTHREAD_ONCE_INIT;
+
 errcode_t p2v_ext_open(struct p2v_layer *l, uint64_t start, uint64_t size, ext2_filsys *out)
 {
+    int pr = pthread_once(&error_table_once, initialize_ext2_error_table);
+    if (pr != 0)
+        return pr;  /* an errno value: error_message() shows it as such */
     struct volume *v = malloc(sizeof *v);
     if (!v)
         return EXT2_ET_NO_MEMORY;

@@ -72,12 +72,15 @@ int p2v_gfs_open(struct p2v_layer *l, uint64_t start, uint64_t size, const char 
     g->vol = rw ? p2v_ntfs_mount_rw(l, start, size, name) : p2v_ntfs_mount(l, start, size, name);
     if (!g->vol) {
         int e = errno ? errno : EIO;
+        char why[512];
         if (e == EPERM)
             p2v_err("%s: Windows is hibernated or Fast Startup left the volume in use; boot "
                     "it and shut down fully (shutdown /s /t 0), then try again", name);
         else if (e == EOPNOTSUPP)
             p2v_err("%s: the NTFS journal is unclean; boot Windows and shut it down cleanly, "
                     "or run chkdsk /f", name);
+        else if (p2v_ntfs_damage(l, start, size, why, sizeof why) == 1)
+            p2v_err("%s: %s", name, why);  /* what is wrong, not libntfs-3g's errno */
         else
             p2v_err("%s: libntfs-3g cannot open the NTFS volume %s: %s", name,
                     rw ? "for writing" : "", strerror(e));
@@ -168,11 +171,27 @@ int p2v_gfs_spelling(struct p2v_gfs *g, const char *dir, const char *name, char 
     return r;
 }
 
+/* NTFS names hold at most 255 UTF-16 units (a u8 length in the
+ * directory entry): a longer one must be refused, not cut to fit. */
+static int name_fits(struct p2v_gfs *g, const char *path, int ulen)
+{
+    if (ulen <= 255)
+        return 0;
+    p2v_err("%s: %s: a name in it is %d UTF-16 units long, over the 255 NTFS allows; "
+            "shorten it", g->name, path, ulen);
+    return -ENAMETOOLONG;
+}
+
 int p2v_gfs_read(struct p2v_gfs *g, const char *path, uint8_t **data, size_t *len)
 {
     ntfs_inode *ni = lookup(g, path);
-    if (!ni)
-        return -errno;
+    if (!ni) {
+        int e = errno ? errno : EIO;
+        if (e != ENOENT && e != ENOTDIR)  /* absent is an answer; the rest is said here */
+            p2v_err("%s: looking up %s failed: %s%s", g->name, path, strerror(e),
+                    e == ENAMETOOLONG ? " (NTFS names hold at most 255 UTF-16 units)" : "");
+        return -e;
+    }
     ntfs_attr *na = ntfs_attr_open(ni, AT_DATA, AT_UNNAMED, 0);
     int r = 0;
     if (!na) {
@@ -225,10 +244,13 @@ static int open_parent(struct p2v_gfs *g, const char *path, int make_dirs, ntfs_
         if (!c && errno == ENOENT && make_dirs) {
             ntfschar *u = NULL;
             int ul = ntfs_mbstoucs(part, &u);
-            c = ul > 0 ? ntfs_create(d, 0, u, (u8)ul, S_IFDIR) : NULL;
+            if (ul > 0 && (r = name_fits(g, path, ul)) == 0)
+                c = ntfs_create(d, 0, u, (u8)ul, S_IFDIR);
+            else if (ul <= 0)
+                r = errno ? -errno : -EILSEQ;
             free(u);
         }
-        if (!c)
+        if (!c && r == 0)
             r = errno ? -errno : -EIO;
         if (close_or_drop(d, NULL) < 0 && r == 0)
             r = errno ? -errno : -EIO;
@@ -238,6 +260,8 @@ static int open_parent(struct p2v_gfs *g, const char *path, int make_dirs, ntfs_
         *ulen = ntfs_mbstoucs(leaf, uname);
         if (*ulen <= 0)
             r = -EINVAL;
+        else
+            r = name_fits(g, path, *ulen);
     }
     free(p);
     if (r < 0) {

@@ -1,8 +1,12 @@
 #include "ntfs_device.h"
 
+#include "core/bytes.h"
+
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <ntfs-3g/device.h>
 #include <ntfs-3g/logging.h>
 
@@ -173,5 +177,103 @@ int p2v_ntfs_umount(ntfs_volume *vol)
     void *p = vol->dev->d_private;
     int r = ntfs_umount(vol, FALSE) < 0 ? -errno : 0;  /* frees the device, not its private data */
     free(p);
+    return r;
+}
+
+/* The boot sector's fields libntfs-3g and libblkid need, checked here so a
+ * damaged volume is named by what is wrong in it. */
+static int boot_damage(const uint8_t *b, uint64_t size, uint64_t *mft, uint32_t *rec,
+                       uint32_t *bps, char *why, size_t len)
+{
+    *bps = get_le16(b + 0x0b);
+    uint8_t spc = b[0x0d];
+    int8_t cpr = (int8_t)b[0x40];
+    /* Over 0x80: a power of two of sectors, as libntfs-3g reads it. */
+    uint64_t cs = (spc <= 0x80 ? spc : spc >= 0xf4 ? 1ull << (256 - spc) : 0) * (uint64_t)*bps;
+    if (memcmp(b + 3, "NTFS    ", 8) != 0)
+        snprintf(why, len, "its OEM id (offset 3) is not \"NTFS    \"");
+    else if (*bps < 256 || *bps > 4096 || (*bps & (*bps - 1)))
+        snprintf(why, len, "its bytes per sector (offset 0x0b) is %u, not a power of two "
+                 "from 256 to 4096", *bps);
+    else if (!cs || (cs & (cs - 1)) || cs > (2u << 20))
+        snprintf(why, len, "its sectors per cluster (offset 0x0d) is 0x%02x, not a valid "
+                 "count", spc);
+    else if (get_le64(b + 0x28) > size / *bps)
+        snprintf(why, len, "its sector count (offset 0x28) is %llu, past the volume's end "
+                 "(%llu sectors)", (unsigned long long)get_le64(b + 0x28),
+                 (unsigned long long)(size / *bps));
+    else if (cpr == 0 || (cpr < 0 && (cpr < -31 || 1u << -cpr < 256 || 1u << -cpr > 65536)) ||
+             (cpr > 0 && (uint64_t)cpr * cs > 65536))
+        snprintf(why, len, "its clusters per MFT record (offset 0x40) is %d, not a valid "
+                 "size", cpr);
+    else if (get_le64(b + 0x30) > (size - 1024) / cs)
+        snprintf(why, len, "its $MFT cluster (offset 0x30) is %llu, past the volume's end",
+                 (unsigned long long)get_le64(b + 0x30));
+    else {
+        *rec = cpr < 0 ? 1u << -cpr : (uint32_t)(cpr * cs);
+        *mft = get_le64(b + 0x30) * cs;
+        return 0;
+    }
+    return 1;
+}
+
+/* What is wrong in a FILE record of rec bytes: its magic, its update
+ * sequence (the last two bytes of every sector carry its number). */
+static const char *record_damage(const uint8_t *r, uint32_t rec, uint32_t bps, char *why,
+                                 size_t len)
+{
+    uint16_t usa = get_le16(r + 4), n = get_le16(r + 6);
+    uint32_t stride = bps < rec ? bps : rec;
+    if (memcmp(r, "FILE", 4) != 0) {
+        snprintf(why, len, "its signature is \"%c%c%c%c\" (hex %02x%02x%02x%02x), not \"FILE\"",
+                 r[0] >= 0x20 && r[0] < 0x7f ? r[0] : '?', r[1] >= 0x20 && r[1] < 0x7f ? r[1] : '?',
+                 r[2] >= 0x20 && r[2] < 0x7f ? r[2] : '?', r[3] >= 0x20 && r[3] < 0x7f ? r[3] : '?',
+                 r[0], r[1], r[2], r[3]);
+        return why;
+    }
+    if (usa < 0x28 || n != rec / stride + 1 || (uint32_t)usa + 2u * n > stride) {
+        snprintf(why, len, "its update sequence array (offset 4: at %u, %u entries) does not "
+                 "fit a %u-byte record", usa, n, rec);
+        return why;
+    }
+    for (uint32_t s = 1; s < n; s++)
+        if (memcmp(r + s * stride - 2, r + usa, 2) != 0) {
+            snprintf(why, len, "sector %u of it was not written whole (its update sequence "
+                     "number does not match)", s - 1);
+            return why;
+        }
+    return NULL;
+}
+
+int p2v_ntfs_damage(struct p2v_layer *l, uint64_t start, uint64_t size, char *why, size_t len)
+{
+    uint8_t b[512];
+    char what[200];
+    uint64_t mft = 0;
+    uint32_t rec = 0, bps = 0;
+    if (size < 8192)
+        return 0;
+    int r = p2v_layer_read(l, b, sizeof b, start);
+    if (r < 0)
+        return r;
+    if (boot_damage(b, size, &mft, &rec, &bps, what, sizeof what)) {
+        snprintf(why, len, "the NTFS boot sector at byte %llu is damaged: %s. Run chkdsk /f "
+                 "on the source machine, or ntfsfix on a copy of the image (it restores the "
+                 "boot sector from its backup at the volume's end)",
+                 (unsigned long long)start, what);
+        return 1;
+    }
+    uint8_t *m = malloc(rec);
+    if (!m)
+        return -ENOMEM;
+    r = p2v_layer_read(l, m, rec, start + mft);
+    if (r == 0 && record_damage(m, rec, bps, what, sizeof what)) {
+        snprintf(why, len, "$MFT record 0 at offset %llu of the volume (byte %llu of the "
+                 "disk) is damaged: %s; the boot sector is sound. Run chkdsk /f on the source "
+                 "machine, or ntfsfix on a copy of the image (it restores the record from "
+                 "$MFTMirr)", (unsigned long long)mft, (unsigned long long)(start + mft), what);
+        r = 1;
+    }
+    free(m);
     return r;
 }

@@ -24,4 +24,10 @@ ntfs_volume *p2v_ntfs_mount_rw(struct p2v_layer *l, uint64_t start, uint64_t siz
 /* Unmounts, flushing what libntfs-3g still holds; -errno if that fails. */
 int p2v_ntfs_umount(ntfs_volume *vol);
 
+/* 1 when the boot sector or $MFT record 0 of the NTFS volume at
+ * [start, start+size) of l is damaged, with why set to what is wrong, where,
+ * and what to do (one sentence, no volume name); 0 when both look sound;
+ * -errno when they cannot be read. */
+int p2v_ntfs_damage(struct p2v_layer *l, uint64_t start, uint64_t size, char *why, size_t len);
+
 #endif

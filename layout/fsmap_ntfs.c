@@ -159,8 +159,12 @@ int p2v_fsmap_ntfs(struct p2v_layer *l, uint64_t start, uint64_t size, const cha
     ntfs_volume *vol = p2v_ntfs_mount(l, start, size, name);
     if (!vol) {
         int e = errno;
-        p2v_err("%s: the NTFS volume cannot be opened (%s); it may be damaged: run chkdsk "
-                "on it, or pass --keep-free-space to copy it unmodified", name, strerror(e));
+        char why[512];
+        if (p2v_ntfs_damage(l, start, size, why, sizeof why) == 1)
+            p2v_err("%s: %s; or pass --keep-free-space to copy it unmodified", name, why);
+        else
+            p2v_err("%s: the NTFS volume cannot be opened (%s); it may be damaged: run chkdsk "
+                    "on it, or pass --keep-free-space to copy it unmodified", name, strerror(e));
         return -EIO;
     }
     const char *why = unsafe_state(vol, &st->state);

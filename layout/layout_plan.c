@@ -7,6 +7,7 @@
 
 #include "core/log.h"
 #include "core/uuid5.h"
+#include "guest/ntfs_device.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -77,9 +78,14 @@ static int map_filesystems(struct p2v_layer *src, const char *name, struct p2v_p
         else
             snprintf(what, sizeof what, "%s partition %d", name, t->part[i].number);
         if (!fs->type[0] && (i < 0 || !t->part[i].extended) && p2v_fsmap_ntfs_signature(src, start)) {
-            /* NTFS by its OEM id, yet not valid enough to identify: damaged. */
-            p2v_err("%s: its NTFS boot sector is damaged; run chkdsk on it, or pass "
-                    "--keep-free-space to copy it as it is", what);
+            /* NTFS by its OEM id, yet not valid enough to identify: damaged,
+             * in its boot sector or in $MFT record 0 (libblkid reads both). */
+            char why[512];
+            if (p2v_ntfs_damage(src, start, size, why, sizeof why) == 1)
+                p2v_err("%s: %s; or pass --keep-free-space to copy it as it is", what, why);
+            else
+                p2v_err("%s: its NTFS boot sector is damaged; run chkdsk on it, or pass "
+                        "--keep-free-space to copy it as it is", what);
             r = -EINVAL;
             break;
         }

@@ -5,9 +5,21 @@
  * The initramfs comes last: it copies fstab and udev's rules. */
 #include "linux_plan.h"
 
+#include "fixup/plan.h"
 #include "guest/linux_net.h"
 
 #include <string.h>
+
+/* A word read from the guest: bare when it is plainly one, else quoted,
+ * so a hostile name (blanks, '#', a line break) stays one word. */
+static void word(FILE *f, const char *s)
+{
+    if (*s && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:@+-") ==
+                  strlen(s))
+        fputs(s, f);
+    else
+        p2v_plan_put_word(f, s);
+}
 
 static const char *drivers_for(const char *target, int generation)
 {
@@ -23,10 +35,15 @@ static const char *drivers_for(const char *target, int generation)
 int p2v_linux_plan_default(FILE *f, const char *target, int generation,
                            const struct p2v_machine *m, const char *source)
 {
-    fprintf(f, "# p2v fix-up plan for %s on %s, target %s (Linux).\n"
+    /* Guest strings in comments are escaped: none can start a plan line. */
+    fputs("# p2v fix-up plan for ", f);
+    p2v_plan_put_text(f, m->os.name[0] ? m->os.name : "Linux");
+    fputs(" on ", f);
+    p2v_plan_put_text(f, source);
+    fprintf(f, ", target %s (Linux).\n"
                "# Carried out in the guest by libguestfs, through the overlay: the source is\n"
                "# never written.  Edit freely; p2v fixup apply --dry-run shows every change.\n\n",
-            m->os.name[0] ? m->os.name : "Linux", source, target);
+            target);
     fputs("# Kernel device names (/dev/sda1) change on the VM: UUID= instead, in fstab,\n"
           "# crypttab, the boot loader's configuration and the resume setting.\n"
           "linux-device-names\n\n", f);
@@ -39,11 +56,17 @@ int p2v_linux_plan_default(FILE *f, const char *target, int generation,
             fputs("# The configuration names the physical NIC; the VM's NIC (same MAC, as\n"
                   "# p2v vm create sets it) is given that name by a systemd .link file, and\n"
                   "# udev rules pinning it to the old hardware are commented out.\n", f);
-        if (n->mac[0] && strlen(n->mac) == 17)
-            fprintf(f, "linux-nic %s %s\n", n->name, n->mac);
-        else
-            fprintf(f, "# linux-nic %s MAC  -- the MAC is not known; give the VM's (p2v vm create "
-                       "prints it)\n", n->name);
+        if (n->mac[0] && strlen(n->mac) == 17) {
+            fputs("linux-nic ", f);
+            word(f, n->name);
+            fputc(' ', f);
+            word(f, n->mac);
+            fputc('\n', f);
+        } else {
+            fputs("# linux-nic ", f);
+            p2v_plan_put_text(f, n->name);
+            fputs(" MAC  -- the MAC is not known; give the VM's (p2v vm create prints it)\n", f);
+        }
     }
     if (nics)
         fputc('\n', f);
@@ -55,11 +78,16 @@ int p2v_linux_plan_default(FILE *f, const char *target, int generation,
             continue;
         if (!tools++)
             fputs("# Other hypervisors' tools, removed with the guest's package manager.\n", f);
-        if (!strcmp(t->kind, "package"))
-            fprintf(f, "linux-remove-package %s\n", t->name);
-        else
-            fprintf(f, "# %s was installed by its vendor's installer, not a package: remove it "
-                       "from the VM\n", t->name);
+        if (!strcmp(t->kind, "package")) {
+            fputs("linux-remove-package ", f);
+            word(f, t->name);
+            fputc('\n', f);
+        } else {
+            fputs("# ", f);
+            p2v_plan_put_text(f, t->name);
+            fputs(" was installed by its vendor's installer, not a package: remove it from "
+                  "the VM\n", f);
+        }
     }
     if (tools)
         fputc('\n', f);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,9 +33,42 @@ struct vhdi_source {
     char path[PATH_MAX];
 };
 
+/* The first 8 bytes at b as text for a message: printable ASCII, else '?'. */
+static void shown(const uint8_t *b, char out[9])
+{
+    for (int i = 0; i < 8; i++)
+        out[i] = b[i] >= 0x20 && b[i] < 0x7f && b[i] != '"' ? (char)b[i] : '?';
+    out[8] = 0;
+}
+
 const char *p2v_format_name(enum p2v_source_format fmt)
 {
     return fmt == P2V_FMT_VHD ? "vhd" : fmt == P2V_FMT_VHDX ? "vhdx" : fmt == P2V_FMT_RAW ? "raw" : "auto";
+}
+
+/* A file named as a VHD or VHDX that holds neither signature is served as
+ * the raw disk it may be; but a damaged image would be served as garbage
+ * without a word, so this says so, and how to be explicit. */
+static void named_image(const char *path, const uint8_t *head, const uint8_t *tail, off_t size)
+{
+    size_t n = strlen(path);
+    int vhdx = n > 5 && !strcasecmp(path + n - 5, ".vhdx");
+    if (!vhdx && !(n > 4 && !strcasecmp(path + n - 4, ".vhd")))
+        return;
+    char h[9], t[9];
+    shown(head, h);
+    shown(tail, t);
+    if (vhdx)
+        p2v_warn("%s is named .vhdx but does not start with the VHDX signature \""
+                 VHDX_SIGNATURE "\" (offset 0 holds \"%s\"): serving it as a raw disk. If it "
+                 "is a VHDX, it is damaged: check it with qemu-img check -f vhdx or vhdiinfo; "
+                 "--source-format raw serves it raw without this warning", path, h);
+    else
+        p2v_warn("%s is named .vhd but holds no VHD cookie \"" VHD_COOKIE "\" at offset %lld "
+                 "(its footer: \"%s\") or 0 (\"%s\"): serving it as a raw disk. If it is a "
+                 "VHD, its footer is damaged: check it with qemu-img check -f vpc or vhdiinfo; "
+                 "--source-format raw serves it raw without this warning", path,
+                 (long long)(size - 512), t, h);
 }
 
 int p2v_vhdi_detect(const char *path, enum p2v_source_format *fmt)
@@ -61,6 +95,8 @@ int p2v_vhdi_detect(const char *path, enum p2v_source_format *fmt)
             *fmt = P2V_FMT_VHDX;
         else if (!memcmp(tail, VHD_COOKIE, 8) || !memcmp(head, VHD_COOKIE, 8))
             *fmt = P2V_FMT_VHD;
+        else
+            named_image(path, (const uint8_t *)head, (const uint8_t *)tail, st.st_size);
     }
     close(fd);
     return r;
@@ -70,13 +106,15 @@ int p2v_vhdi_detect(const char *path, enum p2v_source_format *fmt)
  * says what failed in words a user can act on. */
 static void vhdi_fail(const char *path, const char *what, libvhdi_error_t **e)
 {
-    char msg[512] = "unknown error";
+    char msg[512] = "";
     if (e && *e) {
-        libvhdi_error_sprint(*e, msg, sizeof msg);
+        msg[0] = ':', msg[1] = ' ';
+        libvhdi_error_sprint(*e, msg + 2, sizeof msg - 2);
         msg[strcspn(msg, "\n")] = 0;
         libvhdi_error_free(e);
     }
-    p2v_err("%s: %s: %s; the image is damaged or not a VHD/VHDX (check it with "
+    /* Without libvhdi's text, what failed is the whole story. */
+    p2v_err("%s: %s%s; the image is damaged or not a VHD/VHDX (check it with "
             "qemu-img check, or read it as plain bytes with --source-format raw)",
             path, what, msg);
 }
@@ -143,6 +181,62 @@ static const struct p2v_layer_ops vhdi_ops = {
     .close = vhdi_close,
 };
 
+/* What is wrong with the VHD footer f read at offset at: its cookie, or
+ * its checksum; NULL when it is sound. */
+static const char *footer_damage(const uint8_t *f, long long at, char *why, size_t len)
+{
+    char c[9];
+    if (memcmp(f, VHD_COOKIE, 8) != 0) {
+        shown(f, c);
+        snprintf(why, len, "the footer at offset %lld starts with \"%s\", not the cookie "
+                 "\"" VHD_COOKIE "\"", at, c);
+        return why;
+    }
+    uint8_t t[VHD_FOOTER_SIZE];
+    memcpy(t, f, sizeof t);
+    uint32_t want = get_be32(t + VHD_CHECKSUM_OFF);
+    memset(t + VHD_CHECKSUM_OFF, 0, 4);
+    uint32_t sum = vhd_checksum(t, VHD_FOOTER_SIZE);
+    if (sum != want) {
+        snprintf(why, len, "the footer's checksum at offset %lld is 0x%08x, but the footer "
+                 "sums to 0x%08x", at + VHD_CHECKSUM_OFF, want, sum);
+        return why;
+    }
+    return NULL;
+}
+
+/* libvhdi reads the footer at the end of the file and trusts it: it must
+ * be sound.  A dynamic disk's copy at 0, when sound, is how to repair it. */
+static int check_footer(const char *path, int fd, off_t size)
+{
+    uint8_t end[VHD_FOOTER_SIZE], head[VHD_FOOTER_SIZE];
+    char why[256], why0[256];
+    off_t at = size - VHD_FOOTER_SIZE;
+    if (pread(fd, end, sizeof end, at) != (ssize_t)sizeof end)
+        memset(end, 0, sizeof end);
+    if (!footer_damage(end, at, why, sizeof why))
+        return 0;
+    int copy = pread(fd, head, sizeof head, 0) == (ssize_t)sizeof head &&
+               !footer_damage(head, 0, why0, sizeof why0);
+    char c0[9], c1[9];
+    shown(head, c0);
+    shown(end, c1);
+    if (copy)
+        p2v_err("%s: damaged VHD: %s; its copy at offset 0 is sound: on a copy of the image, "
+                "put it back with dd if=%s of=%s bs=512 count=1 seek=%lld conv=notrunc "
+                "(then check it with qemu-img check -f vpc)", path, why, path, path,
+                (long long)(at / 512));
+    else if (memcmp(end, VHD_COOKIE, 8) && memcmp(head, VHD_COOKIE, 8))  /* forced format */
+        p2v_err("%s: neither a VHDX (no signature \"" VHDX_SIGNATURE "\" at offset 0: it "
+                "holds \"%s\") nor a VHD (no cookie \"" VHD_COOKIE "\" at offset %lld, its "
+                "footer: it holds \"%s\"); check it with qemu-img check or vhdiinfo, or read "
+                "it as plain bytes with --source-format raw", path, c0, (long long)at, c1);
+    else
+        p2v_err("%s: damaged VHD: %s (check it with qemu-img check -f vpc, or read it as "
+                "plain bytes with --source-format raw)", path, why);
+    return -EINVAL;
+}
+
 /* libvhdi does not verify checksums; QEMU and Hyper-V refuse an image
  * whose VHD footer or both VHDX headers fail theirs, and so does p2v:
  * their fields would be trusted blindly otherwise. */
@@ -167,26 +261,13 @@ static int check_sums(const char *path)
             good += p2v_crc32c(b, VHDX_HEADER_SIZE) == want;
         }
         if (!good) {
-            p2v_err("%s: damaged VHDX: neither of its two headers has a valid signature and "
-                    "CRC-32C (check it with qemu-img check -f vhdx)", path);
+            p2v_err("%s: damaged VHDX: neither of its two headers (at offsets %u and %u) has "
+                    "a valid signature \"head\" and CRC-32C (check it with qemu-img check -f "
+                    "vhdx)", path, VHDX_HEADER1_OFF, VHDX_HEADER2_OFF);
             r = -EINVAL;
         }
     } else if (st.st_size >= 512) {
-        /* The footer at the end; a dynamic disk keeps a copy at 0. */
-        int good = 0;
-        off_t at[2] = { st.st_size - 512, 0 };
-        for (int i = 0; i < 2; i++) {
-            if (pread(fd, b, 512, at[i]) != 512 || memcmp(b, VHD_COOKIE, 8))
-                continue;
-            uint32_t want = get_be32(b + VHD_CHECKSUM_OFF);
-            memset(b + VHD_CHECKSUM_OFF, 0, 4);
-            good += vhd_checksum(b, VHD_FOOTER_SIZE) == want;
-        }
-        if (!good) {
-            p2v_err("%s: damaged VHD: its footer checksum is wrong (check it with qemu-img "
-                    "check -f vpc, or read it as plain bytes with --source-format raw)", path);
-            r = -EINVAL;
-        }
+        r = check_footer(path, fd, st.st_size);
         /* A fixed disk is its data then its footer: a footer that claims
          * more than the file holds would fail every read past the end. */
         if (r == 0 && pread(fd, b, 512, st.st_size - 512) == 512 && !memcmp(b, VHD_COOKIE, 8) &&
@@ -229,8 +310,18 @@ static int parent_path(libvhdi_file_t *f, const char *child, const char *dir, ch
 {
     size_t sz = 0;
     libvhdi_error_t *e = NULL;
-    if (libvhdi_file_get_utf8_parent_filename_size(f, &sz, &e) != 1 || sz == 0 || sz > PATH_MAX) {
-        vhdi_fail(child, "the differencing image names no parent", &e);
+    int got = libvhdi_file_get_utf8_parent_filename_size(f, &sz, &e);
+    if (got < 0) {
+        vhdi_fail(child, "cannot read the parent's name from the differencing image", &e);
+        return -EINVAL;
+    }
+    if (got == 0 || sz <= 1 || sz > PATH_MAX) {  /* 0: libvhdi found no name */
+        /* p2v finds a parent only by the name its child records. */
+        p2v_err("%s: the differencing image records %s parent file name (its header's "
+                "parent name and locators are %s), so its parent cannot be found. Convert "
+                "the chain where it is whole (qemu-img convert, or merge it in Hyper-V), "
+                "or check the image with vhdiinfo", child, got == 0 || sz <= 1 ? "no" : "an over-long",
+                got == 0 || sz <= 1 ? "empty or damaged" : "damaged");
         return -EINVAL;
     }
     char name[PATH_MAX];

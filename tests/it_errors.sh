@@ -99,5 +99,99 @@ check_fails "reads before the damage fail too, since the source changed" "Input/
 check "the log says the source changed" grep -q "victim.img changed since it was opened" "$T/p2v.log"
 p2v_umount "$mnt"
 
+# Issue 19: each message gives the cause and the remedy.
+# A plan is checked before the source is opened: names longer than NTFS
+# or the registry holds, and NTFS's own files, are refused with the line.
+plan_refused() {  # what pattern plan-line
+    printf '%s\n' "$3" >"$T/p.plan"
+    check_fails "$1" "$2" "$P2V" fixup apply --dry-run --state "$T/pst" --plan "$T/p.plan" "$good"
+}
+long=$(printf 'a%.0s' $(seq 300))
+plan_refused "file-put of a 300-character name" \
+    "p.plan line 1: file-put: the name 'a+\.\.\.' in guest path .* is 300 UTF-16 units long, over the 255 NTFS allows" \
+    "file-put x.txt \"1:/$long\""
+plan_refused "file-delete of a 300-character name" "line 1: file-delete: .* 300 UTF-16 units long, over the 255 NTFS" \
+    "file-delete \"%SystemRoot%\\$long\""
+plan_refused "a registry key name of 300 characters" \
+    "line 1: reg-set: .*registry key.* 300 UTF-16 units long, over the 255 the registry allows" \
+    "reg-set \"HKLM\\SOFTWARE\\$long\" v dword 1"
+plan_refused "file-delete of \$MFT" "line 1: file-delete: '1:/\\\$MFT' is NTFS's own \\\$MFT.*remove the line" 'file-delete 1:/$MFT'
+plan_refused "file-delete of the volume's root" "line 1: file-delete: '1:/' is the volume's root, not a file" 'file-delete 1:/'
+plan_refused "file-put over a file under \$Extend" "file-put: .* is NTFS's own \\\$Extend \(or under it\)" \
+    'file-put x.txt 1:/$Extend/$Quota'
+
+# A damaged $MFT record 0 is named, with its offset, apart from the boot
+# sector (here a torn write: the record's second sector lost its update
+# sequence number; libblkid still calls it NTFS).
+ntfs=$T/ntfs.img
+truncate -s 16M "$ntfs" && mkntfs -q -F -Q "$ntfs" >/dev/null 2>&1
+mft=$(( $(od -An -tu8 -j48 -N8 "$ntfs") * $(od -An -tu2 -j11 -N2 "$ntfs") * $(od -An -tu1 -j13 -N1 "$ntfs") ))
+printf 'XY' | dd of="$ntfs" bs=1 seek=$((mft + 1022)) conv=notrunc status=none
+echo no-auto-reboot >"$T/nar.plan"
+check_fails "a damaged \$MFT record 0 is named, with its offset and the remedy" \
+    "\\\$MFT record 0 at offset $mft of the volume .*is damaged: sector 1 of it was not written whole.*boot sector is sound.*chkdsk /f on the source machine.*ntfsfix" \
+    "$P2V" fixup apply --dry-run --keep-free-space --state "$T/nst" --plan "$T/nar.plan" "$ntfs"
+
+# info too (the layout's probe, where libblkid no longer calls it NTFS once
+# the record's signature is gone).
+ntfs2=$T/ntfs-magic.img
+truncate -s 16M "$ntfs2" && mkntfs -q -F -Q "$ntfs2" >/dev/null 2>&1
+printf 'XXXX' | dd of="$ntfs2" bs=1 seek="$mft" conv=notrunc status=none
+check_fails "info: a damaged \$MFT record 0 is not called a damaged boot sector" \
+    "\\\$MFT record 0 at offset $mft of the volume .*signature is \"XXXX\".*boot sector is sound" \
+    "$P2V" info "$ntfs2"
+
+# An ext superblock checksum error reads as libext2fs's text, not a code.
+ext=$T/ext.img
+truncate -s 16M "$ext" && mke2fs -q -t ext4 -O metadata_csum "$ext"
+printf 'ZZ' | dd of="$ext" bs=1 seek=$((1024 + 0x78)) conv=notrunc status=none  # the label, unsummed
+check_fails "an ext superblock checksum error is named in words" \
+    "ext2/3/4 filesystem cannot be opened \(Superblock checksum does not match superblock\)" \
+    "$P2V" info "$ext"
+check "  and not as an unknown code" bash -c "! grep -q 'Unknown code' $T/.out"
+
+# VHD and VHDX sources: what is wrong, at which offset.
+qemu-img convert -f raw -O vpc "$good" "$T/dyn.vhd"
+qemu-img convert -f raw -O vpc -o subformat=fixed "$good" "$T/fix.vhd"
+qemu-img convert -f raw -O vhdx "$good" "$T/d.vhdx"
+poke() { printf "$3" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none; }  # FILE OFFSET BYTES
+dsize=$(stat -c %s "$T/dyn.vhd") fsize=$(stat -c %s "$T/fix.vhd")
+cp "$T/dyn.vhd" "$T/dyn-cookie.vhd" && poke "$T/dyn-cookie.vhd" $((dsize - 512)) X
+check_fails "a dynamic VHD's footer cookie is named, and its sound copy at 0 offered" \
+    "damaged VHD: the footer at offset $((dsize - 512)) starts with \"Xonectix\", not the cookie \"conectix\"; its copy at offset 0 is sound: .*dd if=" \
+    "$P2V" info "$T/dyn-cookie.vhd"
+cp "$T/fix.vhd" "$T/fix-sum.vhd" && poke "$T/fix-sum.vhd" $((fsize - 512 + 64)) X
+check_fails "a fixed VHD's footer checksum is named with its offset" \
+    "damaged VHD: the footer's checksum at offset $((fsize - 512 + 64)) is 0x58[0-9a-f]{6}, but the footer sums to 0x" \
+    "$P2V" info "$T/fix-sum.vhd"
+# A differencing VHD whose header names no parent says so, not "unknown error".
+python3 "$(dirname "$0")/mkdiffvhd.py" "$T/dyn.vhd" "$T/child.vhd" --seed 3 >/dev/null
+python3 - "$T/child.vhd" <<'PY'
+import struct, sys
+f = bytearray(open(sys.argv[1], 'rb').read())
+h = 512                                   # the dynamic header: no parent name, no locators
+f[h + 64:h + 64 + 512] = bytes(512)
+f[h + 576:h + 576 + 24 * 8] = bytes(24 * 8)
+f[h + 36:h + 40] = bytes(4)
+f[h + 36:h + 40] = struct.pack('>I', ~sum(f[h:h + 1024]) & 0xffffffff)
+open(sys.argv[1], 'wb').write(f)
+PY
+check_fails "a differencing VHD naming no parent says what to do" \
+    "records no parent file name .*so its parent cannot be found. Convert the chain where it is whole" \
+    "$P2V" info "$T/child.vhd"
+check "  without an 'unknown error'" bash -c "! grep -q 'unknown error' $T/.out"
+# A file named .vhdx or .vhd without its signature is served raw, with a
+# warning naming what was expected where, and how to be explicit.
+cp "$T/d.vhdx" "$T/sig.vhdx" && poke "$T/sig.vhdx" 0 X
+"$P2V" info "$T/sig.vhdx" >"$T/sig.out" 2>&1
+check "a .vhdx without its signature: warned, served raw" grep -q \
+    "warning: .*sig.vhdx is named .vhdx but does not start with the VHDX signature \"vhdxfile\" (offset 0 holds \"Xhdxfile\"): serving it as a raw disk.*--source-format raw" "$T/sig.out"
+cp "$T/fix.vhd" "$T/cookie.vhd" && poke "$T/cookie.vhd" $((fsize - 512)) X
+"$P2V" info "$T/cookie.vhd" >"$T/sig.out" 2>&1
+check "a .vhd without its cookie: warned, served raw" grep -q \
+    "warning: .*cookie.vhd is named .vhd but holds no VHD cookie \"conectix\" at offset $((fsize - 512)) (its footer: \"Xonectix\")" "$T/sig.out"
+"$P2V" info --source-format raw "$T/cookie.vhd" >"$T/sig.out" 2>&1
+check "  --source-format raw: no warning" bash -c "! grep -q warning $T/sig.out"
+
 check_eq "good source unchanged" "$before" "$(hash_of "$good")"
 finish
