@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "overlay.h"
+#include "overlay_io.h"
 
 #include "core/bytes.h"
 #include "core/log.h"
@@ -37,13 +38,20 @@ struct entry {
 
 #define SCRATCH_BIT 0x80000000u
 
+/* The state files (the directory and its parent's sync, overlay.data,
+ * overlay.index and its temporary, the lock) go through o->io, so the
+ * crash tests can lose what was not synced; a dry run's memfd is memory
+ * anyway, and stays libc's, as do exists and discard (overlay_discard.c). */
+
 struct overlay {
     struct p2v_layer l;
+    const struct p2v_overlay_io *io;  /* the table it was opened with */
     pthread_rwlock_t lock;
     char *dir;
     int data_fd, lock_fd, dir_fd;
     int scratch_fd;            /* dry runs: new blocks live in memory (memfd) */
     int writable, dirty;
+    int quiet_base;            /* P2V_OVERLAY_QUIET_BASE */
     int write_errno;           /* the last failed write's, logged once */
     uint8_t base_id[16];
     uint64_t generation;
@@ -100,7 +108,8 @@ static int read_stored(struct overlay *o, size_t i, uint8_t *blk)
 {
     int scratch = (o->e[i].dblk & SCRATCH_BIT) != 0;
     off_t at = (off_t)(o->e[i].dblk & ~SCRATCH_BIT) * BLK;
-    ssize_t got = pread(scratch ? o->scratch_fd : o->data_fd, blk, BLK, at);
+    ssize_t got = scratch ? pread(o->scratch_fd, blk, BLK, at)
+                          : o->io->pread(o->data_fd, blk, BLK, at);
     if (got != (ssize_t)BLK) {
         p2v_err("%s/overlay.data: reading changed block %llu at offset %lld failed: %s",
                 o->dir, (unsigned long long)o->e[i].blk, (long long)at,
@@ -248,7 +257,8 @@ static int overlay_write(struct p2v_layer *l, const void *buf, size_t len, uint6
             break;
         }
         off_t at = (off_t)(slot * BLK);
-        ssize_t put = pwrite(scratch ? o->scratch_fd : o->data_fd, next, BLK, at);
+        ssize_t put = scratch ? pwrite(o->scratch_fd, next, BLK, at)
+                              : o->io->pwrite(o->data_fd, next, BLK, at);
         if (put != (ssize_t)BLK) {
             r = put < 0 ? -errno : -ENOSPC;
             /* Once per cause: ntfs-3g retries, and each retry fails alike. */
@@ -270,20 +280,6 @@ static int overlay_write(struct p2v_layer *l, const void *buf, size_t len, uint6
     return r;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? -errno : -ENOSPC;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static int commit_locked(struct overlay *o)
 {
     if (!o->dirty)
@@ -294,7 +290,7 @@ static int commit_locked(struct overlay *o)
     /* Names relative to the directory's descriptor: a daemon that changed
      * its working directory still saves in the right place. */
     /* 1. The data the new index points at is on disk before the index. */
-    if (fdatasync(o->data_fd) < 0) {
+    if (o->io->fdatasync(o->data_fd) < 0) {
         r = -errno;
         p2v_err("%s/overlay.data: sync failed: %s", o->dir, strerror(-r));
         return r;
@@ -322,24 +318,26 @@ static int commit_locked(struct overlay *o)
     put_le32(buf + 68, (uint32_t)crc32(0, buf, 68));
     /* 2. The new index under a temporary name, synced; 3. renamed over the
      * old one (atomic); 4. the directory synced so the rename lasts. */
-    int fd = openat(o->dir_fd, "overlay.index.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    const struct p2v_overlay_io *io = o->io;
+    int fd = io->openat(o->dir_fd, "overlay.index.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                        0600);
     if (fd < 0)
         r = -errno;
     if (r == 0)
-        r = write_all(fd, buf, len);
-    if (r == 0 && fsync(fd) < 0)
+        r = p2v_overlay_io_write_all(io, fd, buf, len);
+    if (r == 0 && io->fsync(fd) < 0)
         r = -errno;
-    if (fd >= 0 && close(fd) < 0 && r == 0)
+    if (fd >= 0 && io->close(fd) < 0 && r == 0)
         r = -errno;
-    if (r == 0 && renameat(o->dir_fd, "overlay.index.tmp", o->dir_fd, "overlay.index") < 0)
+    if (r == 0 && io->renameat(o->dir_fd, "overlay.index.tmp", o->dir_fd, "overlay.index") < 0)
         r = -errno;
-    if (r == 0 && fsync(o->dir_fd) < 0)
+    if (r == 0 && io->fsync(o->dir_fd) < 0)
         r = -errno;
     free(buf);
     if (r < 0) {
         p2v_err("%s: saving the overlay index failed: %s; the previous state is intact",
                 o->dir, strerror(-r));
-        unlinkat(o->dir_fd, "overlay.index.tmp", 0);
+        io->unlinkat(o->dir_fd, "overlay.index.tmp", 0);  /* best effort: open removes it too */
         return r;
     }
     o->generation = gen;
@@ -433,12 +431,14 @@ static void overlay_close(struct p2v_layer *l)
         commit_locked(o);  /* a writable mount's last writes; errors were logged */
     if (o->scratch_fd >= 0)
         close(o->scratch_fd);
+    /* Read-only descriptors, or written ones already synced by the commit:
+     * close has nothing left to report. */
     if (o->data_fd >= 0)
-        close(o->data_fd);
+        o->io->close(o->data_fd);
     if (o->dir_fd >= 0)
-        close(o->dir_fd);
+        o->io->close(o->dir_fd);
     if (o->lock_fd >= 0)
-        close(o->lock_fd);  /* releases the flock */
+        o->io->close(o->lock_fd);  /* releases the flock */
     pthread_rwlock_destroy(&o->lock);
     free(o->e);
     free(o->dir);
@@ -467,30 +467,26 @@ static int load_index(struct overlay *o)
     int r = path_in(o, "overlay.index", path, sizeof path);  /* for messages */
     if (r < 0)
         return r;
-    int ifd = openat(o->dir_fd, "overlay.index", O_RDONLY | O_CLOEXEC);
-    FILE *f = ifd >= 0 ? fdopen(ifd, "rb") : NULL;
-    if (!f) {
-        r = errno;
-        if (ifd >= 0)
-            close(ifd);
-        return r == ENOENT ? 0 : -r;
-    }
+    int ifd = o->io->openat(o->dir_fd, "overlay.index", O_RDONLY | O_CLOEXEC, 0);
+    if (ifd < 0)
+        return errno == ENOENT ? 0 : -errno;
     uint8_t h[HEADER];
     const char *why = NULL;
-    if (fread(h, 1, HEADER, f) != HEADER)
+    struct stat ist;
+    ssize_t got = o->io->fstat(ifd, &ist) < 0 ? -errno
+                                               : p2v_overlay_io_read_full(o->io, ifd, h, HEADER, 0);
+    if (got < 0) {
+        o->io->close(ifd);  /* read-only: nothing to report */
+        p2v_err("%s: %s", path, strerror((int)-got));
+        return (int)got;
+    }
+    if (got != HEADER)
         why = "it is shorter than its header";
     else if (memcmp(h, MAGIC, 8) != 0 || get_le32(h + 8) != 1 || get_le32(h + 12) != BLK)
         why = "it is not a p2v overlay index of this version";
     else if (get_le32(h + 68) != (uint32_t)crc32(0, h, 68))
         why = "its header checksum does not match";
     uint64_t n = why ? 0 : get_le64(h + 56), data_len = why ? 0 : get_le64(h + 48);
-    struct stat ist;
-    if (!why && fstat(ifd, &ist) < 0) {
-        r = -errno;
-        fclose(f);
-        p2v_err("%s: %s", path, strerror(-r));
-        return r;
-    }
     /* Sized from the file before anything is allocated from the header; and
      * block numbers stay below SCRATCH_BIT, which marks a dry run's blocks. */
     if (!why && (n > data_len / BLK || (uint64_t)ist.st_size < HEADER ||
@@ -501,17 +497,27 @@ static int load_index(struct overlay *o)
     uint8_t *buf = NULL;
     if (!why && !(buf = malloc(n ? n * ENTRY : 1)))
         r = -ENOMEM;
-    if (!why && buf && fread(buf, 1, n * ENTRY, f) != n * ENTRY)
-        why = "it is shorter than its entries";
-    if (!why && buf && get_le32(h + 64) != (uint32_t)crc32(0, buf, (uInt)(n * ENTRY)))
+    if (!why && buf) {
+        got = p2v_overlay_io_read_full(o->io, ifd, buf, (size_t)(n * ENTRY), HEADER);
+        if (got < 0)
+            r = (int)got;
+        else if ((uint64_t)got != n * ENTRY)
+            why = "it is shorter than its entries";
+    }
+    if (!why && buf && r == 0 && get_le32(h + 64) != (uint32_t)crc32(0, buf, (uInt)(n * ENTRY)))
         why = "its entries checksum does not match";
-    fclose(f);
-    if (!why && buf && memcmp(h + 16, o->base_id, 16) != 0)
+    o->io->close(ifd);
+    if (!why && buf && r == 0 && memcmp(h + 16, o->base_id, 16) != 0) {
+        if (o->quiet_base) {  /* the caller explains it: it knows the source */
+            free(buf);
+            return -ESTALE;
+        }
         why = "it was made for another source or other layout options (--volumes, --gpt, "
               "--offset...)";
-    if (!why && buf && get_le64(h + 32) != o->l.size)
+    }
+    if (!why && buf && r == 0 && get_le64(h + 32) != o->l.size)
         why = "it was made for a disk of another size";
-    if (!why && buf) {
+    if (!why && buf && r == 0) {
         o->e = calloc(n ? n : 1, sizeof *o->e);
         if (!o->e)
             r = -ENOMEM;
@@ -524,9 +530,11 @@ static int load_index(struct overlay *o)
                 (uint64_t)o->e[i].dblk * BLK >= data_len)
                 why = "an entry is out of order or out of range";
         }
-        o->n = o->cap = (size_t)n;
-        o->generation = get_le64(h + 40);
-        o->data_blocks = data_len / BLK;
+        if (o->e) {
+            o->n = o->cap = (size_t)n;
+            o->generation = get_le64(h + 40);
+            o->data_blocks = data_len / BLK;
+        }
     }
     free(buf);
     if (why) {
@@ -534,40 +542,90 @@ static int load_index(struct overlay *o)
                 path, why, o->dir);
         return -EINVAL;
     }
+    if (r < 0 && r != -ENOMEM)
+        p2v_err("%s: %s", path, strerror(-r));
+    return r;
+}
+
+/* DIR/lock, shared by readers and exclusive for the writer.  0, -EBUSY
+ * (with a message) or -errno. */
+static int take_lock(struct overlay *o)
+{
+    const struct p2v_overlay_io *io = o->io;
+    int w = o->writable;
+    o->lock_fd = io->openat(o->dir_fd, "lock", (w ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC, 0600);
+    if (o->lock_fd < 0 && !w && errno == ENOENT)
+        o->lock_fd = io->openat(o->dir_fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (o->lock_fd < 0)
+        return -errno;
+    if (io->flock(o->lock_fd, (w ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0)
+        return 0;
+    if (errno != EWOULDBLOCK)
+        return -errno;
+    p2v_err("state directory %s is in use: %s; unmount it or wait for that to finish", o->dir,
+            w ? "mounted, or a fix-up is being applied"
+              : "a fix-up is being applied, or it is mounted --writable");
+    return -EBUSY;
+}
+
+/* A writable open removes an interrupted commit's overlay.index.tmp and
+ * makes the names it relies on durable before any commit can point at
+ * them: a new state directory in its parent, overlay.data in the
+ * directory.  A file's name lasts only once its directory is synced, and a
+ * commit's own directory sync comes after the rename that publishes the
+ * index: without this, a power loss could keep the index and lose the
+ * name of the data it points at (found by test_overlay_crash). */
+static int sync_names(struct overlay *o, int made_dir)
+{
+    if (o->io->unlinkat(o->dir_fd, "overlay.index.tmp", 0) < 0 && errno != ENOENT)
+        return -errno;
+    int r = made_dir ? p2v_overlay_io_sync_dir(o->io, o->dir_fd, "..") : 0;
+    if (r == -EACCES)
+        r = 0;  /* a parent we may not read: its entry is left to the file system */
+    if (r == 0 && o->io->fsync(o->dir_fd) < 0)
+        r = -errno;
     return r;
 }
 
 int p2v_overlay_open(struct p2v_layer *below, const char *dir, const uint8_t base_id[16],
                      unsigned flags, struct p2v_layer **out)
 {
+    const struct p2v_overlay_io *io = p2v_overlay_io();
     int scratch = (flags & P2V_OVERLAY_SCRATCH) != 0;
     int writable = (flags & P2V_OVERLAY_WRITE) != 0 && !scratch;
+    int made_dir = 0;
     if (scratch && (flags & P2V_OVERLAY_CREATE) && !p2v_overlay_exists(dir))
         flags &= ~(unsigned)P2V_OVERLAY_CREATE;  /* a dry run creates nothing */
-    if ((flags & P2V_OVERLAY_CREATE) && mkdir(dir, 0700) < 0 && errno != EEXIST) {
-        int r = -errno;
-        p2v_err("state directory %s: cannot create it: %s", dir, strerror(-r));
-        return r;
+    if (flags & P2V_OVERLAY_CREATE) {
+        if (io->mkdir(dir, 0700) == 0)
+            made_dir = 1;
+        else if (errno != EEXIST) {
+            int r = -errno;
+            p2v_err("state directory %s: cannot create it: %s", dir, strerror(-r));
+            return r;
+        }
     }
     struct overlay *o = calloc(1, sizeof *o);
     if (!o || !(o->dir = strdup(dir))) {
         free(o);
         return -ENOMEM;
     }
+    o->io = io;
     o->l.ops = writable || scratch ? &overlay_ops : &overlay_ro_ops;
     o->l.below = below;
     o->l.size = below->size;
     o->writable = writable;
+    o->quiet_base = (flags & P2V_OVERLAY_QUIET_BASE) != 0;
     o->data_fd = o->lock_fd = o->scratch_fd = -1;
     memcpy(o->base_id, base_id, 16);
     pthread_rwlock_init(&o->lock, NULL);
     int r = 0;
     const char *what = "opening it";
-    o->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    o->dir_fd = io->openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     if (o->dir_fd < 0 && scratch && errno == ENOENT) {
-        /* A dry run against a state that does not exist yet: empty. */
-        if ((o->scratch_fd = memfd_create("p2v-dry-run", MFD_CLOEXEC)) < 0 ||
-            (o->data_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+        /* A dry run against a state that does not exist yet: empty, and its
+         * blocks all in the memfd (data_fd is never read). */
+        if ((o->scratch_fd = memfd_create("p2v-dry-run", MFD_CLOEXEC)) < 0) {
             r = -errno;
             goto fail_quiet;
         }
@@ -579,7 +637,7 @@ int p2v_overlay_open(struct p2v_layer *below, const char *dir, const uint8_t bas
         r = -errno;
     struct stat ds;
     /* Fix-ups are private, and nobody else may swap their files. */
-    if (r == 0 && fstat(o->dir_fd, &ds) == 0 &&
+    if (r == 0 && io->fstat(o->dir_fd, &ds) == 0 &&
         (ds.st_uid != geteuid() || (ds.st_mode & (S_IWGRP | S_IWOTH)))) {
         p2v_err("state directory %s belongs to uid %u or may be written by others; p2v keeps "
                 "fix-ups private: use a directory of your own (chmod go-w)", dir,
@@ -591,37 +649,29 @@ int p2v_overlay_open(struct p2v_layer *below, const char *dir, const uint8_t bas
         r = -errno;
     if (r == 0) {
         what = "its lock";
-        o->lock_fd = openat(o->dir_fd, "lock", (writable ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC, 0600);
-        if (o->lock_fd < 0 && !writable && errno == ENOENT)
-            o->lock_fd = openat(o->dir_fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (o->lock_fd < 0)
-            r = -errno;
-        else if (flock(o->lock_fd, (writable ? LOCK_EX : LOCK_SH) | LOCK_NB) < 0) {
-            r = errno == EWOULDBLOCK ? -EBUSY : -errno;
-            if (r == -EBUSY) {
-                p2v_err("state directory %s is in use: %s; unmount it or wait for that to "
-                        "finish", dir, writable ? "mounted, or a fix-up is being applied"
-                                                : "a fix-up is being applied, or it is mounted --writable");
-                goto fail_quiet;
-            }
-        }
+        r = take_lock(o);
+        if (r == -EBUSY)
+            goto fail_quiet;
     }
     if (r == 0) {
         what = "reading its index";
         r = load_index(o);
-        if (r == -EINVAL)
+        if (r == -EINVAL || r == -ESTALE)
             goto fail_quiet;
     }
     if (r == 0) {
         what = "opening overlay.data";
-        o->data_fd = openat(o->dir_fd, "overlay.data", (writable ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC, 0600);
+        o->data_fd = io->openat(o->dir_fd, "overlay.data",
+                                (writable ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC, 0600);
         if (o->data_fd < 0 && errno == ENOENT && o->n == 0)
-            o->data_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);  /* an empty state */
-        if (o->data_fd < 0)
+            r = 0;  /* an empty state: data_fd is never read */
+        else if (o->data_fd < 0)
             r = -errno;
     }
-    if (r == 0 && writable)
-        unlinkat(o->dir_fd, "overlay.index.tmp", 0);  /* an interrupted commit's leftover */
+    if (r == 0 && writable) {
+        what = "syncing it";
+        r = sync_names(o, made_dir);
+    }
     if (r < 0) {
         p2v_err("state directory %s: %s failed: %s", dir, what, strerror(-r));
         goto fail_quiet;
@@ -632,45 +682,5 @@ int p2v_overlay_open(struct p2v_layer *below, const char *dir, const uint8_t bas
 fail_quiet:
     o->dirty = 0;
     overlay_close(&o->l);
-    return r;
-}
-
-int p2v_overlay_exists(const char *dir)
-{
-    char path[PATH_MAX];
-    struct stat st;
-    int n = snprintf(path, sizeof path, "%s/overlay.index", dir);
-    return n > 0 && (size_t)n < sizeof path && stat(path, &st) == 0;
-}
-
-int p2v_overlay_discard(const char *dir)
-{
-    static const char *const files[] = { "overlay.index", "overlay.index.tmp", "overlay.data",
-                                         "fixups.json", "fixups.json.tmp" };
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/lock", dir);
-    int fd = open(path, O_RDWR | O_CLOEXEC);
-    if (fd < 0 && errno != ENOENT) {
-        int r = -errno;
-        p2v_err("state directory %s: %s", dir, strerror(-r));
-        return r;
-    }
-    if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        close(fd);
-        p2v_err("state directory %s is in use (mounted, or a fix-up is being applied); "
-                "unmount it first", dir);
-        return -EBUSY;
-    }
-    int r = 0;
-    /* The index first: without it the state is empty, whatever remains. */
-    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-        if (unlink(path) < 0 && errno != ENOENT && r == 0) {
-            r = -errno;
-            p2v_err("%s: cannot remove it: %s", path, strerror(-r));
-        }
-    }
-    if (fd >= 0)
-        close(fd);
     return r;
 }

@@ -8,7 +8,10 @@
  *                  CRC; replaced by rename, after the data is synced
  *   lock           flock: shared while mounted, exclusive while written
  * So a crash at any moment leaves the old index (and the data it points
- * at, untouched) or the new one: never a torn state.
+ * at, untouched) or the new one: never a torn state.  A power loss too,
+ * which drops, keeps or tears whatever was not synced: the state files go
+ * through overlay_io.h, and tests/unit/fixup/test_overlay_crash.c crashes
+ * a simulated file system at every write and sync.
  *
  * Granularity: 4 KiB blocks.  That is the NTFS cluster and page size, so a
  * registry hive or a driver file rewritten by libntfs-3g costs its own
@@ -26,17 +29,21 @@ enum {
     /* A dry run: writes are taken but kept in memory, the state directory
      * is only read (shared lock), and commit is refused. */
     P2V_OVERLAY_SCRATCH = 4,
+    /* A state made for another base is refused with -ESTALE and no message:
+     * the caller, who knows the source, explains why (stack.c). */
+    P2V_OVERLAY_QUIET_BASE = 8,
 };
 
 /* Opens the overlay in dir over below.  base_id names what the overlay
  * applies to (source and layout); a state made for another base is
- * refused, since its blocks would land on the wrong disk.  0 or -errno,
- * with a message. */
+ * refused, since its blocks would land on the wrong disk (-EINVAL, or
+ * -ESTALE with P2V_OVERLAY_QUIET_BASE).  0 or -errno, with a message. */
 int p2v_overlay_open(struct p2v_layer *below, const char *dir, const uint8_t base_id[16],
                      unsigned flags, struct p2v_layer **out);
 
 /* Makes the writes so far durable: data synced, then the index replaced
- * atomically.  0 or -errno. */
+ * atomically, then the directory synced; once it returns 0 a power loss
+ * gives this state back.  0 or -errno. */
 int p2v_overlay_commit(struct p2v_layer *l);
 
 /* Forgets the writes since the last commit (a failed fix-up): closing

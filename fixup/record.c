@@ -348,3 +348,46 @@ int p2v_record_load(const char *path, struct p2v_layer *overlay, struct p2v_reco
     rec->restarted |= older | stale;
     return 0;
 }
+
+static int later(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec != b->tv_sec ? a->tv_sec > b->tv_sec : a->tv_nsec > b->tv_nsec;
+}
+
+void p2v_record_explain_base(const char *dir, const char *source, const struct timespec *mtime)
+{
+    char path[PATH_MAX];
+    struct p2v_jdoc doc;
+    struct p2v_jerror err;
+    struct stat st;
+    const char *was = NULL;
+    int n = snprintf(path, sizeof path, "%s/fixups.json", dir);
+    int read = n > 0 && (size_t)n < sizeof path && p2v_jread_file(path, NULL, &doc, &err) == 0;
+    if (read)
+        was = p2v_jget_str(doc.root, "source");
+    /* The record is written when an apply ends: a source newer than it was
+     * changed afterwards (touch alone does that: its time is in the base). */
+    int same = was && !strcmp(was, source), stamped = same && stat(path, &st) == 0;
+    if (stamped && later(mtime, &st.st_mtim)) {
+        char then[32], now[32];
+        p2v_clock_rfc3339(st.st_mtim.tv_sec, then);
+        p2v_clock_rfc3339(mtime->tv_sec, now);
+        p2v_err("state directory %s: the source %s was modified after its fix-ups were applied "
+                "(at %s; the record of the last apply was written at %s), so the overlay may "
+                "not fit it any more and is not used; to go on, start over with p2v fixup "
+                "discard --state %s, then apply the plan again (%s lists the applies)",
+                dir, source, now, then, dir, path);
+    } else if (same) {
+        p2v_err("state directory %s was made for %s, but with other layout options (--volumes, "
+                "--gpt, --offset...) or before the source changed (its size or modification "
+                "time); use the options of the apply, or start over with p2v fixup discard "
+                "--state %s and apply the plan again", dir, source, dir);
+    } else {
+        p2v_err("state directory %s: its overlay was made for another source%s%s%s or other "
+                "layout options (--volumes, --gpt, --offset...); leave this state alone or start "
+                "over with p2v fixup discard --state %s", dir, was ? " (" : "", was ? was : "",
+                was ? ")" : "", dir);
+    }
+    if (read)
+        p2v_jread_free(&doc);
+}

@@ -64,4 +64,13 @@ void p2v_record_json(struct p2v_json *j, const struct p2v_record *rec);
 
 void p2v_record_free(struct p2v_record *rec);
 
+/* Says why the overlay in dir does not fit the source it is opened on
+ * (p2v_overlay_open's -ESTALE with P2V_OVERLAY_QUIET_BASE): when
+ * DIR/fixups.json names this very source (source: its canonical path) and
+ * the source's modification time (mtime) is later than the record's, that
+ * it was modified after the fix-ups were applied and how to go on; else
+ * that the state was made for another source or other layout options.
+ * One error message. */
+void p2v_record_explain_base(const char *dir, const char *source, const struct timespec *mtime);
+
 #endif

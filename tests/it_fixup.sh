@@ -354,6 +354,29 @@ sys.exit(0 if lines == [(1, "reg-set"), (2, "reg-set"), (2, "reg-set"), (3, "reg
         bash -c "'$P2V' fixup discard --state '$rst' && test ! -e '$rst/fixups.json' -a ! -e '$rst/overlay.index'"
 fi
 
+# A source touched after its fix-ups were applied: its state no longer
+# fits (the base id covers the source's time), and the message says the
+# source was modified and how to go on, not that it is another source.
+if [ -f "$T/win8.img" ]; then
+    tsrc=$T/touched.img
+    tst=$T/st-touched
+    cp "$T/win8.img" "$tsrc"
+    printf 'reg-set HKLM\\SOFTWARE\\P2V\\Touched Note sz "touched"\n' >"$T/touched.plan"
+    check "touched source: the plan applies" \
+        "$P2V" fixup apply --state "$tst" --plan "$T/touched.plan" "$tsrc"
+    touch "$tsrc"
+    check_fails "touched source: mount says it was modified, and how to go on" \
+        "source $tsrc was modified after its fix-ups were applied.*p2v fixup discard --state $tst" \
+        p2v_mount "$tsrc" "$T/mnt-touched" --state "$tst"
+    check_fails "touched source: so does a second apply" "was modified after its fix-ups" \
+        "$P2V" fixup apply --state "$tst" --plan "$T/touched.plan" "$tsrc"
+    check_fails "another source: the state says it was made for another one, naming it" \
+        "overlay was made for another source \\($tsrc\\)" \
+        p2v_mount "$T/win8.img" "$T/mnt-touched" --state "$tst"
+    check "touched source: discard, then the plan applies again" bash -c \
+        "'$P2V' fixup discard --state '$tst' && '$P2V' fixup apply --state '$tst' --plan '$T/touched.plan' '$tsrc' >/dev/null"
+fi
+
 # No Windows: a plan that edits Windows is refused; file actions on a
 # partition work without one (and are what the GRUB boot test uses).
 plain=$T/plain.img

@@ -5,6 +5,7 @@
 #include "core/uuid5.h"
 #include "core/vhd_facts.h"
 #include "fixup/overlay.h"
+#include "fixup/record.h"
 #include "fs/probe_mount.h"
 #include "guest/windows.h"
 #include "layout/fsmap.h"
@@ -170,7 +171,14 @@ static int open_overlay(struct p2v_stack *s, const struct p2v_stack_opts *o)
      * were made at are the ones the image shows. */
     unsigned fl = o->dry_run    ? P2V_OVERLAY_SCRATCH
                 : o->writable ? P2V_OVERLAY_WRITE | P2V_OVERLAY_CREATE : 0;
-    int r = p2v_overlay_open(s->top, o->state, s->base_id, fl, &s->overlay);
+    /* A state of another base is explained here: the record says which
+     * source it was made for, and whether that one was modified since. */
+    int r = p2v_overlay_open(s->top, o->state, s->base_id, fl | P2V_OVERLAY_QUIET_BASE,
+                             &s->overlay);
+    if (r == -ESTALE) {
+        p2v_record_explain_base(o->state, s->src.path, &s->src.mtime);
+        r = -EINVAL;  /* what callers knew it as */
+    }
     if (r == 0)
         push(s, s->overlay);
     return r;
