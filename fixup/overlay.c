@@ -53,6 +53,7 @@ struct overlay {
     int writable, dirty;
     int quiet_base;            /* P2V_OVERLAY_QUIET_BASE */
     int write_errno;           /* the last failed write's, logged once */
+    int sync_errno;  /* a failed sync: later ones prove nothing, commits are refused */
     uint8_t base_id[16];
     uint64_t generation;
     uint64_t data_blocks;      /* appended so far (committed or not) */
@@ -287,11 +288,19 @@ static int commit_locked(struct overlay *o)
     if (o->scratch_fd >= 0)
         return -EROFS;  /* a dry run keeps nothing */
     int r = 0;
+    if (o->sync_errno) {
+        p2v_err("%s: not saving the overlay index: an earlier sync of this state failed (%s), "
+                "so blocks it would point at may not be on disk; check the storage, then "
+                "p2v fixup discard --state %s and apply again", o->dir, strerror(o->sync_errno),
+                o->dir);
+        return -o->sync_errno;
+    }
     /* Names relative to the directory's descriptor: a daemon that changed
      * its working directory still saves in the right place. */
     /* 1. The data the new index points at is on disk before the index. */
     if (o->io->fdatasync(o->data_fd) < 0) {
         r = -errno;
+        o->sync_errno = -r;
         p2v_err("%s/overlay.data: sync failed: %s", o->dir, strerror(-r));
         return r;
     }
@@ -326,14 +335,21 @@ static int commit_locked(struct overlay *o)
     if (r == 0)
         r = p2v_overlay_io_write_all(io, fd, buf, len);
     if (r == 0 && io->fsync(fd) < 0)
-        r = -errno;
+        o->sync_errno = -(r = -errno);
     if (fd >= 0 && io->close(fd) < 0 && r == 0)
         r = -errno;
     if (r == 0 && io->renameat(o->dir_fd, "overlay.index.tmp", o->dir_fd, "overlay.index") < 0)
         r = -errno;
+    int renamed = r == 0;
     if (r == 0 && io->fsync(o->dir_fd) < 0)
-        r = -errno;
+        o->sync_errno = -(r = -errno);
     free(buf);
+    if (r < 0 && renamed) {
+        p2v_err("%s: the new overlay index is in place, but syncing the directory failed: "
+                "%s; a power loss may bring back the previous state: check the storage, then "
+                "p2v fixup discard --state %s and apply again", o->dir, strerror(-r), o->dir);
+        return r;
+    }
     if (r < 0) {
         p2v_err("%s: saving the overlay index failed: %s; the previous state is intact",
                 o->dir, strerror(-r));
@@ -575,11 +591,12 @@ static int take_lock(struct overlay *o)
  * commit's own directory sync comes after the rename that publishes the
  * index: without this, a power loss could keep the index and lose the
  * name of the data it points at (found by test_overlay_crash). */
-static int sync_names(struct overlay *o, int made_dir)
+static int sync_names(struct overlay *o)
 {
     if (o->io->unlinkat(o->dir_fd, "overlay.index.tmp", 0) < 0 && errno != ENOENT)
         return -errno;
-    int r = made_dir ? p2v_overlay_io_sync_dir(o->io, o->dir_fd, "..") : 0;
+    /* The parent too: an earlier open may have made the directory and died. */
+    int r = p2v_overlay_io_sync_dir(o->io, o->dir_fd, "..");
     if (r == -EACCES)
         r = 0;  /* a parent we may not read: its entry is left to the file system */
     if (r == 0 && o->io->fsync(o->dir_fd) < 0)
@@ -593,13 +610,10 @@ int p2v_overlay_open(struct p2v_layer *below, const char *dir, const uint8_t bas
     const struct p2v_overlay_io *io = p2v_overlay_io();
     int scratch = (flags & P2V_OVERLAY_SCRATCH) != 0;
     int writable = (flags & P2V_OVERLAY_WRITE) != 0 && !scratch;
-    int made_dir = 0;
     if (scratch && (flags & P2V_OVERLAY_CREATE) && !p2v_overlay_exists(dir))
         flags &= ~(unsigned)P2V_OVERLAY_CREATE;  /* a dry run creates nothing */
     if (flags & P2V_OVERLAY_CREATE) {
-        if (io->mkdir(dir, 0700) == 0)
-            made_dir = 1;
-        else if (errno != EEXIST) {
+        if (io->mkdir(dir, 0700) < 0 && errno != EEXIST) {
             int r = -errno;
             p2v_err("state directory %s: cannot create it: %s", dir, strerror(-r));
             return r;
@@ -670,7 +684,7 @@ int p2v_overlay_open(struct p2v_layer *below, const char *dir, const uint8_t bas
     }
     if (r == 0 && writable) {
         what = "syncing it";
-        r = sync_names(o, made_dir);
+        r = sync_names(o);
     }
     if (r < 0) {
         p2v_err("state directory %s: %s failed: %s", dir, what, strerror(-r));

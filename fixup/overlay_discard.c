@@ -40,14 +40,24 @@ int p2v_overlay_discard(const char *dir)
         return -EBUSY;
     }
     int r = 0;
-    /* The index first: without it the state is empty, whatever remains. */
+    /* The index first, and its removal synced before the data goes: a
+     * power loss must not keep an index whose data is gone.  Without the
+     * index the state is empty, whatever remains. */
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, files[i]);
         if (unlink(path) < 0 && errno != ENOENT && r == 0) {
             r = -errno;
             p2v_err("%s: cannot remove it: %s", path, strerror(-r));
         }
+        if ((i == 0 || i + 1 == sizeof files / sizeof *files) && r == 0 &&
+            (dfd < 0 || fsync(dfd) < 0)) {
+            r = -errno;
+            p2v_err("state directory %s: syncing it failed: %s", dir, strerror(-r));
+        }
     }
+    if (dfd >= 0)
+        close(dfd);
     if (fd >= 0)
         close(fd);
     return r;

@@ -61,9 +61,17 @@ static long utf16_units(const char *s, size_t n)
                  : (c & 0xf8) == 0xf0 ? 4 : 0;
         if (!k || i + k > n)
             return -1;
-        for (size_t j = 1; j < k; j++)
+        unsigned long cp = k == 1 ? c : c & (0xff >> (k + 1));
+        for (size_t j = 1; j < k; j++) {
             if (((unsigned char)s[i + j] & 0xc0) != 0x80)
                 return -1;
+            cp = cp << 6 | ((unsigned char)s[i + j] & 0x3f);
+        }
+        /* Strict UTF-8, as libntfs-3g converts it: no overlong forms, no
+         * encoded surrogates, nothing past U+10FFFF. */
+        static const unsigned long least[] = { 0, 0, 0x80, 0x800, 0x10000 };
+        if (cp < least[k] || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+            return -1;
         units += k == 4 ? 2 : 1;  /* beyond U+FFFF: a surrogate pair */
         i += k;
     }

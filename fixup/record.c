@@ -367,7 +367,7 @@ void p2v_record_explain_base(const char *dir, const char *source, const struct t
         was = p2v_jget_str(doc.root, "source");
     /* The record is written when an apply ends: a source newer than it was
      * changed afterwards (touch alone does that: its time is in the base). */
-    int same = was && !strcmp(was, source), stamped = same && stat(path, &st) == 0;
+    int same = was && !strcmp(was, source), stamped = same && mtime && stat(path, &st) == 0;
     if (stamped && later(mtime, &st.st_mtim)) {
         char then[32], now[32];
         p2v_clock_rfc3339(st.st_mtim.tv_sec, then);
@@ -379,9 +379,9 @@ void p2v_record_explain_base(const char *dir, const char *source, const struct t
                 dir, source, now, then, dir, path);
     } else if (same) {
         p2v_err("state directory %s was made for %s, but with other layout options (--volumes, "
-                "--gpt, --offset...) or before the source changed (its size or modification "
-                "time); use the options of the apply, or start over with p2v fixup discard "
-                "--state %s and apply the plan again", dir, source, dir);
+                "--gpt, --offset...) or before the source changed (%s); use the options of the apply, or start over with p2v fixup discard "
+                "--state %s and apply the plan again", dir, source,
+                mtime ? "its size or modification time" : "a block device: its contents", dir);
     } else {
         p2v_err("state directory %s: its overlay was made for another source%s%s%s or other "
                 "layout options (--volumes, --gpt, --offset...); leave this state alone or start "

@@ -70,6 +70,7 @@ void p2v_record_free(struct p2v_record *rec);
  * the source's modification time (mtime) is later than the record's, that
  * it was modified after the fix-ups were applied and how to go on; else
  * that the state was made for another source or other layout options.
+ * mtime NULL: a block device, whose node times say nothing of its data.
  * One error message. */
 void p2v_record_explain_base(const char *dir, const char *source, const struct timespec *mtime);
 

@@ -206,11 +206,15 @@ static int boot_damage(const uint8_t *b, uint64_t size, uint64_t *mft, uint32_t 
              (cpr > 0 && (uint64_t)cpr * cs > 65536))
         snprintf(why, len, "its clusters per MFT record (offset 0x40) is %d, not a valid "
                  "size", cpr);
-    else if (get_le64(b + 0x30) > (size - 1024) / cs)
-        snprintf(why, len, "its $MFT cluster (offset 0x30) is %llu, past the volume's end",
-                 (unsigned long long)get_le64(b + 0x30));
     else {
-        *rec = cpr < 0 ? 1u << -cpr : (uint32_t)(cpr * cs);
+        /* The record's size first: the whole record must lie in the volume. */
+        uint32_t r = cpr < 0 ? 1u << -cpr : (uint32_t)(cpr * cs);
+        if (r > size || get_le64(b + 0x30) > (size - r) / cs) {
+            snprintf(why, len, "its $MFT cluster (offset 0x30) is %llu, past the volume's end",
+                     (unsigned long long)get_le64(b + 0x30));
+            return 1;
+        }
+        *rec = r;
         *mft = get_le64(b + 0x30) * cs;
         return 0;
     }
@@ -219,11 +223,12 @@ static int boot_damage(const uint8_t *b, uint64_t size, uint64_t *mft, uint32_t 
 
 /* What is wrong in a FILE record of rec bytes: its magic, its update
  * sequence (the last two bytes of every sector carry its number). */
-static const char *record_damage(const uint8_t *r, uint32_t rec, uint32_t bps, char *why,
-                                 size_t len)
+static const char *record_damage(const uint8_t *r, uint32_t rec, char *why, size_t len)
 {
+    /* The update sequence covers 512-byte strides whatever the sector
+     * size (NTFS's rule, as libntfs-3g and the kernel check it). */
     uint16_t usa = get_le16(r + 4), n = get_le16(r + 6);
-    uint32_t stride = bps < rec ? bps : rec;
+    const uint32_t stride = 512;
     if (memcmp(r, "FILE", 4) != 0) {
         snprintf(why, len, "its signature is \"%c%c%c%c\" (hex %02x%02x%02x%02x), not \"FILE\"",
                  r[0] >= 0x20 && r[0] < 0x7f ? r[0] : '?', r[1] >= 0x20 && r[1] < 0x7f ? r[1] : '?',
@@ -231,7 +236,7 @@ static const char *record_damage(const uint8_t *r, uint32_t rec, uint32_t bps, c
                  r[0], r[1], r[2], r[3]);
         return why;
     }
-    if (usa < 0x28 || n != rec / stride + 1 || (uint32_t)usa + 2u * n > stride) {
+    if (usa < 0x28 || rec % stride || n != rec / stride + 1 || (uint32_t)usa + 2u * n > stride - 2) {
         snprintf(why, len, "its update sequence array (offset 4: at %u, %u entries) does not "
                  "fit a %u-byte record", usa, n, rec);
         return why;
@@ -267,7 +272,7 @@ int p2v_ntfs_damage(struct p2v_layer *l, uint64_t start, uint64_t size, char *wh
     if (!m)
         return -ENOMEM;
     r = p2v_layer_read(l, m, rec, start + mft);
-    if (r == 0 && record_damage(m, rec, bps, what, sizeof what)) {
+    if (r == 0 && record_damage(m, rec, what, sizeof what)) {
         snprintf(why, len, "$MFT record 0 at offset %llu of the volume (byte %llu of the "
                  "disk) is damaged: %s; the boot sector is sound. Run chkdsk /f on the source "
                  "machine, or ntfsfix on a copy of the image (it restores the record from "

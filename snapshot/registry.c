@@ -42,6 +42,14 @@ static int run_dir_q(char *out, size_t len, int quiet)
 {
     const char *d = getenv("P2V_RUN_DIR");
     const char *xdg = own_xdg();
+    /* Absolute only: a mount's daemon changes to / before it ends the
+     * view, and must find the same directory then. */
+    if (d && *d && d[0] != '/') {
+        if (!quiet)
+            p2v_err("P2V_RUN_DIR is '%s', not an absolute path; give one (it is kept as "
+                    "written, and p2v's background processes run in /)", d);
+        return -EINVAL;
+    }
     if (d && *d) {
         snprintf(out, len, "%s", d);
     } else if (geteuid() == 0) {
@@ -151,6 +159,15 @@ int p2v_registry_save(const struct p2v_snap_record *r)
     int e = run_dir(dir, sizeof dir);
     if (e < 0)
         return e;
+    /* One field a line: a line break in a name (a user's own directory
+     * holds the origin) would add a field of its choosing. */
+    const char *fields[] = { r->id, r->provider, r->origin, r->path, r->lv, r->mountpoint };
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
+        if (strpbrk(fields[i], "\n\r")) {
+            p2v_err("cannot record the snapshot: the name '%s' holds a line break; rename it",
+                    fields[i]);
+            return -EINVAL;
+        }
     snprintf(tmp, sizeof tmp, "%s/%s.snap.tmp", dir, r->id);
     snprintf(fin, sizeof fin, "%s/%s.snap", dir, r->id);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -194,13 +211,23 @@ static int load(int dfd, const char *name, struct p2v_snap_record *r)
         return -1;
     }
     memset(r, 0, sizeof *r);
-    char line[4200];
+    char line[4200];  /* longer than any line save writes (PATH_MAX + a key) */
+    static const char *const keys[] = { "id", "provider", "origin", "path", "lv", "mountpoint",
+                                        "created", "keep", "dev", "ino" };
+    unsigned seen = 0;
     while (fgets(line, sizeof line, f)) {
         line[strcspn(line, "\n")] = 0;
         char *v = strchr(line, '=');
         if (!v)
             continue;
         *v++ = 0;
+        /* The first of a key counts: a later one was not written by save. */
+        size_t k = 0;
+        while (k < sizeof keys / sizeof *keys && strcmp(line, keys[k]))
+            k++;
+        if (k == sizeof keys / sizeof *keys || (seen & (1u << k)))
+            continue;
+        seen |= 1u << k;
         if (!strcmp(line, "id")) snprintf(r->id, sizeof r->id, "%s", v);
         else if (!strcmp(line, "provider")) snprintf(r->provider, sizeof r->provider, "%s", v);
         else if (!strcmp(line, "origin")) snprintf(r->origin, sizeof r->origin, "%s", v);

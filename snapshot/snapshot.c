@@ -62,9 +62,11 @@ static int is_clone(const struct p2v_snap_record *r, const struct stat *st)
 
 static int open_known(const char *origin, const struct p2v_snap_record *k)
 {
-    int fd = open(origin, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    /* Non-blocking: a FIFO put at the name must not hang the open; the
+     * check below refuses anything but the clone, a regular file. */
+    int fd = open(origin, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0) {
+    if (fd < 0 || fstat(fd, &st) < 0 || fcntl(fd, F_SETFL, 0) < 0) {
         int e = errno;
         p2v_err("cannot open source %s (p2v snapshot %s): %s", origin, k->id, strerror(e));
         if (fd >= 0)

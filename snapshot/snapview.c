@@ -132,7 +132,7 @@ static int open_source(const char *source, const struct p2v_srcview_opts *o,
     }
     char dir[PATH_MAX], parents[8000];
     snprintf(dir, sizeof dir, "%s", source);
-    int r = p2v_vhdi_open(path, dirname(dir), src, &v->info, parents, sizeof parents);
+    int r = p2v_vhdi_open(path, source, dirname(dir), src, &v->info, parents, sizeof parents);
     if (r < 0)
         return r;
     v->nparents = p2v_vhdi_parents(*src, v->parents, 8);
@@ -193,26 +193,33 @@ static int open_guard(struct p2v_srcview *v, struct p2v_layer *below)
     return p2v_guard_open(below, v->info.path, w, n, &v->top);
 }
 
-/* A recorded snapshot's name that now holds a symbolic link (to anything,
- * a root-only file say) was not left so by p2v: refused, not followed. */
-static int check_recorded_name(const char *source)
+/* A recorded snapshot is named by its directory's real path and its own
+ * name, never by following the name: whoever may write that directory
+ * could put a symbolic link there between two looks.  Its canonical name
+ * goes to canon; p2v_snapshot_take then opens it only with O_NOFOLLOW and
+ * checks it is the clone recorded.  1 if recorded, 0 if not, -errno after
+ * a message (the name is a symbolic link now). */
+static int recorded_canon(const char *source, char *canon, size_t len)
 {
-    char d[PATH_MAX], b[PATH_MAX], dir[PATH_MAX], abs[2 * PATH_MAX];
-    struct stat st;
-    if (lstat(source, &st) < 0 || !S_ISLNK(st.st_mode))
-        return 0;
+    char d[PATH_MAX], b[PATH_MAX], dir[PATH_MAX];
     snprintf(d, sizeof d, "%s", source);
     snprintf(b, sizeof b, "%s", source);
-    if (!realpath(dirname(d), dir))
+    const char *base = basename(b);
+    if (!realpath(dirname(d), dir) || !strcmp(base, "/") || !strcmp(base, ".") ||
+        !strcmp(base, ".."))
         return 0;  /* then the open below says why */
-    snprintf(abs, sizeof abs, "%s/%s", strcmp(dir, "/") ? dir : "", basename(b));
+    int n = snprintf(canon, len, "%s/%s", strcmp(dir, "/") ? dir : "", base);
     struct p2v_snap_record k;
-    if (p2v_registry_find_path(abs, &k) != 0)
+    if (n < 0 || (size_t)n >= len || p2v_registry_find_path(canon, &k) != 0)
         return 0;
-    p2v_err("source %s is recorded as p2v snapshot %s, but is now a symbolic link; not "
-            "following it: someone may have replaced the clone. `p2v snapshot delete %s` "
-            "forgets the record", source, k.id, k.id);
-    return -ELOOP;
+    struct stat st;
+    if (lstat(canon, &st) == 0 && S_ISLNK(st.st_mode)) {
+        p2v_err("source %s is recorded as p2v snapshot %s, but is now a symbolic link; not "
+                "following it: someone may have replaced the clone. `p2v snapshot delete %s` "
+                "forgets the record", source, k.id, k.id);
+        return -ELOOP;
+    }
+    return 1;
 }
 
 int p2v_srcview_open(const char *source, const struct p2v_srcview_opts *o,
@@ -222,10 +229,10 @@ int p2v_srcview_open(const char *source, const struct p2v_srcview_opts *o,
     v->snap.fd = -1;
     char canon[PATH_MAX];
     struct stat st;
-    int r = check_recorded_name(source);
+    int r = recorded_canon(source, canon, sizeof canon);
     if (r < 0)
         return r;
-    if (stat(source, &st) < 0 || !realpath(source, canon)) {
+    if ((r ? lstat(canon, &st) : stat(source, &st)) < 0 || (!r && !realpath(source, canon))) {
         int e = errno;
         p2v_err("cannot open source %s: %s", source, strerror(e));
         return -e;

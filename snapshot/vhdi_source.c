@@ -102,6 +102,40 @@ int p2v_vhdi_detect(const char *path, enum p2v_source_format *fmt)
     return r;
 }
 
+/* A snapshot's clone is opened through /proc/self/fd (the file p2v made,
+ * whatever its name holds by now): messages name the image the user gave
+ * instead.  Set for the duration of p2v_vhdi_open, which runs before any
+ * reader thread. */
+static const char *alias_path, *alias_name;
+
+static const char *display(const char *path)
+{
+    return alias_path && path && !strcmp(path, alias_path) ? alias_name : path;
+}
+
+/* path as one shell word, for a command line a user may paste. */
+static const char *shell_word(const char *path, char *out, size_t len)
+{
+    if (strspn(path, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._+-") ==
+        strlen(path))
+        return path;
+    size_t o = 0;
+    if (len < 3)
+        return "";
+    out[o++] = '\'';
+    for (const char *c = path; *c && o + 5 < len; c++) {
+        if (*c == '\'') {
+            memcpy(out + o, "'\\''", 4);
+            o += 4;
+        } else {
+            out[o++] = *c;
+        }
+    }
+    out[o++] = '\'';
+    out[o] = 0;
+    return out;
+}
+
 /* libvhdi's messages are a backtrace, innermost last; the first line
  * says what failed in words a user can act on. */
 static void vhdi_fail(const char *path, const char *what, libvhdi_error_t **e)
@@ -116,7 +150,7 @@ static void vhdi_fail(const char *path, const char *what, libvhdi_error_t **e)
     /* Without libvhdi's text, what failed is the whole story. */
     p2v_err("%s: %s%s; the image is damaged or not a VHD/VHDX (check it with "
             "qemu-img check, or read it as plain bytes with --source-format raw)",
-            path, what, msg);
+            display(path), what, msg);
 }
 
 static int vhdi_read(struct p2v_layer *l, void *buf, size_t len, uint64_t off)
@@ -221,19 +255,25 @@ static int check_footer(const char *path, int fd, off_t size)
     char c0[9], c1[9];
     shown(head, c0);
     shown(end, c1);
-    if (copy)
+    char q[2 * PATH_MAX];
+    const char *name = display(path), *word = shell_word(name, q, sizeof q);
+    if (copy && at % 512 == 0)
         p2v_err("%s: damaged VHD: %s; its copy at offset 0 is sound: on a copy of the image, "
                 "put it back with dd if=%s of=%s bs=512 count=1 seek=%lld conv=notrunc "
-                "(then check it with qemu-img check -f vpc)", path, why, path, path,
+                "(then check it with qemu-img check -f vpc)", name, why, word, word,
                 (long long)(at / 512));
+    else if (copy)
+        p2v_err("%s: damaged VHD: %s; its copy at offset 0 is sound: on a copy of the image, "
+                "copy those 512 bytes over the footer at offset %lld (then check it with "
+                "qemu-img check -f vpc)", name, why, (long long)at);
     else if (memcmp(end, VHD_COOKIE, 8) && memcmp(head, VHD_COOKIE, 8))  /* forced format */
         p2v_err("%s: neither a VHDX (no signature \"" VHDX_SIGNATURE "\" at offset 0: it "
                 "holds \"%s\") nor a VHD (no cookie \"" VHD_COOKIE "\" at offset %lld, its "
                 "footer: it holds \"%s\"); check it with qemu-img check or vhdiinfo, or read "
-                "it as plain bytes with --source-format raw", path, c0, (long long)at, c1);
+                "it as plain bytes with --source-format raw", name, c0, (long long)at, c1);
     else
         p2v_err("%s: damaged VHD: %s (check it with qemu-img check -f vpc, or read it as "
-                "plain bytes with --source-format raw)", path, why);
+                "plain bytes with --source-format raw)", name, why);
     return -EINVAL;
 }
 
@@ -263,7 +303,7 @@ static int check_sums(const char *path)
         if (!good) {
             p2v_err("%s: damaged VHDX: neither of its two headers (at offsets %u and %u) has "
                     "a valid signature \"head\" and CRC-32C (check it with qemu-img check -f "
-                    "vhdx)", path, VHDX_HEADER1_OFF, VHDX_HEADER2_OFF);
+                    "vhdx)", display(path), VHDX_HEADER1_OFF, VHDX_HEADER2_OFF);
             r = -EINVAL;
         }
     } else if (st.st_size >= 512) {
@@ -274,7 +314,7 @@ static int check_sums(const char *path)
             get_be32(b + 60) == 2 && get_be64(b + 48) > (uint64_t)st.st_size - 512) {
             p2v_err("%s: damaged or truncated fixed VHD: its footer says the disk is %llu bytes, "
                     "but the file holds %llu bytes before the footer (check it with qemu-img check "
-                    "-f vpc, or read it as plain bytes with --source-format raw)", path,
+                    "-f vpc, or read it as plain bytes with --source-format raw)", display(path),
                     (unsigned long long)get_be64(b + 48), (unsigned long long)(st.st_size - 512));
             r = -EINVAL;
         }
@@ -320,7 +360,7 @@ static int parent_path(libvhdi_file_t *f, const char *child, const char *dir, ch
         p2v_err("%s: the differencing image records %s parent file name (its header's "
                 "parent name and locators are %s), so its parent cannot be found. Convert "
                 "the chain where it is whole (qemu-img convert, or merge it in Hyper-V), "
-                "or check the image with vhdiinfo", child, got == 0 || sz <= 1 ? "no" : "an over-long",
+                "or check the image with vhdiinfo", display(child), got == 0 || sz <= 1 ? "no" : "an over-long",
                 got == 0 || sz <= 1 ? "empty or damaged" : "damaged");
         return -EINVAL;
     }
@@ -346,7 +386,7 @@ static int parent_path(libvhdi_file_t *f, const char *child, const char *dir, ch
         access(out, R_OK) == 0)
         return 0;
     p2v_err("%s: its parent image \"%s\" is not in %s; put the parent beside it "
-            "(differencing images find their parent by name)", child, name, dir);
+            "(differencing images find their parent by name)", display(child), name, dir);
     return -ENOENT;
 }
 
@@ -387,7 +427,7 @@ static int open_chain(struct vhdi_source *s, const char *path, const char *paren
         if (type != LIBVHDI_DISK_TYPE_DIFFERENTIAL)
             return 0;
         if (s->n == MAX_CHAIN) {
-            p2v_err("%s: more than %d differencing images in a chain (a loop?)", path, MAX_CHAIN);
+            p2v_err("%s: more than %d differencing images in a chain (a loop?)", display(path), MAX_CHAIN);
             return -ELOOP;
         }
         char ppath[PATH_MAX];
@@ -398,7 +438,7 @@ static int open_chain(struct vhdi_source *s, const char *path, const char *paren
         s->n++;
         if (!same_guid(s->chain[s->n - 2], s->chain[s->n - 1])) {
             p2v_err("%s: the parent %s has another identifier than the child records: it "
-                    "was replaced or modified since the child was made", cur, ppath);
+                    "was replaced or modified since the child was made", display(cur), ppath);
             return -EINVAL;
         }
         append_ident(ident, ident_len, ppath);
@@ -435,7 +475,7 @@ static int link_chain(struct vhdi_source *s, const char *path, uint32_t *bps)
     }
     if (size == 0 || size % P2V_SECTOR) {
         p2v_err("%s: the virtual disk is %llu bytes, not a whole number of sectors; the "
-                "image is damaged", path, (unsigned long long)size);
+                "image is damaged", display(path), (unsigned long long)size);
         return -EINVAL;
     }
     s->l.size = size;
@@ -464,14 +504,30 @@ static int stack_levels(struct vhdi_source *s, struct p2v_layer **out)
     return r;
 }
 
-int p2v_vhdi_open(const char *path, const char *parent_dir, struct p2v_layer **out,
-                  struct p2v_source_info *info, char *ident, size_t ident_len)
+static int open_all(struct vhdi_source *s, const char *path, const char *parent_dir,
+                    struct p2v_layer **out, struct p2v_source_info *info, char *ident,
+                    size_t ident_len);
+
+int p2v_vhdi_open(const char *path, const char *name, const char *parent_dir,
+                  struct p2v_layer **out, struct p2v_source_info *info, char *ident,
+                  size_t ident_len)
 {
     struct vhdi_source *s = calloc(1, sizeof *s);
     if (!s)
         return -ENOMEM;
     s->l.ops = &vhdi_ops;
-    snprintf(s->path, sizeof s->path, "%s", path);
+    snprintf(s->path, sizeof s->path, "%s", name);  /* for messages */
+    alias_path = path;
+    alias_name = name;
+    int r = open_all(s, path, parent_dir, out, info, ident, ident_len);
+    alias_path = alias_name = NULL;
+    return r;
+}
+
+static int open_all(struct vhdi_source *s, const char *path, const char *parent_dir,
+                    struct p2v_layer **out, struct p2v_source_info *info, char *ident,
+                    size_t ident_len)
+{
     if (ident_len)
         ident[0] = 0;
     snprintf(s->paths[0], PATH_MAX, "%s", path);

@@ -18,9 +18,13 @@ const char *p2v_format_name(enum p2v_source_format fmt);
  * for in parent_dir (the directory of the image the user named, which
  * differs from path's for a snapshot clone), by the name the child
  * records.  info is filled as for a raw source (size: the virtual disk);
- * ident gets the parents (paths, sizes, mtimes) for the image identity.  0 or -errno, with a message naming the file. */
-int p2v_vhdi_open(const char *path, const char *parent_dir, struct p2v_layer **out,
-                  struct p2v_source_info *info, char *ident, size_t ident_len);
+ * ident gets the parents (paths, sizes, mtimes) for the image identity.
+ * name is what messages call path (the image the user gave, when path is
+ * a snapshot's /proc/self/fd name).  0 or -errno, with a message naming
+ * the file. */
+int p2v_vhdi_open(const char *path, const char *name, const char *parent_dir,
+                  struct p2v_layer **out, struct p2v_source_info *info, char *ident,
+                  size_t ident_len);
 /* The parents p2v_vhdi_open found for the layer it returned, nearest
  * first: up to max paths into out.  Returns how many. */
 int p2v_vhdi_parents(struct p2v_layer *l, char (*out)[4096], int max);

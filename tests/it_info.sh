@@ -72,6 +72,15 @@ check_eq "p2v info --type (no argument): getopt's line and the hint" \
     "p2v info: option '--type' requires an argument|Try 'p2v info --help' for its options." \
     "$(paste -sd'|' "$T/opt.err")"
 
+# "--" ends umount's options: a mount point may start with '-'.
+(cd "$T" && "$P2V" umount -- -no-such-mnt) >/dev/null 2>"$T/opt.err"
+check_eq "umount -- -NAME: taken as the mount point (exit 1, not 2)" \
+    "1|p2v: error: mount point -no-such-mnt: No such file or directory" "$?|$(cat "$T/opt.err")"
+# A relative P2V_RUN_DIR is refused: the view's daemon runs in /.
+P2V_RUN_DIR=rel "$P2V" snapshot list >/dev/null 2>"$T/rel.err"
+check_eq "P2V_RUN_DIR=rel: refused (exit 1)" 1 $?
+check "  saying it must be absolute" grep -q "P2V_RUN_DIR is 'rel', not an absolute path" "$T/rel.err"
+
 # A VHD is probed through a private FUSE mount in TMPDIR: when that cannot
 # be made, the message names TMPDIR, not the random directory under it.
 mkdir "$T/ro"

@@ -375,6 +375,28 @@ check "snapshot delete --stale" "$P2V" snapshot delete --stale
 check "snapshot delete --stale: the clone is gone" absent "$clone"
 check_eq "snapshot list --json: empty" 0 "$(list_json_len)"
 
+# --- a damaged VHD read through its clone: messages name the file given -------
+vd=$X/vhd
+mkdir -p "$vd"
+truncate -s 8M "$T/v.raw"
+qemu-img convert -f raw -O vpc "$T/v.raw" "$vd/d.vhd"
+vs=$(stat -c %s "$vd/d.vhd")
+printf X | dd of="$vd/d.vhd" bs=1 seek=$((vs - 512)) conv=notrunc status=none  # the footer's cookie
+mkdir -p "$T/vmnt"
+"$P2V" mount --snapshot reflink "$vd/d.vhd" "$T/vmnt" >/dev/null 2>"$T/vclone.err"
+check_eq "a damaged VHD through a reflink clone: refused (exit 1)" 1 $?
+check "  the message names the VHD given" grep -q "^p2v: error: $vd/d.vhd: damaged VHD" "$T/vclone.err"
+check "  never the clone's descriptor" sh -c "! grep -q /proc/self/fd '$T/vclone.err'"
+check "  and its dd line names it too" grep -q "dd if=$vd/d.vhd of=$vd/d.vhd bs=512" "$T/vclone.err"
+
+# --- a name with a line break cannot add fields to a snapshot record --------
+nl=$X/$'a\nprovider=lvm'
+mkdir -p "$nl" && cp "$T/v.raw" "$nl/disk.img"
+"$P2V" snapshot create --snapshot reflink "$nl/disk.img" >/dev/null 2>"$T/nl.err"
+check_eq "a source path holding a line break: snapshot create refused (exit 1)" 1 $?
+check "  saying the name holds a line break" grep -q "holds a line break; rename it" "$T/nl.err"
+check "  no record was left" sh -c "! grep -rqs 'provider=lvm' \"\${P2V_RUN_DIR:-/run/p2v}\""
+
 check_eq "the source directory holds only the source at the end" disk.img "$(entries "$srcdir")"
 check_eq "p2v never wrote the original" "$h1" "$(hash_of "$src")"
 finish

@@ -101,15 +101,19 @@ struct umount_opts {
 static int parse(int argc, char **argv, struct umount_opts *o)
 {
     if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        puts("usage: p2v umount MOUNTPOINT\nUnmounts a p2v view (as fusermount3 -u does).");
+        puts("usage: p2v umount [--] MOUNTPOINT\nUnmounts a p2v view (as fusermount3 -u does).");
         return -1;
     }
-    if (argc == 2 && argv[1][0] == '-' && argv[1][1]) {
+    /* "--" ends the options: a mount point may start with '-'. */
+    if (argc == 3 && !strcmp(argv[1], "--")) {
+        argc--;
+        argv++;
+    } else if (argc == 2 && argv[1][0] == '-' && argv[1][1]) {
         fprintf(stderr, "%s: unrecognized option '%s'\n", argv[0], argv[1]);
         return option_hint(argv);
     }
     if (argc != 2) {
-        fprintf(stderr, "usage: p2v umount MOUNTPOINT\n");
+        fprintf(stderr, "usage: p2v umount [--] MOUNTPOINT\n");
         return 2;
     }
     if (!realpath(argv[1], o->mnt)) {

@@ -176,7 +176,8 @@ static int open_overlay(struct p2v_stack *s, const struct p2v_stack_opts *o)
     int r = p2v_overlay_open(s->top, o->state, s->base_id, fl | P2V_OVERLAY_QUIET_BASE,
                              &s->overlay);
     if (r == -ESTALE) {
-        p2v_record_explain_base(o->state, s->src.path, &s->src.mtime);
+        p2v_record_explain_base(o->state, s->src.path,
+                                s->src.is_blockdev ? NULL : &s->src.mtime);
         r = -EINVAL;  /* what callers knew it as */
     }
     if (r == 0)

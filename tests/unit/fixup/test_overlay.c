@@ -13,6 +13,7 @@
 #include "tests/unit/scratch_dir.h"
 #include "tests/unit/fake_layer.h"
 #include "fixup/overlay.h"
+#include "fixup/overlay_io.h"
 
 #define MiB (1024ull * 1024)
 static const uint8_t base[16] = "base-id-of-test";
@@ -232,6 +233,46 @@ static void foreign_or_damaged_state_is_refused(void **state)
     p2v_layer_close_stack(l);
 }
 
+/* libc's table with a data sync that fails once asked to. */
+static struct p2v_overlay_io failing;
+static int fail_syncs;
+static int failing_fdatasync(int fd)
+{
+    if (fail_syncs) {
+        errno = EIO;
+        return -1;
+    }
+    return fdatasync(fd);
+}
+
+/* After a failed sync, Linux may have marked the unwritten pages clean: a
+ * later sync that succeeds proves nothing, so the open refuses to commit
+ * again, and the index on disk stays the one before. */
+static void a_failed_sync_refuses_later_commits(void **state)
+{
+    (void)state;
+    struct fake f = fake_make(1 * MiB, 5, NULL);
+    failing = *p2v_overlay_io();
+    failing.fdatasync = failing_fdatasync;
+    p2v_overlay_set_io(&failing);
+    struct p2v_layer *l;
+    assert_int_equal(p2v_overlay_open(&f.l, dir, base, P2V_OVERLAY_WRITE | P2V_OVERLAY_CREATE, &l), 0);
+    uint8_t x[4096];
+    memset(x, 0x5a, sizeof x);
+    assert_int_equal(p2v_layer_write(l, x, sizeof x, 0), 0);
+    fail_syncs = 1;
+    assert_int_equal(p2v_overlay_commit(l), -EIO);
+    fail_syncs = 0;
+    assert_int_equal(p2v_overlay_commit(l), -EIO);  /* latched, though the sync works now */
+    p2v_overlay_abandon(l);
+    p2v_layer_close_stack(l);
+    p2v_overlay_set_io(NULL);
+    /* Nothing was ever saved: the state shows the layer below. */
+    assert_int_equal(p2v_overlay_open(&f.l, dir, base, 0, &l), 0);
+    expect(l, &f, NULL);
+    p2v_layer_close_stack(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -240,6 +281,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(changed_blocks_are_data_and_rewrites_of_same_bytes_are_free,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(foreign_or_damaged_state_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_failed_sync_refuses_later_commits, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

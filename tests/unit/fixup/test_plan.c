@@ -162,6 +162,11 @@ static void over_long_names_are_refused(void **state)
     assert_int_equal(load_one(with_name("file-delete \"/%s\"\n", "\xc3\xa9", 255)), 0);
     assert_int_equal(load_one(with_name("file-delete \"/%s\"\n", "\xf0\x9f\x98\x80", 128)), -EINVAL);
     assert_int_equal(load_one("file-delete \"/\xff\xfe\"\n"), -EINVAL);  /* not UTF-8 */
+    /* Strict UTF-8, as libntfs-3g takes it: an overlong '/', an encoded
+     * surrogate, a code point past U+10FFFF. */
+    assert_int_equal(load_one("file-delete \"/a\xc0\xaf" "b\"\n"), -EINVAL);
+    assert_int_equal(load_one("file-delete \"/a\xed\xa0\x80" "b\"\n"), -EINVAL);
+    assert_int_equal(load_one("file-delete \"/a\xf4\x90\x80\x80" "b\"\n"), -EINVAL);
     assert_int_equal(load_one(with_name("reg-set \"HKLM\\SOFTWARE\\%s\" v dword 1\n", "k", 255)), 0);
     assert_int_equal(load_one(with_name("reg-set \"HKLM\\SOFTWARE\\%s\" v dword 1\n", "k", 256)),
                      -EINVAL);

@@ -75,10 +75,51 @@ static void names_what_is_damaged(void **state)
     assert_non_null(strstr(why, "$MFT cluster (offset 0x30)"));
 }
 
+/* 4096-byte sectors and 4 KiB records: the update sequence still covers
+ * 512-byte strides (9 entries), and a sound record is sound. */
+static void four_k_sectors(void **state)
+{
+    (void)state;
+    char why[512];
+    memset(disk, 0, sizeof disk);
+    memcpy(disk + 3, "NTFS    ", 8);
+    put_le16(disk + 0x0b, 4096);
+    disk[0x0d] = 1;
+    put_le64(disk + 0x28, VOL / 4096 - 1);
+    put_le64(disk + 0x30, 4);
+    disk[0x40] = (uint8_t)-12;  /* 2^12 */
+    uint8_t *r = disk + 4 * 4096;
+    memcpy(r, "FILE", 4);
+    put_le16(r + 4, 0x30);
+    put_le16(r + 6, 9);
+    put_le16(r + 0x30, 5);
+    for (int i = 1; i <= 8; i++)
+        put_le16(r + i * 512 - 2, 5);
+    assert_int_equal(p2v_ntfs_damage(&mem, 0, VOL, why, sizeof why), 0);
+    put_le16(r + 7 * 512 - 2, 6);
+    assert_int_equal(p2v_ntfs_damage(&mem, 0, VOL, why, sizeof why), 1);
+    assert_non_null(strstr(why, "sector 6 of it was not written whole"));
+}
+
+/* A 64 KiB record whose $MFT cluster leaves no room for it before the
+ * volume's end is the boot sector's fault, and nothing past the end is read. */
+static void record_past_the_end(void **state)
+{
+    (void)state;
+    char why[512];
+    sound();
+    disk[0x40] = (uint8_t)-16;  /* 64 KiB records */
+    put_le64(disk + 0x30, VOL / 4096 - 2);  /* 8 KiB before the end */
+    assert_int_equal(p2v_ntfs_damage(&mem, 0, VOL, why, sizeof why), 1);
+    assert_non_null(strstr(why, "$MFT cluster (offset 0x30)"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(names_what_is_damaged),
+        cmocka_unit_test(four_k_sectors),
+        cmocka_unit_test(record_past_the_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
