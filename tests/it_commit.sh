@@ -394,8 +394,10 @@ PY
 check_eq "flip (byte $off): the rerun succeeds" 0 $?
 check "flip: the damaged chunk is named and copied again" \
     grep -q "bytes $CHUNK-$((2 * CHUNK - 1)) differ from what was copied there; copying them again" "$T/c.err"
-check_eq "flip: resumes after the last good chunk (chunk 0)" "$CHUNK $CHUNK" \
-    "$(resumed_at "$T/c.err") $(json_key "$T/c.json" resumed_at)"
+at=$(resumed_at "$T/c.err")
+check "flip: only that chunk is copied again: resumes after all the journaled chunks (at $at)" \
+    bash -c "[ '$at' != none ] && [ $at -ge $((3 * CHUNK)) ] && [ $at = $(json_key "$T/c.json" resumed_at) ]"
+check_eq "flip: json recopied = one chunk" "$CHUNK" "$(json_key "$T/c.json" recopied)"
 check "flip: identical, SHA256SUMS checks out" identical "$D" "$HF"
 rm -rf "$D"
 
@@ -423,17 +425,41 @@ check "another image's partial: it says so and starts over" \
 check "another image's partial: the result is the dynamic image, SHA256SUMS checks out" identical "$D" "$HD"
 rm -rf "$D"
 
-# ---- ENOSPC on a small tmpfs, read-only, then room: resume ----------------------
+# ---- Free space first; ENOSPC during the copy, read-only, then room: resume -------
 mkdir -p "$TF"
 mount -t tmpfs -o size=$((3 * CHUNK + MiB)),mode=0700 p2v-it-commit "$TF" || bad "mounting a tmpfs failed"
+free_of() { python3 -c 'import os,sys; s=os.statvfs(sys.argv[1]); print(s.f_bavail * s.f_frsize)' "$1"; }
+# The sparse source's fixed view: 256 MiB, 5 MiB of it data.
+p2v_mount "$sparse" "$MS" --type fixed || bad "mounting the sparse source again failed"
+avail=$(free_of "$TF")
+"$P2V" commit "$MS" "$TF/pre" >"$T/n.out" 2>"$T/n.err"
+check_eq "too little room: refused before copying (exit 1)" 1 $?
+check "too little room: the message names the free bytes and the bytes needed, and what to do" \
+    grep -qE "^p2v: error: $TF/pre has $avail bytes free, and the copy of $MS/disk.vhd needs $SS more bytes there; free at least $((SS - avail)) bytes there or commit to a directory with more room" "$T/n.err"
+check "too little room: it says --sparse would fit (the view's data only)" \
+    grep -qE -- "--sparse would need only the [0-9]+ bytes of data" "$T/n.err"
+check_eq "too little room: nothing written (no partial, no journal, no image)" "0 no" \
+    "$(leftovers "$TF/pre") $([ -e "$TF/pre/disk.vhd" ] && echo yes || echo no)"
+"$P2V" commit -q --sparse "$MS" "$TF/pre" >/dev/null 2>"$T/n.err"
+check_eq "--sparse counts only the data it writes: it fits (exit 0)" 0 $?
+check "--sparse into the small destination: identical, SHA256SUMS checks out" identical "$TF/pre" "$HS"
+p2v_umount "$MS"
+rm -rf "$TF/pre"
+# The room taken by another writer once the copy runs: ENOSPC part way.
+mount -o remount,size=$((SF + 64 * MiB)) "$TF"
 D=$TF/d
-"$P2V" commit "$MF" "$D" >"$T/n.out" 2>"$T/n.err"
+commit_bg "$T/n.out" "$T/n.err" "$MF" "$D"
+at_size "$D/.disk.vhd.p2v-partial" $((CHUNK + 1)) "$CPID" bash -c \
+    "kill -STOP $CPID; dd if=/dev/zero of='$TF/filler' bs=1M status=none 2>/dev/null; kill -CONT $CPID" >/dev/null
+reap "$CPID"
 check_eq "ENOSPC: exit 1" 1 $?
 check "ENOSPC: says the destination is full, the part is kept, resume" \
     grep -qE 'the destination is full.*kept.*resume' "$T/n.err"
 check "ENOSPC: the partial kept, no disk.vhd" \
     bash -c "test -s '$D/.disk.vhd.p2v-partial' && test ! -e '$D/disk.vhd'"
-check_eq "ENOSPC: three chunks journaled" 3 "$(journal_chunks "$D/.disk.vhd.p2v-journal")"
+nj=$(journal_chunks "$D/.disk.vhd.p2v-journal")
+check "ENOSPC: at least one chunk journaled ($nj)" test "$nj" -ge 1
+rm -f "$TF/filler"
 mkdir -p "$TF/empty"
 mount -o remount,ro "$TF"
 check_fails "read-only destination (with a partial): exit 1, a clear message" 'Read-only file system.*make the destination writable' \
@@ -450,7 +476,7 @@ check_eq "read-only: exit status 1" 1 $?
 mount -o remount,rw,size=$((SF + 64 * MiB)) "$TF"
 "$P2V" commit --json "$MF" "$D" >"$T/n.json" 2>"$T/n.err"
 check_eq "after ENOSPC: with room, the rerun succeeds" 0 $?
-check_eq "after ENOSPC: resumes after the three chunks" "$((3 * CHUNK)) $((3 * CHUNK))" \
+check_eq "after ENOSPC: resumes after the journaled chunks" "$((nj * CHUNK)) $((nj * CHUNK))" \
     "$(resumed_at "$T/n.err") $(json_key "$T/n.json" resumed_at)"
 check "after ENOSPC: identical, SHA256SUMS checks out" identical "$D" "$HF"
 umount "$TF" || umount -l "$TF"
@@ -555,6 +581,63 @@ reap "$pid1"
 check_eq "the first commit finishes" 0 $?
 check "the first commit's image is identical" identical "$D" "$HD"
 rm -rf "$D"
+
+# ---- The image changing: during a copy, and between two runs ---------------------
+# An image file named directly: its copy is bound to its size and its first
+# and last bytes, so bytes changed in the middle keep the journal.
+chg=$T/chg.img
+make_mixed "$chg" 96 11   # 192 MiB: three chunks; block 3 (6 MiB) holds data
+hchg=$(sha "$chg")
+# flip FILE OFFSET: inverts 4096 bytes (every one of them differs).
+cat >"$T/flip.py" <<'PY'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(int(sys.argv[2])); b = f.read(4096); f.seek(int(sys.argv[2])); f.write(bytes(x ^ 0xFF for x in b))
+PY
+flip() { python3 "$T/flip.py" "$1" "$2"; }
+off=$((6 * MiB + 5 * 4096))
+D=$T/dest-chg
+commit_bg "$T/v.out" "$T/v.err" "$chg" "$D"
+at_size "$D/.chg.img.p2v-partial" $((2 * CHUNK + 1)) "$CPID" bash -c \
+    "kill -STOP $CPID; python3 '$T/flip.py' '$chg' $off; kill -CONT $CPID" >/dev/null
+reap "$CPID"
+check_eq "changed during the copy: verification fails (exit 1)" 1 $?
+check "changed during the copy: the message names the range (offset, length) and says to run again" \
+    grep -qF "verifying: $D/.chg.img.p2v-partial differs from $chg in bytes $off-$((off + 4095)) (4096 bytes at offset $off, in chunk 0); the view changed during the copy, or the destination's storage returned other bytes than were written: run the same p2v commit again" "$T/v.err"
+"$P2V" commit --json "$chg" "$D" >"$T/v.json" 2>"$T/v.err"
+check_eq "changed during the copy: the rerun succeeds" 0 $?
+check "changed during the copy: the rerun names the chunk it copies again" \
+    grep -qF "$chg: bytes $off-$((off + 4095)) (4096 bytes) of the view are not what was copied from it (the source changed between two mounts); copying chunk 0 (bytes 0-$((CHUNK - 1))) again" "$T/v.err"
+check_eq "changed during the copy: json resumed_at (all chunks) and recopied (one chunk)" "$((3 * CHUNK)) $CHUNK" \
+    "$(json_key "$T/v.json" resumed_at) $(json_key "$T/v.json" recopied)"
+check "changed during the copy: the copy is the image as it is now" cmp "$D/chg.img" "$chg"
+check "changed during the copy: SHA256SUMS checks out" identical "$D" "$(sha "$chg")" chg.img
+rm -rf "$D"
+# Changed between two runs: the resumed copy, even unverified, is the new image.
+D=$T/dest-chg2
+commit_bg "$T/v.out" "$T/v.err" --no-verify "$chg" "$D"
+at_size "$D/.chg.img.p2v-partial" $((2 * CHUNK + 1)) "$CPID" kill -9 "$CPID" >/dev/null
+reap "$CPID"
+check "changed between runs: chunks 0-1 are journaled" test "$(journal_chunks "$D/.chg.img.p2v-journal")" -ge 2
+flip "$chg" $((CHUNK + 3 * MiB))
+"$P2V" commit --no-verify --json "$chg" "$D" >"$T/v.json" 2>"$T/v.err"
+check_eq "changed between runs, --no-verify: the rerun succeeds" 0 $?
+check_eq "changed between runs: chunk 1 copied again" "$CHUNK" "$(json_key "$T/v.json" recopied)"
+check "changed between runs, --no-verify: the copy is the image as it is now (not a mix)" cmp "$D/chg.img" "$chg"
+check "changed between runs: SHA256SUMS checks out" identical "$D" "$(sha "$chg")" chg.img
+check "changed between runs: the source was changed indeed" test "$hchg" != "$(sha "$chg")"
+rm -rf "$D" "$chg"
+
+# ---- DEST that is no directory --------------------------------------------------
+check_fails "DEST /dev/null: refused, saying what it is and that a directory is wanted" \
+    "^p2v: error: /dev/null is a character device, not a directory: p2v commit writes the image and the files beside it into DEST_DIR; name a directory" \
+    "$P2V" commit -q "$MF" /dev/null
+"$P2V" commit -q "$MF" /dev/null >/dev/null 2>&1
+check_eq "DEST /dev/null: exit 1" 1 $?
+check "DEST /dev/null: still the null device" test -c /dev/null
+: >"$T/afile"
+check_fails "DEST a file: refused" "$T/afile is a file, not a directory" "$P2V" commit -q "$MF" "$T/afile"
+check_eq "DEST a file: left empty" 0 "$(size_of "$T/afile")"
 
 # ---- Usage ---------------------------------------------------------------------
 "$P2V" commit >/dev/null 2>&1; check_eq "no arguments: exit 2" 2 $?

@@ -241,16 +241,24 @@ section "a commit destination that fills up or turns read-only"
 MR=$T/mref
 check "mount through REF (dynamic)" p2v_mount "$W" "$MR" --type dynamic --state "$T/REF"
 mount -t tmpfs -o size=$((CHUNK + MiB)),mode=0700 p2v-it-faults "$TF"
-"$P2V" commit "$MR" "$TF/d" >/dev/null 2>"$T/n.err"
-check_eq "full destination: exit 1" 1 $?
+check_fails "too small a destination: refused before copying, naming both numbers" \
+    "$TF/d has [0-9]+ bytes free, and the copy of $MR/disk.vhd needs $IMG_SIZE more bytes there" \
+    "$P2V" commit "$MR" "$TF/d"
+check_eq "too small a destination: nothing left in it" "" "$(ls -A "$TF/d" 2>/dev/null)"
+# Room at the start, taken by another writer part way: ENOSPC during the copy.
+mount -o remount,size=$((IMG_SIZE + 64 * MiB)) "$TF"
+fault_at size "$TF/d/.disk.vhd.p2v-partial" $((CHUNK + 1)) 0 "dd if=/dev/zero of=$TF/filler bs=1M status=none 2>/dev/null" \
+    --out /dev/null --err "$T/n.err" -- "$P2V" commit "$MR" "$TF/d"
+check_eq "full destination: the filler ran part way, the commit failed (exit 1)" "hit 1" "$FA_HIT $FA_RC"
 check "full destination: says it is full, the part is kept, resume" \
     grep -qE 'the destination is full.*kept.*resume' "$T/n.err"
-check_eq "full destination: one chunk journaled, the partial kept, no disk.vhd" "1 yes" \
-    "$(journal_chunks "$TF/d/.disk.vhd.p2v-journal") $([ -s "$TF/d/.disk.vhd.p2v-partial" ] && [ ! -e "$TF/d/disk.vhd" ] && echo yes)"
-mount -o remount,size=$((IMG_SIZE + 64 * MiB)) "$TF"
+nj=$(journal_chunks "$TF/d/.disk.vhd.p2v-journal")
+check "full destination: a chunk journaled ($nj), the partial kept, no disk.vhd" \
+    bash -c "[ $nj -ge 1 ] && [ -s '$TF/d/.disk.vhd.p2v-partial' ] && [ ! -e '$TF/d/disk.vhd' ]"
+rm -f "$TF/filler"
 "$P2V" commit "$MR" "$TF/d" >/dev/null 2>"$T/n.err"
 check_eq "with room: the rerun succeeds" 0 $?
-check_eq "with room: it resumes after that chunk" $CHUNK "$(resumed_at "$T/n.err")"
+check_eq "with room: it resumes after the journaled chunks" $((nj * CHUNK)) "$(resumed_at "$T/n.err")"
 check_eq "with room: byte-identical (sha256)" "$H_IMG" "$(sha "$TF/d/disk.vhd")"
 umount "$TF"
 for round in 1 2; do

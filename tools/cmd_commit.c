@@ -27,15 +27,16 @@ struct commit_opts {
     int json;
 };
 
-/* The machine read from a view's disk, named after its copy. */
-static struct p2v_machine *machine_found(const char *mnt, const char *image)
+/* The machine read from a view's disk (or from the image named directly,
+ * not from its copy, which is not there yet), named after its copy. */
+static struct p2v_machine *machine_found(const char *mnt, const char *src, const char *image)
 {
     /* A view's disk.raw is the same disk without the VHD to decode. */
     char raw[PATH_MAX];
     snprintf(raw, sizeof raw, "%s/disk.raw", mnt ? mnt : "");
     struct p2v_stack_opts so = { 0 };
     struct p2v_machine *found;
-    if (p2v_inventory_source(mnt && access(raw, R_OK) == 0 ? raw : image, &so, &found) != 0) {
+    if (p2v_inventory_source(mnt && access(raw, R_OK) == 0 ? raw : src, &so, &found) != 0) {
         free(found);
         return NULL;
     }
@@ -50,8 +51,9 @@ static struct p2v_machine *machine_found(const char *mnt, const char *image)
 }
 
 /* The machine: --config, else what the view's disk shows (mnt NULL: the
- * image was named directly), else defaults. */
-static struct p2v_machine *machine_of(const char *config, const char *mnt, const char *image)
+ * image src was named directly), else defaults; image: the copy. */
+static struct p2v_machine *machine_of(const char *config, const char *mnt, const char *src,
+                                      const char *image)
 {
     struct p2v_machine *m;
     if (config) {
@@ -62,7 +64,7 @@ static struct p2v_machine *machine_of(const char *config, const char *mnt, const
         }
         return m;
     }
-    if ((m = machine_found(mnt, image)))
+    if ((m = machine_found(mnt, src, image)))
         return m;
     p2v_warn("the image's machine configuration could not be read; the VM definitions use "
              "defaults (give --config FILE from p2v inventory)");
@@ -85,8 +87,10 @@ static void help(void)
           "writes beside it VM definitions (NAME.xml for libvirt, NAME.sh for QEMU,\n"
           "NAME.ps1 for Hyper-V), machine.xml, fixups.json and status.json, and a\n"
           "SHA256SUMS manifest (sha256sum -c SHA256SUMS checks them).  An interrupted\n"
-          "commit resumes when run again; the image appears under its name only when\n"
-          "it is complete.\n"
+          "commit resumes when run again, after comparing what it copied with the\n"
+          "view (chunks that differ are copied again); the image appears under its\n"
+          "name only when it is complete.  DEST_DIR must have room for what is left\n"
+          "to write, or the commit is refused before it starts.\n"
           "      --sparse          keep holes (default: allocate them; Windows refuses\n"
           "                        sparse VHD/VHDX files)\n"
           "      --no-verify       do not re-read both sides at the end\n"
@@ -153,6 +157,7 @@ static void print_json(const struct p2v_commit *c)
     p2v_json_uint(&j, "size", c->res.size);
     p2v_json_str(&j, "sha256", c->files[0].sha);
     p2v_json_uint(&j, "resumed_at", c->res.resumed_at);
+    p2v_json_uint(&j, "recopied", c->res.recopied);
     p2v_json_bool(&j, "already", c->res.already);
     p2v_json_bool(&j, "verified", c->copy.verify);
     p2v_json_bool(&j, "sparse", c->copy.sparse);
@@ -179,7 +184,7 @@ static int run(const struct commit_opts *o)
         return 1;
     /* Everything read from the view or the user comes first: a bad
      * --config fails before hours of copying. */
-    struct p2v_machine *m = machine_of(o->config, c.from_view ? c.mnt : NULL, c.final);
+    struct p2v_machine *m = machine_of(o->config, c.from_view ? c.mnt : NULL, c.image, c.final);
     int r = m ? p2v_commit_run(&c, m) : -1;
     free(m);
     if (r < 0)

@@ -1,5 +1,6 @@
 #include "stack.h"
 
+#include "core/bytes.h"
 #include "core/log.h"
 #include "core/progress.h"
 #include "core/uuid5.h"
@@ -89,6 +90,72 @@ static int derive_base(struct p2v_stack *s, const struct p2v_stack_opts *o,
     return r;
 }
 
+enum { VOL_HEAD = 1024 * 1024, MFT_HEAD = 64 * 1024 };
+
+/* Folds len bytes of the disk at off (clipped to the disk) into *h. */
+static int fold_bytes(struct p2v_layer *disk, uint8_t *buf, uint64_t off, uint64_t len,
+                      uint64_t *h)
+{
+    if (off >= disk->size)
+        return 0;
+    if (len > disk->size - off)
+        len = disk->size - off;
+    int r = p2v_layer_read(disk, buf, (size_t)len, off);
+    for (uint64_t i = 0; r == 0 && i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, buf + i, 8);
+        *h = mix(*h, w);
+    }
+    return r;
+}
+
+/* An NTFS volume's first MFT records ($MFT, $LogFile, $Volume with its
+ * dirty flag, the root): their log sequence numbers move whenever Windows
+ * mounts or changes the volume, which its boot sector never shows. */
+static int fold_mft(struct p2v_layer *disk, uint8_t *buf, const struct p2v_volume *v,
+                    uint64_t *h)
+{
+    if (memcmp(buf + 3, "NTFS    ", 8) != 0)
+        return 0;
+    uint64_t bps = get_le16(buf + 11), spc = buf[13], lcn = get_le64(buf + 48);
+    if (spc > 0x80)
+        spc = spc < 0xE0 ? 0 : 1ull << (256 - spc);  /* 2^(256-n) sectors */
+    if (!bps || !spc || lcn > (v->size / (bps * spc)))
+        return 0;  /* not one p2v can follow: its first MiB stands alone */
+    uint64_t at = lcn * bps * spc;
+    return at + MFT_HEAD > v->size ? 0 : fold_bytes(disk, buf, v->start + at, MFT_HEAD, h);
+}
+
+/* A device has no mtime: its volumes' metadata stands in for one.  The
+ * first MiB of each volume holds what a mount that writes changes (ext's
+ * superblock with its write time, write count and free counts, and its
+ * group descriptors; XFS's superblock, AGF and AGI; btrfs's superblock
+ * generation; FAT's tables); NTFS adds its first MFT records.  Data
+ * rewritten in place, or raw writes, are not seen: a resumed commit
+ * compares what it copied with the view. */
+static int fold_volumes(struct p2v_stack *s, uint64_t *h)
+{
+    struct p2v_volume vols[P2V_MAX_PARTITIONS];
+    struct p2v_disk_view dv = p2v_stack_view(s, s->disk);
+    int n = p2v_disk_view_volumes(&dv, vols, P2V_MAX_PARTITIONS);
+    uint8_t *buf = malloc(VOL_HEAD);
+    if (!buf)
+        return -ENOMEM;
+    int r = 0;
+    for (int i = 0; r == 0 && i < n; i++) {
+        uint64_t len = vols[i].size < VOL_HEAD ? vols[i].size : VOL_HEAD;
+        *h = mix(mix(*h, vols[i].start), vols[i].size);
+        r = fold_bytes(s->disk, buf, vols[i].start, len, h);
+        if (r == 0 && len >= 512)
+            r = fold_mft(s->disk, buf, &vols[i], h);
+    }
+    free(buf);
+    if (r < 0)
+        p2v_err("reading the volumes' metadata of %s for the image identity failed: %s",
+                s->src.path, strerror(-r));
+    return r;
+}
+
 /* The identity covers what determines the bytes: the base (source and
  * layout), the overlay's content and the output options.  An unchanged
  * source mounted again gets the same UniqueId and timestamp, so copies
@@ -100,8 +167,11 @@ static int derive_identity(struct p2v_stack *s, const struct p2v_stack_opts *o)
     if (s->overlay)
         p2v_overlay_digest(s->overlay, ovl);
     if (s->src.is_blockdev) {
-        /* A device has no mtime: what is allocated stands in for it. */
+        /* A device has no mtime: what is allocated, and the volumes'
+         * metadata, stand in for it. */
         int r = p2v_layer_extents(s->disk, 0, s->disk->size, fold_extent, &alloc);
+        if (r == 0)
+            r = fold_volumes(s, &alloc);
         if (r < 0)
             return r;
     }

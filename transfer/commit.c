@@ -212,12 +212,31 @@ static int definitions(struct p2v_commit *c, const struct p2v_machine *m)
     return r;
 }
 
+static const char *file_kind(mode_t m)
+{
+    return S_ISCHR(m) ? "a character device" : S_ISBLK(m) ? "a block device"
+         : S_ISREG(m) ? "a file" : S_ISFIFO(m) ? "a pipe" : S_ISSOCK(m) ? "a socket"
+         : "a special file";
+}
+
 int p2v_commit_prepare(struct p2v_commit *c)
 {
     if (p2v_vm_image_path(c->mnt, c->image, sizeof c->image) < 0)
         return -1;
     if (mkdir(c->dest, 0700) < 0 && errno != EEXIST) {
         p2v_err("cannot create %s: %s", c->dest, strerror(errno));
+        return -1;
+    }
+    struct stat ds;
+    if (stat(c->dest, &ds) < 0) {
+        p2v_err("cannot use %s as the destination: %s", c->dest, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(ds.st_mode)) {
+        /* /dev/null would get "Not a directory" for a partial inside it. */
+        p2v_err("%s is %s, not a directory: p2v commit writes the image and the files beside "
+                "it into DEST_DIR; name a directory (it is created if missing)", c->dest,
+                file_kind(ds.st_mode));
         return -1;
     }
     const char *base = base_name(c->image);

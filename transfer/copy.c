@@ -1,5 +1,7 @@
 #define _GNU_SOURCE
 #include "copy.h"
+#include "image_id.h"
+#include "room.h"
 
 #include "core/progress.h"
 #include "core/log.h"
@@ -18,8 +20,6 @@
 
 #define CHUNK (64ull << 20)
 #define IOBUF (4u << 20)
-#define ID_HEAD (1u << 20)   /* VHDX headers, region tables, the BAT's start */
-#define ID_TAIL (64u << 10)  /* the VHD footer */
 
 static volatile sig_atomic_t stopped;
 static void on_stop(int sig)
@@ -32,6 +32,7 @@ struct copy {
     char final[PATH_MAX], partial[PATH_MAX], journal[PATH_MAX];
     int sfd, dfd, jfd;
     uint64_t size;
+    uint64_t total;         /* what the progress counts to: the size, or the part checked */
     char id[65];
     uint8_t *buf, *buf2;
     struct sha256_ctx whole;
@@ -147,29 +148,6 @@ static int dest_error(struct copy *c, int r, uint64_t done)
     return r;
 }
 
-/* The image's identity: its size and its first and last bytes, where both
- * formats keep their identifiers and checksums. */
-static int identity(int fd, uint64_t size, uint8_t *buf, char out[65])
-{
-    struct sha256_ctx h;
-    uint8_t d[32];
-    sha256_init(&h);
-    sha256_update(&h, sizeof size, (const uint8_t *)&size);
-    size_t head = size < ID_HEAD ? (size_t)size : ID_HEAD;
-    size_t tail = size < ID_TAIL ? (size_t)size : ID_TAIL;
-    int r = read_at(fd, buf, head, 0);
-    if (r == 0) {
-        sha256_update(&h, head, buf);
-        r = read_at(fd, buf, tail, size - tail);
-    }
-    if (r < 0)
-        return r;
-    sha256_update(&h, tail, buf);
-    sha256_digest(&h, sizeof d, d);
-    hex(d, sizeof d, out);
-    return 0;
-}
-
 /* Reads dest [off, off+len) and hashes it into both contexts; *zero says
  * whether it was all zeros. */
 static int hash_dest(struct copy *c, int fd, uint64_t off, uint64_t len, struct sha256_ctx *chunk,
@@ -188,71 +166,6 @@ static int hash_dest(struct copy *c, int fd, uint64_t off, uint64_t len, struct 
         pos += n;
     }
     return 0;
-}
-
-/* Checks the chunks the journal lists against the partial file; returns
- * how many are good (the journal is cut after them). */
-static int64_t resume_check(struct copy *c)
-{
-    FILE *f = fdopen(dup(c->jfd), "r");
-    if (!f)
-        return -errno;
-    char line[256], want[80];
-    int64_t good = 0;
-    long keep = 0;  /* journal bytes to keep */
-    uint64_t nchunks = (c->size + CHUNK - 1) / CHUNK;
-    rewind(f);
-    if (!fgets(line, sizeof line, f) || !strchr(line, '\n')) {
-        fclose(f);
-        return 0;
-    }
-    keep = ftell(f);
-    char hdr[160];
-    snprintf(hdr, sizeof hdr, "p2v-commit 1 size=%llu chunk=%llu id=%s\n",
-             (unsigned long long)c->size, CHUNK, c->id);
-    if (strcmp(line, hdr) != 0) {
-        fclose(f);
-        return -ESTALE;
-    }
-    struct stat st;
-    if (fstat(c->dfd, &st) < 0) {
-        fclose(f);
-        return -errno;
-    }
-    uint64_t checked = 0;
-    while (fgets(line, sizeof line, f) && strchr(line, '\n')) {
-        unsigned long long idx;
-        if (sscanf(line, "%llu %79s", &idx, want) != 2 || idx != (uint64_t)good || idx >= nchunks)
-            break;
-        uint64_t off = idx * CHUNK, len = c->size - off < CHUNK ? c->size - off : CHUNK;
-        if ((uint64_t)st.st_size < off + len)
-            break;
-        struct sha256_ctx save = c->whole, h;
-        sha256_init(&h);
-        int zero, r = hash_dest(c, c->dfd, off, len, &h, &zero);
-        if (r < 0) {
-            fclose(f);
-            return r;
-        }
-        uint8_t d[32];
-        char got[65];
-        sha256_digest(&h, sizeof d, d);
-        hex(d, sizeof d, got);
-        if (strcmp(want, zero ? "zero" : got) != 0 && !(zero && !strcmp(want, got))) {
-            c->whole = save;  /* this chunk is copied again */
-            p2v_warn("%s: bytes %llu-%llu differ from what was copied there; copying them again",
-                     c->partial, (unsigned long long)off, (unsigned long long)(off + len - 1));
-            break;
-        }
-        good++;
-        keep = ftell(f);
-        checked += len;
-        p2v_progress_update(&c->prog, checked, c->size);
-    }
-    fclose(f);
-    if (ftruncate(c->jfd, keep) < 0)
-        return -errno;
-    return good;
 }
 
 /* Copies one chunk, skipping the source's holes; *digest gets its hash,
@@ -306,7 +219,7 @@ static int copy_chunk(struct copy *c, uint64_t off, uint64_t len, char digest[65
             c->res->data_bytes += n;
             pos += n;
             data = 1;
-            p2v_progress_update(&c->prog, pos, c->size);
+            p2v_progress_update(&c->prog, pos, c->total);
             if (stopped)
                 return -EINTR;
         }
@@ -321,8 +234,47 @@ static int copy_chunk(struct copy *c, uint64_t off, uint64_t len, char digest[65
     return 0;
 }
 
-/* Re-reads both sides, past the page cache where it can, and compares. */
-static int verify(struct copy *c, int dfd, const char *what)
+/* The piece of the view at pos to read in one go (at most IOBUF, up to
+ * end): a hole (*hole set, it reads as zeros) or data. */
+static uint64_t next_piece(struct copy *c, uint64_t pos, uint64_t end, int *hole)
+{
+    off_t d = lseek(c->sfd, (off_t)pos, SEEK_DATA);
+    if (d < 0)
+        d = errno == ENXIO ? (off_t)end : (off_t)pos;  /* no lseek: all data */
+    off_t h = (uint64_t)d > pos ? d : lseek(c->sfd, (off_t)pos, SEEK_HOLE);
+    if (h < 0 || (uint64_t)h > end)
+        h = (off_t)end;
+    *hole = (uint64_t)d > pos;
+    uint64_t stop = (uint64_t)(*hole ? d : h);
+    if (stop > end)
+        stop = end;
+    return stop > pos + IOBUF ? pos + IOBUF : stop;
+}
+
+/* Reads the view's piece [pos, pos+n) into c->buf (zeros for a hole) and
+ * says whether dest's bytes (c->buf2) differ; *first and *last get the
+ * first and last byte that differs. 1: differs, 0: same, <0: error. */
+static int compare_piece(struct copy *c, uint64_t pos, size_t n, int hole, uint64_t *first,
+                         uint64_t *last)
+{
+    int r = hole ? 0 : read_at(c->sfd, c->buf, n, pos);
+    if (r < 0)
+        return src_error(c, r, pos, n);
+    const uint8_t *v = hole ? zeros : c->buf;
+    if (memcmp(v, c->buf2, n) == 0)
+        return 0;
+    size_t i = 0, j = n - 1;
+    while (v[i] == c->buf2[i])
+        i++;
+    while (v[j] == c->buf2[j])
+        j--;
+    *first = pos + i, *last = pos + j;
+    return 1;
+}
+
+/* Re-reads both sides, past the page cache where it can, and compares.
+ * how: what the user does about a difference. */
+static int verify(struct copy *c, int dfd, const char *what, const char *how)
 {
     posix_fadvise(dfd, 0, 0, POSIX_FADV_DONTNEED);
     struct p2v_progress prog = c->prog;
@@ -330,16 +282,8 @@ static int verify(struct copy *c, int dfd, const char *what)
     for (uint64_t pos = 0; pos < c->size;) {
         if (stopped)
             return -EINTR;
-        off_t d = lseek(c->sfd, (off_t)pos, SEEK_DATA);
-        if (d < 0)
-            d = errno == ENXIO ? (off_t)c->size : (off_t)pos;
-        off_t h = (uint64_t)d > pos ? d : lseek(c->sfd, (off_t)pos, SEEK_HOLE);
-        if (h < 0 || (uint64_t)h > c->size)
-            h = (off_t)c->size;
-        int hole = (uint64_t)d > pos;
-        uint64_t end = (uint64_t)(hole ? d : h);
-        if (end > pos + IOBUF)
-            end = pos + IOBUF;
+        int hole;
+        uint64_t end = next_piece(c, pos, c->size, &hole), first, last;
         size_t n = (size_t)(end - pos);
         int r = read_at(dfd, c->buf2, n, pos);
         if (r < 0) {
@@ -347,12 +291,13 @@ static int verify(struct copy *c, int dfd, const char *what)
                     (unsigned long long)pos, strerror(-r));
             return r;
         }
-        if (!hole && (r = read_at(c->sfd, c->buf, n, pos)) < 0)
-            return src_error(c, r, pos, n);
-        if (memcmp(hole ? zeros : c->buf, c->buf2, n) != 0) {
-            p2v_err("verifying: %s differs from %s in bytes %llu-%llu; the copy is not "
-                    "trustworthy: check the destination's storage, delete it and commit again",
-                    what, c->src, (unsigned long long)pos, (unsigned long long)(end - 1));
+        if ((r = compare_piece(c, pos, n, hole, &first, &last)) < 0)
+            return r;
+        if (r) {
+            p2v_err("verifying: %s differs from %s in bytes %llu-%llu (%llu bytes at offset "
+                    "%llu, in chunk %llu); %s", what, c->src, (unsigned long long)first,
+                    (unsigned long long)last, (unsigned long long)(last - first + 1),
+                    (unsigned long long)first, (unsigned long long)(first / CHUNK), how);
             return -EIO;
         }
         pos = end;
@@ -360,6 +305,187 @@ static int verify(struct copy *c, int dfd, const char *what)
     }
     p2v_progress_done(&prog);
     return 0;
+}
+
+/* One journaled chunk before it is trusted: the partial's bytes against
+ * the journal (damage where they are stored) and against the view (a
+ * source that changed between two mounts under the same identity).  Its
+ * bytes go into the whole-image hash.  1: good (got: its journal line's
+ * digest), 0: to copy again, <0: error. */
+static int check_chunk(struct copy *c, uint64_t off, uint64_t len, const char *want, char got[65])
+{
+    struct sha256_ctx h;
+    sha256_init(&h);
+    int zero = 1, differs = 0;
+    uint64_t first = 0, last = 0;
+    for (uint64_t pos = off, end = off + len; pos < end;) {
+        if (stopped)
+            return -EINTR;
+        int hole;
+        uint64_t stop = next_piece(c, pos, end, &hole), f, l;
+        size_t n = (size_t)(stop - pos);
+        int r = read_at(c->dfd, c->buf2, n, pos);
+        if (r < 0) {
+            p2v_err("checking %s: reading byte %llu failed: %s; delete it and its journal %s "
+                    "to start over", c->partial, (unsigned long long)pos, strerror(-r),
+                    c->journal);
+            return r;
+        }
+        if ((r = compare_piece(c, pos, n, hole, &f, &l)) < 0)
+            return r;
+        if (r && !differs)
+            first = f;
+        if (r)
+            differs = 1, last = l;
+        if (zero && memcmp(c->buf2, zeros, n) != 0)
+            zero = 0;
+        sha256_update(&h, n, c->buf2);
+        sha256_update(&c->whole, n, c->buf2);
+        pos = stop;
+        p2v_progress_update(&c->prog, pos, c->total);
+    }
+    uint8_t d[32];
+    sha256_digest(&h, sizeof d, d);
+    hex(d, sizeof d, got);
+    int journal_ok = !strcmp(want, zero ? "zero" : got) || (zero && !strcmp(want, got));
+    if (zero && journal_ok)
+        strcpy(got, want);
+    if (!journal_ok)
+        p2v_warn("%s: bytes %llu-%llu differ from what was copied there; copying them again",
+                 c->partial, (unsigned long long)off, (unsigned long long)(off + len - 1));
+    else if (differs)
+        p2v_warn("%s: bytes %llu-%llu (%llu bytes) of the view are not what was copied from "
+                 "it (the source changed between two mounts); copying chunk %llu (bytes "
+                 "%llu-%llu) again", c->src, (unsigned long long)first, (unsigned long long)last,
+                 (unsigned long long)(last - first + 1), (unsigned long long)(off / CHUNK),
+                 (unsigned long long)off, (unsigned long long)(off + len - 1));
+    return journal_ok && !differs;
+}
+
+/* Appends chunk idx's line to the journal, after its bytes are on disk. */
+static int journal_chunk(struct copy *c, uint64_t off, const char *digest)
+{
+    char line[96];
+    if (fdatasync(c->dfd) < 0)
+        return dest_error(c, -errno, off);
+    int n = snprintf(line, sizeof line, "%llu %s\n", (unsigned long long)(off / CHUNK), digest);
+    if (write(c->jfd, line, (size_t)n) != n || fdatasync(c->jfd) < 0)
+        return dest_error(c, errno ? -errno : -EIO, off);
+    return 0;
+}
+
+/* A chunk copied again where it lies: what the view shows as holes must
+ * read as zeros again, so the old bytes go first. */
+static int recopy_chunk(struct copy *c, uint64_t off, uint64_t len)
+{
+    char digest[65];
+    if (fallocate(c->dfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) < 0) {
+        if (errno != EOPNOTSUPP)
+            return dest_error(c, -errno, off);
+        for (uint64_t z = 0; z < len; z += IOBUF) {  /* no hole punching: zeros */
+            size_t n = len - z < IOBUF ? (size_t)(len - z) : IOBUF;
+            int r = write_at(c->dfd, zeros, n, off + z);
+            if (r < 0)
+                return dest_error(c, r, off);
+        }
+    }
+    int r = copy_chunk(c, off, len, digest);
+    if (r == 0)
+        r = journal_chunk(c, off, digest);
+    if (r == 0)
+        c->res->recopied += len;
+    return r;
+}
+
+/* The journal's chunk lines: their digests and where each line starts,
+ * up to the first that does not fit (out of order, past the image or the
+ * partial's end).  Returns how many, or -ESTALE for another image. */
+static int64_t read_journal(struct copy *c, char (*want)[65], long *at, long *end)
+{
+    FILE *f = fdopen(dup(c->jfd), "r");
+    if (!f)
+        return -errno;
+    char line[256], hdr[160];
+    uint64_t nchunks = (c->size + CHUNK - 1) / CHUNK;
+    struct stat st;
+    int64_t n = 0;
+    rewind(f);
+    *end = 0;
+    if (fstat(c->dfd, &st) < 0) {
+        int e = -errno;
+        fclose(f);
+        return e;
+    }
+    if (!fgets(line, sizeof line, f) || !strchr(line, '\n')) {
+        int e = ferror(f) ? -EIO : 0;  /* no header yet: a fresh start */
+        fclose(f);
+        return e;
+    }
+    *end = ftell(f);
+    snprintf(hdr, sizeof hdr, "p2v-commit 1 size=%llu chunk=%llu id=%s\n",
+             (unsigned long long)c->size, CHUNK, c->id);
+    if (strcmp(line, hdr) != 0) {
+        fclose(f);
+        return -ESTALE;
+    }
+    while ((uint64_t)n < nchunks && fgets(line, sizeof line, f) && strchr(line, '\n')) {
+        unsigned long long idx;
+        uint64_t off = (uint64_t)n * CHUNK, len = c->size - off < CHUNK ? c->size - off : CHUNK;
+        if (sscanf(line, "%llu %64s", &idx, want[n]) != 2 || idx != (uint64_t)n ||
+            (uint64_t)st.st_size < off + len)
+            break;
+        at[n++] = *end;
+        *end = ftell(f);
+    }
+    fclose(f);
+    return n;
+}
+
+static int journal_error(struct copy *c, int r)
+{
+    p2v_err("cutting the journal %s short failed: %s; make the destination writable, then "
+            "run the same p2v commit", c->journal, strerror(-r));
+    return r;
+}
+
+/* Checks the chunks the journal lists before trusting them, and copies
+ * again where they lie those that differ from the view: the journal is
+ * rewritten from the first of them on, line by line after each chunk, so
+ * a stop half-way keeps a journal that holds.  Returns how many chunks
+ * are good now (the journal lists just them). */
+static int64_t resume_check(struct copy *c)
+{
+    uint64_t nchunks = (c->size + CHUNK - 1) / CHUNK;
+    char (*want)[65] = malloc((nchunks ? nchunks : 1) * sizeof *want);
+    long *at = malloc((nchunks ? nchunks : 1) * sizeof *at), end;
+    int64_t n = want && at ? read_journal(c, want, at, &end) : -ENOMEM, i;
+    if (n < 0 && n != -ESTALE)
+        p2v_err("reading the journal %s failed: %s; delete it and %s to start over",
+                c->journal, strerror((int)-n), c->partial);
+    int rewriting = 0, r = 0;
+    c->total = n > 0 && (uint64_t)n * CHUNK < c->size ? (uint64_t)n * CHUNK : c->size;
+    /* What was copied is compared as the storage holds it. */
+    posix_fadvise(c->dfd, 0, 0, POSIX_FADV_DONTNEED);
+    for (i = 0; i < n && r >= 0; i++) {
+        uint64_t off = (uint64_t)i * CHUNK, len = c->size - off < CHUNK ? c->size - off : CHUNK;
+        struct sha256_ctx save = c->whole;
+        char got[65];
+        if ((r = check_chunk(c, off, len, want[i], got)) < 0)
+            break;
+        if (!r && !rewriting && ftruncate(c->jfd, at[i]) < 0) {
+            r = journal_error(c, -errno);
+            break;
+        }
+        rewriting |= !r;
+        if (!r)
+            c->whole = save;  /* the bytes copied again count instead */
+        r = !r ? recopy_chunk(c, off, len) : rewriting ? journal_chunk(c, off, got) : 0;
+    }
+    if (r >= 0 && !rewriting && n >= 0 && ftruncate(c->jfd, end) < 0)
+        r = journal_error(c, -errno);  /* lines after the good ones go */
+    free(want);
+    free(at);
+    return r < 0 ? r : n;
 }
 
 /* DEST/NAME exists: the same image (then it only needs its hash), or a
@@ -373,7 +499,7 @@ static int check_existing(struct copy *c)
     char id[65];
     int r = fstat(fd, &st) < 0 ? -errno : 0;
     if (r == 0 && (uint64_t)st.st_size == c->size)
-        r = identity(fd, c->size, c->buf, id);
+        r = p2v_image_id(fd, c->size, c->buf, id);
     if (r < 0 || (uint64_t)st.st_size != c->size || strcmp(id, c->id) != 0) {
         close(fd);
         p2v_err("%s exists and is not this image; move it away or commit to another directory",
@@ -385,7 +511,8 @@ static int check_existing(struct copy *c)
     unlink(c->partial);
     /* Its head and tail match; the rest is compared too, verify or not,
      * since SHA256SUMS will vouch for it. */
-    r = verify(c, fd, c->final);
+    r = verify(c, fd, c->final, "it is not a copy of this view: move it away and run the same "
+               "p2v commit again");
     struct sha256_ctx h;
     sha256_init(&h);
     int zero;
@@ -405,13 +532,61 @@ static int sync_dir(const char *dir)
     return r;
 }
 
+/* Checks what an earlier run copied, and the room for the rest; *done:
+ * where the copy goes on. */
+static int start(struct copy *c, uint64_t *done)
+{
+    c->prog.verb = "checking the part already copied of";
+    int64_t good = resume_check(c);
+    p2v_progress_done(&c->prog);
+    c->prog = (struct p2v_progress){ .what = c->src, .verb = "copying", .min_bytes = 1,
+                                     .quiet = c->o->quiet, .last_tenth = -1 };
+    c->total = c->size;
+    if (good == -ESTALE) {
+        p2v_note("%s holds part of another image; starting over", c->partial);
+        good = 0;
+        sha256_init(&c->whole);
+        c->res->recopied = 0;
+    }
+    if (good < 0)
+        return (int)good;
+    *done = (uint64_t)good * CHUNK < c->size ? (uint64_t)good * CHUNK : c->size;
+    if (ftruncate(c->dfd, (off_t)*done) < 0)
+        return dest_error(c, -errno, *done);
+    int r = p2v_copy_room(c->sfd, c->src, *done, c->size, c->o->sparse, c->dest);
+    if (r < 0) {
+        if (good == 0 && (unlink(c->partial) < 0 || unlink(c->journal) < 0))
+            p2v_warn("cannot remove the empty %s or %s: %s", c->partial, c->journal,
+                     strerror(errno));
+        return r;
+    }
+    if (good == 0) {
+        char hdr[160];
+        int n = snprintf(hdr, sizeof hdr, "p2v-commit 1 size=%llu chunk=%llu id=%s\n",
+                         (unsigned long long)c->size, CHUNK, c->id);
+        if (ftruncate(c->jfd, 0) < 0 || write_at(c->jfd, (const uint8_t *)hdr, (size_t)n, 0) < 0 ||
+            fdatasync(c->jfd) < 0)
+            return dest_error(c, errno ? -errno : -EIO, 0);
+    } else if (c->res->recopied) {
+        p2v_note("resuming %s at byte %llu of %llu (the part already copied was compared with "
+                 "the view: %llu bytes that differed were copied again)", c->final,
+                 (unsigned long long)*done, (unsigned long long)c->size,
+                 (unsigned long long)c->res->recopied);
+    } else {
+        p2v_note("resuming %s at byte %llu of %llu (the part already copied checks out)",
+                 c->final, (unsigned long long)*done, (unsigned long long)c->size);
+    }
+    c->res->resumed_at = *done;
+    return 0;
+}
+
 static int run(struct copy *c)
 {
     struct stat st;
     if (fstat(c->sfd, &st) < 0)
         return -errno;
     c->size = c->res->size = (uint64_t)st.st_size;
-    int r = identity(c->sfd, c->size, c->buf, c->id);
+    int r = p2v_image_id(c->sfd, c->size, c->buf, c->id);
     if (r < 0)
         return src_error(c, r, 0, 0);
     sha256_init(&c->whole);
@@ -427,52 +602,27 @@ static int run(struct copy *c)
     c->dfd = open(c->partial, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (c->dfd < 0)
         return dest_error(c, -errno, DONE_UNKNOWN);
-    c->prog.verb = "checking the part already copied of";
-    int64_t good = resume_check(c);
-    p2v_progress_done(&c->prog);
-    c->prog = (struct p2v_progress){ .what = c->src, .verb = "copying", .min_bytes = 1,
-                                     .quiet = c->o->quiet, .last_tenth = -1 };
-    if (good == -ESTALE) {
-        p2v_note("%s holds part of another image; starting over", c->partial);
-        good = 0;
-        sha256_init(&c->whole);
-    }
-    if (good < 0)
-        return good == -EINTR ? good : dest_error(c, (int)good, DONE_UNKNOWN);
-    uint64_t done = (uint64_t)good * CHUNK;
-    if (done > c->size)
-        done = c->size;
-    if (ftruncate(c->dfd, (off_t)done) < 0)
-        return dest_error(c, -errno, done);
-    if (good == 0) {
-        char hdr[160];
-        int n = snprintf(hdr, sizeof hdr, "p2v-commit 1 size=%llu chunk=%llu id=%s\n",
-                         (unsigned long long)c->size, CHUNK, c->id);
-        if (ftruncate(c->jfd, 0) < 0 || write_at(c->jfd, (const uint8_t *)hdr, (size_t)n, 0) < 0 ||
-            fdatasync(c->jfd) < 0)
-            return dest_error(c, errno ? -errno : -EIO, 0);
-    } else {
-        p2v_note("resuming %s at byte %llu of %llu (the part already copied checks out)",
-                 c->final, (unsigned long long)done, (unsigned long long)c->size);
-    }
-    c->res->resumed_at = done;
+    uint64_t done;
+    if ((r = start(c, &done)) < 0)
+        return r;
     for (uint64_t off = done; off < c->size; off += CHUNK) {
         uint64_t len = c->size - off < CHUNK ? c->size - off : CHUNK;
-        char digest[65], line[96];
-        if ((r = copy_chunk(c, off, len, digest)) < 0)
-            return r;
+        char digest[65];
         /* The chunk is on disk before the journal says so. */
-        if (fdatasync(c->dfd) < 0)
-            return dest_error(c, -errno, off);
-        int n = snprintf(line, sizeof line, "%llu %s\n", (unsigned long long)(off / CHUNK), digest);
-        if (write(c->jfd, line, (size_t)n) != n || fdatasync(c->jfd) < 0)
-            return dest_error(c, errno ? -errno : -EIO, off);
+        if ((r = copy_chunk(c, off, len, digest)) < 0 || (r = journal_chunk(c, off, digest)) < 0)
+            return r;
         p2v_progress_update(&c->prog, off + len, c->size);
     }
     p2v_progress_done(&c->prog);
     if (ftruncate(c->dfd, (off_t)c->size) < 0 || fsync(c->dfd) < 0)
         return dest_error(c, -errno, c->size);
-    if (c->o->verify && (r = verify(c, c->dfd, c->partial)) < 0)
+    if (c->o->verify &&
+        (r = verify(c, c->dfd, c->partial,
+                    "the view changed during the copy, or the destination's storage returned "
+                    "other bytes than were written: run the same p2v commit again: it compares "
+                    "every chunk already copied with the view and copies again those that "
+                    "differ (if the same bytes differ again, check the destination's "
+                    "storage)")) < 0)
         return r;
     if (rename(c->partial, c->final) < 0)
         return dest_error(c, -errno, c->size);

@@ -2,12 +2,13 @@
  *
  * The copy goes to DEST/.NAME.p2v-partial in 64 MiB chunks; after each
  * chunk is synced, a line with its SHA-256 (or "zero" for a hole) is
- * appended to DEST/.NAME.p2v-journal.  Run again, the copy checks the
- * chunks the journal lists against the partial file and goes on after the
- * last good one.  The image is the same on every mount, so the journal is
- * bound to its size and a digest of its first and last bytes; another
- * image starts over.  Only a complete, synced (and, unless told not to,
- * verified) copy is renamed to DEST/NAME. */
+ * appended to DEST/.NAME.p2v-journal.  Run again, the copy checks each
+ * chunk the journal lists against the journal and against the view's
+ * bytes, copies again (where it lies) each that differs, and goes on after
+ * the last.  The journal is bound to the image's size and a digest of its
+ * first and last bytes; another image starts over.  What is left to write
+ * must fit in the destination's free space.  Only a complete, synced (and,
+ * unless told not to, verified) copy is renamed to DEST/NAME. */
 #ifndef P2V_COPY_H
 #define P2V_COPY_H
 
@@ -22,6 +23,7 @@ struct p2v_copy_opts {
 struct p2v_copy_result {
     uint64_t size;          /* the image's bytes */
     uint64_t resumed_at;    /* bytes found already copied and checked */
+    uint64_t recopied;      /* of those, bytes that differed from the view and were copied again */
     uint64_t data_bytes;    /* bytes read from data extents (not holes) this run */
     uint8_t sha256[32];     /* of the whole image */
     int already;            /* DEST/NAME was there already, complete */
