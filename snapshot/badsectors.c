@@ -126,27 +126,34 @@ static int bad_read(struct p2v_layer *l, void *buf, size_t len, uint64_t off)
 {
     struct bad *b = (struct bad *)l;
     uint8_t *p = buf;
-    /* Known bad ranges are not read again: zeros or EIO at once. */
+    /* Known bad ranges are not read again: zeros, or EIO once the rest of
+     * the read has been tried too, so that sectors beside a known range
+     * are still found and reported (a read overlapping it would otherwise
+     * never reach them). */
+    int failed = 0;
     while (len > 0) {
         uint64_t bs, be;
-        if (!overlaps_known(b, off, len, &bs, &be))
-            return read_piece(b, p, len, off);
-        if (b->policy == P2V_BAD_FAIL)
-            return -EIO;
+        if (!overlaps_known(b, off, len, &bs, &be)) {
+            int r = read_piece(b, p, len, off);
+            return r == 0 && failed ? -EIO : r;
+        }
         if (bs > off) {
             int r = read_piece(b, p, (size_t)(bs - off), off);
-            if (r < 0)
+            if (r == -EIO)
+                failed = 1;
+            else if (r < 0)
                 return r;
         } else {
             bs = off;
         }
         uint64_t stop = be < off + len ? be : off + len;
         memset(p + (bs - off), 0, (size_t)(stop - bs));
+        failed |= b->policy == P2V_BAD_FAIL;
         len -= (size_t)(stop - off);
         p += stop - off;
         off = stop;
     }
-    return 0;
+    return failed ? -EIO : 0;
 }
 
 static int bad_extents(struct p2v_layer *l, uint64_t off, uint64_t len, p2v_extent_fn fn,

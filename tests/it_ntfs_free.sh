@@ -85,7 +85,9 @@ p2v_umount "$T/hmnt"
 bad_img=$T/badntfs.img
 cp "$disk" "$bad_img"
 printf '\x00\x00\x00\x00' | dd of="$bad_img" bs=1 seek=$(((1 << 20) + 11)) conv=notrunc status=none
-check_fails "damaged NTFS boot sector" "NTFS boot sector is damaged.*--keep-free-space" "$P2V" mount "$bad_img" "$T/hmnt"
+check_fails "damaged NTFS boot sector: the field, its offset and the remedy" \
+    "NTFS boot sector at byte 1048576 is damaged: its bytes per sector \\(offset 0x0b\\) is 0.*chkdsk.*--keep-free-space" \
+    "$P2V" mount "$bad_img" "$T/hmnt"
 check "damaged NTFS: nothing mounted" not_mounted "$T/hmnt"
 
 # Issue 19, 1: a damaged $Bitmap that says everything is free would zero
