@@ -147,33 +147,32 @@ p2v_umount "$mnt" 2>"$T/umount.err"
 check_eq "  umount leaves the file that took the clone's name alone" "$he" "$(hash_of "$clone")"
 check_eq "  and forgets the snapshot" "" "$(list_line "$(st snapshot.id)")"
 rm -f "$clone"
-"$P2V" snapshot create --snapshot-dir "$X/mine" "$src" >"$T/create.txt" 2>&1
-id=$(sed -n 's/^snapshot \([^ ]*\) (reflink): .*/\1/p' "$T/create.txt")
-clone=$X/mine/.disk.img.p2v-snap-$id
-check "snapshot create --snapshot-dir" test -n "$id" -a -f "$clone"
-cp -p "$evil" "$X/mine/.swap" && mv -f "$X/mine/.swap" "$clone"
-check_fails "a kept snapshot whose name another file took is not mounted" \
-    "no longer the clone p2v made" "$P2V" mount "$clone" "$mnt"
-check "  nothing mounted" not_mounted "$mnt"
-mountpoint -q "$mnt" && p2v_umount "$mnt"
-check "snapshot delete of it" "$P2V" snapshot delete "$id"
-check_eq "  leaves that file alone" "$he" "$(hash_of "$clone")"
-check_eq "  and forgets the snapshot" "" "$(list_line "$id")"
-rm -f "$clone"
-# The same with a symbolic link to a file only root may read.
+# kept_swapped WHAT PATTERN: a kept snapshot whose name something else
+# took (WHAT: "file", another file; "link", a symbolic link to a file only
+# root may read) is not mounted (the message matches PATTERN); snapshot
+# delete forgets it and leaves that thing alone.
+kept_swapped() {
+    "$P2V" snapshot create --snapshot-dir "$X/mine" "$src" >"$T/create.txt" 2>&1
+    id=$(sed -n 's/^snapshot \([^ ]*\) (reflink): .*/\1/p' "$T/create.txt")
+    clone=$X/mine/.disk.img.p2v-snap-$id
+    check "snapshot create --snapshot-dir" test -n "$id" -a -f "$clone"
+    if [ "$1" = file ]; then cp -p "$evil" "$X/mine/.swap"; else ln -sf "$T/secret" "$X/mine/.swap"; fi
+    mv -f "$X/mine/.swap" "$clone"
+    check_fails "a kept snapshot whose name a $1 took is not mounted" "$2" "$P2V" mount "$clone" "$mnt"
+    check "  nothing mounted" not_mounted "$mnt"
+    mountpoint -q "$mnt" && p2v_umount "$mnt"
+    check "snapshot delete of it" "$P2V" snapshot delete "$id"
+    if [ "$1" = file ]; then
+        check_eq "  leaves that file alone" "$he" "$(hash_of "$clone")"
+    else
+        check "  leaves the link alone" test -L "$clone"
+    fi
+    check_eq "  and forgets the snapshot" "" "$(list_line "$id")"
+    rm -f "$clone"
+}
+kept_swapped file "no longer the clone p2v made"
 head -c "$(stat -c %s "$src")" /dev/urandom >"$T/secret" && chmod 600 "$T/secret"
-"$P2V" snapshot create --snapshot-dir "$X/mine" "$src" >"$T/create.txt" 2>&1
-id=$(sed -n 's/^snapshot \([^ ]*\) (reflink): .*/\1/p' "$T/create.txt")
-clone=$X/mine/.disk.img.p2v-snap-$id
-check "snapshot create --snapshot-dir" test -n "$id" -a -f "$clone"
-ln -sf "$T/secret" "$X/mine/.swap" && mv -f "$X/mine/.swap" "$clone"
-check_fails "a kept snapshot whose name is now a symbolic link is not followed" \
-    "now a symbolic link" "$P2V" mount "$clone" "$mnt"
-check "  nothing mounted" not_mounted "$mnt"
-mountpoint -q "$mnt" && p2v_umount "$mnt"
-check "snapshot delete of it" "$P2V" snapshot delete "$id"
-check "  leaves the link alone" test -L "$clone"
-rm -f "$clone"
+kept_swapped link "now a symbolic link"
 # A user without a run directory is told what to do, not about root's.
 chmod 755 "$T" && mkdir -p "$X/nobody" && chown 65534:65534 "$X/nobody" && chmod 644 "$src"
 check_fails "a user without a run directory: snapshot create says to set P2V_RUN_DIR" \
