@@ -16,6 +16,9 @@ enum {
 struct p2v_fsmap_stats {
     uint64_t free_bytes;       /* free clusters */
     uint64_t pagefile_bytes;   /* contents of paging and hibernation files */
+    /* Deleted data zeroed in metadata (issue 20), by kind. */
+    uint64_t scrub_inode_bytes;    /* ext: free inodes' slots */
+    uint64_t scrub_journal_bytes;  /* ext: an empty journal's blocks */
     const char *state;         /* clean, hibernated, dirty, unclean; NULL unknown */
 };
 

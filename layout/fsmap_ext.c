@@ -1,6 +1,7 @@
 /* ext2/3/4 free blocks through libext2fs, read through the layer stack
  * (guest/ext_io.c). */
 #include "fsmap.h"
+#include "scrub_ext.h"
 #include "guest/ext_io.h"
 
 #include "core/log.h"
@@ -121,8 +122,9 @@ int p2v_fsmap_ext(struct p2v_layer *l, uint64_t start, uint64_t size, const char
                      "which it cannot be: the bitmap is damaged. Copying the filesystem whole, "
                      "free space included; run e2fsck -f on the source", name,
                      (unsigned long long)b, what, (unsigned)g);
-        else
-            r = add_free(fs, start, zero, &st->free_bytes);
+        else if ((r = add_free(fs, start, zero, &st->free_bytes)) == 0 &&
+                 (r = p2v_scrub_ext_inodes(fs, start, name, zero, &st->scrub_inode_bytes)) == 0)
+            r = p2v_scrub_ext_journal(fs, start, name, zero, &st->scrub_journal_bytes);
     }
     p2v_ext_close(&fs);
     return r;

@@ -111,6 +111,8 @@ static int map_filesystems(struct p2v_layer *src, const char *name, struct p2v_p
         fs->mapped = r == 0 && (st.free_bytes || st.pagefile_bytes);
         fs->free_bytes = st.free_bytes;
         fs->pagefile_bytes = st.pagefile_bytes;
+        fs->scrub_inode_bytes = st.scrub_inode_bytes;
+        fs->scrub_journal_bytes = st.scrub_journal_bytes;
         if (st.state)
             snprintf(fs->state, sizeof fs->state, "%s", st.state);
         /* A mapped filesystem says what it uses: no zero scan there. */

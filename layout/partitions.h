@@ -17,6 +17,7 @@ struct p2v_filesystem {
     int mapped;            /* its free space is known (and reads as zeros) */
     uint64_t free_bytes;   /* free clusters */
     uint64_t pagefile_bytes;
+    uint64_t scrub_inode_bytes, scrub_journal_bytes;  /* deleted data zeroed in metadata */
     char state[16];        /* clean, hibernated, dirty, unclean; "" unknown */
 };
 

@@ -68,6 +68,11 @@ static void fs_json(struct p2v_json *j, const struct p2v_filesystem *fs)
     p2v_json_bool(j, "mapped", fs->mapped);
     p2v_json_uint(j, "free_bytes", fs->free_bytes);
     p2v_json_uint(j, "pagefile_bytes", fs->pagefile_bytes);
+    /* Deleted data zeroed in the filesystem's metadata, by kind (bytes). */
+    p2v_json_object(j, "scrubbed");
+    p2v_json_uint(j, "ext_free_inodes", fs->scrub_inode_bytes);
+    p2v_json_uint(j, "ext_journal", fs->scrub_journal_bytes);
+    p2v_json_end(j);
     p2v_json_end(j);
 }
 
