@@ -17,12 +17,16 @@ static void make_table(void)
 
 /* Only headers and tables are checksummed, a few KiB each: a byte-wise
  * table is fast enough. */
-uint32_t p2v_crc32c(const void *buf, size_t len)
+uint32_t p2v_crc32c_update(uint32_t c, const void *buf, size_t len)
 {
     pthread_once(&once, make_table);
     const uint8_t *p = buf;
-    uint32_t c = 0xFFFFFFFFu;
     while (len--)
         c = table[(c ^ *p++) & 0xFF] ^ (c >> 8);
-    return c ^ 0xFFFFFFFFu;
+    return c;
+}
+
+uint32_t p2v_crc32c(const void *buf, size_t len)
+{
+    return p2v_crc32c_update(0xFFFFFFFFu, buf, len) ^ 0xFFFFFFFFu;
 }

@@ -9,4 +9,10 @@
 
 uint32_t p2v_crc32c(const void *buf, size_t len);
 
+/* The register alone, carried from crc over buf, without the initial and
+ * final inversions: how ext4 chains its metadata checksums (seed, inode
+ * number, generation, block).  p2v_crc32c(b, n) is
+ * ~p2v_crc32c_update(0xFFFFFFFF, b, n). */
+uint32_t p2v_crc32c_update(uint32_t crc, const void *buf, size_t len);
+
 #endif
