@@ -12,25 +12,36 @@
 
 #define JBD2_MAGIC 0xC03B3998u
 
-/* Free inodes of group g in the bitmap, counted by runs. */
-static uint32_t free_in_group(ext2_filsys fs, dgrp_t g)
+/* The runs of free inodes of group g from inode `from` on, in the bitmap:
+ * fn(ctx, first inode of the group, first free, one past the run).  Stops
+ * at fn's first non-zero return, and returns it. */
+typedef int (*run_fn)(void *ctx, ext2_ino_t group_first, ext2_ino_t z, ext2_ino_t end);
+
+static int free_runs(ext2_filsys fs, dgrp_t g, ext2_ino_t from, run_fn fn, void *ctx)
 {
-    ext2fs_inode_bitmap map = fs->inode_map;
     uint32_t ipg = fs->super->s_inodes_per_group;
-    ext2_ino_t first = (ext2_ino_t)g * ipg + 1, last = first + ipg - 1, at = first;
+    ext2_ino_t first = (ext2_ino_t)g * ipg + 1, last = first + ipg - 1;
     if (last > fs->super->s_inodes_count)
         last = fs->super->s_inodes_count;
-    uint32_t n = 0;
-    while (at <= last) {
+    for (ext2_ino_t at = first > from ? first : from; at <= last;) {
         ext2_ino_t z, used;
-        if (ext2fs_find_first_zero_inode_bitmap2(map, at, last, &z) != 0)
+        if (ext2fs_find_first_zero_inode_bitmap2(fs->inode_map, at, last, &z) != 0)
             break;
-        if (ext2fs_find_first_set_inode_bitmap2(map, z, last, &used) != 0)
+        if (ext2fs_find_first_set_inode_bitmap2(fs->inode_map, z, last, &used) != 0)
             used = last + 1;
-        n += used - z;
+        int r = fn(ctx, first, z, used);
+        if (r)
+            return r;
         at = used;
     }
-    return n;
+    return 0;
+}
+
+static int count_run(void *ctx, ext2_ino_t group_first, ext2_ino_t z, ext2_ino_t end)
+{
+    (void)group_first;
+    *(uint32_t *)ctx += end - z;
+    return 0;
 }
 
 /* Why the inode bitmap cannot be trusted to say which slots are free, or
@@ -44,11 +55,14 @@ static const char *bitmap_doubt(ext2_filsys fs, dgrp_t *group)
             *group = 0;
             return "a reserved inode is marked free";
         }
-    for (dgrp_t g = 0; g < fs->group_desc_count; g++)
-        if (free_in_group(fs, g) != ext2fs_bg_free_inodes_count(fs, g)) {
+    for (dgrp_t g = 0; g < fs->group_desc_count; g++) {
+        uint32_t n = 0;
+        free_runs(fs, g, 1, count_run, &n);
+        if (n != ext2fs_bg_free_inodes_count(fs, g)) {
             *group = g;
             return "its free inodes do not add up to the group's free count";
         }
+    }
     return NULL;
 }
 
@@ -100,6 +114,27 @@ static int live_free_inode(ext2_filsys fs, ext2_ino_t *ino)
     return r;
 }
 
+struct slots {
+    ext2_filsys fs;
+    uint64_t start;
+    struct p2v_ranges *zero;
+    uint64_t *bytes;
+    blk64_t table;  /* the group's inode table */
+};
+
+/* A run of free inodes' slots, as a zero range. */
+static int zero_run(void *ctx, ext2_ino_t group_first, ext2_ino_t z, ext2_ino_t end)
+{
+    struct slots *sl = ctx;
+    uint32_t isz = EXT2_INODE_SIZE(sl->fs->super);
+    uint64_t off = sl->table * sl->fs->blocksize + (uint64_t)(z - group_first) * isz;
+    uint64_t len = (uint64_t)(end - z) * isz;
+    if (p2v_ranges_add(sl->zero, sl->start + off, len) < 0)
+        return -ENOMEM;
+    *sl->bytes += len;
+    return 0;
+}
+
 int p2v_scrub_ext_inodes(ext2_filsys fs, uint64_t start, const char *name,
                          struct p2v_ranges *zero, uint64_t *bytes)
 {
@@ -131,29 +166,11 @@ int p2v_scrub_ext_inodes(ext2_filsys fs, uint64_t start, const char *name,
                      "they are", name, strerror(-l));
         return 0;
     }
-    uint32_t ipg = fs->super->s_inodes_per_group, isz = EXT2_INODE_SIZE(fs->super);
-    ext2_ino_t lowest = EXT2_FIRST_INO(fs->super);
+    struct slots sl = { fs, start, zero, bytes, 0 };
     for (dgrp_t g = 0; g < fs->group_desc_count; g++) {
-        blk64_t table = ext2fs_inode_table_loc(fs, g);
-        ext2_ino_t first = (ext2_ino_t)g * ipg + 1, last = first + ipg - 1;
-        if (!table)
-            continue;
-        if (last > fs->super->s_inodes_count)
-            last = fs->super->s_inodes_count;
-        ext2_ino_t at = first > lowest ? first : lowest;
-        while (at <= last) {
-            ext2_ino_t z, used;
-            if (ext2fs_find_first_zero_inode_bitmap2(fs->inode_map, at, last, &z) != 0)
-                break;
-            if (ext2fs_find_first_set_inode_bitmap2(fs->inode_map, z, last, &used) != 0)
-                used = last + 1;
-            uint64_t off = table * fs->blocksize + (uint64_t)(z - first) * isz;
-            uint64_t len = (uint64_t)(used - z) * isz;
-            if (p2v_ranges_add(zero, start + off, len) < 0)
-                return -ENOMEM;
-            *bytes += len;
-            at = used;
-        }
+        sl.table = ext2fs_inode_table_loc(fs, g);
+        if (sl.table && free_runs(fs, g, EXT2_FIRST_INO(fs->super), zero_run, &sl) < 0)
+            return -ENOMEM;
     }
     return 0;
 }
