@@ -38,6 +38,8 @@ static void repeats_are_counted(void **state)
         p2v_warn("another message");
         for (int i = 0; i < 5; i++)
             p2v_note("a note %d", i);
+        for (int i = 0; i < 21; i++)
+            p2v_warn("block %d odd", i);
         exit(0);
     }
     int status;
@@ -56,6 +58,9 @@ static void repeats_are_counted(void **state)
     assert_int_equal(count(text, "p2v: a note "), 5);
     assert_int_equal(count(text, "p2v: error: 80 more messages like this one were not shown: "
                                  "sector 19 unreadable\n"), 1);
+    /* One over: said in the singular. */
+    assert_int_equal(count(text, "p2v: warning: 1 more message like this one was not shown: "
+                                 "block 19 odd\n"), 1);
 }
 
 int main(void)
