@@ -93,7 +93,8 @@ static blk64_t metadata_free(ext2_filsys fs, const char **what, dgrp_t *group)
 }
 
 int p2v_fsmap_ext(struct p2v_layer *l, uint64_t start, uint64_t size, const char *name,
-                  unsigned flags, struct p2v_ranges *zero, struct p2v_fsmap_stats *st)
+                  unsigned flags, struct p2v_ranges *zero, struct p2v_scrub_map *scrub,
+                  struct p2v_fsmap_stats *st)
 {
     ext2_filsys fs = NULL;
     errcode_t err = p2v_ext_open(l, start, size, &fs);
@@ -123,8 +124,10 @@ int p2v_fsmap_ext(struct p2v_layer *l, uint64_t start, uint64_t size, const char
                      "free space included; run e2fsck -f on the source", name,
                      (unsigned long long)b, what, (unsigned)g);
         else if ((r = add_free(fs, start, zero, &st->free_bytes)) == 0 &&
-                 (r = p2v_scrub_ext_inodes(fs, start, name, zero, &st->scrub_inode_bytes)) == 0)
-            r = p2v_scrub_ext_journal(fs, start, name, zero, &st->scrub_journal_bytes);
+                 (r = p2v_scrub_ext_inodes(fs, start, name, zero, &st->scrub.ext_free_inode_bytes)) == 0 &&
+                 (r = p2v_scrub_ext_journal(fs, start, name, zero, &st->scrub.ext_journal_bytes)) == 0 &&
+                 scrub)
+            r = p2v_scrub_ext_dirs(fs, start, size, name, scrub);
     }
     p2v_ext_close(&fs);
     return r;

@@ -1,4 +1,5 @@
 #include "fsmap.h"
+#include "scrub_ntfs.h"
 
 #include "guest/ntfs_device.h"
 #include "core/log.h"
@@ -154,7 +155,8 @@ static int add_file(ntfs_volume *vol, const char *path, uint64_t start,
 }
 
 int p2v_fsmap_ntfs(struct p2v_layer *l, uint64_t start, uint64_t size, const char *name,
-                   unsigned flags, struct p2v_ranges *zero, struct p2v_fsmap_stats *st)
+                   unsigned flags, struct p2v_ranges *zero, struct p2v_scrub_map *scrub,
+                   struct p2v_fsmap_stats *st)
 {
     ntfs_volume *vol = p2v_ntfs_mount(l, start, size, name);
     if (!vol) {
@@ -190,6 +192,8 @@ int p2v_fsmap_ntfs(struct p2v_layer *l, uint64_t start, uint64_t size, const cha
             r = add_file(vol, paging[i], start, zero, &st->pagefile_bytes);
         if (r < 0)
             p2v_err("%s: reading the NTFS allocation bitmap failed: %s", name, strerror(-r));
+        else if (scrub)  /* clean and mapped: the bitmaps and the empty log can be trusted */
+            r = p2v_scrub_ntfs(vol, start, size, name, zero, scrub, &st->scrub);
     }
     p2v_ntfs_umount(vol);
     return r;

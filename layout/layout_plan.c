@@ -54,10 +54,34 @@ static int check_volumes(const struct p2v_partition_table *t, const char *list, 
     return 0;
 }
 
-/* Free space of every filesystem p2v can read becomes zeros. */
+/* Adds fz's ranges to zero, cut to the partition [start, start+size): a
+ * filesystem that claims more blocks than its partition holds (shrunk
+ * without resize2fs or ntfsresize) must not zero the next partition. */
+static int add_clipped(struct p2v_ranges *zero, const struct p2v_ranges *fz, uint64_t start,
+                       uint64_t size, const char *what)
+{
+    uint64_t cut = 0;
+    for (size_t k = 0; k < fz->n; k++) {
+        uint64_t a = fz->r[k].start, b = fz->r[k].end;
+        uint64_t ca = a < start ? start : a, cb = b > start + size ? start + size : b;
+        cut += (b - a) - (cb > ca ? cb - ca : 0);
+        int r = cb > ca ? p2v_ranges_add(zero, ca, cb - ca) : 0;
+        if (r < 0)
+            return r;
+    }
+    if (cut)
+        p2v_warn("%s: its filesystem reaches past the end of its partition (free space of %llu "
+                 "bytes lies outside it); only the partition's own bytes are zeroed. Grow the "
+                 "partition or shrink the filesystem (resize2fs, ntfsresize) on the source",
+                 what, (unsigned long long)cut);
+    return 0;
+}
+
+/* Free space of every filesystem p2v can read becomes zeros, and the
+ * deleted data its metadata keeps is scrubbed. */
 static int map_filesystems(struct p2v_layer *src, const char *name, struct p2v_partition_table *t,
                            const struct p2v_layout_opts *o, struct p2v_ranges *zero,
-                           struct p2v_ranges *used)
+                           struct p2v_ranges *used, struct p2v_scrub_map *scrub)
 {
     char what[4200];
     int r = 0;
@@ -90,6 +114,7 @@ static int map_filesystems(struct p2v_layer *src, const char *name, struct p2v_p
             break;
         }
         struct p2v_fsmap_stats st = { 0 };
+        struct p2v_ranges fz = { 0 };
         if (strcmp(fs->type, "xfs") == 0) {
             const char *state = p2v_fsmap_xfs_state(src, start, size);
             if (state)
@@ -97,22 +122,24 @@ static int map_filesystems(struct p2v_layer *src, const char *name, struct p2v_p
             continue;
         }
         if (strcmp(fs->type, "ntfs") == 0)
-            r = p2v_fsmap_ntfs(src, start, size, what, o->fs_flags, zero, &st);
+            r = p2v_fsmap_ntfs(src, start, size, what, o->fs_flags, &fz, scrub, &st);
         else if (!strcmp(fs->type, "ext2") || !strcmp(fs->type, "ext3") || !strcmp(fs->type, "ext4"))
-            r = p2v_fsmap_ext(src, start, size, what, o->fs_flags, zero, &st);
+            r = p2v_fsmap_ext(src, start, size, what, o->fs_flags, &fz, scrub, &st);
         else if (strcmp(fs->type, "swap") == 0 && size > SWAP_HEADER) {
             /* Swap holds nothing worth moving; its first page (signature,
              * label, UUID) stays so the guest still finds it. */
             st.free_bytes = size - SWAP_HEADER;
-            r = p2v_ranges_add(zero, start + SWAP_HEADER, size - SWAP_HEADER);
+            r = p2v_ranges_add(&fz, start + SWAP_HEADER, size - SWAP_HEADER);
         } else {
             continue;
         }
+        if (r == 0)
+            r = add_clipped(zero, &fz, start, size, what);
+        p2v_ranges_free(&fz);
         fs->mapped = r == 0 && (st.free_bytes || st.pagefile_bytes);
         fs->free_bytes = st.free_bytes;
         fs->pagefile_bytes = st.pagefile_bytes;
-        fs->scrub_inode_bytes = st.scrub_inode_bytes;
-        fs->scrub_journal_bytes = st.scrub_journal_bytes;
+        fs->scrubbed = st.scrub;
         if (st.state)
             snprintf(fs->state, sizeof fs->state, "%s", st.state);
         /* A mapped filesystem says what it uses: no zero scan there. */
@@ -331,9 +358,14 @@ int p2v_layout_plan(struct p2v_layer *src, const char *name, struct p2v_partitio
 {
     memset(wrap, 0, sizeof *wrap);
     struct p2v_layout_spec spec = { 0 };
+    struct p2v_scrub_map scrub = { 0 };
+    struct p2v_layer *below = src;
     int r = check_volumes(t, o->volumes, name);
     if (r == 0 && (!o->keep_free_space || o->volumes))
-        r = map_filesystems(src, name, t, o, &spec.zero, &spec.used);
+        r = map_filesystems(src, name, t, o, &spec.zero, &spec.used, &scrub);
+    if (r == 0 && (r = p2v_scrub_open(src, &scrub, &below)) < 0)
+        p2v_err("%s: setting up the scrub layer failed: %s", name, strerror(-r));
+    p2v_scrub_map_free(&scrub);  /* taken over by the layer, or not used */
     uint8_t mbr[512];
     struct p2v_patch patches[2], *dropped = NULL;
     if (r == 0 && !t->type[0] && (t->whole.type[0] || o->volume)) {
@@ -343,10 +375,12 @@ int p2v_layout_plan(struct p2v_layer *src, const char *name, struct p2v_partitio
         spec.patches = dropped;
     }
     if (r == 0) {
-        r = p2v_disklayout_open(src, &spec, out);
+        r = p2v_disklayout_open(below, &spec, out);
         if (r < 0)
             p2v_err("%s: setting up the disk layout failed: %s", name, strerror(-r));
     }
+    if (r < 0 && below != src)
+        p2v_layer_close(below);
     if (spec.head != mbr)
         free((void *)spec.head);
     free((void *)spec.tail);

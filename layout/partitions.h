@@ -5,6 +5,8 @@
 #ifndef P2V_PARTITIONS_H
 #define P2V_PARTITIONS_H
 
+#include "scrub_unit.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,7 +19,7 @@ struct p2v_filesystem {
     int mapped;            /* its free space is known (and reads as zeros) */
     uint64_t free_bytes;   /* free clusters */
     uint64_t pagefile_bytes;
-    uint64_t scrub_inode_bytes, scrub_journal_bytes;  /* deleted data zeroed in metadata */
+    struct p2v_scrub_counts scrubbed;  /* deleted data removed from metadata */
     char state[16];        /* clean, hibernated, dirty, unclean; "" unknown */
 };
 

@@ -147,8 +147,8 @@ static int scrub_mft_slack(uint8_t *b, uint32_t size, struct p2v_scrub_counts *c
  * the source's sequence and update sequence numbers, counting the bytes
  * that change.  The header and array end before the first stride's end
  * (at most 0x140 bytes for 64 KiB records). */
-static uint64_t write_free_record(uint8_t *b, uint32_t size, uint64_t recno, unsigned version,
-                                  uint16_t seq, uint16_t usn)
+static uint64_t write_free_record(uint8_t *b, uint32_t size, unsigned version, uint16_t seq,
+                                  uint16_t usn)
 {
     uint8_t h[NTFS_STRIDE - 2];
     memset(h, 0, sizeof h);
@@ -162,12 +162,10 @@ static uint64_t write_free_record(uint8_t *b, uint32_t size, uint64_t recno, uns
     put_le16(h + 0x14, (uint16_t)attrs);
     put_le32(h + 0x18, attrs + 8);
     put_le32(h + 0x1C, size);
-    if (ofs == MFT_HEADER) {
-        /* ntfs-3g writes the low 32 bits (and refuses more); Windows'
-         * header keeps bits 32-47 in the two bytes before them. */
-        put_le16(h + 0x2A, (uint16_t)(recno >> 32));
-        put_le32(h + 0x2C, (uint32_t)recno);
-    }
+    /* The record number field (0x2A-0x2F in 3.1) stays 0, as mkntfs
+     * leaves it in the free records of a new volume: a scrubbed free record
+     * then equals a formatted one, and an untouched volume is served
+     * byte for byte.  ntfs-3g and Windows fill it in when they use it. */
     put_le16(h + ofs, usn);  /* the array's other entries: the zeros below */
     put_le32(h + attrs, AT_END);
     uint32_t hlen = attrs + 8;
@@ -205,7 +203,7 @@ int p2v_scrub_mft_record(uint8_t *buf, uint32_t size, uint64_t recno, int in_use
         seq = 1;
     if (usn == 0 || usn == 0xFFFF)
         usn = 1;
-    uint64_t changed = write_free_record(buf, size, recno, ntfs_version, seq, usn);
+    uint64_t changed = write_free_record(buf, size, ntfs_version, seq, usn);
     if (changed) {
         cnt->mft_free_records++;
         cnt->mft_free_bytes += changed;

@@ -41,7 +41,7 @@ struct p2v_scrub_counts {
  * update sequence applied as on disk.  in_use is its bit in $MFT:$BITMAP.
  * - Free (bit clear, header not flagged in use) and recno >= 24: rewritten
  *   as the free record ntfs-3g lays out (ntfs_mft_record_layout: no
- *   attributes, record number field = recno for 3.1+), keeping the source's
+ *   attributes, record number field 0 as mkntfs leaves it), keeping the source's
  *   sequence number (0 becomes 1) and update sequence number (0 and 0xFFFF
  *   become 1, as ntfs-3g does when it reuses a record).
  * - Otherwise (in use, records 0-23, or flagged in use in its header):

@@ -347,18 +347,21 @@ section "SIGKILL of p2v mount the moment it says ready"
 MK=$T/mk
 mkdir -p "$MK"
 MOUNTS+=("$MK")
+# What a view of W serves (scrubbed, so not W's own bytes).
+p2v_mount "$W" "$T/mkref"
 n_stale=0 n_live=0 n_none=0
 for i in 1 2 3 4 5; do
     fault_at lines "$T/mk.err" 2 0 kill9 --out /dev/null --err "$T/mk.err" -- "$P2V" mount --type fixed "$W" "$MK"
     wait_until 20 mount_settled "$MK"
     case $(mnt_state "$MK") in
         none) n_none=$((n_none + 1)) ;;
-        live) cmp -s -n "$(size_of "$W")" "$MK/disk.vhd" "$W" && n_live=$((n_live + 1)) ||
-                echo "  ..   kill $i: the live view does not serve the source's bytes"
+        live) cmp -s -n "$(size_of "$W")" "$MK/disk.vhd" "$T/mkref/disk.raw" && n_live=$((n_live + 1)) ||
+                echo "  ..   kill $i: the live view does not serve the view's bytes"
             p2v_umount "$MK" ;;
         stale) n_stale=$((n_stale + 1)); fusermount3 -uz "$MK" ;;
     esac
 done
+p2v_umount "$T/mkref"
 echo "  ..   5 kills at the ready line: $n_stale stale mounts, $n_live live views, $n_none not mounted"
 check_eq "a kill at the ready line leaves the view serving (the right bytes), never a stale mount" 5 "$n_live"
 check "no p2v process left serving $MK" wait_until 20 no_view_process "$MK"

@@ -57,12 +57,27 @@ p2v_umount "$T/keep"
 p2v_mount "$disk" "$T/keep" --keep-pagefile
 check "--keep-pagefile: the pagefile's contents stay" test "$(count_marker "$PAGE" "$T/keep/disk.raw")" -gt 0
 check_eq "--keep-pagefile: deleted data still gone" 0 "$(count_marker "$DEL" "$T/keep/disk.raw")"
-# ntfsclone copies exactly the used clusters and the backup boot sector:
-# with the pagefile kept, the partition must be byte for byte its output.
+# ntfsclone copies exactly the used clusters and the backup boot sector,
+# and writes zeros for the free ones: a clone of the view's partition is
+# the partition itself only if every free cluster reads as zeros.  (The
+# source's clone differs from the view in the metadata p2v scrubs: slack
+# of MFT records and index blocks, issue 20; the files are checked above.)
 rm -f "$T/clone.img"
-ntfsclone -q --overwrite "$T/clone.img" "$part" >/dev/null 2>&1
-check "--keep-pagefile: the partition equals ntfsclone's raw copy" \
-    cmp <(dd if="$T/keep/disk.raw" bs=1M skip=1 count=63 status=none) "$T/clone.img"
+ntfsclone -q --overwrite "$T/clone.img" "$T/keep/partitions/1.raw" >/dev/null 2>&1
+check "--keep-pagefile: the partition equals ntfsclone's raw copy of it" \
+    cmp "$T/keep/partitions/1.raw" "$T/clone.img"
+rm -f "$T/clone-src.img"
+ntfsclone -q --overwrite "$T/clone-src.img" "$part" >/dev/null 2>&1
+check "... and no cluster the source's clone holds as zeros holds data in the view" python3 -c '
+import sys
+a, b = open(sys.argv[1], "rb"), open(sys.argv[2], "rb")
+while True:
+    x, y = a.read(4096), b.read(4096)
+    if not x:
+        break
+    if x.count(0) != len(x) and y.count(0) == len(y):
+        sys.exit(1)
+' "$T/keep/partitions/1.raw" "$T/clone-src.img"
 p2v_umount "$T/keep"
 
 # A hibernated volume: hiberfil.sys starting with "hibr".

@@ -158,5 +158,29 @@ tr=$T/trunc.img; cp "$gpt" "$tr"; truncate -s 62M "$tr"
 refused "truncated GPT disk" "the GPT says the disk ends at LBA 131071, but it has only 126976 sectors: the image is truncated" "$tr"
 check_eq "an intact GPT raises no warning" "" "$("$P2V" info -q "$gpt" 2>&1 >/dev/null)"
 
+# A filesystem larger than its partition (shrunk without resize2fs): its
+# free space past the partition's end is the next partition's data, and
+# must not read as zeros.
+over=$T/over.img
+truncate -s 48M "$over"
+sfdisk -q "$over" <<'SF'
+label: dos
+start=2048, size=16384, type=83
+start=18432, size=32768, type=83
+SF
+rm -f "$T/big.ext4"; truncate -s 32M "$T/big.ext4"; mkfs.ext4 -q -F -L BIG "$T/big.ext4"
+dd if="$T/big.ext4" of="$over" bs=1M seek=1 count=8 conv=notrunc status=none
+python3 -c 'import sys; f=open(sys.argv[1],"r+b"); f.seek(9<<20); f.write(b"NEXT-PARTITION-DATA" * 55000)' "$over"
+mkdir -p "$T/om"
+over_hash=$(hash_of "$over")
+check "an ext filesystem larger than its partition: mounted" "$P2V" mount -q "$over" "$T/om"
+check_eq "... the next partition reads as it is on the source" \
+    "$(dd if="$over" bs=1M skip=9 count=16 status=none | sha256sum)" \
+    "$(dd if="$T/om/disk.raw" bs=1M skip=9 count=16 status=none | sha256sum)"
+"$P2V" umount "$T/om"
+check_eq "... with a warning naming it" 1 \
+    "$("$P2V" info -q "$over" 2>&1 >/dev/null | grep -c "partition 1: its filesystem reaches past the end of its partition")"
+check_eq "... source unchanged" "$over_hash" "$(hash_of "$over")"
+
 check_eq "MBR source unchanged" "$before" "$(hash_of "$mbr")"
 finish

@@ -507,7 +507,8 @@ if bash tests/mkefidisk.sh "$efi" >"$T/mk.log" 2>&1 && bash tests/mkbootdisk.sh 
         bad "BIOS disk: mount failed"
     fi
     if p2v_mount "$boot" "$T/m" --format vhdx; then
-        check "BIOS disk, --format vhdx: qemu-img compare identical" qemu-img compare -q -f raw -F vhdx "$boot" "$T/m/disk.vhdx"
+        check "BIOS disk, --format vhdx: qemu-img compare with disk.raw identical" \
+            qemu-img compare -q -f raw -F vhdx "$T/m/disk.raw" "$T/m/disk.vhdx"
         check "BIOS disk: SeaBIOS boots GRUB from disk.vhdx and it reads NTFS" \
             bash tests/qemu-boot-check.sh "$T/m/disk.vhdx" vhdx
         p2v_umount "$T/m"

@@ -6,6 +6,12 @@
 #  2. A 4 GiB disk whose NTFS partition is 25% full (with old data in its
 #     free space): mount + `cp MNT/disk.vhd` against `qemu-img convert -O
 #     vpc` of the same source, cold cache, medians of 3.  Target: <= 0.35x.
+#  3. An NTFS volume with BENCH_NTFS_FILES files (default 1000000) in 1000
+#     directories, 5% of them deleted: time and peak memory of the mount,
+#     which maps the deleted data kept in metadata (issue 20: one pass over
+#     $MFT), against a mount with --keep-free-space (no maps at all), and
+#     of `info --json`, which rewrites a copy of every MFT record and index
+#     block to count what changes.  Targets: mount under 10 s, under 64 MiB.
 # Usage: tools/bench_layout.sh BUILD/p2v   (root; scratch in BENCH_DIR)
 set -eu
 P2V=$(realpath "${1:-build/p2v}")
@@ -57,6 +63,46 @@ if [ ! -f "$disk" ]; then
     losetup -d "$loop"
     mv "$disk.tmp" "$disk"
 fi
+# timed CMD...: "seconds peak-RSS-MiB" of CMD, cold cache.
+timed() {
+    cold
+    python3 - "$@" <<'PY'
+import resource, subprocess, sys, time
+t = time.time()
+subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)
+print("%.2f %d" % (time.time() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024))
+PY
+}
+nfiles=${BENCH_NTFS_FILES:-1000000}
+many=$dir/many$nfiles.ntfs
+if [ ! -f "$many" ]; then
+    say "creating an NTFS volume with $nfiles files (once; several minutes for a million)"
+    truncate -s $((nfiles / 1000 * 5 + 512))M "$many.tmp"
+    mkntfs -q -F -Q -L MANY "$many.tmp" >/dev/null 2>&1
+    ntfs-3g -o big_writes "$many.tmp" "$dir/m"
+    python3 - "$dir/m" "$nfiles" <<'PY'
+import os, sys
+root, n = sys.argv[1], int(sys.argv[2])
+per = max(1, n // 1000)
+for i in range(n):
+    d = os.path.join(root, "dir%04d" % (i // per))
+    if i % per == 0:
+        os.mkdir(d)
+    p = os.path.join(d, "a-file-with-a-longish-name-%07d.txt" % i)
+    with open(p, "w") as f:
+        f.write("deleted-or-kept %d\n" % i * 4)
+    if i % 20 == 7:
+        os.unlink(p)
+PY
+    umount "$dir/m"
+    mv "$many.tmp" "$many"
+fi
+read -r many_s many_rss < <(timed "$P2V" mount -q "$many" "$mnt")
+"$P2V" umount "$mnt"
+read -r keep_s keep_rss < <(timed "$P2V" mount -q --keep-free-space "$many" "$mnt")
+"$P2V" umount "$mnt"
+read -r info_s info_rss < <(timed "$P2V" info --json "$many")
+
 p2v_t="" qemu_t=""
 for i in 1 2 3; do
     cold
@@ -77,3 +123,4 @@ done
 pm=$(echo $p2v_t | median) qm=$(echo $qemu_t | median)
 echo "2000 GiB sparse NTFS, 1 GiB used: dynamic mount ${secs} s (target < 2), peak RSS ${rss} MiB (target < 64), disk.vhd ${vhd_size} bytes"
 echo "4 GiB disk, NTFS 25% full: p2v mount + cp disk.vhd ${pm} s, qemu-img convert -O vpc ${qm} s, ratio $(awk -v a="$pm" -v b="$qm" 'BEGIN { printf "%.2f", a / b }') (target <= 0.35)"
+echo "NTFS, $nfiles files (5% deleted): mount ${many_s} s (target < 10), peak RSS ${many_rss} MiB (target < 64); with --keep-free-space ${keep_s} s, ${keep_rss} MiB (ratio $(awk -v a="$many_s" -v b="$keep_s" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')); info --json ${info_s} s, ${info_rss} MiB"

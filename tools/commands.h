@@ -83,7 +83,8 @@ int parse_format(const char *s);
     "      --offset BYTES        where a bare volume goes in its new disk (default 1 MiB)\n"   \
     "      --disk-signature HEX  that disk's MBR signature (default: derived from SOURCE)\n"   \
     "      --gpt                 make that disk GPT, not MBR (automatic from 2 TiB)\n"         \
-    "      --keep-free-space     copy free clusters too (forensics); default: they read as zeros\n" \
+    "      --keep-free-space     copy every byte (forensics); default: free clusters and\n"    \
+    "                            deleted data kept in metadata read as zeros\n"             \
     "      --keep-pagefile       keep the contents of pagefile.sys, hiberfil.sys, swapfile.sys\n" \
     "      --force               accept a hibernated or unclean NTFS volume (copied whole)\n"  \
     "      --pad                 zero-pad a source that is not a whole number of sectors\n"    \

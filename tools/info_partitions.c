@@ -3,6 +3,8 @@
 
 #include "stack.h"
 
+#include "layout/scrub.h"
+
 #include <inttypes.h>
 #include <uuid/uuid.h>
 
@@ -59,7 +61,36 @@ void info_partitions_text(FILE *f, const struct p2v_stack *st)
     }
 }
 
-static void fs_json(struct p2v_json *j, const struct p2v_filesystem *fs)
+/* Deleted data removed from the filesystem's metadata, by kind: the zero
+ * ranges known from the mount, and what the rewritten units change, found
+ * by rewriting a copy of each (bytes whose value changes). */
+static void scrub_json(struct p2v_json *j, const struct p2v_stack *st,
+                       const struct p2v_filesystem *fs, uint64_t start, uint64_t size)
+{
+    struct p2v_scrub_counts c = fs->scrubbed;
+    if (p2v_scrub_count(st->disk, start, size, &c) < 0)
+        c.skipped_units = UINT64_MAX;  /* unreadable: not a count to trust */
+    p2v_json_object(j, "scrubbed");
+    const struct { const char *key; uint64_t v; } kinds[] = {
+        { "mft_free_records", c.mft_free_records },
+        { "mft_free_bytes", c.mft_free_bytes },
+        { "mft_slack_bytes", c.mft_slack_bytes },
+        { "index_slack_bytes", c.index_slack_bytes },
+        { "index_unused_bytes", c.index_unused_bytes },
+        { "logfile_bytes", c.logfile_bytes },
+        { "file_slack_bytes", c.file_slack_bytes },
+        { "ext_free_inode_bytes", c.ext_free_inode_bytes },
+        { "ext_dirent_slack_bytes", c.ext_dirent_slack_bytes },
+        { "ext_journal_bytes", c.ext_journal_bytes },
+        { "skipped_units", c.skipped_units },
+    };
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
+        p2v_json_uint(j, kinds[i].key, kinds[i].v);
+    p2v_json_end(j);
+}
+
+static void fs_json(struct p2v_json *j, const struct p2v_stack *st, const struct p2v_filesystem *fs,
+                    uint64_t start, uint64_t size)
 {
     p2v_json_object(j, "filesystem");
     p2v_json_str(j, "type", fs->type);
@@ -68,11 +99,7 @@ static void fs_json(struct p2v_json *j, const struct p2v_filesystem *fs)
     p2v_json_bool(j, "mapped", fs->mapped);
     p2v_json_uint(j, "free_bytes", fs->free_bytes);
     p2v_json_uint(j, "pagefile_bytes", fs->pagefile_bytes);
-    /* Deleted data zeroed in the filesystem's metadata, by kind (bytes). */
-    p2v_json_object(j, "scrubbed");
-    p2v_json_uint(j, "ext_free_inodes", fs->scrub_inode_bytes);
-    p2v_json_uint(j, "ext_journal", fs->scrub_journal_bytes);
-    p2v_json_end(j);
+    scrub_json(j, st, fs, start, size);
     p2v_json_end(j);
 }
 
@@ -85,7 +112,7 @@ void info_partitions_json(struct p2v_json *j, const struct p2v_stack *st)
     p2v_json_bool(j, "from_backup_gpt", t->from_backup_gpt);
     p2v_json_bool(j, "backup_gpt_damaged", t->backup_gpt_damaged);
     p2v_json_end(j);
-    fs_json(j, &t->whole);
+    fs_json(j, st, &t->whole, 0, st->src.size);
     char g[37] = "";
     if (st->wrap.gpt)
         uuid_unparse(st->wrap.disk_guid, g);
@@ -110,7 +137,7 @@ void info_partitions_json(struct p2v_json *j, const struct p2v_stack *st)
         p2v_json_bool(j, "bootable", p->bootable);
         p2v_json_bool(j, "extended", p->extended);
         p2v_json_uint(j, "data_bytes", p->extended ? 0 : data_bytes(st, p));
-        fs_json(j, &p->fs);
+        fs_json(j, st, &p->fs, p->start, p->extended ? 0 : p->size);
         p2v_json_end(j);
     }
     p2v_json_end(j);

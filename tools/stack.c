@@ -57,7 +57,7 @@ static int derive_base(struct p2v_stack *s, const struct p2v_stack_opts *o,
     const struct p2v_layout_opts *lo = &o->layout;
     size_t sample = 0;
     int n;
-    n = snprintf(head, sizeof head, "p2v-base-1|%s", s->sv.ident);
+    n = snprintf(head, sizeof head, "p2v-base-2|%s", s->sv.ident);
     if (!s->src.is_blockdev) {
         s->timestamp = vhd_timestamp((int64_t)s->src.mtime.tv_sec);
     } else {
