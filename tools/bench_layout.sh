@@ -123,4 +123,4 @@ done
 pm=$(echo $p2v_t | median) qm=$(echo $qemu_t | median)
 echo "2000 GiB sparse NTFS, 1 GiB used: dynamic mount ${secs} s (target < 2), peak RSS ${rss} MiB (target < 64), disk.vhd ${vhd_size} bytes"
 echo "4 GiB disk, NTFS 25% full: p2v mount + cp disk.vhd ${pm} s, qemu-img convert -O vpc ${qm} s, ratio $(awk -v a="$pm" -v b="$qm" 'BEGIN { printf "%.2f", a / b }') (target <= 0.35)"
-echo "NTFS, $nfiles files (5% deleted): mount ${many_s} s (target < 10), peak RSS ${many_rss} MiB (target < 64); with --keep-free-space ${keep_s} s, ${keep_rss} MiB (ratio $(awk -v a="$many_s" -v b="$keep_s" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')); info --json ${info_s} s, ${info_rss} MiB"
+echo "NTFS, $nfiles files (5% deleted): mount ${many_s} s (target < 10), peak RSS ${many_rss} MiB (target < 64); with --keep-free-space ${keep_s} s, ${keep_rss} MiB (ratio $(awk -v a="$many_s" -v b="$keep_s" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')); info --json ${info_s} s, ${info_rss} MiB"
