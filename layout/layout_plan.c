@@ -133,6 +133,9 @@ static int map_filesystems(struct p2v_layer *src, const char *name, struct p2v_p
         } else {
             continue;
         }
+        if (r == -ENOMEM)  /* the maps' own failures say what failed */
+            p2v_err("%s: out of memory while mapping its free space and deleted data; pass "
+                    "--keep-free-space to copy it as it is", what);
         if (r == 0)
             r = add_clipped(zero, &fz, start, size, what);
         p2v_ranges_free(&fz);

@@ -160,12 +160,46 @@ static int scrub_read(struct p2v_layer *l, void *buf, size_t len, uint64_t off)
     return r;
 }
 
+struct fill_walk {
+    const struct p2v_scrub_map *m;
+    p2v_extent_fn fn;
+    void *ctx;
+};
+
+/* A zero extent from below that a fill covers is data in part: a sparse
+ * source's hole inside $LogFile reads as 0xFF here, and every image must
+ * carry those bytes.  (A rewritten unit over a hole stays zeros: no unit
+ * check passes on zeros.) */
+static int fill_extent(void *ctx, uint64_t off, uint64_t len, enum p2v_extent_kind kind)
+{
+    struct fill_walk *w = ctx;
+    uint64_t end = off + len;
+    if (kind != P2V_EXTENT_ZERO)
+        return w->fn(w->ctx, off, len, kind);
+    for (size_t i = find(w->m, off); i < w->m->n && w->m->run[i].start < end; i++) {
+        const struct p2v_scrub_run *r = &w->m->run[i];
+        if (r->kind != P2V_SCRUB_FILL_FF)
+            continue;
+        uint64_t a = r->start > off ? r->start : off;
+        uint64_t b = r->start + r->len < end ? r->start + r->len : end;
+        int e = a > off ? w->fn(w->ctx, off, a - off, P2V_EXTENT_ZERO) : 0;
+        if (e == 0)
+            e = w->fn(w->ctx, a, b - a, P2V_EXTENT_DATA);
+        if (e)
+            return e;
+        off = b;
+    }
+    return off < end ? w->fn(w->ctx, off, end - off, P2V_EXTENT_ZERO) : 0;
+}
+
 static int scrub_extents(struct p2v_layer *l, uint64_t off, uint64_t len, p2v_extent_fn fn,
                          void *ctx)
 {
     /* Rewritten units are data whatever they hold, and so is a fill of
      * 0xFF; what the filesystem uses is data below too. */
-    return p2v_layer_extents(l->below, off, len, fn, ctx);
+    struct scrub *s = (struct scrub *)l;
+    struct fill_walk w = { &s->m, fn, ctx };
+    return p2v_layer_extents(l->below, off, len, fill_extent, &w);
 }
 
 static void scrub_close(struct p2v_layer *l)

@@ -372,7 +372,15 @@ static int scan_dir(struct dirs *w, ext2_ino_t ino, struct ext2_inode *inode)
     w->nblocks = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;  /* logical blocks are 32-bit */
     w->np = w->nn = 0;
     w->why = NULL;
-    int r = inode->i_flags & EXT4_EXTENTS_FL ? map_extents(w, ino, inode) : map_blocks(w, ino);
+    /* A directory cannot hold more blocks than the filesystem, nor (i_blocks
+     * counts 512-byte units, metadata blocks included) more than it has
+     * allocated: a larger size is damage, and walking it would cost memory
+     * and time in proportion to the lie. */
+    uint64_t held = ext2fs_get_stat_i_blocks(w->fs, inode) * 512 / bs;
+    int r = n > ext2fs_blocks_count(w->fs->super) || n > held
+                ? left(w, "its size is more than the blocks it holds")
+            : inode->i_flags & EXT4_EXTENTS_FL ? map_extents(w, ino, inode)
+                                               : map_blocks(w, ino);
     if (r == 0)
         r = check_pieces(w);
     if (r == 0 && (inode->i_flags & EXT2_INDEX_FL))

@@ -324,7 +324,12 @@ static int add_slack(struct scan *s, const uint8_t *a)
 {
     if (get_le16(a + 0x0C) & RAW_NO_SLACK)
         return 0;  /* compressed units hold packed data; EFS pads with its own */
-    uint64_t alloc = get_le64(a + 0x28), init = get_le64(a + 0x38);
+    /* From the end of the data, not of the valid data: writers below
+     * NTFS (the hibernation and shadow-copy paths) may leave the valid
+     * data length behind what they wrote. */
+    uint64_t alloc = get_le64(a + 0x28), size = get_le64(a + 0x30), init = get_le64(a + 0x38);
+    if (init < size)
+        init = size;
     if (init >= alloc || alloc > INT64_MAX)
         return 0;
     errno = 0;
@@ -414,9 +419,12 @@ static int one_index(struct scan *s, ntfs_inode *ni, ntfschar *name, uint8_t len
 {
     ntfs_attr *na = ntfs_attr_open(ni, AT_INDEX_ALLOCATION, name, len);
     ntfs_attr *bna = na ? ntfs_attr_open(ni, AT_BITMAP, name, len) : NULL;
-    s64 rootlen = 0;
-    uint8_t *root = bna ? ntfs_attr_readall(ni, AT_INDEX_ROOT, name, len, &rootlen) : NULL;
-    uint32_t bs = root && rootlen >= 16 ? get_le32(root + 8) : 0;  /* index_block_size */
+    /* Only the root's header: an $INDEX_ROOT is resident and small, and
+     * one that claims otherwise is not read whole. */
+    ntfs_attr *rna = bna ? ntfs_attr_open(ni, AT_INDEX_ROOT, name, len) : NULL;
+    uint8_t root[16];
+    uint32_t bs = rna && !NAttrNonResident(rna) && ntfs_attr_pread(rna, 0, 16, root) == 16
+                      ? get_le32(root + 8) : 0;  /* index_block_size */
     uint64_t n = bs ? clamp(na->initialized_size) / bs : 0, want = (n + 7) / 8;
     uint8_t *bitmap = NULL;
     int r = 0;
@@ -430,7 +438,7 @@ static int one_index(struct scan *s, ntfs_inode *ni, ntfschar *name, uint8_t len
             want = clamp(bna->data_size);
         errno = 0;
         if (want && ntfs_attr_pread(bna, 0, (s64)want, bitmap) != (s64)want) {
-            r = read_failed(s, "an index $BITMAP");
+            s->bad_indexes++;  /* unreadable: this index is served as it is */
         } else {
             struct indx_arg x = { bitmap, bs };
             if (n > want * 8)
@@ -439,7 +447,8 @@ static int one_index(struct scan *s, ntfs_inode *ni, ntfschar *name, uint8_t len
         }
     }
     free(bitmap);
-    free(root);
+    if (rna)
+        ntfs_attr_close(rna);
     if (bna)
         ntfs_attr_close(bna);
     if (na)

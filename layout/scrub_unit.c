@@ -164,8 +164,8 @@ static uint64_t write_free_record(uint8_t *b, uint32_t size, unsigned version, u
     put_le32(h + 0x1C, size);
     /* The record number field (0x2A-0x2F in 3.1) stays 0, as mkntfs
      * leaves it in the free records of a new volume: a scrubbed free record
-     * then equals a formatted one, and an untouched volume is served
-     * byte for byte.  ntfs-3g and Windows fill it in when they use it. */
+     * then equals a formatted one.  ntfs-3g and Windows fill it in when
+     * they use the record. */
     put_le16(h + ofs, usn);  /* the array's other entries: the zeros below */
     put_le32(h + attrs, AT_END);
     uint32_t hlen = attrs + 8;

@@ -3,6 +3,7 @@
 
 #include "stack.h"
 
+#include "core/log.h"
 #include "layout/scrub.h"
 
 #include <inttypes.h>
@@ -68,8 +69,14 @@ static void scrub_json(struct p2v_json *j, const struct p2v_stack *st,
                        const struct p2v_filesystem *fs, uint64_t start, uint64_t size)
 {
     struct p2v_scrub_counts c = fs->scrubbed;
-    if (p2v_scrub_count(st->disk, start, size, &c) < 0)
-        c.skipped_units = UINT64_MAX;  /* unreadable: not a count to trust */
+    /* Only a filesystem's own units: the disk's entry (no filesystem of
+     * its own when it has a table) spans every partition. */
+    if (fs->type[0] && p2v_scrub_count(st->disk, start, size, &c) < 0) {
+        p2v_warn("counting the deleted data scrubbed from the %s filesystem at byte %llu "
+                 "failed: a read of the source failed; its scrubbed counts are incomplete",
+                 fs->type, (unsigned long long)start);
+        c.skipped_units = UINT64_MAX;  /* not a count to trust */
+    }
     p2v_json_object(j, "scrubbed");
     const struct { const char *key; uint64_t v; } kinds[] = {
         { "mft_free_records", c.mft_free_records },

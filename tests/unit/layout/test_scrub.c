@@ -44,6 +44,33 @@ static void mem_close(struct p2v_layer *l)
 
 static const struct p2v_layer_ops mem_ops = { .name = "mem", .read = mem_read, .close = mem_close };
 
+/* The same bytes as a sparse file whose data ends at 2048: a hole after. */
+static int holey_extents(struct p2v_layer *l, uint64_t off, uint64_t len, p2v_extent_fn fn,
+                         void *ctx)
+{
+    (void)l;
+    (void)len;  /* whole runs: the wrapper clips */
+    int r = off < 2048 ? fn(ctx, off, 2048 - off, P2V_EXTENT_DATA) : 0;
+    uint64_t z = off > 2048 ? off : 2048;
+    return r ? r : fn(ctx, z, 8192 - z, P2V_EXTENT_ZERO);
+}
+
+static const struct p2v_layer_ops holey_ops = {
+    .name = "holey", .read = mem_read, .extents = holey_extents, .close = mem_close,
+};
+
+struct seen { uint64_t off[8], len[8]; int kind[8], n; };
+
+static int record_extent(void *ctx, uint64_t off, uint64_t len, enum p2v_extent_kind kind)
+{
+    struct seen *s = ctx;
+    if (s->n < 8) {
+        s->off[s->n] = off, s->len[s->n] = len, s->kind[s->n] = kind;
+        s->n++;
+    }
+    return 0;
+}
+
 static void protect(uint8_t *r, uint16_t usn)
 {
     uint32_t ofs = get_le16(r + 4), count = get_le16(r + 6);
@@ -299,7 +326,7 @@ static void test_overlap_dropped(void **state)
     uint8_t *disk = malloc(8192);
     for (int i = 0; i < 8192; i++)
         disk[i] = (uint8_t)i;
-    struct mem m = { .l = { .ops = &mem_ops, .size = 8192 }, .b = disk };
+    struct mem m = { .l = { .ops = &holey_ops, .size = 8192 }, .b = disk };
     struct p2v_scrub_map map = { 0 };
     struct p2v_scrub_vol v = { 0 };
     uint16_t vi;
@@ -319,6 +346,17 @@ static void test_overlap_dropped(void **state)
     for (int i = 0; i < 8192; i++) {
         int ff = (i >= 1000 && i < 1100) || (i >= 3000 && i < 3010);
         assert_int_equal(got[i], ff ? 0xFF : (uint8_t)i);
+    }
+    /* The fill over the hole is data; the one over data changes nothing. */
+    struct seen e = { .n = 0 };
+    assert_int_equal(p2v_layer_extents(top, 0, 8192, record_extent, &e), 0);
+    assert_int_equal(e.n, 4);
+    const uint64_t want_off[] = { 0, 2048, 3000, 3010 }, want_len[] = { 2048, 952, 10, 5182 };
+    const int want_kind[] = { P2V_EXTENT_DATA, P2V_EXTENT_ZERO, P2V_EXTENT_DATA, P2V_EXTENT_ZERO };
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(e.off[i], want_off[i]);
+        assert_int_equal(e.len[i], want_len[i]);
+        assert_int_equal(e.kind[i], want_kind[i]);
     }
     p2v_layer_close(top);
     /* An empty map is no layer at all. */
