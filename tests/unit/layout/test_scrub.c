@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/bytes.h"
+#include "mst_protect.h"
 #include "layout/scrub.h"
 
 #define DISK (256u * 1024)
@@ -69,16 +70,6 @@ static int record_extent(void *ctx, uint64_t off, uint64_t len, enum p2v_extent_
         s->n++;
     }
     return 0;
-}
-
-static void protect(uint8_t *r, uint16_t usn)
-{
-    uint32_t ofs = get_le16(r + 4), count = get_le16(r + 6);
-    put_le16(r + ofs, usn);
-    for (uint32_t i = 1; i < count; i++) {
-        memcpy(r + ofs + 2 * i, r + 512 * i - 2, 2);
-        put_le16(r + 512 * i - 2, usn);
-    }
 }
 
 static void marker(uint8_t *p, size_t n)

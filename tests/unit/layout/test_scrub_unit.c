@@ -15,6 +15,7 @@
 
 #include "core/bytes.h"
 #include "core/crc32c.h"
+#include "mst_protect.h"
 #include "layout/scrub_unit.h"
 
 #define V31 P2V_NTFS_VERSION(3, 1)
@@ -38,18 +39,6 @@ static void poke(uint8_t *b, struct poke p)
         put_le16(b + p.at, (uint16_t)p.v);
     else
         put_le32(b + p.at, p.v);
-}
-
-/* The update sequence as NTFS writes it: each 512-byte stride's last two
- * bytes saved in the array, the number written there instead. */
-static void protect(uint8_t *r, uint16_t usn)
-{
-    uint32_t ofs = get_le16(r + 4), count = get_le16(r + 6);
-    put_le16(r + ofs, usn);
-    for (uint32_t i = 1; i < count; i++) {
-        memcpy(r + ofs + 2 * i, r + 512 * i - 2, 2);
-        put_le16(r + 512 * i - 2, usn);
-    }
 }
 
 /* A free record as mkntfs writes it (brief §1.1, c64k.img.rec30): record
