@@ -8,7 +8,7 @@ SAN      ?=
 # User CFLAGS/LDFLAGS are added, never replace the project's own flags.
 P2V_CFLAGS := $(OPT) $(SAN) -std=c11 -D_FILE_OFFSET_BITS=64 -D_DEFAULT_SOURCE \
             -Wall -Wextra -Werror -Wmissing-prototypes -DP2V_VERSION='"$(VERSION)"' -I. \
-            $(shell pkg-config --cflags fuse3 uuid blkid libxml-2.0 libarchive libguestfs 2>/dev/null) $(CFLAGS)
+            $(shell pkg-config --cflags fuse3 uuid blkid libxml-2.0 libarchive libguestfs 2>/dev/null) $(CPPFLAGS) $(CFLAGS)
 P2V_LDFLAGS := $(SAN) $(LDFLAGS)
 LDLIBS   += $(shell pkg-config --libs fuse3 uuid blkid libxml-2.0 libarchive libguestfs 2>/dev/null) -lntfs-3g -lext2fs -lcom_err -lhivex -lvhdi -lnettle -lz -ldl -lpthread
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer
@@ -29,13 +29,56 @@ B        ?= build
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
 UNITS    := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all deps deps-build check structure unit integration demo bench asan check-asan check-asan-subset valgrind clean
-all: $(B)/p2v $(B)/badfuse
+.PHONY: all doc install uninstall deps deps-build check structure unit integration demo bench asan check-asan check-asan-subset valgrind clean
+all: $(B)/p2v $(B)/badfuse doc
+
+# Man pages (docs/man/*.scd, scdoc) and bash completion, both completed
+# from the binary's own help text (tools/doc/), so option lists have one
+# source.
+MAN_SRC  := $(wildcard docs/man/*.1.scd)
+MANPAGES := $(MAN_SRC:docs/man/%.scd=$(B)/man/%)
+doc: $(MANPAGES) $(B)/p2v.bash
+
+$(B)/man/%.1: docs/man/%.1.scd $(B)/p2v tools/doc/gen-man.sh tools/doc/help-parse.awk
+	@mkdir -p $(dir $@)
+	sh tools/doc/gen-man.sh $(B)/p2v $< >$@.scd
+	scdoc <$@.scd >$@.tmp && mv $@.tmp $@ && rm -f $@.scd
+
+$(B)/p2v.bash: $(B)/p2v tools/doc/gen-completion.sh tools/doc/help-parse.awk
+	sh tools/doc/gen-completion.sh $(B)/p2v >$@.tmp && mv $@.tmp $@
+
+# GNU conventions: PREFIX (or prefix), DESTDIR, bindir, mandir.  p2v reads
+# no data files at run time: its boot code, vendor-service list and XML
+# schemas are built into the binary.
+PREFIX     ?= /usr/local
+prefix     ?= $(PREFIX)
+bindir     ?= $(prefix)/bin
+datarootdir ?= $(prefix)/share
+mandir     ?= $(datarootdir)/man
+bashcompdir ?= $(datarootdir)/bash-completion/completions
+INSTALL    ?= install
+
+install: all
+	$(INSTALL) -d $(DESTDIR)$(bindir) $(DESTDIR)$(mandir)/man1 $(DESTDIR)$(bashcompdir)
+	$(INSTALL) -m 0755 $(B)/p2v $(DESTDIR)$(bindir)/p2v
+	$(INSTALL) -m 0644 $(MANPAGES) $(DESTDIR)$(mandir)/man1/
+	$(INSTALL) -m 0644 $(B)/p2v.bash $(DESTDIR)$(bashcompdir)/p2v
+
+uninstall:
+	rm -f $(DESTDIR)$(bindir)/p2v $(DESTDIR)$(bashcompdir)/p2v \
+	    $(MAN_SRC:docs/man/%.scd=$(DESTDIR)$(mandir)/man1/%)
 
 deps:
 	@sh tools/install-deps.sh all
 deps-build:
 	@sh tools/install-deps.sh build
+
+# Libraries that cannot tell their version at run time: p2v version shows
+# the one it was built with.
+$(B)/obj/tools/version.o: P2V_CFLAGS += \
+    -DP2V_BUILT_NTFS3G='"$(shell pkg-config --modversion libntfs-3g 2>/dev/null)"' \
+    -DP2V_BUILT_HIVEX='"$(shell pkg-config --modversion hivex 2>/dev/null)"' \
+    -DP2V_BUILT_UUID='"$(shell pkg-config --modversion uuid 2>/dev/null)"'
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

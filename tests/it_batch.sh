@@ -281,9 +281,10 @@ done
 "$P2V" batch --jobs x "$B/batch.xml" >/dev/null 2>&1; check_eq "--jobs x: exit 2" 2 $?
 "$P2V" batch "$B/batch.xml" "$B/more.xml" >/dev/null 2>&1; check_eq "two manifests: exit 2" 2 $?
 check "p2v batch --schema prints transfer/manifest.rng" cmp <("$P2V" batch --schema) transfer/manifest.rng
-awk '/^```xml/ { f = 0 } /^```xml/ && !done { getline; if ($0 ~ /^<batch/) { f = 1; done = 1 } }
-     /^```$/ { f = 0 } f' README.md >"$T/readme-manifest.xml"
-check "README's example manifest is valid against the schema" \
+awk '/^; manifest-example:end$/ { f = 0 } f && !/^```/ { print } /^; manifest-example:begin$/ { f = 1 }' \
+    docs/man/p2v-batch.1.scd >"$T/readme-manifest.xml"
+check "the example manifest of p2v-batch(1) is there" grep -q '^<batch' "$T/readme-manifest.xml"
+check "the example manifest of p2v-batch(1) is valid against the schema" \
     xmllint --noout --relaxng transfer/manifest.rng "$T/readme-manifest.xml"
 
 check_eq "no p2v mount left at the end" 0 "$(our_mounts)"

@@ -29,12 +29,15 @@ static void help(void)
 {
     puts("usage: p2v batch [--jobs N] [--json] MANIFEST\n"
          "       p2v batch --schema\n"
-         "Converts every job of MANIFEST (an XML file; see README.md): fixup apply with\n"
+         "Converts every job of MANIFEST (an XML file; see p2v-batch(1)): fixup apply with\n"
          "its plan, check, mount, commit to its destination, umount.  Up to N jobs run\n"
          "at once (default 1).  Each job writes DESTINATION/p2v-summary.json and logs\n"
          "to DESTINATION/.p2v-job/log; the summaries are printed at the end.  Run it\n"
          "again after a failure: finished jobs find their image there, interrupted\n"
-         "copies resume.  Exit status: 0 when every job succeeded.");
+         "copies resume.  Exit status: 0 when every job succeeded.\n"
+         "      --jobs N              run up to N jobs at once (default 1)\n"
+         "      --json                the summaries as JSON\n"
+         "      --schema              print the manifest's RELAX NG schema");
 }
 
 /* 0 to run, -1 after --help, else the exit status. */

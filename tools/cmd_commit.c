@@ -97,8 +97,8 @@ static void help(void)
           "      --config FILE     machine configuration for the definitions\n"
           "                        (default: what the image shows)\n"
           "      --name NAME       the VM's name (default: the hostname, else p2v-vm)\n"
-          "      --target T        disk bus of the libvirt and QEMU definitions: virtio\n"
-          "                        (default), qemu-sata or qemu-ide\n"
+          "      --target virtio|qemu-sata|qemu-ide  disk bus of the libvirt and QEMU\n"
+          "                        definitions (default virtio)\n"
           "      --json            a JSON summary on stdout\n"
           "  -q, --quiet           no progress\n", stdout);
 }

@@ -55,7 +55,19 @@ static void fixup_usage(FILE *f)
           "  efi-fallback LOADER              (UEFI disks: LOADER on the ESP becomes\n"
           "                                    \\EFI\\BOOT\\BOOTX64.EFI)\n"
           "KEY is HKLM\\SYSTEM\\... or HKLM\\SOFTWARE\\... (CurrentControlSet allowed);\n"
-          "GUEST-PATH may start with %SystemRoot%.\n\n" P2V_STACK_HELP,
+          "GUEST-PATH may start with %SystemRoot%.\n\n"
+          "      --target virtio|qemu-sata|qemu-ide|hyperv  plan: the virtual disk\n"
+          "                            controller the plan prepares for (default virtio)\n"
+          "  -o, --output FILE         plan: write the plan to FILE instead of stdout\n"
+          "      --drivers DIR         plan: where inject-driver lines take driver files\n"
+          "                            (default drivers, relative to the plan's directory)\n"
+          "      --inventory MACHINE.xml  plan: the guest's facts from p2v inventory\n"
+          "      --state DIR           apply, discard: the job state directory (overlay\n"
+          "                            and fixups.json; created by the first apply)\n"
+          "      --plan FILE           apply: the plan to carry out\n"
+          "      --dry-run             apply: print the changes, change nothing\n"
+          "      --json                apply: the changes as JSON\n"
+          P2V_STACK_HELP,
           f);
 }
 

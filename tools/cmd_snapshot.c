@@ -20,7 +20,8 @@ static void usage(FILE *f)
           "create takes a snapshot of SOURCE and keeps it until deleted; mount its path\n"
           "like any source.  list shows every snapshot p2v made (kept, mounted, or stale:\n"
           "its mount ended without releasing it); delete removes them.\n\n"
-          "  --json                    machine-readable output\n"
+          "      --json                create, list: machine-readable output\n"
+          "      --stale               delete: every stale snapshot\n"
           P2V_SNAPSHOT_HELP, f);
 }
 

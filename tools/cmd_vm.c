@@ -52,14 +52,24 @@ static void help(void)
           "point): libvirt domain XML, a Hyper-V PowerShell script, or a shell script\n"
           "running qemu-system-x86_64.  Memory, CPUs, firmware and NIC MACs come from\n"
           "the machine configuration (p2v inventory), else from the image itself.\n"
-          "  --target T        disk controller: virtio (default), qemu-sata, qemu-ide;\n"
-          "                    hyperv with --format hyperv\n"
-          "  --disk-mode M     direct: the VM writes to IMAGE (default for a writable\n"
-          "                    copy); overlay: writes go to a separate file (default for\n"
-          "                    a p2v mount); readonly: attached read-only (virtio)\n"
-          "  --disk-path PATH  the image's path on the host that runs the VM\n"
-          "  --network NAME    libvirt network (default 'default'), Hyper-V switch\n"
-          "  -o, --output FILE write to FILE (0600, scripts 0700) instead of stdout\n", stdout);
+          "      --format libvirt|hyperv|qemu  the definition to write (required)\n"
+          "      --config MACHINE.xml  machine configuration from p2v inventory\n"
+          "      --name NAME           the VM's name (default: the hostname, else p2v-vm)\n"
+          "      --memory MIB          memory in MiB (default: the machine's, else 2048)\n"
+          "      --vcpus N             virtual CPUs (default: the machine's, else 2)\n"
+          "      --target virtio|qemu-sata|qemu-ide|hyperv  disk controller (default\n"
+          "                            virtio, and hyperv with --format hyperv)\n"
+          "      --firmware bios|uefi  firmware (default: the machine's, UEFI for an image\n"
+          "                            with an EFI System Partition, else BIOS)\n"
+          "      --generation 1|2      Hyper-V generation (default: 2 for UEFI, else 1)\n"
+          "      --disk-mode direct|overlay|readonly  direct: the VM writes to IMAGE\n"
+          "                            (default for a writable copy); overlay: writes go\n"
+          "                            to a separate file (default for a p2v mount);\n"
+          "                            readonly: attached read-only (virtio)\n"
+          "      --disk-path PATH      the image's path on the host that runs the VM\n"
+          "      --network NAME        libvirt network (default 'default'), Hyper-V switch\n"
+          "  -o, --output FILE         write to FILE (0600, scripts 0700) instead of stdout\n",
+          stdout);
 }
 
 static const struct option longopts[] = {
@@ -215,7 +225,7 @@ int cmd_vm(int argc, char **argv)
         return vm_create(argc - 1, argv + 1);
     }
     if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        fputs(usage, stdout);
+        help();
         return 0;
     }
     fputs(usage, stderr);

@@ -1,5 +1,13 @@
 /* Subcommands of the p2v binary.  Each returns the process exit status:
- * 0 success, 1 failure, 2 bad usage. */
+ * 0 success, 1 failure, 2 bad usage.
+ *
+ * A command's --help is the one source of its option list: the man pages
+ * and the bash completion are made from it (tools/doc/).  So it keeps one
+ * layout: "usage: p2v CMD ..." lines first (wrapped parts indented), then
+ * text, then each option as "  -x, --long ARG  text" or "      --long ARG
+ * text", continuation lines indented by 12 blanks or more.  An ARG written
+ * a|b|c lists the values completion offers; DIR or MOUNTPOINT completes
+ * directories, FILE, PATH, SOURCE or NAME.xml files. */
 #ifndef P2V_COMMANDS_H
 #define P2V_COMMANDS_H
 
@@ -16,6 +24,7 @@ int cmd_check(int argc, char **argv);
 int cmd_vm(int argc, char **argv);
 int cmd_commit(int argc, char **argv);
 int cmd_batch(int argc, char **argv);
+int cmd_version(int argc, char **argv);
 
 struct p2v_stack_opts;
 /* The long options every command that builds a stack takes (mount, info):

@@ -4,9 +4,9 @@
 # and `make demo` can call it every time.
 set -eu
 
-BUILD="gcc binutils make pkg-config libfuse3-dev uuid-dev libblkid-dev ntfs-3g-dev libext2fs-dev libhivex-dev libvhdi-dev nettle-dev zlib1g-dev libxml2-dev libcmocka-dev libarchive-dev libguestfs-dev"
+BUILD="gcc binutils make pkg-config scdoc libfuse3-dev uuid-dev libblkid-dev ntfs-3g-dev libext2fs-dev libhivex-dev libvhdi-dev nettle-dev zlib1g-dev libxml2-dev libcmocka-dev libarchive-dev libguestfs-dev"
 RUNTIME="fuse3"
-TESTS="valgrind libhivex-bin fdisk e2fsprogs procps util-linux qemu-utils libvhdi-utils grub-pc-bin grub-common ntfs-3g qemu-system-x86 xmount xxd python3 xfsprogs lvm2 libxml2-utils libvirt-clients ovmf grub-efi-amd64-bin dosfstools mtools rsync curl nginx-light faketime libwin-hivex-perl python3-hivex debootstrap zstd cpio initramfs-tools-core libguestfs-tools libguestfs-xfs btrfs-progs"
+TESTS="valgrind man-db bash-completion dpkg-dev debhelper lintian libhivex-bin fdisk e2fsprogs procps util-linux qemu-utils libvhdi-utils grub-pc-bin grub-common ntfs-3g qemu-system-x86 xmount xxd python3 xfsprogs lvm2 libxml2-utils libvirt-clients ovmf grub-efi-amd64-bin dosfstools mtools rsync curl nginx-light faketime libwin-hivex-perl python3-hivex debootstrap zstd cpio initramfs-tools-core libguestfs-tools libguestfs-xfs btrfs-progs"
 
 want="$BUILD $RUNTIME"
 case "${1:-all}" in
