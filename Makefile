@@ -58,7 +58,7 @@ mandir     ?= $(datarootdir)/man
 bashcompdir ?= $(datarootdir)/bash-completion/completions
 INSTALL    ?= install
 
-install: all
+install: $(B)/p2v doc
 	$(INSTALL) -d $(DESTDIR)$(bindir) $(DESTDIR)$(mandir)/man1 $(DESTDIR)$(bashcompdir)
 	$(INSTALL) -m 0755 $(B)/p2v $(DESTDIR)$(bindir)/p2v
 	$(INSTALL) -m 0644 $(MANPAGES) $(DESTDIR)$(mandir)/man1/

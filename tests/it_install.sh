@@ -7,15 +7,17 @@
 
 B=$(dirname "$P2V")
 root=$T/root
-cmds=$("$P2V" help | sed -n 's/^  \([a-z][a-z-]*\)  .*/\1/p' | grep -vx 'help\|version')
+cmds=$("$P2V" help | sed -n 's/^  \([a-z][a-z-]*\) .*/\1/p' | grep -vx help)
 check "the command list is there" test -n "$cmds"
 
 # Nothing may land outside DESTDIR: no file named p2v* newer than this
 # marker in the system's install locations.
+# make install must not rebuild a binary the other scripts are running.
+check "the build is up to date (make install only copies)" make -q B="$B" all
 touch "$T/marker"
 check "make install DESTDIR PREFIX=/usr" make -s --no-print-directory B="$B" install DESTDIR="$root" PREFIX=/usr
-outside=$(find /usr/local /usr/bin /usr/share/man /usr/share/bash-completion -newer "$T/marker" \
-    -name '*p2v*' 2>/dev/null | head -3)
+check "make install again (over the first)" make -s --no-print-directory B="$B" install DESTDIR="$root" PREFIX=/usr
+outside=$(find /usr /opt /etc -xdev -newer "$T/marker" -name '*p2v*' 2>/dev/null | head -3)
 check_eq "nothing written outside DESTDIR" "" "$outside"
 check "bin/p2v is installed, mode 0755" test "$(stat -c %a "$root/usr/bin/p2v")" = 755
 check "the installed p2v runs" "$root/usr/bin/p2v" help mount
@@ -28,9 +30,20 @@ done
 n=$(find "$root" -type f | wc -l)
 check_eq "only the binary, the completion and the pages" "$((3 + $(echo "$cmds" | wc -l)))" "$n"
 
+# The default PREFIX is /usr/local; bindir and mandir can be set alone.
+make -s --no-print-directory B="$B" install DESTDIR="$T/def" >/dev/null
+for f in bin/p2v share/man/man1/p2v-mount.1 share/bash-completion/completions/p2v; do
+    check "default PREFIX: /usr/local/$f" test -f "$T/def/usr/local/$f"
+done
+make -s --no-print-directory B="$B" install DESTDIR="$T/dirs" bindir=/opt/p2v/sbin mandir=/opt/p2v/man >/dev/null
+check "bindir=/opt/p2v/sbin" test -x "$T/dirs/opt/p2v/sbin/p2v"
+check "mandir=/opt/p2v/man" test -f "$T/dirs/opt/p2v/man/man1/p2v.1"
+make -s --no-print-directory B="$B" uninstall DESTDIR="$T/dirs" bindir=/opt/p2v/sbin mandir=/opt/p2v/man
+check_eq "uninstall with the same bindir and mandir removes every file" "" "$(find "$T/dirs" -type f)"
+
 # --- man pages --------------------------------------------------------
 export MANWIDTH=80 LC_ALL=C.UTF-8
-all_opts=$(for c in $cmds version; do "$P2V" "$c" --help | awk -f tools/doc/help-parse.awk; done |
+all_opts=$(for c in $cmds; do "$P2V" "$c" --help | awk -f tools/doc/help-parse.awk; done |
     awk -F '\t' '$1 == "opt" { n = split($2, o, ","); for (i = 1; i <= n; i++) if (o[i] ~ /^--/) print o[i] }' |
     cat - <(printf -- '--help\n--version\n') | sort -u)
 for page in "$root"/usr/share/man/man1/*.1; do
@@ -68,6 +81,27 @@ for c in $cmds; do
     check_eq "p2v $c --help describes each option of its usage" "" "$undescribed"
 done
 
+# The help lists exactly the long options the command's getopt tables
+# accept (tools/cmd_CMD.c and the P2V_*_LONGOPTS macros it uses), so the
+# pages and the completion made from it miss none and invent none.
+macro_names() {
+    awk -v m="#define $1" 'index($0, m) == 1 { f = 1; next } f { print; if ($0 !~ /\\$/) exit }' tools/commands.h |
+        grep -oE '\{ "[a-z][a-z0-9-]*", (no|required|optional)_argument' | cut -d'"' -f2
+}
+for c in $cmds; do
+    f=tools/cmd_$c.c
+    [ "$c" = version ] && f=tools/version.c
+    accepted=$( { grep -oE '\{ "[a-z][a-z0-9-]*", (no|required|optional)_argument' "$f" | cut -d'"' -f2
+        for m in P2V_STACK_LONGOPTS P2V_SNAPSHOT_LONGOPTS; do grep -q "$m" "$f" && macro_names "$m"; done
+        [ "$c" = snapshot ] && echo stale    # snapshot delete's --stale is an argument
+    } | grep -vx help | sort -u)
+    helped=$("$P2V" "$c" --help | awk -f tools/doc/help-parse.awk | awk -F '\t' '
+        $1 == "opt" { n = split($2, o, ","); for (i = 1; i <= n; i++) if (o[i] ~ /^--/) print substr(o[i], 3) }' | sort -u)
+    [ -z "$helped" ] || check "the options of p2v $c are found in its source" test -n "$accepted"
+    check_eq "p2v $c --help lists every option its source accepts, and no other" \
+        "" "$(diff <(echo "$accepted") <(echo "$helped") | grep '^[<>]' | tr '\n' ' ')"
+done
+
 # --- version ------------------------------------------------------------
 v=$("$root/usr/bin/p2v" --version)
 check_eq "-V is --version" "$v" "$("$root/usr/bin/p2v" -V)"
@@ -90,7 +124,7 @@ assert all(v and v != "unknown" for v in libs.values()), libs
 # --- bash completion ----------------------------------------------------
 # complete WORDS...: what completing the last word offers, one per line.
 complete_words() {
-    bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _p2v; printf "%s\n" "${COMPREPLY[@]}"' \
+    PATH=$root/usr/bin:$PATH bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _p2v; printf "%s\n" "${COMPREPLY[@]}"' \
         _ "$comp" "$@" 2>&1
 }
 offers() {  # offers "what" "expected words" WORDS...
@@ -103,8 +137,16 @@ offers "p2v help fi offers fixup" "fixup" p2v help fi
 offers "p2v fixup offers its subcommands" "apply discard plan" p2v fixup ''
 offers "p2v snapshot offers its subcommands" "create delete list" p2v snapshot ''
 offers "p2v mount --ty offers --type" "--type" p2v mount --ty
+offers "p2v fixup discard offers its one option" "--help --state" p2v fixup discard --
+offers "p2v snapshot list offers its one option" "--help --json" p2v snapshot list --
+offers "p2v fixup apply offers apply's options" "--pad --plan" p2v fixup apply --p
+offers "p2v snapshot delete without snapshots offers no ID" "" p2v snapshot delete ''
 offers "p2v mount --type offers the image types" "dynamic fixed" p2v mount --type ''
-offers "p2v mount --type=f offers fixed" "fixed" p2v mount --type=f
+# --opt=value: bash splits it at = (COMP_WORDBREAKS), or, without = there,
+# keeps one word, which the reply must then repeat whole.
+offers "p2v mount --type=f (split at =) offers fixed" "fixed" p2v mount --type = f
+offers "p2v mount --type= (split at =) offers both types" "dynamic fixed" p2v mount --type =
+offers "p2v mount --type=f (one word) offers --type=fixed" "--type=fixed" p2v mount --type=f
 offers "p2v mount --format offers the formats" "auto vhd vhdx" p2v mount --format ''
 offers "p2v mount --snapshot offers the providers" "auto lvm none reflink" p2v mount --snapshot ''
 offers "p2v check --target q offers the QEMU targets" "qemu-ide qemu-sata" p2v check --target q
@@ -113,6 +155,12 @@ offers "p2v commit --target offers commit's targets" "qemu-ide qemu-sata virtio"
 mkdir -p "$T/files/somedir" && touch "$T/files/some.img"
 offers "p2v info completes a file" "$T/files/some.img $T/files/somedir" p2v info "$T/files/so"
 offers "p2v mount --state completes directories only" "$T/files/somedir" p2v mount --state "$T/files/so"
+offers "p2v mount --log=FILE (one word) completes the file after --log=" "--log=$T/files/some.img" \
+    p2v mount --log="$T/files/some.i"
+mkdir "$T/files/dir with blanks"
+complete_words p2v info "$T/files/dir" >"$T/reply"
+check_eq "completion: a name with blanks is one reply" "1 $T/files/dir with blanks" \
+    "$(wc -l <"$T/reply") $(cat "$T/reply")"
 offers "p2v mount --block-size completes nothing" "" p2v mount --block-size ''
 truncate -s 8M "$T/small.img"
 before=$(hash_of "$T/small.img")

@@ -40,6 +40,7 @@ static void fixup_usage(FILE *f)
           "  inject-driver NAME FILE.sys [FILE.inf] [pci=ID,...] [class={GUID}]\n"
           "  disable-service NAME\n"
           "  disable-vendor-services [FILE]\n"
+          "  uninstall-program \"DISPLAY NAME\"\n"
           "  no-auto-reboot\n"
           "  reg-set KEY VALUE dword|qword|sz|expand|multi|binary DATA...\n"
           "  reg-delete KEY [VALUE]\n"

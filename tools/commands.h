@@ -7,7 +7,9 @@
  * text, then each option as "  -x, --long ARG  text" or "      --long ARG
  * text", continuation lines indented by 12 blanks or more.  An ARG written
  * a|b|c lists the values completion offers; DIR or MOUNTPOINT completes
- * directories, FILE, PATH, SOURCE or NAME.xml files. */
+ * directories, FILE, PATH, SOURCE or NAME.xml files.  With subcommands,
+ * an option's text starting "apply, discard: " names the ones it is for;
+ * the others are for each subcommand whose usage line has [OPTIONS]. */
 #ifndef P2V_COMMANDS_H
 #define P2V_COMMANDS_H
 

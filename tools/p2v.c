@@ -35,7 +35,7 @@ static void usage(FILE *f)
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n'p2v help COMMAND' (or 'p2v COMMAND --help') describes a command's options;\n"
-               "man p2v-COMMAND describes it in full.\n");
+               "man p2v-COMMAND describes it in full, man p2v the whole.\n");
 }
 
 static int find(const char *name)

@@ -95,10 +95,10 @@ static void collect(struct lib_version *l)
 static void version_usage(FILE *f)
 {
     fputs("usage: p2v version [--json]\n"
-          "       p2v --version | -V\n"
-          "Prints p2v's version and the versions of the libraries it runs with: what\n"
-          "each library reports at run time, or, for those that cannot say (marked\n"
-          "'built with'), the version p2v was built against.\n"
+          "Prints p2v's version (as p2v --version and p2v -V do) and the versions of\n"
+          "the libraries it runs with: what each library reports at run time, or, for\n"
+          "those that cannot say (marked 'built with'), the version p2v was built\n"
+          "against.\n"
           "      --json                machine-readable output\n", f);
 }
 
