@@ -166,12 +166,20 @@ check:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory structure
 	@mkdir -p build && (bash tests/warm-cache.sh >build/warm-cache.log 2>&1 &)
-	@$(MAKE) --no-print-directory -j2 all
+	@$(MAKE) --no-print-directory -j2 all $(DEB_HARDENING)
 	@mkdir -p build/asan && rm -f build/asan/report.*
-	@$(ASAN_MAKE) -j2 all
+	@$(ASAN_MAKE) -j2 build/asan/p2v build/asan/badfuse
 	@$(ASAN_ENV) bash tests/run-integration.sh $(B)/p2v \
 	    --before '$(MAKE) --no-print-directory unit fuzz-replay && $(ASAN_MAKE) unit fuzz-replay' \
 	    --also build/asan/p2v $(ASAN_SUBSET); rc=$$?; $(ASAN_REPORTS)
+
+# make check builds with the flags the Debian package is built with
+# (dpkg-buildflags, debian/rules), so the tests run the binary the .deb
+# ships and tests/it_deb.sh packages these objects instead of compiling
+# everything a second time.
+DEB_FLAG = $(shell DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get $(1) 2>/dev/null)
+DEB_HARDENING = CPPFLAGS="$(call DEB_FLAG,CPPFLAGS)" CFLAGS="$(call DEB_FLAG,CFLAGS)" \
+                LDFLAGS="$(call DEB_FLAG,LDFLAGS)"
 
 # The whole suite under AddressSanitizer and UBSan, in a build tree of its own.
 asan:
@@ -197,7 +205,7 @@ ASAN_REPORTS = if ls build/asan/report.* >/dev/null 2>&1; then \
 	    cat build/asan/report.*; echo "sanitizer reports above"; exit 1; fi; exit $$rc
 check-asan-subset: deps
 	@mkdir -p build/asan && rm -f build/asan/report.*
-	@$(ASAN_MAKE) -j2 all
+	@$(ASAN_MAKE) -j2 build/asan/p2v build/asan/badfuse
 	@$(ASAN_ENV) $(ASAN_MAKE) unit fuzz-replay
 	@$(ASAN_ENV) bash tests/run-integration.sh build/asan/p2v $(ASAN_SUBSET); rc=$$?; $(ASAN_REPORTS)
 

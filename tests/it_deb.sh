@@ -3,6 +3,10 @@
 # from a copy of the tree (make check is left out with nocheck: this is
 # make check), lintian finds no error in it, and it holds the binary, a man
 # page per command and the completion, and depends on libfuse3 and fuse3.
+# make check compiles with the package's flags (dpkg-buildflags), so the
+# copy takes that build along and the package build (-nc: no clean first)
+# finds it up to date instead of compiling everything again; by hand,
+# dpkg-buildpackage in a clean tree compiles it all.
 . "$(dirname "$0")/lib.sh"
 
 version=$(sed -n 's/^VERSION *:= *//p' Makefile)
@@ -19,7 +23,14 @@ else
     tar --exclude=./build -cf - . | tar -C "$src" -xf -
 fi
 check "the tree is copied" test -f "$src/debian/rules"
-if (cd "$src" && DEB_BUILD_OPTIONS="nocheck parallel=$(nproc)" dpkg-buildpackage -us -uc -b) \
+B=$(dirname "$P2V")
+if readelf -d "$P2V" | grep -q BIND_NOW; then
+    tar -C "$B" -cf - obj gen libp2v.a p2v badfuse man p2v.bash | (mkdir -p "$src/build" && tar -C "$src/build" -xf -)
+    check "the build (made with the package's flags) is copied" test -x "$src/build/p2v"
+else
+    echo "  ..   $P2V was not built with the package's flags (make check does that): the package build compiles it all"
+fi
+if (cd "$src" && DEB_BUILD_OPTIONS="nocheck parallel=$(nproc)" dpkg-buildpackage -us -uc -b -nc) \
         >"$T/build.log" 2>&1; then
     ok "dpkg-buildpackage -us -uc -b"
 else
@@ -48,6 +59,10 @@ check "it depends on fuse3 (fusermount3)" grep -qE '(^|, )fuse3(,|$| )' <<<"$dep
 check "its version is the Makefile's" test "$(dpkg-deb -f "$deb" Version)" = "$version"
 
 dpkg-deb -x "$deb" "$T/x"
+# debian/rules asks for hardening=+all: immediate binding, fortified calls.
+check "the packaged binary binds immediately (-z now)" bash -c "readelf -d '$T/x/usr/bin/p2v' | grep -q BIND_NOW"
+check "the packaged binary has fortified calls (_FORTIFY_SOURCE)" \
+    bash -c "readelf --dyn-syms -W '$T/x/usr/bin/p2v' | grep -q '__[a-z]*_chk'"
 check_eq "the packaged p2v runs and says its version" "p2v $version" "$("$T/x/usr/bin/p2v" --version | head -1)"
 check "its man page renders" bash -c "MANWIDTH=80 man --warnings -l '$T/x/usr/share/man/man1/p2v-mount.1.gz' 2>&1 >/dev/null | (! grep .)"
 finish
