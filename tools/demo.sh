@@ -31,7 +31,7 @@ run ls -l "$mnt"
 
 step "Real readers accept it"
 run qemu-img info -f vpc "$mnt/disk.vhd"
-run qemu-img compare -f raw -F vpc "$dir/source.img" "$mnt/disk.vhd"
+run qemu-img compare -f raw -F vpc "$mnt/disk.raw" "$mnt/disk.vhd"
 
 step "Copy it out with any tool; every mount gives the same bytes"
 run cp "$mnt/disk.vhd" "$dir/copy.vhd"
